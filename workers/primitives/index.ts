@@ -23,7 +23,7 @@ const todo = (): never => {
 };
 
 /** New key material: raw bytes for HMAC, DER PKCS#8 PrivateKeyInfo for asymmetric specs; SPKI DER public key. */
-export function generateMaterial(_spec: KeySpec): { material: Buffer; publicKey?: Buffer } { return todo(); }
+export async function generateMaterial(_spec: KeySpec): Promise<{ material: Buffer; publicKey?: Buffer }> { return todo(); }
 /** Checks imported/seeded material is of the spec's type and size; throws PrimitiveError('ValidationException'). */
 export function validateMaterial(_spec: KeySpec, _material: Uint8Array): void { todo(); }
 export function loadKey(_spec: KeySpec, _material: Uint8Array): LoadedKey { return todo(); }
