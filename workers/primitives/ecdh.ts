@@ -1,0 +1,23 @@
+// DeriveSharedSecret (ECDH) for the NIST curves in node:crypto. The peer key is DER SPKI on the key's own
+// curve; the result is the raw shared secret, i.e. the x coordinate of d * Q (SEC 1 section 3.3.1).
+import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+import { KEY_SPECS } from '../../src/contract/key-specs.js';
+import { PrimitiveError, validationError } from './common.js';
+import type { EcKey } from './ecdsa.js';
+
+export function deriveEcdhSecret(key: EcKey, peerSpki: Uint8Array): Buffer {
+  if (!KEY_SPECS[key.spec].keyAgreement) {
+    throw new PrimitiveError('InvalidKeyUsageException', `Key spec ${key.spec} does not support key agreement.`);
+  }
+  let peer: KeyObject;
+  try {
+    // OpenSSL rejects points that are not on the curve while decoding.
+    peer = createPublicKey({ key: Buffer.from(peerSpki), format: 'der', type: 'spki' });
+  } catch {
+    throw validationError('The public key must be a DER-encoded X.509 SubjectPublicKeyInfo.');
+  }
+  if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== key.namedCurve) {
+    throw validationError(`The public key must be on the same curve as the ${key.spec} KMS key.`);
+  }
+  return diffieHellman({ privateKey: key.privateKey, publicKey: peer });
+}

@@ -1,0 +1,49 @@
+// PKCS#8 / SPKI handling for the families node:crypto knows (RSA, EC, Ed25519): parse imported material
+// once into KeyObjects, and generate pairs off the event loop.
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { KeySpec } from '../../src/contract/key-specs.js';
+import { validationError } from './common.js';
+
+export interface NodeKeyPair {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** DER SubjectPublicKeyInfo, what GetPublicKey returns. */
+  readonly spki: Buffer;
+}
+
+/** DER PKCS#8 private key and DER SPKI public key, the two formats KMS hands out. */
+export interface DerKeyPair {
+  readonly privateKey: Buffer;
+  readonly publicKey: Buffer;
+}
+
+/** Parses DER PKCS#8 and derives the public half; any parse failure is a ValidationException. */
+export function parsePkcs8(spec: KeySpec, material: Uint8Array): NodeKeyPair {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: Buffer.from(material), format: 'der', type: 'pkcs8' });
+  } catch {
+    throw validationError(`Key material for ${spec} must be a DER-encoded PKCS#8 PrivateKeyInfo.`);
+  }
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, spki: publicKey.export({ format: 'der', type: 'spki' }) };
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+type GenerateOptions =
+  | { type: 'rsa'; modulusLength: number }
+  | { type: 'ec'; namedCurve: string }
+  | { type: 'ed25519' };
+
+/** Generates on libuv's thread pool (RSA takes 100-600 ms) and exports PKCS#8 + SPKI DER. */
+export async function generateDerKeyPair(options: GenerateOptions): Promise<DerKeyPair> {
+  const encoding = { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } } as const;
+  // The overloads of generateKeyPair do not survive promisify for a union of key types; the runtime call is
+  // the documented one.
+  const generate = generateKeyPairAsync as unknown as (type: string, opts: object) => Promise<{ publicKey: Buffer; privateKey: Buffer }>;
+  const { type, ...params } = options;
+  const { privateKey, publicKey } = await generate(type, { ...params, ...encoding });
+  return { privateKey, publicKey };
+}
