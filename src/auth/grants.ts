@@ -1,0 +1,139 @@
+// Grants (kms-api.md 8.4): which operations a grant may carry for a key, whether a set of grants allows
+// a request, grant ids and grant tokens. Pure functions: the store holds the GrantRecords.
+import { randomBytes } from 'node:crypto';
+import { KEY_SPECS } from '../contract/key-specs.js';
+import { KmsError } from '../protocol/errors.js';
+import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
+import type { Principal } from './identities.js';
+import { principalIsNamedBy } from './policy/principal-arn.js';
+
+/** Every GrantOperation value (kms-service-model.json plus Encapsulate/Decapsulate from JS SDK 3.1164). */
+export const GRANT_OPERATIONS = [
+  'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo', 'Sign',
+  'Verify', 'GetPublicKey', 'CreateGrant', 'RetireGrant', 'DescribeKey', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate',
+] as const;
+export type GrantOperation = (typeof GRANT_OPERATIONS)[number];
+
+const GRANT_OPERATION_SET: ReadonlySet<string> = new Set(GRANT_OPERATIONS);
+const ANY_KEY: readonly GrantOperation[] = ['DescribeKey', 'CreateGrant', 'RetireGrant'];
+
+/** Operations that take an EncryptionContext: the only ones grant constraints restrict. */
+const USES_ENCRYPTION_CONTEXT: ReadonlySet<string> = new Set([
+  'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo',
+]);
+
+/** The grant operations a key of this spec and usage supports (no Sign on symmetric, no data keys on RSA, ...). */
+export function grantOperationsFor(key: Pick<KeyRecord, 'spec' | 'usage'>): readonly GrantOperation[] {
+  const family = KEY_SPECS[key.spec].family;
+  switch (key.usage) {
+    case 'ENCRYPT_DECRYPT':
+      return family === 'symmetric'
+        ? [...ANY_KEY, 'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+          'GenerateDataKeyPairWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo']
+        : [...ANY_KEY, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey'];
+    case 'SIGN_VERIFY': return [...ANY_KEY, 'Sign', 'Verify', 'GetPublicKey'];
+    case 'GENERATE_VERIFY_MAC': return [...ANY_KEY, 'GenerateMac', 'VerifyMac'];
+    case 'KEY_AGREEMENT': return [...ANY_KEY, 'DeriveSharedSecret', 'GetPublicKey'];
+  }
+}
+
+const validation = (message: string): KmsError => new KmsError('ValidationException', message);
+
+/**
+ * CreateGrant's checks on Operations and Constraints for this key. Throws ValidationException with
+ * AWS-style text; never mentions key material.
+ */
+export function validateGrantRequest(key: Pick<KeyRecord, 'spec' | 'usage'>, operations: readonly string[],
+  constraints?: GrantConstraints): void {
+  if (operations.length === 0) {
+    throw validation("1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1");
+  }
+  const unknown = operations.filter((op) => !GRANT_OPERATION_SET.has(op));
+  if (unknown.length > 0) {
+    throw validation(`1 validation error detected: Value '[${operations.join(', ')}]' at 'operations' failed to satisfy constraint: `
+      + `Member must satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(', ')}]]`);
+  }
+  if (operations.every((op) => op === 'CreateGrant')) throw validation('Grants must not contain only the CreateGrant operation.');
+  const supported = new Set<string>(grantOperationsFor(key));
+  const unsupported = operations.filter((op) => !supported.has(op));
+  if (unsupported.length > 0) {
+    throw validation(`Grant operations [${unsupported.join(', ')}] are not supported by a KMS key with KeySpec ${key.spec} and KeyUsage ${key.usage}.`);
+  }
+  const hasContextConstraint = constraints?.EncryptionContextEquals !== undefined || constraints?.EncryptionContextSubset !== undefined;
+  if (hasContextConstraint && KEY_SPECS[key.spec].family !== 'symmetric') {
+    throw validation('Encryption context grant constraints are supported only on symmetric encryption KMS keys.');
+  }
+}
+
+function equalsExactly(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
+  const requiredKeys = Object.keys(required);
+  return requiredKeys.length === Object.keys(context).length
+    && requiredKeys.every((name) => Object.hasOwn(context, name) && context[name] === required[name]);
+}
+
+function containsAll(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
+  return Object.keys(required).every((name) => Object.hasOwn(context, name) && context[name] === required[name]);
+}
+
+/** Whether a grant's constraints admit this request's encryption context (case-sensitive, order-free). */
+export function constraintsAllow(constraints: GrantConstraints | undefined, grantOperation: string,
+  encryptionContext: Readonly<Record<string, string>> | undefined): boolean {
+  if (!constraints || !USES_ENCRYPTION_CONTEXT.has(grantOperation)) return true;
+  const context = encryptionContext ?? {};
+  if (constraints.EncryptionContextEquals && !equalsExactly(context, constraints.EncryptionContextEquals)) return false;
+  if (constraints.EncryptionContextSubset && !containsAll(context, constraints.EncryptionContextSubset)) return false;
+  return true;
+}
+
+/**
+ * True when one of `grants` names `principal` as grantee (its ARN, or the role of its session), carries
+ * `grantOperation` (e.g. 'Decrypt', 'ReEncryptFrom') and its constraints admit `encryptionContext`.
+ */
+export function grantAllows(grants: readonly GrantRecord[], principal: Principal | string, grantOperation: string,
+  encryptionContext?: Readonly<Record<string, string>>): boolean {
+  const isGrantee = typeof principal === 'string'
+    ? (arn: string) => arn === principal
+    : (arn: string) => principalIsNamedBy(principal, arn);
+  return grants.some((grant) => isGrantee(grant.granteePrincipal) && grant.operations.includes(grantOperation)
+    && constraintsAllow(grant.constraints, grantOperation, encryptionContext));
+}
+
+/** A new grant id: 64 lowercase hex digits, as AWS's. */
+export const newGrantId = (): string => randomBytes(32).toString('hex');
+
+const GRANT_ID = /^[0-9a-f]{64}$/;
+const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const TOKEN_FORMAT = 1;
+/** GrantTokenType's maximum length in the service model. */
+const MAX_TOKEN_LENGTH = 8192;
+
+/**
+ * An opaque, non-secret grant token: base64 of {v, g: grantId, k: keyId, n: nonce}. The nonce makes every
+ * CreateGrant answer a fresh token, as AWS does; all tokens of one grant are interchangeable.
+ */
+export function encodeGrantToken(grant: Pick<GrantRecord, 'grantId' | 'keyId'>): string {
+  const body = JSON.stringify({ v: TOKEN_FORMAT, g: grant.grantId, k: grant.keyId, n: randomBytes(12).toString('hex') });
+  return Buffer.from(body, 'utf8').toString('base64');
+}
+
+const INVALID_TOKEN = 'Grant token is invalid or malformed.';
+
+/** Reads a token from GrantTokens; anything this engine did not issue is InvalidGrantTokenException. */
+export function decodeGrantToken(token: string): { grantId: string; keyId: string } {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) {
+    throw new KmsError('InvalidGrantTokenException', INVALID_TOKEN);
+  }
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    throw new KmsError('InvalidGrantTokenException', INVALID_TOKEN);
+  }
+  const { v, g, k } = (decoded ?? {}) as { v?: unknown; g?: unknown; k?: unknown };
+  if (v !== TOKEN_FORMAT || typeof g !== 'string' || !GRANT_ID.test(g) || typeof k !== 'string' || !KEY_ID.test(k)) {
+    throw new KmsError('InvalidGrantTokenException', INVALID_TOKEN);
+  }
+  return { grantId: g, keyId: k };
+}
