@@ -1,0 +1,138 @@
+// Checks an audit log written by AuditLog (log.ts): every line parses, seqs run 1, 2, 3... without gaps, each
+// line's prev is the previous line's hash, each hash matches the line's content, and the log reaches the
+// record its checkpoint names. Reports the FIRST line that breaks any of these: after a break, every later
+// line is suspect too, and the first one is where an investigation starts.
+
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { GENESIS_HASH, readLink, recomputeHash } from './chain.js';
+import { checkpointPath, parseCheckpoint, type Checkpoint } from './checkpoint.js';
+
+export type AuditVerdict =
+  | {
+    ok: true;
+    records: number;
+    /** 'absent' when there is no checkpoint file: records removed from the end could not be detected. */
+    checkpoint: 'matched' | 'absent';
+  }
+  | { ok: false; records: number; line: number; eventID?: string; reason: string };
+
+interface Line { text: string; terminated: boolean }
+
+/** The file's lines, each with whether a newline ended it (only a torn last line is unterminated). */
+async function* linesOf(path: string): AsyncGenerator<Line> {
+  let carry = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 })) {
+    const parts = (carry + (chunk as string)).split('\n');
+    carry = parts.pop()!;
+    for (const text of parts) yield { text, terminated: true };
+  }
+  if (carry !== '') yield { text: carry, terminated: false };
+}
+
+async function readCheckpoint(path: string): Promise<Checkpoint | string | undefined> {
+  try {
+    const text = await readFile(checkpointPath(path), 'ascii');
+    return text === '' ? undefined : parseCheckpoint(text);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Verifies the audit log at `path` (and `path`.head, its checkpoint, when present).
+ * Throws only when the log itself cannot be read (missing file, permissions).
+ */
+export async function verifyAuditLog(path: string): Promise<AuditVerdict> {
+  const checkpoint = await readCheckpoint(path);
+  let records = 0;
+  let lineNumber = 0;
+  let prev = GENESIS_HASH;
+  let checkpointLine: number | undefined;
+  const broken = (reason: string, eventID?: unknown): AuditVerdict => ({
+    ok: false, records, line: lineNumber, ...(typeof eventID === 'string' ? { eventID } : {}), reason,
+  });
+
+  for await (const { text, terminated } of linesOf(path)) {
+    lineNumber += 1;
+    if (!terminated) return broken('the last line is incomplete (a torn write; the server truncates it at its next start)');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return broken('the line is not valid JSON');
+    }
+    const eventID = (parsed as { eventID?: unknown } | null)?.eventID;
+    const link = readLink(parsed);
+    if (typeof link === 'string') return broken(link, eventID);
+    const expected = records + 1;
+    if (link.seq > expected) {
+      return broken(`record seq ${link.seq} where ${expected} was expected: ${link.seq - expected} record(s) before it were removed or moved`, eventID);
+    }
+    if (link.seq < expected) {
+      return broken(`record seq ${link.seq} where ${expected} was expected: this record was inserted, duplicated or moved`, eventID);
+    }
+    if (link.prev !== prev) {
+      return broken('chain.prev is not the previous record\'s hash: the previous record was altered or this one was inserted', eventID);
+    }
+    if (recomputeHash(parsed as Record<string, unknown>, link) !== link.hash) {
+      return broken('the record\'s content does not match its hash: it was edited', eventID);
+    }
+    if (typeof checkpoint === 'object' && link.seq === checkpoint.seq) {
+      if (link.hash !== checkpoint.hash) return broken('the record differs from the one the checkpoint names: it was replaced', eventID);
+      checkpointLine = lineNumber;
+    }
+    prev = link.hash;
+    records += 1;
+  }
+
+  if (typeof checkpoint === 'string') {
+    lineNumber += 1;
+    return broken(`${checkpoint} (${checkpointPath(path)})`);
+  }
+  if (checkpoint !== undefined && checkpointLine === undefined && checkpoint.seq > 0) {
+    lineNumber += 1;
+    return broken(`the log ends at record ${records} but its checkpoint records ${checkpoint.seq}: records were removed from the end`);
+  }
+  return { ok: true, records, checkpoint: checkpoint === undefined ? 'absent' : 'matched' };
+}
+
+export interface CommandOutput {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const consoleOutput: CommandOutput = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * `kms-engine audit verify FILE`: `argv` is what follows `audit verify`. Prints a one-line verdict.
+ * Exit codes: 0 intact, 1 broken (first broken record named), 2 usage error or unreadable file.
+ */
+export async function runAuditVerifyCommand(argv: string[], output: CommandOutput = consoleOutput): Promise<number> {
+  if (argv.length !== 1 || argv[0] === '' || argv[0]!.startsWith('-')) {
+    output.err('usage: kms-engine audit verify FILE');
+    return 2;
+  }
+  const path = argv[0]!;
+  let verdict: AuditVerdict;
+  try {
+    verdict = await verifyAuditLog(path);
+  } catch (error) {
+    output.err(`kms-engine audit verify: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return 2;
+  }
+  if (verdict.ok) {
+    const tail = verdict.checkpoint === 'matched'
+      ? 'checkpoint matched'
+      : 'no checkpoint file, so removal of the newest records cannot be detected';
+    output.out(`OK ${path}: ${verdict.records} records intact (${tail})`);
+    return 0;
+  }
+  const id = verdict.eventID !== undefined ? ` (eventID ${verdict.eventID})` : '';
+  output.out(`BROKEN ${path}: line ${verdict.line}${id}: ${verdict.reason}; ${verdict.records} records before it are intact`);
+  return 1;
+}
