@@ -70,3 +70,41 @@ export interface GrantRecord {
   constraints?: GrantConstraints;
   creationDate: number;
 }
+
+/** Thrown by a store when a conditional write finds the row changed or taken; callers map it to an AWS error. */
+export class StoreConflict extends Error {}
+
+/**
+ * Persistence for keys, aliases and grants. Every write resolves only once it is durable: a 2xx answer after
+ * an awaited write survives kill -9. Async so a networked store (PostgreSQL) fits the same interface.
+ */
+export interface KeyStore {
+  readonly kind: string;
+  getKey(keyId: string): Promise<KeyRecord | undefined>;
+  /** Key ids in order, after `afterKeyId`, at most `limit`. */
+  listKeyIds(afterKeyId: string | undefined, limit: number): Promise<string[]>;
+  countKeysByState(): Promise<Record<string, number>>;
+  /** Keys whose deletion date or next rotation date has passed: scheduled work. */
+  dueKeys(now: number): Promise<string[]>;
+  /** Inserts a new key; StoreConflict when the id exists. */
+  insertKey(record: KeyRecord): Promise<void>;
+  /** Replaces a key if its stored version is `expectedVersion`; StoreConflict otherwise. */
+  updateKey(record: KeyRecord, expectedVersion: number): Promise<void>;
+  /** Deletes a key with its aliases and grants. */
+  deleteKey(keyId: string): Promise<void>;
+
+  getAlias(name: string): Promise<AliasRecord | undefined>;
+  listAliases(keyId?: string): Promise<AliasRecord[]>;
+  /** Inserts a new alias; StoreConflict when the name exists. */
+  insertAlias(alias: AliasRecord): Promise<void>;
+  updateAlias(alias: AliasRecord): Promise<void>;
+  deleteAlias(name: string): Promise<boolean>;
+
+  listGrants(keyId: string): Promise<GrantRecord[]>;
+  getGrant(grantId: string): Promise<GrantRecord | undefined>;
+  listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]>;
+  insertGrant(grant: GrantRecord): Promise<void>;
+  deleteGrant(grantId: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,108 @@
+// Typed configuration, read from the environment once at start (interface.md). A bad value stops the server
+// with one line naming the variable: ConfigError carries that line.
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+export class ConfigError extends Error {}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  region: string;
+  accountId: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  identitiesFile?: string;
+  quotas: string;
+  rootKeyFile: string;
+  rootKeyUri?: string;
+  store: string; // 'sqlite' or a postgres:// URL
+  quotaStore: string; // 'memory' or a redis:// URL
+  workers: number;
+  auditLog: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  seedFile?: string;
+  latency?: string;
+  faults?: string;
+  /** Jobs per pool task when the queue is deep (ceilings.md: 32 per task more than doubled small-op throughput). */
+  batchSize: number;
+  /** Jobs waiting for a worker before new ones are throttled: backpressure instead of unbounded queueing. */
+  maxQueuedJobs: number;
+  maxBodyBytes: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got '${raw}'`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+const optional = (env: Env, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = resolve(env.KMS_DATA_DIR || './data');
+  const region = env.KMS_REGION || 'us-east-1';
+  if (!REGION_PATTERN.test(region)) throw new ConfigError(`KMS_REGION must look like 'us-east-1', got '${region}'`);
+  const accountId = env.KMS_ACCOUNT_ID || '111122223333';
+  if (!/^\d{12}$/.test(accountId)) throw new ConfigError(`KMS_ACCOUNT_ID must be 12 digits, got '${accountId}'`);
+  const accessKeyId = optional(env, 'KMS_ACCESS_KEY_ID');
+  const secretAccessKey = optional(env, 'KMS_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError('KMS_ACCESS_KEY_ID and KMS_SECRET_ACCESS_KEY must be set together');
+  }
+  if (accessKeyId !== undefined && !/^[A-Za-z0-9]{4,128}$/.test(accessKeyId)) {
+    throw new ConfigError('KMS_ACCESS_KEY_ID must be 4-128 letters and digits');
+  }
+  const store = env.KMS_STORE || 'sqlite';
+  if (store !== 'sqlite' && !/^postgres(ql)?:\/\//.test(store)) {
+    throw new ConfigError(`KMS_STORE must be 'sqlite' or a postgres:// URL, got '${store}'`);
+  }
+  const quotaStore = env.KMS_QUOTA_STORE || 'memory';
+  if (quotaStore !== 'memory' && !/^rediss?:\/\//.test(quotaStore)) {
+    throw new ConfigError(`KMS_QUOTA_STORE must be 'memory' or a redis:// URL, got '${quotaStore}'`);
+  }
+  const tlsCert = optional(env, 'KMS_TLS_CERT');
+  const tlsKey = optional(env, 'KMS_TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError('KMS_TLS_CERT and KMS_TLS_KEY must be set together');
+  }
+  const rootKeyUri = optional(env, 'KMS_ROOT_KEY');
+  if (rootKeyUri !== undefined && !rootKeyUri.startsWith('pkcs11:')) {
+    throw new ConfigError(`KMS_ROOT_KEY must be a pkcs11: URI`);
+  }
+  const host = env.HOST || '127.0.0.1';
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host,
+    dataDir,
+    region,
+    accountId,
+    accessKeyId,
+    secretAccessKey,
+    identitiesFile: optional(env, 'KMS_IDENTITIES'),
+    quotas: env.KMS_QUOTAS || 'none',
+    rootKeyFile: resolve(env.KMS_ROOT_KEY_FILE || resolve(dataDir, 'root.key')),
+    rootKeyUri,
+    store,
+    quotaStore,
+    workers: integer(env, 'KMS_WORKERS', Math.max(1, availableParallelism()), 1, 256),
+    auditLog: resolve(env.KMS_AUDIT_LOG || resolve(dataDir, 'audit.jsonl')),
+    tlsCert,
+    tlsKey,
+    seedFile: optional(env, 'KMS_SEED_FILE'),
+    latency: optional(env, 'KMS_LATENCY'),
+    faults: optional(env, 'KMS_FAULTS'),
+    batchSize: integer(env, 'KMS_BATCH_SIZE', 32, 1, 1024),
+    maxQueuedJobs: integer(env, 'KMS_MAX_QUEUED_JOBS', 4096, 1, 1_000_000),
+    maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+}

@@ -1,0 +1,143 @@
+// The main thread's view of keys and aliases: a bounded cache over the store, so the hot path resolves a key
+// without a store read, and the one place keys change. Every change is written durably first, then cached;
+// changes to one key are serialized, so concurrent requests never lose each other's writes.
+import { LRUCache } from 'lru-cache';
+import { KmsError } from '../protocol/errors.js';
+import { StoreConflict, type AliasRecord, type KeyRecord, type KeyStore } from '../store/types.js';
+import { keyArn, parseKeyIdentifier, aliasArn } from './identifiers.js';
+
+export interface ResolvedKey {
+  key: KeyRecord;
+  /** The alias the caller named the key by, for kms:RequestAlias. */
+  alias?: string;
+}
+
+export interface KeyringEvents {
+  /** A key's material may no longer be used by workers (disabled, deleted, rotated). */
+  onKeyRetired?(keyId: string): void;
+  /** A key or alias changed: other nodes' caches must drop it (multi-node stores). */
+  onChanged?(change: { keyId?: string; aliasName?: string }): void;
+}
+
+export class Keyring {
+  private readonly keys = new LRUCache<string, KeyRecord>({ max: 200_000 });
+  /** Boxed so a known-missing alias is cached too. */
+  private readonly aliases = new LRUCache<string, { alias?: AliasRecord }>({ max: 200_000 });
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(readonly store: KeyStore, readonly region: string, readonly account: string,
+    private readonly events: KeyringEvents = {}) {}
+
+  arnOf(keyId: string): string {
+    return keyArn(this.region, this.account, keyId);
+  }
+
+  aliasArnOf(aliasName: string): string {
+    return aliasArn(this.region, this.account, aliasName);
+  }
+
+  async get(keyId: string): Promise<KeyRecord | undefined> {
+    const cached = this.keys.get(keyId);
+    if (cached !== undefined) return cached;
+    const stored = await this.store.getKey(keyId);
+    if (stored !== undefined) this.keys.set(keyId, stored);
+    return stored;
+  }
+
+  /** Resolves a KeyId parameter to an existing key; NotFoundException otherwise. */
+  async resolve(identifier: string, allowAlias: boolean): Promise<ResolvedKey> {
+    const parsed = parseKeyIdentifier(identifier, this.region, this.account, allowAlias);
+    if (parsed.kind === 'alias') {
+      const alias = await this.getAlias(parsed.aliasName);
+      const key = alias === undefined ? undefined : await this.get(alias.keyId);
+      if (key === undefined) throw new KmsError('NotFoundException', `Alias '${this.aliasArnOf(parsed.aliasName)}' is not found.`);
+      return { key, alias: parsed.aliasName };
+    }
+    const key = await this.get(parsed.keyId);
+    if (key === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(parsed.keyId)}' does not exist`);
+    return { key };
+  }
+
+  async create(record: KeyRecord): Promise<void> {
+    await this.store.insertKey(record);
+    this.keys.set(record.keyId, record);
+  }
+
+  /**
+   * Applies `change` to a copy of the key and stores it durably; returns the stored record. `change` may throw
+   * a KmsError to refuse (nothing is written). Serialized per key; retried once if another node won the race.
+   */
+  async mutate(keyId: string, change: (draft: KeyRecord) => void | Promise<void>, retire = false): Promise<KeyRecord> {
+    return this.serialized(keyId, async () => {
+      for (let attempt = 0; ; attempt++) {
+        const current = await this.get(keyId);
+        if (current === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(keyId)}' does not exist`);
+        const draft: KeyRecord = structuredClone(current);
+        await change(draft);
+        draft.version = current.version + 1;
+        try {
+          await this.store.updateKey(draft, current.version);
+        } catch (error) {
+          if (!(error instanceof StoreConflict) || attempt > 0) throw error;
+          this.keys.delete(keyId); // another node changed it: reload and apply again
+          continue;
+        }
+        this.keys.set(keyId, draft);
+        if (retire) this.events.onKeyRetired?.(keyId);
+        this.events.onChanged?.({ keyId });
+        return draft;
+      }
+    });
+  }
+
+  async deleteKey(keyId: string): Promise<void> {
+    await this.serialized(keyId, async () => {
+      const aliases = await this.store.listAliases(keyId);
+      await this.store.deleteKey(keyId);
+      this.keys.delete(keyId);
+      for (const alias of aliases) this.aliases.delete(alias.name);
+      this.events.onKeyRetired?.(keyId);
+      this.events.onChanged?.({ keyId });
+    });
+  }
+
+  async getAlias(name: string): Promise<AliasRecord | undefined> {
+    const cached = this.aliases.get(name);
+    if (cached !== undefined) return cached.alias;
+    const stored = await this.store.getAlias(name);
+    this.aliases.set(name, { alias: stored });
+    return stored;
+  }
+
+  async putAlias(alias: AliasRecord, isNew: boolean): Promise<void> {
+    if (isNew) await this.store.insertAlias(alias);
+    else await this.store.updateAlias(alias);
+    this.aliases.set(alias.name, { alias });
+    this.events.onChanged?.({ aliasName: alias.name });
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    const deleted = await this.store.deleteAlias(name);
+    this.aliases.delete(name);
+    this.events.onChanged?.({ aliasName: name });
+    return deleted;
+  }
+
+  /** Drops cached entries changed elsewhere (another node). */
+  invalidate(change: { keyId?: string; aliasName?: string }): void {
+    if (change.keyId !== undefined) this.keys.delete(change.keyId);
+    if (change.aliasName !== undefined) this.aliases.delete(change.aliasName);
+  }
+
+  private async serialized<T>(keyId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(keyId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.locks.set(keyId, settled);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(keyId) === settled) this.locks.delete(keyId);
+    }
+  }
+}

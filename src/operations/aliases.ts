@@ -1,0 +1,104 @@
+// CreateAlias, UpdateAlias, DeleteAlias, ListAliases (kms-api.md sections 5.1 and 6).
+import { KEY_SPECS } from '../contract/key-specs.js';
+import { KmsError } from '../protocol/errors.js';
+import { StoreConflict, type KeyRecord } from '../store/types.js';
+import type { RequestContext } from './context.js';
+import { page } from './paging.js';
+import type { Operation } from './types.js';
+
+const MAX_ALIASES_PER_KEY = 50;
+const ALIAS_NAME = /^alias\/[A-Za-z0-9/_-]+$/;
+
+function checkAliasName(name: string): void {
+  if (!ALIAS_NAME.test(name)) {
+    throw new KmsError('ValidationException', "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$");
+  }
+  if (name.startsWith('alias/aws/')) throw new KmsError('NotAuthorizedException', "Cannot create alias with prefix 'alias/aws/'");
+}
+
+async function targetKey(ctx: RequestContext, action: string): Promise<KeyRecord> {
+  const target = ctx.input.TargetKeyId as string;
+  if (target.startsWith('alias/') || /^arn:[^:]*:kms:[^:]*:\d*:alias\//.test(target)) {
+    throw new KmsError('ValidationException', 'Aliases must refer to keys. Not aliases');
+  }
+  return ctx.useKey(target, { action, allowAlias: false, states: 'not-pending-deletion' });
+}
+
+const keyType = (key: KeyRecord): string => KEY_SPECS[key.spec].family === 'symmetric' ? 'symmetric'
+  : KEY_SPECS[key.spec].family === 'hmac' ? 'hmac' : 'asymmetric';
+
+export const createAlias: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    const name = input.AliasName as string;
+    checkAliasName(name);
+    const key = await targetKey(ctx, 'kms:CreateAlias');
+    ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
+    if ((await ctx.keyring.store.listAliases(key.keyId)).length >= MAX_ALIASES_PER_KEY) {
+      throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_ALIASES_PER_KEY} aliases.`);
+    }
+    const now = Date.now() / 1000;
+    try {
+      await ctx.keyring.putAlias({ name, keyId: key.keyId, creationDate: now, lastUpdatedDate: now }, true);
+    } catch (error) {
+      if (error instanceof StoreConflict) {
+        throw new KmsError('AlreadyExistsException', `An alias with the name ${ctx.keyring.aliasArnOf(name)} already exists`);
+      }
+      throw error;
+    }
+    return undefined;
+  },
+};
+
+export const updateAlias: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    const name = input.AliasName as string;
+    checkAliasName(name);
+    const alias = await ctx.keyring.getAlias(name);
+    if (alias === undefined) throw new KmsError('NotFoundException', `Alias ${ctx.keyring.aliasArnOf(name)} is not found.`);
+    ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
+    const current = await ctx.keyring.get(alias.keyId);
+    const key = await targetKey(ctx, 'kms:UpdateAlias');
+    if (current !== undefined && (keyType(current) !== keyType(key) || current.usage !== key.usage)) {
+      throw new KmsError('ValidationException', 'The new target key must have the same key type and key usage as the current target key.');
+    }
+    await ctx.keyring.putAlias({ ...alias, keyId: key.keyId, lastUpdatedDate: Date.now() / 1000 }, false);
+    return undefined;
+  },
+};
+
+export const deleteAlias: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    const name = input.AliasName as string;
+    const alias = await ctx.keyring.getAlias(name);
+    if (alias === undefined) throw new KmsError('NotFoundException', `Alias ${ctx.keyring.aliasArnOf(name)} is not found.`);
+    ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
+    const key = await ctx.keyring.get(alias.keyId);
+    if (key !== undefined) await ctx.useKey(key.keyId, { action: 'kms:DeleteAlias', allowAlias: false, states: 'any' });
+    await ctx.keyring.deleteAlias(name);
+    return undefined;
+  },
+};
+
+export const listAliases: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    let keyId: string | undefined;
+    if (input.KeyId !== undefined) {
+      keyId = (await ctx.useKey(input.KeyId as string, { action: 'kms:ListAliases', allowAlias: false, states: 'any' })).keyId;
+    } else {
+      await ctx.authorizeAccount('kms:ListAliases');
+    }
+    const aliases = (await ctx.keyring.store.listAliases(keyId)).map((alias) => ({
+      AliasName: alias.name,
+      AliasArn: ctx.keyring.aliasArnOf(alias.name),
+      TargetKeyId: alias.keyId,
+      CreationDate: alias.creationDate,
+      LastUpdatedDate: alias.lastUpdatedDate,
+    }));
+    const { items, truncated, nextMarker } = page(aliases, input, 50);
+    return { Aliases: items, Truncated: truncated, NextMarker: nextMarker };
+  },
+};

@@ -1,0 +1,59 @@
+// Finding the key and material behind a ciphertext: shared by Decrypt and ReEncrypt's source side.
+import { decodeHeader } from '../contract/ciphertext-blob.js';
+import type { SealedInput } from '../contract/tasks.js';
+import { KmsError } from '../protocol/errors.js';
+import type { KeyRecord } from '../store/types.js';
+import { keyRef, type RequestContext } from './context.js';
+import { contextOf, cryptoQuota, encryptionAlgorithmFor } from './crypto-common.js';
+
+export const invalidCiphertext = (): KmsError =>
+  new KmsError('InvalidCiphertextException', 'The ciphertext is invalid, or the encryption context does not match.');
+
+export interface CiphertextSource {
+  key: KeyRecord;
+  sealed: SealedInput;
+}
+
+/**
+ * Symmetric blobs name their key and material, so KeyId is optional and, when given, must be that key
+ * (IncorrectKeyException). Asymmetric ciphertext needs KeyId and EncryptionAlgorithm.
+ */
+export async function ciphertextSource(ctx: RequestContext, blob: Buffer, keyIdentifier: string | undefined,
+  algorithmInput: unknown, contextInput: Record<string, unknown>, contextMember: string, action: string,
+  grantOperation: string, operation: string): Promise<CiphertextSource> {
+  const header = decodeHeader(blob);
+  const useKey = (identifier: string) => ctx.useKey(identifier, {
+    action, allowAlias: true, states: 'enabled', grantOperation, quota: cryptoQuota,
+  });
+  let key: KeyRecord;
+  if (keyIdentifier !== undefined) {
+    key = await useKey(keyIdentifier);
+    if (key.spec === 'SYMMETRIC_DEFAULT') {
+      if (header === null) throw invalidCiphertext();
+      if (header.keyId !== key.keyId) {
+        throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
+      }
+    }
+  } else {
+    if (header === null) throw invalidCiphertext();
+    try {
+      key = await useKey(header.keyId);
+    } catch (error) {
+      if (error instanceof KmsError && error.code === 'NotFoundException') throw invalidCiphertext();
+      throw error;
+    }
+  }
+  const algorithm = encryptionAlgorithmFor(key, algorithmInput, operation);
+  if (algorithm === 'SYMMETRIC_DEFAULT') {
+    const material = key.materials.find((m) => m.materialId === header!.materialId);
+    if (material === undefined) throw invalidCiphertext();
+    return { key, sealed: { kind: 'symmetric', key: keyRef(key, material.materialId), blob, context: contextOf(contextInput, contextMember) } };
+  }
+  if (contextOf(contextInput, contextMember) !== undefined) {
+    throw new KmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
+  }
+  return { key, sealed: { kind: 'rsa', key: keyRef(key), ciphertext: blob, algorithm } };
+}
+
+export const materialIdOf = (sealed: SealedInput): string | undefined =>
+  sealed.kind === 'symmetric' ? sealed.key.materialId : undefined;

@@ -1,0 +1,131 @@
+// What an operation sees of the engine, and the one helper every key operation goes through: resolve the key
+// once, charge its quota, authorize, check its state. Operations are plain objects in a static registry.
+import type { Config } from '../config.js';
+import type { KmsFailure } from '../contract/errors.js';
+import { KEY_SPECS, type KeySpecInfo, type KeyUsage } from '../contract/key-specs.js';
+import type { JobInput, JobName, JobOutput, KeyRef } from '../contract/tasks.js';
+import type { Keyring } from '../keys/keyring.js';
+import { requireEnabled, requireNotPendingDeletion } from '../keys/states.js';
+import type { CryptoPool } from '../pool/crypto-pool.js';
+import { KmsError } from '../protocol/errors.js';
+import type { GrantRecord, KeyRecord } from '../store/types.js';
+
+export interface Caller {
+  arn: string;
+  accountId: string;
+  accessKeyId: string;
+  type: string;
+  userName?: string;
+}
+
+export interface AuthorizationRequest {
+  caller: Caller;
+  operation: string;
+  action: string; // kms:Encrypt
+  key?: KeyRecord;
+  input: Record<string, unknown>;
+  /** The grant operation this call needs, when grants can allow it. */
+  grantOperation?: string;
+  requestAlias?: string;
+  reEncryptOnSameKey?: boolean;
+}
+
+/** Access control as the pipeline needs it: key policies, identity policies, grants. */
+export interface AccessControl {
+  authorize(request: AuthorizationRequest): Promise<void>;
+  /** The policy a key gets when CreateKey names none. */
+  defaultKeyPolicy(): string;
+  /** MalformedPolicyDocumentException / LimitExceededException for a bad policy; the lockout safety check. */
+  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean): void;
+  /** Grants on a key changed: drop cached decisions. */
+  grantsChanged?(keyId: string): void;
+}
+
+export interface QuotaGate {
+  /** Charges one request to each class; ThrottlingException when any is exhausted. */
+  take(account: string, classes: readonly string[]): void;
+}
+
+export interface Engine {
+  config: Config;
+  keyring: Keyring;
+  pool: CryptoPool;
+  access: AccessControl;
+  quotas: QuotaGate;
+}
+
+export type KeyStates = 'enabled' | 'not-pending-deletion' | 'any';
+
+export interface UseKeyOptions {
+  action: string;
+  allowAlias: boolean;
+  states: KeyStates;
+  grantOperation?: string;
+  /** Quota classes charged once the key is known; default: none (management ops are charged by name). */
+  quota?: (info: KeySpecInfo) => readonly string[];
+  reEncryptOnSameKey?: boolean;
+}
+
+export class RequestContext {
+  /** ARNs of the keys and aliases this request touched: the audit record's resources. */
+  readonly keyArns: string[] = [];
+  readonly aliasArns: string[] = [];
+  /** Spec of the (first) key used, for per-spec latency metrics. */
+  keySpec = '';
+
+  constructor(readonly engine: Engine, readonly caller: Caller, readonly operation: string,
+    readonly input: Record<string, unknown>) {}
+
+  get keyring(): Keyring {
+    return this.engine.keyring;
+  }
+
+  /** Resolve once, charge quota, authorize, check state: the order AWS applies. */
+  async useKey(identifier: string, options: UseKeyOptions): Promise<KeyRecord> {
+    const { key, alias } = await this.keyring.resolve(identifier, options.allowAlias);
+    this.keyArns.push(key.arn);
+    if (alias !== undefined) this.aliasArns.push(this.keyring.aliasArnOf(alias));
+    if (this.keySpec === '') this.keySpec = key.spec;
+    if (options.quota !== undefined) this.engine.quotas.take(this.caller.accountId, options.quota(KEY_SPECS[key.spec]));
+    await this.engine.access.authorize({
+      caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
+      grantOperation: options.grantOperation, requestAlias: alias, reEncryptOnSameKey: options.reEncryptOnSameKey,
+    });
+    if (options.states === 'enabled') requireEnabled(key);
+    else if (options.states === 'not-pending-deletion') requireNotPendingDeletion(key);
+    return key;
+  }
+
+  /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */
+  async authorizeAccount(action: string): Promise<void> {
+    await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input });
+  }
+
+  /** Runs a worker job; a failure comes back as the AWS error it names. */
+  async job<N extends JobName>(job: JobInput<N>): Promise<JobOutput<N>> {
+    const result = await this.engine.pool.run(job);
+    if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message || defaultMessage(result as KmsFailure));
+    return result as JobOutput<N>;
+  }
+}
+
+function defaultMessage(failure: KmsFailure): string {
+  return failure.code === 'InvalidCiphertextException' ? '' : 'The request could not be completed.';
+}
+
+/** The reference a worker needs to use a key's current (or a given) material. */
+export function keyRef(key: KeyRecord, materialId = key.currentMaterialId): KeyRef {
+  const material = key.materials.find((m) => m.materialId === materialId);
+  if (material === undefined) throw new KmsError('KMSInternalException', 'Key material is missing.');
+  return { keyId: key.keyId, materialId: material.materialId, spec: key.spec, wrapped: material.wrapped };
+}
+
+export function requireUsage(key: KeyRecord, usage: KeyUsage, operation: string): void {
+  if (key.usage !== usage) {
+    throw new KmsError('InvalidKeyUsageException', `${key.arn} key usage is ${key.usage} which is not valid for ${operation}.`);
+  }
+}
+
+export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+
+export type GrantList = GrantRecord[];

@@ -1,0 +1,52 @@
+import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
+import { createKey as makeKey } from '../keys/factory.js';
+import { keyMetadata } from '../keys/metadata.js';
+import { mergeTags } from '../keys/tags.js';
+import { KmsError } from '../protocol/errors.js';
+import type { Tag } from '../store/types.js';
+import type { Operation } from './types.js';
+
+/** KeySpec and KeyUsage as AWS settles them: KeyUsage is required for every spec but SYMMETRIC_DEFAULT. */
+export function specAndUsage(input: Record<string, unknown>): { spec: KeySpec; usage: KeyUsage } {
+  const requested = (input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT') as string;
+  if (input.KeySpec !== undefined && input.CustomerMasterKeySpec !== undefined && input.KeySpec !== input.CustomerMasterKeySpec) {
+    throw new KmsError('ValidationException', 'KeySpec and CustomerMasterKeySpec cannot both be specified with different values.');
+  }
+  if (!isKeySpec(requested)) throw new KmsError('UnsupportedOperationException', `KeySpec ${requested} is not supported in this region.`);
+  const info = KEY_SPECS[requested];
+  const usage = input.KeyUsage as KeyUsage | undefined;
+  if (usage === undefined) {
+    if (requested !== 'SYMMETRIC_DEFAULT') throw new KmsError('ValidationException', `KeyUsage must be specified for KeySpec ${requested}.`);
+    return { spec: requested, usage: 'ENCRYPT_DECRYPT' };
+  }
+  if (!info.usages.includes(usage)) {
+    throw new KmsError('ValidationException', `KeyUsage ${usage} is not compatible with KeySpec ${requested}.`);
+  }
+  return { spec: requested, usage };
+}
+
+export const createKey: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    const { spec, usage } = specAndUsage(input);
+    const origin = (input.Origin ?? 'AWS_KMS') as string;
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
+      throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this engine.`);
+    }
+    if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
+      throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this engine.');
+    }
+    if (input.MultiRegion === true) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this engine.');
+    await ctx.authorizeAccount('kms:CreateKey');
+    const access = ctx.engine.access;
+    const policy = (input.Policy as string | undefined) ?? access.defaultKeyPolicy();
+    if (input.Policy !== undefined) access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true);
+    const tags = mergeTags([], (input.Tags as Tag[] | undefined) ?? []);
+    const key = await makeKey(ctx.keyring, ctx.engine.pool, {
+      spec, usage, origin, description: (input.Description as string | undefined) ?? '', policy, tags,
+    });
+    ctx.keyArns.push(key.arn);
+    ctx.keySpec = key.spec;
+    return { KeyMetadata: keyMetadata(key) };
+  },
+};

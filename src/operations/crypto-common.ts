@@ -1,0 +1,49 @@
+// Rules shared by the encryption-family operations (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*).
+import type { EncryptionContext } from '../contract/encryption-context.js';
+import { KEY_SPECS, rsaOaepMaxPlaintext, type EncryptionAlgorithm, type KeySpecInfo } from '../contract/key-specs.js';
+import type { SealTarget } from '../contract/tasks.js';
+import { KmsError } from '../protocol/errors.js';
+import { validationError } from '../protocol/validate.js';
+import type { KeyRecord } from '../store/types.js';
+import { keyRef, requireUsage } from './context.js';
+
+/** Cryptographic operations consume the key type's shared request quota (kms-api.md section 9). */
+export const cryptoQuota = (info: KeySpecInfo): readonly string[] => [info.quotaClass];
+
+export function contextOf(input: Record<string, unknown>, member = 'EncryptionContext'): EncryptionContext | undefined {
+  const context = input[member] as Record<string, string> | undefined;
+  return context === undefined || Object.keys(context).length === 0 ? undefined : context;
+}
+
+/** The algorithm to use with an encryption key: SYMMETRIC_DEFAULT by default, and only one the key supports. */
+export function encryptionAlgorithmFor(key: KeyRecord, requested: unknown, operation: string): EncryptionAlgorithm {
+  requireUsage(key, 'ENCRYPT_DECRYPT', operation);
+  const info = KEY_SPECS[key.spec];
+  if (requested === undefined && info.family !== 'symmetric') {
+    throw validationError('encryptionAlgorithm', 'Member must not be null for asymmetric keys');
+  }
+  const algorithm = (requested ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm;
+  if (!info.encryptionAlgorithms?.includes(algorithm)) {
+    throw new KmsError('InvalidKeyUsageException', `The encryption algorithm ${algorithm} is not valid for ${key.arn} with key spec ${key.spec}.`);
+  }
+  return algorithm;
+}
+
+/** Where new ciphertext goes: the key's current material (symmetric) or its public key (RSA). */
+export function sealTarget(key: KeyRecord, algorithm: EncryptionAlgorithm, context: EncryptionContext | undefined,
+  plaintextBytes: number): SealTarget {
+  if (algorithm === 'SYMMETRIC_DEFAULT') return { kind: 'symmetric', key: keyRef(key), context };
+  if (context !== undefined) throw new KmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
+  const max = rsaOaepMaxPlaintext(KEY_SPECS[key.spec], algorithm);
+  if (plaintextBytes > max) {
+    throw new KmsError('ValidationException', `Plaintext is too long: ${algorithm} with ${key.spec} encrypts at most ${max} bytes.`);
+  }
+  return { kind: 'rsa', key: keyRef(key), algorithm };
+}
+
+export function requireSymmetricEncryptionKey(key: KeyRecord, operation: string): void {
+  requireUsage(key, 'ENCRYPT_DECRYPT', operation);
+  if (key.spec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('InvalidKeyUsageException', `${key.arn} key spec ${key.spec} is not valid for ${operation}.`);
+  }
+}

@@ -1,0 +1,19 @@
+import { KmsError } from '../protocol/errors.js';
+import { b64 } from './context.js';
+import { ciphertextSource, materialIdOf } from './ciphertext-source.js';
+import type { Operation } from './types.js';
+
+export const decrypt: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const blob = input.CiphertextBlob as Buffer | undefined;
+    if (blob === undefined) {
+      throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
+    }
+    const { key, sealed } = await ciphertextSource(ctx, blob, input.KeyId as string | undefined,
+      input.EncryptionAlgorithm, input, 'EncryptionContext', 'kms:Decrypt', 'Decrypt', 'Decrypt');
+    const { plaintext } = await ctx.job({ op: 'decrypt', source: sealed });
+    const algorithm = sealed.kind === 'symmetric' ? 'SYMMETRIC_DEFAULT' : sealed.algorithm;
+    return { KeyId: key.arn, Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm, KeyMaterialId: materialIdOf(sealed) };
+  },
+};

@@ -1,0 +1,19 @@
+// GenerateRandom runs on the main thread: randomBytes is cheaper than a thread hop, and no key is involved.
+import { randomBytes } from 'node:crypto';
+import { KmsError } from '../protocol/errors.js';
+import { validationError } from '../protocol/validate.js';
+import type { Operation } from './types.js';
+
+export const generateRandom: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const count = input.NumberOfBytes as number | undefined;
+    if (count === undefined) throw validationError('numberOfBytes', 'Member must not be null');
+    if (input.CustomKeyStoreId !== undefined) {
+      throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this engine.');
+    }
+    ctx.engine.quotas.take(ctx.caller.accountId, ['symmetric']);
+    await ctx.authorizeAccount('kms:GenerateRandom');
+    return { Plaintext: randomBytes(count).toString('base64') };
+  },
+};

@@ -1,0 +1,34 @@
+// ReEncrypt: one composite worker job, so the plaintext never leaves the worker and pays one thread hop.
+// Needs kms:ReEncryptFrom on the source key and kms:ReEncryptTo on the destination.
+import { b64 } from './context.js';
+import { ciphertextSource, materialIdOf } from './ciphertext-source.js';
+import { contextOf, cryptoQuota, encryptionAlgorithmFor, sealTarget } from './crypto-common.js';
+import type { Operation } from './types.js';
+
+export const reEncrypt: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const blob = input.CiphertextBlob as Buffer;
+    const source = await ciphertextSource(ctx, blob, input.SourceKeyId as string | undefined,
+      input.SourceEncryptionAlgorithm, input, 'SourceEncryptionContext', 'kms:ReEncryptFrom', 'ReEncryptFrom', 'ReEncrypt');
+    const destinationId = input.DestinationKeyId as string;
+    const resolved = await ctx.keyring.resolve(destinationId, true);
+    const destination = await ctx.useKey(destinationId, {
+      action: 'kms:ReEncryptTo', allowAlias: true, states: 'enabled', grantOperation: 'ReEncryptTo', quota: cryptoQuota,
+      reEncryptOnSameKey: resolved.key.keyId === source.key.keyId,
+    });
+    const algorithm = encryptionAlgorithmFor(destination, input.DestinationEncryptionAlgorithm, 'ReEncrypt');
+    // The plaintext's size is unknown here; the worker's RSA encrypt guards the OAEP limit itself.
+    const target = sealTarget(destination, algorithm, contextOf(input, 'DestinationEncryptionContext'), 0);
+    const { ciphertext } = await ctx.job({ op: 'reEncrypt', source: source.sealed, target });
+    return {
+      CiphertextBlob: b64(ciphertext),
+      SourceKeyId: source.key.arn,
+      KeyId: destination.arn,
+      SourceEncryptionAlgorithm: source.sealed.kind === 'symmetric' ? 'SYMMETRIC_DEFAULT' : source.sealed.algorithm,
+      DestinationEncryptionAlgorithm: algorithm,
+      SourceKeyMaterialId: materialIdOf(source.sealed),
+      DestinationKeyMaterialId: target.kind === 'symmetric' ? target.key.materialId : undefined,
+    };
+  },
+};

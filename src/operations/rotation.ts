@@ -1,0 +1,104 @@
+// EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations.
+import { DAY_SECONDS, rotatable, rotateKey } from '../keys/rotation.js';
+import { requireEnabled } from '../keys/states.js';
+import { KmsError } from '../protocol/errors.js';
+import type { KeyRecord } from '../store/types.js';
+import type { RequestContext } from './context.js';
+import { page } from './paging.js';
+import type { Operation } from './types.js';
+
+const MAX_ON_DEMAND_ROTATIONS = 25;
+
+function requireRotatable(key: KeyRecord): void {
+  if (key.origin === 'EXTERNAL' && key.state === 'PendingImport') {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} origin is EXTERNAL which is not valid for this operation.`);
+  }
+  if (!rotatable(key)) {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} key spec ${key.spec} or origin ${key.origin} does not support key rotation.`);
+  }
+}
+
+const rotationKey = (ctx: RequestContext, action: string) =>
+  ctx.useKey(ctx.input.KeyId as string, { action, allowAlias: false, states: 'any' });
+
+export const enableKeyRotation: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    const period = (input.RotationPeriodInDays as number | undefined) ?? 365;
+    const key = await rotationKey(ctx, 'kms:EnableKeyRotation');
+    await ctx.keyring.mutate(key.keyId, (draft) => {
+      requireEnabled(draft);
+      requireRotatable(draft);
+      draft.rotationEnabled = true;
+      draft.rotationPeriodInDays = period;
+      draft.nextRotationDate = Math.floor(Date.now() / 1000) + period * DAY_SECONDS;
+    });
+    return undefined;
+  },
+};
+
+export const disableKeyRotation: Operation = {
+  readOnly: false,
+  async run(_input, ctx) {
+    const key = await rotationKey(ctx, 'kms:DisableKeyRotation');
+    await ctx.keyring.mutate(key.keyId, (draft) => {
+      requireEnabled(draft);
+      requireRotatable(draft);
+      draft.rotationEnabled = false;
+      delete draft.nextRotationDate;
+    });
+    return undefined;
+  },
+};
+
+export const getKeyRotationStatus: Operation = {
+  readOnly: true,
+  async run(_input, ctx) {
+    const key = await rotationKey(ctx, 'kms:GetKeyRotationStatus');
+    if (key.state === 'PendingImport') requireRotatable(key);
+    return {
+      KeyRotationEnabled: key.rotationEnabled,
+      KeyId: key.arn,
+      RotationPeriodInDays: key.rotationEnabled ? key.rotationPeriodInDays : undefined,
+      NextRotationDate: key.rotationEnabled ? key.nextRotationDate : undefined,
+    };
+  },
+};
+
+export const rotateKeyOnDemand: Operation = {
+  readOnly: false,
+  async run(_input, ctx) {
+    const key = await rotationKey(ctx, 'kms:RotateKeyOnDemand');
+    const check = (current: KeyRecord) => {
+      requireEnabled(current);
+      requireRotatable(current);
+      if (current.onDemandRotations >= MAX_ON_DEMAND_ROTATIONS) {
+        throw new KmsError('LimitExceededException', `${current.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`);
+      }
+    };
+    check(key);
+    await rotateKey(ctx.keyring, ctx.engine.pool, key, 'ON_DEMAND', check);
+    return { KeyId: key.arn };
+  },
+};
+
+export const listKeyRotations: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const key = await rotationKey(ctx, 'kms:ListKeyRotations');
+    requireRotatable(key);
+    const all = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL';
+    const rotations = key.materials
+      .filter((material) => all || material.rotationType !== undefined)
+      .map((material) => ({
+        KeyId: key.arn,
+        KeyMaterialId: material.materialId,
+        KeyMaterialState: material.materialId === key.currentMaterialId ? 'CURRENT' : 'NON_CURRENT',
+        RotationDate: material.rotationType === undefined ? undefined : material.createdAt,
+        RotationType: material.rotationType,
+      }));
+    const { items, truncated, nextMarker } = page(rotations, input, 100);
+    return { Rotations: items, Truncated: truncated, NextMarker: nextMarker };
+  },
+};
+

@@ -1,0 +1,151 @@
+// Model-driven input decoding: every operation's input is checked against AWS's own service model
+// (kms-model.json, compacted from botocore's service-2.json), so lengths, ranges, enums, patterns and required
+// members behave as AWS's do. Wrong JSON types are SerializationException; constraint failures are
+// ValidationException in AWS's wording ("1 validation error detected: Value at 'keyId' failed to satisfy
+// constraint: ..."). Values are never echoed: a message cannot leak what a client sent.
+import { createRequire } from 'node:module';
+import { KmsError } from './errors.js';
+
+interface Shape {
+  type: 'structure' | 'string' | 'blob' | 'integer' | 'boolean' | 'timestamp' | 'list' | 'map' | 'long';
+  members?: Record<string, { shape: string }>;
+  required?: string[];
+  member?: { shape: string };
+  key?: { shape: string };
+  value?: { shape: string };
+  min?: number;
+  max?: number;
+  enum?: string[];
+  pattern?: string;
+}
+
+interface Model {
+  operations: Record<string, { input?: string; output?: string }>;
+  shapes: Record<string, Shape>;
+}
+
+const model = createRequire(import.meta.url)('./kms-model.json') as Model;
+
+export const MODEL_OPERATIONS: readonly string[] = Object.keys(model.operations);
+
+const patterns = new Map<string, RegExp>();
+function patternOf(source: string): RegExp {
+  let regex = patterns.get(source);
+  if (regex === undefined) {
+    // Smithy patterns match the whole value (Java's matches()), anchored or not.
+    regex = new RegExp(`^(?:${source})$`);
+    patterns.set(source, regex);
+  }
+  return regex;
+}
+
+const lowerCamel = (name: string): string => name.charAt(0).toLowerCase() + name.slice(1);
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+class Walker {
+  readonly violations: string[] = [];
+
+  constructor(private readonly operation: string) {}
+
+  value(shapeName: string, value: unknown, path: string): unknown {
+    const shape = model.shapes[shapeName];
+    if (shape === undefined) return value;
+    switch (shape.type) {
+      case 'structure': return this.structure(shape, value, path);
+      case 'string': {
+        const text = this.expect(typeof value === 'string', value, path, 'string') as string;
+        this.length(shape, text.length, path);
+        if (shape.enum !== undefined && !shape.enum.includes(text)) {
+          this.violate(path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
+        } else if (shape.pattern !== undefined && text.length > 0 && !patternOf(shape.pattern).test(text)) {
+          this.violate(path, `Member must satisfy regular expression pattern: ${shape.pattern}`);
+        }
+        return text;
+      }
+      case 'blob': {
+        const text = this.expect(typeof value === 'string', value, path, 'base64 string') as string;
+        if (!BASE64.test(text)) throw new KmsError('SerializationException', `Value at '${path}' is not valid base64.`);
+        const bytes = Buffer.from(text, 'base64');
+        this.length(shape, bytes.length, path);
+        return bytes;
+      }
+      case 'integer':
+      case 'long': {
+        const number = this.expect(typeof value === 'number' && Number.isInteger(value), value, path, 'integer') as number;
+        if (shape.min !== undefined && number < shape.min) this.violate(path, `Member must have value greater than or equal to ${shape.min}`);
+        if (shape.max !== undefined && number > shape.max) this.violate(path, `Member must have value less than or equal to ${shape.max}`);
+        return number;
+      }
+      case 'boolean': return this.expect(typeof value === 'boolean', value, path, 'boolean');
+      case 'timestamp': return this.expect(typeof value === 'number' && Number.isFinite(value), value, path, 'timestamp');
+      case 'list': {
+        const list = this.expect(Array.isArray(value), value, path, 'list') as unknown[];
+        this.length(shape, list.length, path, 'length');
+        return list.map((item, i) => this.value(shape.member!.shape, item, `${path}.${i + 1}.member`));
+      }
+      case 'map': {
+        const map = this.expect(isObject(value), value, path, 'map') as Record<string, unknown>;
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(map)) {
+          this.value(shape.key!.shape, k, `${path}.key`);
+          out[k] = this.value(shape.value!.shape, v, `${path}.${k}.value`);
+        }
+        this.length(shape, Object.keys(out).length, path, 'length');
+        return out;
+      }
+    }
+  }
+
+  structure(shape: Shape, value: unknown, path: string): Record<string, unknown> {
+    const input = this.expect(isObject(value), value, path || 'body', 'structure') as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(shape.members ?? {})) {
+      const memberValue = input[name];
+      const memberPath = path ? `${path}.${lowerCamel(name)}` : lowerCamel(name);
+      if (memberValue === undefined || memberValue === null) {
+        if (shape.required?.includes(name)) this.violate(memberPath, 'Member must not be null', 'null');
+        continue;
+      }
+      out[name] = this.value(member.shape, memberValue, memberPath);
+    }
+    return out;
+  }
+
+  private expect(ok: boolean, _value: unknown, path: string, expected: string): unknown {
+    if (!ok) throw new KmsError('SerializationException', `Unexpected value type at '${path}' in ${this.operation}: expected ${expected}.`);
+    return _value;
+  }
+
+  private length(shape: Shape, length: number, path: string, _unit = 'length'): void {
+    if (shape.min !== undefined && length < shape.min) this.violate(path, `Member must have length greater than or equal to ${shape.min}`);
+    if (shape.max !== undefined && length > shape.max) this.violate(path, `Member must have length less than or equal to ${shape.max}`);
+  }
+
+  private violate(path: string, constraint: string, shownValue?: string): void {
+    const prefix = shownValue === undefined ? 'Value' : `Value ${shownValue}`;
+    this.violations.push(`${prefix} at '${path}' failed to satisfy constraint: ${constraint}`);
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Decodes and validates an operation's JSON input against the model: blobs become Buffers, everything else
+ * keeps its JSON type. Throws KmsError(SerializationException | ValidationException).
+ */
+export function decodeInput(operation: string, body: unknown): Record<string, unknown> {
+  const inputShape = model.operations[operation]?.input;
+  if (inputShape === undefined) return {};
+  const walker = new Walker(operation);
+  const decoded = walker.structure(model.shapes[inputShape]!, body, '');
+  const count = walker.violations.length;
+  if (count > 0) {
+    throw new KmsError('ValidationException',
+      `${count} validation error${count === 1 ? '' : 's'} detected: ${walker.violations.join('; ')}`);
+  }
+  return decoded;
+}
+
+export const validationError = (path: string, constraint: string): KmsError =>
+  new KmsError('ValidationException', `1 validation error detected: Value at '${path}' failed to satisfy constraint: ${constraint}`);

@@ -1,0 +1,159 @@
+// The embedded store: SQLite in KMS_DATA_DIR, WAL mode, synchronous=FULL so every committed write is on disk
+// before the request that made it is answered. Records are JSON documents with the few columns queries need.
+import Database from 'better-sqlite3';
+import { keyFromDocument, keyToDocument } from './codec.js';
+import {
+  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore,
+} from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS keys (
+  key_id TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL, due_at REAL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS keys_due ON keys (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS aliases (
+  name TEXT PRIMARY KEY, key_id TEXT NOT NULL, creation_date REAL NOT NULL, last_updated_date REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS aliases_key ON aliases (key_id);
+CREATE TABLE IF NOT EXISTS grants (
+  grant_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, retiring_principal TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS grants_key ON grants (key_id);
+CREATE INDEX IF NOT EXISTS grants_retiring ON grants (retiring_principal);
+`;
+
+/** When scheduled work must look at a key next: its deletion date, else its next automatic rotation. */
+export const dueAt = (record: KeyRecord): number | null =>
+  record.state === 'PendingDeletion' ? record.deletionDate ?? null
+    : record.rotationEnabled ? record.nextRotationDate ?? null : null;
+
+interface AliasRow { name: string; key_id: string; creation_date: number; last_updated_date: number }
+const aliasFromRow = (row: AliasRow): AliasRecord =>
+  ({ name: row.name, keyId: row.key_id, creationDate: row.creation_date, lastUpdatedDate: row.last_updated_date });
+
+export class SqliteStore implements KeyStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.statements = {
+      getKey: db.prepare<[string], { doc: string }>('SELECT doc FROM keys WHERE key_id = ?'),
+      listKeyIds: db.prepare<[string, number], { key_id: string }>('SELECT key_id FROM keys WHERE key_id > ? ORDER BY key_id LIMIT ?'),
+      countByState: db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM keys GROUP BY state'),
+      due: db.prepare<[number], { key_id: string }>('SELECT key_id FROM keys WHERE due_at IS NOT NULL AND due_at <= ?'),
+      insertKey: db.prepare('INSERT INTO keys (key_id, version, state, due_at, doc) VALUES (?, ?, ?, ?, ?)'),
+      updateKey: db.prepare('UPDATE keys SET version = ?, state = ?, due_at = ?, doc = ? WHERE key_id = ? AND version = ?'),
+      deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ?'),
+      deleteKeyAliases: db.prepare('DELETE FROM aliases WHERE key_id = ?'),
+      deleteKeyGrants: db.prepare('DELETE FROM grants WHERE key_id = ?'),
+      getAlias: db.prepare<[string], AliasRow>('SELECT * FROM aliases WHERE name = ?'),
+      listAliases: db.prepare<[], AliasRow>('SELECT * FROM aliases ORDER BY name'),
+      listKeyAliases: db.prepare<[string], AliasRow>('SELECT * FROM aliases WHERE key_id = ? ORDER BY name'),
+      insertAlias: db.prepare('INSERT INTO aliases (name, key_id, creation_date, last_updated_date) VALUES (?, ?, ?, ?)'),
+      updateAlias: db.prepare('UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE name = ?'),
+      deleteAlias: db.prepare('DELETE FROM aliases WHERE name = ?'),
+      listGrants: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE key_id = ? ORDER BY rowid'),
+      getGrant: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE grant_id = ?'),
+      listRetirable: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE retiring_principal = ? ORDER BY rowid'),
+      insertGrant: db.prepare('INSERT INTO grants (grant_id, key_id, retiring_principal, doc) VALUES (?, ?, ?, ?)'),
+      deleteGrant: db.prepare('DELETE FROM grants WHERE grant_id = ?'),
+    };
+  }
+
+  async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const row = this.statements.getKey.get(keyId);
+    return row === undefined ? undefined : keyFromDocument(row.doc);
+  }
+
+  async listKeyIds(afterKeyId: string | undefined, limit: number): Promise<string[]> {
+    return this.statements.listKeyIds.all(afterKeyId ?? '', limit).map((row) => row.key_id);
+  }
+
+  async countKeysByState(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.statements.countByState.all().map((row) => [row.state, row.n]));
+  }
+
+  async dueKeys(now: number): Promise<string[]> {
+    return this.statements.due.all(now).map((row) => row.key_id);
+  }
+
+  async insertKey(record: KeyRecord): Promise<void> {
+    try {
+      this.statements.insertKey.run(record.keyId, record.version, record.state, dueAt(record), keyToDocument(record));
+    } catch (error) {
+      throw uniqueViolation(error) ? new StoreConflict(`key ${record.keyId} exists`) : error;
+    }
+  }
+
+  async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
+    const result = this.statements.updateKey.run(record.version, record.state, dueAt(record), keyToDocument(record),
+      record.keyId, expectedVersion);
+    if (result.changes !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+  }
+
+  async deleteKey(keyId: string): Promise<void> {
+    this.db.transaction(() => {
+      this.statements.deleteKeyAliases.run(keyId);
+      this.statements.deleteKeyGrants.run(keyId);
+      this.statements.deleteKey.run(keyId);
+    })();
+  }
+
+  async getAlias(name: string): Promise<AliasRecord | undefined> {
+    const row = this.statements.getAlias.get(name);
+    return row === undefined ? undefined : aliasFromRow(row);
+  }
+
+  async listAliases(keyId?: string): Promise<AliasRecord[]> {
+    const rows = keyId === undefined ? this.statements.listAliases.all() : this.statements.listKeyAliases.all(keyId);
+    return rows.map(aliasFromRow);
+  }
+
+  async insertAlias(alias: AliasRecord): Promise<void> {
+    try {
+      this.statements.insertAlias.run(alias.name, alias.keyId, alias.creationDate, alias.lastUpdatedDate);
+    } catch (error) {
+      throw uniqueViolation(error) ? new StoreConflict(`alias ${alias.name} exists`) : error;
+    }
+  }
+
+  async updateAlias(alias: AliasRecord): Promise<void> {
+    this.statements.updateAlias.run(alias.keyId, alias.lastUpdatedDate, alias.name);
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    return this.statements.deleteAlias.run(name).changes > 0;
+  }
+
+  async listGrants(keyId: string): Promise<GrantRecord[]> {
+    return this.statements.listGrants.all(keyId).map((row) => JSON.parse(row.doc) as GrantRecord);
+  }
+
+  async getGrant(grantId: string): Promise<GrantRecord | undefined> {
+    const row = this.statements.getGrant.get(grantId);
+    return row === undefined ? undefined : (JSON.parse(row.doc) as GrantRecord);
+  }
+
+  async listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> {
+    return this.statements.listRetirable.all(principal).map((row) => JSON.parse(row.doc) as GrantRecord);
+  }
+
+  async insertGrant(grant: GrantRecord): Promise<void> {
+    this.statements.insertGrant.run(grant.grantId, grant.keyId, grant.retiringPrincipal ?? null, JSON.stringify(grant));
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    return this.statements.deleteGrant.run(grantId).changes > 0;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+const uniqueViolation = (error: unknown): boolean =>
+  error instanceof Error && (error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true;

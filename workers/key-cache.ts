@@ -1,0 +1,66 @@
+// The guarded key cache: unwrapped keys live here and nowhere else. Bounded in entries, expiring (checked
+// lazily on read: Piscina's idle wait would starve purge timers), and wiped on eviction where the key holds raw
+// bytes. Keys are held as KeyObjects where node:crypto has the algorithm, so the material stays in native
+// memory and only leaves through an explicit export().
+import { LRUCache } from 'lru-cache';
+
+export interface CachedKey {
+  /** Overwrites any raw key bytes the entry holds; KeyObjects are released to the GC. */
+  wipe?(): void;
+}
+
+export interface KeyCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+}
+
+export class GuardedKeyCache<V extends CachedKey> {
+  private readonly lru: LRUCache<string, V>;
+  private readonly stats: KeyCacheStats = { hits: 0, misses: 0, evictions: 0 };
+
+  constructor(maxEntries: number, ttlMs: number) {
+    this.lru = new LRUCache<string, V>({
+      max: maxEntries,
+      ttl: ttlMs,
+      ttlAutopurge: false,
+      updateAgeOnGet: false,
+      dispose: (value, _key, reason) => {
+        value.wipe?.();
+        if (reason === 'evict' || reason === 'expire') this.stats.evictions++;
+      },
+    });
+  }
+
+  /** Returns the cached key, or loads, caches and returns it. */
+  getOrLoad(cacheKey: string, load: () => V): V {
+    const hit = this.lru.get(cacheKey);
+    if (hit !== undefined) {
+      this.stats.hits++;
+      return hit;
+    }
+    this.stats.misses++;
+    const value = load();
+    this.lru.set(cacheKey, value);
+    return value;
+  }
+
+  /** Drops every version of the given keys (disabled, rotated, deleted). */
+  evictKeys(keyIds: readonly string[]): void {
+    const ids = new Set(keyIds);
+    for (const cacheKey of [...this.lru.keys()]) {
+      if (ids.has(cacheKey.slice(0, cacheKey.indexOf(':')))) this.lru.delete(cacheKey);
+    }
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Counters since the last call, then reset: each batch reports its own deltas. */
+  takeStats(): KeyCacheStats {
+    const snapshot = { ...this.stats };
+    this.stats.hits = this.stats.misses = this.stats.evictions = 0;
+    return snapshot;
+  }
+}
