@@ -199,17 +199,18 @@ export class AuditLog {
         this.#seq = seq;
         this.#hash = hash;
         this.#size += bytes.length;
+        this.#inFlight = [];
         for (const waiter of written) waiter.resolve();
         this.#scheduleCheckpoint();
       },
       async (error: unknown) => {
         await this.#rollBack(error);
+        this.#inFlight = [];
         const failure = auditWriteFailure(error);
         for (const waiter of written) waiter.reject(failure);
         if (this.#broken !== undefined) for (const waiter of this.#queue.splice(0)) waiter.reject(failure);
       },
     ).finally(() => {
-      this.#inFlight = [];
       this.#writing = undefined;
       // Records that queued behind this write go out now, as the next batch.
       if (this.#queue.length > 0) this.#flush();
