@@ -1,0 +1,56 @@
+// A minimal signed KMS client over fetch, for the few calls made before a run (CreateKey, DescribeKey, and
+// the Encrypt/Sign calls that produce ciphertexts and signatures for the decrypt and verify scenarios).
+// Deliberately not the AWS SDK: it signs exactly like the load generators, so setup fails the same way a run would.
+import { RequestSigner, type SigningTarget } from './signer.js';
+
+export class KmsCallError extends Error {
+  override readonly name = 'KmsCallError';
+  constructor(readonly operation: string, readonly status: number, readonly code: string, message: string) {
+    super(`${operation} failed: ${code} (HTTP ${status})${message ? `: ${message}` : ''}`);
+  }
+}
+
+export class KmsClient {
+  private readonly signer: RequestSigner;
+
+  constructor(readonly target: SigningTarget) {
+    this.signer = new RequestSigner(target);
+  }
+
+  async call<T = Record<string, unknown>>(operation: string, input: object): Promise<T> {
+    const request = this.signer.sign(operation, JSON.stringify(input));
+    const { host: _host, ...headers } = request.headers; // fetch derives Host from the URL, identically
+    const url = new URL(request.path, this.target.endpoint);
+    const response = await fetch(url, { method: 'POST', headers, body: request.body,
+      signal: AbortSignal.timeout(30_000) });
+    const text = await response.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? JSON.parse(text) as Record<string, unknown> : {};
+    } catch {
+      throw new KmsCallError(operation, response.status, `HTTP_${response.status}`, 'response is not JSON');
+    }
+    if (!response.ok) {
+      const code = typeof parsed.__type === 'string' ? parsed.__type.split('#').pop()! : `HTTP_${response.status}`;
+      const message = typeof parsed.message === 'string' ? parsed.message
+        : typeof parsed.Message === 'string' ? parsed.Message : '';
+      throw new KmsCallError(operation, response.status, code, message);
+    }
+    return parsed as T;
+  }
+}
+
+/** Runs `task` over `items` with at most `concurrency` in flight, keeping the order of results. */
+export async function mapConcurrent<I, O>(items: readonly I[], concurrency: number,
+  task: (item: I) => Promise<O>): Promise<O[]> {
+  const results = new Array<O>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  return results;
+}

@@ -1,0 +1,203 @@
+// `kms-engine bench` options and where credentials come from. Parsing is strict: an unknown or malformed
+// option stops the run with a message naming it, before any request is sent.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isKeySpec, KEY_SPECS, type KeySpec, type SigningAlgorithm } from '../../src/contract/key-specs.js';
+import { parseMix, isScenario, SCENARIOS, type WeightedScenario } from './scenarios.js';
+import type { Credentials } from './signer.js';
+
+export interface BenchOptions {
+  endpoint: string;
+  compare?: string;
+  region: string;
+  credentials: Credentials;
+  /** Where the credentials came from, for the report (never the secret). */
+  credentialSource: string;
+  mix: WeightedScenario[];
+  keyId?: string;
+  keySpec?: KeySpec;
+  signingAlgorithm?: SigningAlgorithm;
+  payloadBytes: number;
+  connections: number;
+  rate?: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  workers: number;
+  poolSize: number;
+  timeoutSeconds: number;
+  serverPids: number[];
+  compareServerPids: number[];
+  out?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const USAGE = `Usage: kms-engine bench [options]
+
+Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed requests.
+
+  --endpoint URL            endpoint to load (default http://127.0.0.1:8080)
+  --compare URL             second endpoint, run alternately in rounds; prints ratios endpoint/compare
+  --rounds N                rounds per endpoint when comparing (default 2); --duration is split across them
+  --region R                signing region (default $AWS_REGION, $KMS_REGION or us-east-1)
+  --access-key-id ID        credentials; else $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY,
+  --secret-access-key KEY     $KMS_ACCESS_KEY_ID/$KMS_SECRET_ACCESS_KEY, or $KMS_DATA_DIR/credentials
+  --scenario NAME           ${SCENARIOS.join(' | ')} (default encrypt)
+  --mix a=W,b=W             weighted mix of scenarios, e.g. encrypt=3,decrypt=1
+  --key-id ID               key to use where its spec suits the scenario; else one is created
+  --key-spec SPEC           spec of created keys (default SYMMETRIC_DEFAULT; ECC_NIST_P256 for sign/verify)
+  --signing-algorithm ALG   for sign/verify (default: the spec's first; RSASSA_PSS_SHA_256 for RSA)
+  --payload-bytes N         plaintext / message size (default 1024, at most 4096)
+  --connections N           concurrent connections (default 64)
+  --rate R                  fixed arrival rate in requests/s over all connections (open loop)
+  --duration S              measured seconds per endpoint (default 10)
+  --warmup S                unmeasured seconds per endpoint before the first round (default 0)
+  --workers N               load-generator threads (default 1); use more when one cannot sign fast enough
+  --pool-size N             distinct pre-signed requests per scenario (default 256)
+  --timeout S               per-request timeout (default 10)
+  --server-pid PID[,PID]    server processes (children included) whose CPU-seconds to measure (local only)
+  --compare-server-pid P    the same for --compare
+  --out DIR                 write report.md, report.json, throughput.svg, latency.svg
+  --json                    print the report as JSON on stdout
+  --quiet                   no progress line on stderr
+`;
+
+function positiveInteger(name: string, text: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer from 1 to ${max}, got '${text}'`);
+  return value;
+}
+
+function seconds(name: string, text: string | undefined, fallback: number, allowZero = false): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new UsageError(`--${name} must be a positive number of seconds, got '${text}'`);
+  return value;
+}
+
+function pidList(name: string, text: string | undefined): number[] {
+  if (text === undefined) return [];
+  return text.split(',').map((part) => {
+    const pid = Number(part.trim());
+    if (!Number.isInteger(pid) || pid < 1) throw new UsageError(`--${name} must be a comma list of process ids, got '${text}'`);
+    return pid;
+  });
+}
+
+function endpointUrl(name: string, text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--${name} must be a URL like http://127.0.0.1:8080, got '${text}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--${name} must be http:// or https://`);
+  return url.toString().replace(/\/$/, '');
+}
+
+/** Flag, then AWS_* env, then KMS_* env, then the file the server writes in its data directory. */
+export function resolveCredentials(flags: { accessKeyId?: string; secretAccessKey?: string },
+  env: NodeJS.ProcessEnv): { credentials: Credentials; source: string } | undefined {
+  if (flags.accessKeyId || flags.secretAccessKey) {
+    if (!flags.accessKeyId || !flags.secretAccessKey) throw new UsageError('--access-key-id and --secret-access-key go together');
+    return { credentials: { accessKeyId: flags.accessKeyId, secretAccessKey: flags.secretAccessKey }, source: 'flags' };
+  }
+  for (const prefix of ['AWS', 'KMS'] as const) {
+    const accessKeyId = env[`${prefix}_ACCESS_KEY_ID`];
+    const secretAccessKey = env[`${prefix}_SECRET_ACCESS_KEY`];
+    if (accessKeyId && secretAccessKey) return { credentials: { accessKeyId, secretAccessKey }, source: `${prefix}_* environment` };
+  }
+  const file = join(env.KMS_DATA_DIR ?? 'data', 'credentials');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed = JSON.parse(text) as Partial<Credentials>;
+  if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') {
+    throw new UsageError(`${file} does not hold {"accessKeyId","secretAccessKey"}`);
+  }
+  return { credentials: { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey }, source: file };
+}
+
+/** Credentials used when none are configured: enough for endpoints that ignore auth (the reference server). */
+export const ANONYMOUS_CREDENTIALS: Credentials = { accessKeyId: 'AKIDBENCHANONYMOUS', secretAccessKey: 'bench' };
+
+const STRING_OPTIONS = [
+  'endpoint', 'compare', 'rounds', 'region', 'access-key-id', 'secret-access-key', 'scenario', 'mix', 'key-id',
+  'key-spec', 'signing-algorithm', 'payload-bytes', 'connections', 'rate', 'duration', 'warmup', 'workers',
+  'pool-size', 'timeout', 'server-pid', 'compare-server-pid', 'out',
+] as const;
+
+export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv], strict: true, allowPositionals: false,
+      options: {
+        ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' }])) as
+          Record<(typeof STRING_OPTIONS)[number], { type: 'string' }>,
+        json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  if (v.help) return 'help';
+
+  if (str('scenario') && str('mix')) throw new UsageError('give --scenario or --mix, not both');
+  const scenario = str('scenario') ?? 'encrypt';
+  if (!str('mix') && !isScenario(scenario)) throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}, got '${scenario}'`);
+  let mix: WeightedScenario[];
+  try {
+    mix = parseMix(str('mix') ?? scenario);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+
+  const keySpec = str('key-spec');
+  if (keySpec !== undefined && !isKeySpec(keySpec)) throw new UsageError(`--key-spec must be a KMS key spec, got '${keySpec}'`);
+  const signingAlgorithm = str('signing-algorithm');
+  const allSigning = new Set(Object.values(KEY_SPECS).flatMap((info) => info.signingAlgorithms ?? []));
+  if (signingAlgorithm !== undefined && !allSigning.has(signingAlgorithm as SigningAlgorithm)) {
+    throw new UsageError(`--signing-algorithm must be a KMS signing algorithm, got '${signingAlgorithm}'`);
+  }
+
+  const resolved = resolveCredentials({ accessKeyId: str('access-key-id'), secretAccessKey: str('secret-access-key') }, env);
+  const rateText = str('rate');
+  return {
+    endpoint: endpointUrl('endpoint', str('endpoint') ?? 'http://127.0.0.1:8080'),
+    compare: str('compare') === undefined ? undefined : endpointUrl('compare', str('compare')!),
+    region: str('region') ?? env.AWS_REGION ?? env.KMS_REGION ?? 'us-east-1',
+    credentials: resolved?.credentials ?? ANONYMOUS_CREDENTIALS,
+    credentialSource: resolved?.source ?? 'none found (anonymous placeholder)',
+    mix,
+    keyId: str('key-id'),
+    keySpec: keySpec as KeySpec | undefined,
+    signingAlgorithm: signingAlgorithm as SigningAlgorithm | undefined,
+    payloadBytes: positiveInteger('payload-bytes', str('payload-bytes'), 1024, 4096),
+    connections: positiveInteger('connections', str('connections'), 64, 10_000),
+    rate: rateText === undefined ? undefined : positiveInteger('rate', rateText, 1),
+    durationSeconds: seconds('duration', str('duration'), 10),
+    warmupSeconds: seconds('warmup', str('warmup'), 0, true),
+    rounds: positiveInteger('rounds', str('rounds'), 2, 100),
+    workers: positiveInteger('workers', str('workers'), 1, 64),
+    poolSize: positiveInteger('pool-size', str('pool-size'), 256, 100_000),
+    timeoutSeconds: positiveInteger('timeout', str('timeout'), 10, 600),
+    serverPids: pidList('server-pid', str('server-pid')),
+    compareServerPids: pidList('compare-server-pid', str('compare-server-pid')),
+    out: str('out'),
+    json: v.json === true,
+    quiet: v.quiet === true,
+  };
+}

@@ -1,0 +1,39 @@
+// Writes a run's report files: report.json (the machine-readable document), report.md, and the two
+// over-time charts as SVG.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderMarkdown, type BenchReport } from './report.js';
+import { renderLineChart } from './svg-chart.js';
+
+export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', throughput: 'throughput.svg',
+  latency: 'latency.svg' } as const;
+
+export function throughputChart(report: BenchReport): string {
+  return renderLineChart({
+    title: `Throughput over time: ${report.config.workload}`, xLabel: 'seconds measured', yLabel: 'responses per second',
+    series: report.targets.map((t) => ({ name: t.endpoint, points: t.series.map((p) => [p.second, p.requestsPerSecond] as const) })),
+  });
+}
+
+export function latencyChart(report: BenchReport): string {
+  return renderLineChart({
+    title: `Latency over time: ${report.config.workload}`, xLabel: 'seconds measured', yLabel: 'milliseconds',
+    series: report.targets.flatMap((t) => [
+      { name: `p50 ${t.endpoint}`, points: t.series.map((p) => [p.second, p.p50Ms] as const) },
+      { name: `p99 ${t.endpoint}`, points: t.series.map((p) => [p.second, p.p99Ms] as const) },
+    ]),
+  });
+}
+
+/** Writes every report file into `dir` (created if needed) and returns their paths. */
+export async function writeReportFiles(dir: string, report: BenchReport): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: [string, string][] = [
+    [REPORT_FILES.json, JSON.stringify(report, null, 2) + '\n'],
+    [REPORT_FILES.markdown, renderMarkdown(report, { throughput: REPORT_FILES.throughput, latency: REPORT_FILES.latency })],
+    [REPORT_FILES.throughput, throughputChart(report)],
+    [REPORT_FILES.latency, latencyChart(report)],
+  ];
+  await Promise.all(files.map(([name, content]) => writeFile(join(dir, name), content)));
+  return files.map(([name]) => join(dir, name));
+}

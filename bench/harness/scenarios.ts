@@ -1,0 +1,191 @@
+// The benchmark scenarios and how a run's workload is prepared before the clock starts: which key each
+// scenario uses (given, or created with CreateKey), and the distinct request bodies the load generators sign.
+// A prepared Workload is plain data so it can be handed to worker threads.
+import { randomBytes } from 'node:crypto';
+import {
+  KEY_SPECS, isKeySpec, rsaOaepMaxPlaintext, type EncryptionAlgorithm, type KeySpec, type SigningAlgorithm,
+} from '../../src/contract/key-specs.js';
+import { KmsCallError, mapConcurrent, type KmsClient } from './kms-client.js';
+
+export const SCENARIOS = ['encrypt', 'decrypt', 'generate-data-key', 'sign', 'verify', 'envelope'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const isScenario = (value: string): value is ScenarioName => (SCENARIOS as readonly string[]).includes(value);
+
+export interface WeightedScenario {
+  scenario: ScenarioName;
+  weight: number;
+}
+
+/** `encrypt=3,decrypt=1` -> weights; a bare name weighs 1. */
+export function parseMix(text: string): WeightedScenario[] {
+  const mix = text.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
+    const [name = '', weightText = '1'] = part.split('=');
+    if (!isScenario(name)) throw new Error(`unknown scenario '${name}' in --mix (one of ${SCENARIOS.join(', ')})`);
+    const weight = Number(weightText);
+    if (!Number.isInteger(weight) || weight < 1) throw new Error(`weight of '${name}' in --mix must be a positive integer`);
+    return { scenario: name, weight };
+  });
+  if (mix.length === 0) throw new Error('--mix is empty');
+  return mix;
+}
+
+/** What the loader needs to send one kind of request. */
+export interface WorkloadItem {
+  scenario: ScenarioName;
+  weight: number;
+  operation: string;
+  /** Distinct JSON bodies; the loader signs each once a minute. */
+  bodies: string[];
+  /** Envelope: after a 2xx, Decrypt the returned CiphertextBlob (signed at send time) with this context. */
+  decryptFollowUp?: { encryptionContext: Record<string, string> };
+}
+
+export interface Workload {
+  label: string;
+  items: WorkloadItem[];
+  /** Key ARN or id used per scenario, for the report. */
+  keys: Partial<Record<ScenarioName, string>>;
+}
+
+export interface PrepareOptions {
+  mix: readonly WeightedScenario[];
+  keyId?: string;
+  keySpec?: KeySpec;
+  signingAlgorithm?: SigningAlgorithm;
+  payloadBytes: number;
+  poolSize: number;
+}
+
+type KeyPurpose = 'encrypt' | 'data-key' | 'sign';
+
+const PURPOSE: Record<ScenarioName, KeyPurpose> = {
+  encrypt: 'encrypt', decrypt: 'encrypt', 'generate-data-key': 'data-key', envelope: 'data-key',
+  sign: 'sign', verify: 'sign',
+};
+
+const DEFAULT_SPEC: Record<KeyPurpose, KeySpec> = { encrypt: 'SYMMETRIC_DEFAULT', 'data-key': 'SYMMETRIC_DEFAULT',
+  sign: 'ECC_NIST_P256' };
+
+const suits = (spec: KeySpec, purpose: KeyPurpose): boolean =>
+  purpose === 'data-key' ? spec === 'SYMMETRIC_DEFAULT'
+    : purpose === 'sign' ? (KEY_SPECS[spec].signingAlgorithms?.length ?? 0) > 0
+      : (KEY_SPECS[spec].encryptionAlgorithms?.length ?? 0) > 0;
+
+interface ResolvedKey {
+  keyId: string;
+  spec: KeySpec;
+}
+
+const ENVELOPE_CONTEXT = { purpose: 'kms-engine-bench' };
+const base64Random = (bytes: number): string => randomBytes(bytes).toString('base64');
+
+function encryptionAlgorithm(spec: KeySpec): EncryptionAlgorithm {
+  return spec === 'SYMMETRIC_DEFAULT' ? 'SYMMETRIC_DEFAULT' : 'RSAES_OAEP_SHA_256';
+}
+
+function signingAlgorithm(spec: KeySpec, requested?: SigningAlgorithm): SigningAlgorithm {
+  const supported = KEY_SPECS[spec].signingAlgorithms ?? [];
+  if (requested) {
+    if (!supported.includes(requested)) throw new Error(`--signing-algorithm ${requested} does not suit a ${spec} key`);
+    return requested;
+  }
+  // RSA lists PKCS#1 first; PSS is what new designs use, and costs the same.
+  return spec.startsWith('RSA_') ? 'RSASSA_PSS_SHA_256' : supported[0]!;
+}
+
+/** Resolves keys (creating those not given) and builds every scenario's request bodies. */
+export async function prepareWorkload(client: KmsClient, options: PrepareOptions): Promise<Workload> {
+  const keys = new KeyResolver(client, options);
+  const items: WorkloadItem[] = [];
+  const usedKeys: Workload['keys'] = {};
+  for (const { scenario, weight } of options.mix) {
+    const key = await keys.forPurpose(PURPOSE[scenario]);
+    usedKeys[scenario] = key.keyId;
+    items.push(await buildItem(client, scenario, weight, key, options));
+  }
+  const label = options.mix.length === 1 ? options.mix[0]!.scenario
+    : `mix ${options.mix.map((m) => `${m.scenario}=${m.weight}`).join(',')}`;
+  return { label, items, keys: usedKeys };
+}
+
+async function buildItem(client: KmsClient, scenario: ScenarioName, weight: number, key: ResolvedKey,
+  options: PrepareOptions): Promise<WorkloadItem> {
+  const count = options.poolSize;
+  const KeyId = key.keyId;
+  const messages = (): string[] => Array.from({ length: count }, () => base64Random(options.payloadBytes));
+  switch (scenario) {
+    case 'encrypt':
+    case 'decrypt': {
+      const EncryptionAlgorithm = encryptionAlgorithm(key.spec);
+      if (EncryptionAlgorithm !== 'SYMMETRIC_DEFAULT') {
+        const limit = rsaOaepMaxPlaintext(KEY_SPECS[key.spec], EncryptionAlgorithm);
+        if (options.payloadBytes > limit) {
+          throw new Error(`--payload-bytes ${options.payloadBytes} exceeds the ${limit}-byte ${EncryptionAlgorithm} limit of ${key.spec}`);
+        }
+      }
+      const encryptInputs = messages().map((Plaintext) => ({ KeyId, Plaintext, EncryptionAlgorithm }));
+      if (scenario === 'encrypt') return { scenario, weight, operation: 'Encrypt', bodies: encryptInputs.map((b) => JSON.stringify(b)) };
+      const blobs = await mapConcurrent(encryptInputs, 16, async (input) =>
+        (await client.call<{ CiphertextBlob: string }>('Encrypt', input)).CiphertextBlob);
+      return { scenario, weight, operation: 'Decrypt',
+        bodies: blobs.map((CiphertextBlob) => JSON.stringify({ CiphertextBlob, KeyId, EncryptionAlgorithm })) };
+    }
+    case 'generate-data-key':
+      return { scenario, weight, operation: 'GenerateDataKey', bodies: [JSON.stringify({ KeyId, KeySpec: 'AES_256' })] };
+    case 'envelope':
+      // As the AWS Encryption SDK does: a 32-byte data key under an encryption context, decrypted later.
+      return { scenario, weight, operation: 'GenerateDataKey',
+        bodies: [JSON.stringify({ KeyId, NumberOfBytes: 32, EncryptionContext: ENVELOPE_CONTEXT })],
+        decryptFollowUp: { encryptionContext: ENVELOPE_CONTEXT } };
+    case 'sign':
+    case 'verify': {
+      const SigningAlgorithm = signingAlgorithm(key.spec, options.signingAlgorithm);
+      const signInputs = messages().map((Message) => ({ KeyId, Message, MessageType: 'RAW', SigningAlgorithm }));
+      if (scenario === 'sign') return { scenario, weight, operation: 'Sign', bodies: signInputs.map((b) => JSON.stringify(b)) };
+      const signatures = await mapConcurrent(signInputs, 16, async (input) =>
+        (await client.call<{ Signature: string }>('Sign', input)).Signature);
+      return { scenario, weight, operation: 'Verify',
+        bodies: signInputs.map((input, i) => JSON.stringify({ ...input, Signature: signatures[i] })) };
+    }
+  }
+}
+
+/** Finds or creates one key per purpose: --key-id where its spec suits, else a new key of a suitable spec. */
+class KeyResolver {
+  private readonly created = new Map<KeySpec, ResolvedKey>();
+  private given?: ResolvedKey | null;
+
+  constructor(private readonly client: KmsClient, private readonly options: PrepareOptions) {}
+
+  async forPurpose(purpose: KeyPurpose): Promise<ResolvedKey> {
+    const given = await this.givenKey(purpose);
+    if (given && suits(given.spec, purpose)) return given;
+    const spec = this.options.keySpec && suits(this.options.keySpec, purpose) ? this.options.keySpec : DEFAULT_SPEC[purpose];
+    let key = this.created.get(spec);
+    if (!key) {
+      const KeyUsage = purpose === 'sign' ? 'SIGN_VERIFY' : 'ENCRYPT_DECRYPT';
+      const out = await this.client.call<{ KeyMetadata: { Arn: string; KeyId: string } }>('CreateKey', {
+        KeySpec: spec, KeyUsage, Description: 'kms-engine bench',
+      });
+      key = { keyId: out.KeyMetadata.Arn ?? out.KeyMetadata.KeyId, spec };
+      this.created.set(spec, key);
+    }
+    return key;
+  }
+
+  /** The --key-id, with its spec from DescribeKey (or --key-spec / the purpose's default if that is denied). */
+  private async givenKey(purpose: KeyPurpose): Promise<ResolvedKey | null> {
+    if (this.given !== undefined) return this.given;
+    const keyId = this.options.keyId;
+    if (!keyId) return (this.given = null);
+    let spec: KeySpec = this.options.keySpec ?? DEFAULT_SPEC[purpose];
+    try {
+      const out = await this.client.call<{ KeyMetadata: { KeySpec?: string } }>('DescribeKey', { KeyId: keyId });
+      if (out.KeyMetadata.KeySpec && isKeySpec(out.KeyMetadata.KeySpec)) spec = out.KeyMetadata.KeySpec;
+    } catch (error) {
+      if (!(error instanceof KmsCallError)) throw error;
+    }
+    return (this.given = { keyId, spec });
+  }
+}
