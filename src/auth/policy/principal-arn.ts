@@ -18,7 +18,7 @@ export interface ParsedPrincipalArn {
 
 const ACCOUNT_ID = /^\d{12}$/;
 // IAM names: letters, digits and +=,.@_- ; user/role paths add '/' segments before the name.
-const IAM_PATH_AND_NAME = /^(?:\/[\w+=,.@-]+)*\/?([\w+=,.@-]{1,128})$/;
+const IAM_PATH_AND_NAME = /^\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,128})$/;
 const PRINCIPAL_ARN = /^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::(\d{12}):(.+)$/;
 
 export const isAccountId = (value: string): boolean => ACCOUNT_ID.test(value);
