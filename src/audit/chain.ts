@@ -27,6 +27,7 @@ export function canonicalJson(value: unknown): string {
   return serialize(value) ?? 'null';
 }
 
+// String concatenation rather than map/join: this runs once per audit record on the main thread.
 function serialize(value: unknown): string | undefined {
   if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     value = (value as { toJSON: () => unknown }).toJSON();
@@ -38,13 +39,18 @@ function serialize(value: unknown): string | undefined {
     case 'bigint': throw new TypeError('audit records cannot hold a BigInt');
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((item) => serialize(item) ?? 'null').join(',')}]`;
-      const parts: string[] = [];
-      for (const key of Object.keys(value).sort()) {
-        const item = serialize((value as Record<string, unknown>)[key]);
-        if (item !== undefined) parts.push(`${JSON.stringify(key)}:${item}`);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += `${i === 0 ? '' : ','}${serialize(value[i]) ?? 'null'}`;
+        return `${out}]`;
       }
-      return `{${parts.join(',')}}`;
+      const keys = Object.keys(value).sort();
+      let out = '{';
+      for (const key of keys) {
+        const item = serialize((value as Record<string, unknown>)[key]);
+        if (item !== undefined) out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${item}`;
+      }
+      return `${out}}`;
     }
     default: return undefined; // undefined, function, symbol: absent, as in JSON
   }
