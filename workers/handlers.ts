@@ -18,7 +18,7 @@ interface UsableKey extends CachedKey {
 }
 
 const fail = (code: KmsErrorCode, message: string): KmsFailure => ({ ok: false, code, message });
-const INVALID_CIPHERTEXT = fail('InvalidCiphertextException', '');
+const INVALID_CIPHERTEXT = fail('InvalidCiphertextException', 'The ciphertext is invalid, or the encryption context does not match.');
 
 export class JobRunner {
   readonly cache: GuardedKeyCache<UsableKey>;

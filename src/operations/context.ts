@@ -101,16 +101,18 @@ export class RequestContext {
     await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input });
   }
 
-  /** Runs a worker job; a failure comes back as the AWS error it names. */
+  /**
+   * Runs a worker job; a failure comes back as the AWS error it names. With DryRun, every check has passed by
+   * the time an operation asks for its job: that is exactly when AWS answers DryRunOperationException.
+   */
   async job<N extends JobName>(job: JobInput<N>): Promise<JobOutput<N>> {
+    if (this.input.DryRun === true) {
+      throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+    }
     const result = await this.engine.pool.run(job);
-    if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message || defaultMessage(result as KmsFailure));
+    if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message);
     return result as JobOutput<N>;
   }
-}
-
-function defaultMessage(failure: KmsFailure): string {
-  return failure.code === 'InvalidCiphertextException' ? '' : 'The request could not be completed.';
 }
 
 /** The reference a worker needs to use a key's current (or a given) material. */

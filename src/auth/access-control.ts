@@ -1,0 +1,58 @@
+// The engine's AccessControl: SigV4-authenticated principals checked against key policies, identity policies
+// and grants (src/auth/authorize.ts), with each key's grants cached so the hot path reads no store.
+import { LRUCache } from 'lru-cache';
+import type { AccessControl, AuthorizationRequest, Caller } from '../operations/context.js';
+import type { GrantRecord, KeyStore } from '../store/types.js';
+import { Authorizer } from './authorize.js';
+import { conditionKeysFor } from './condition-keys.js';
+import { decodeGrantToken } from './grants.js';
+import type { IdentityDirectory, Principal } from './identities.js';
+import { checkLockout, checkPrincipalsExist, defaultKeyPolicy } from './policy/index.js';
+import { parseKeyPolicy } from './policy/document.js';
+
+/** ReEncrypt is authorized twice, each with its own side's encryption context. */
+const conditionOperation = (operation: string, action: string): string =>
+  operation === 'ReEncrypt' ? action.replace(/^kms:/, '') : operation;
+
+export class PolicyAccessControl implements AccessControl {
+  private readonly authorizer = new Authorizer();
+  private readonly grants = new LRUCache<string, readonly GrantRecord[]>({ max: 100_000 });
+
+  constructor(private readonly directory: IdentityDirectory, private readonly store: KeyStore,
+    private readonly accountId: string) {}
+
+  async authorize(request: AuthorizationRequest): Promise<void> {
+    const principal = request.caller as Principal;
+    const tokens = request.input.GrantTokens as string[] | undefined;
+    if (tokens !== undefined) for (const token of tokens) decodeGrantToken(token);
+    const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
+      request.key, principal, { requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey });
+    const grants = request.key === undefined ? [] : await this.grantsOf(request.key.keyId);
+    this.authorizer.authorize({
+      principal, action: request.action, key: request.key, conditions, grants, grantOperation: request.grantOperation,
+    });
+  }
+
+  defaultKeyPolicy(): string {
+    return defaultKeyPolicy(this.accountId);
+  }
+
+  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean): void {
+    const compiled = parseKeyPolicy(policy);
+    checkPrincipalsExist(compiled, this.directory, this.accountId);
+    if (!bypassLockoutSafetyCheck) checkLockout(compiled, caller as Principal);
+  }
+
+  grantsChanged(keyId: string): void {
+    this.grants.delete(keyId);
+  }
+
+  private async grantsOf(keyId: string): Promise<readonly GrantRecord[]> {
+    let grants = this.grants.get(keyId);
+    if (grants === undefined) {
+      grants = await this.store.listGrants(keyId);
+      this.grants.set(keyId, grants);
+    }
+    return grants;
+  }
+}

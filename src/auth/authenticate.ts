@@ -1,0 +1,67 @@
+// Authenticating a request: SigV4 over exactly the signed headers, with the payload hash computed from the
+// body (botocore sends none), the scope's date matching X-Amz-Date, and at most 5 minutes of clock skew
+// (kms-api.md section 2). Each failure is the AWS error a real endpoint answers with.
+import { KmsError } from '../protocol/errors.js';
+import type { Principal } from './identities.js';
+import {
+  canonicalRequest, computeSignature, parseAuthorization, sha256Hex, signaturesEqual, type HeaderLookup,
+} from './sigv4.js';
+
+const MAX_SKEW_MS = 5 * 60_000;
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+export interface SignedRequest {
+  method: string;
+  path: string;
+  header: HeaderLookup;
+  body: Uint8Array;
+}
+
+const invalidSignature = (): KmsError => new KmsError('InvalidSignatureException',
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+
+export function authenticate(request: SignedRequest, lookup: (accessKeyId: string) => Principal | undefined,
+  now = Date.now()): Principal {
+  const authorization = request.header('authorization');
+  if (authorization === undefined) {
+    throw new KmsError('MissingAuthenticationTokenException', 'Request is missing Authentication Token');
+  }
+  const parsed = parseAuthorization(authorization);
+  if (parsed === null) {
+    throw new KmsError('IncompleteSignatureException', 'Authorization header requires Credential, SignedHeaders and Signature parameters in the AWS4-HMAC-SHA256 format.');
+  }
+  if (parsed.service !== 'kms') {
+    throw new KmsError('InvalidSignatureException', "Credential should be scoped to correct service: 'kms'.");
+  }
+  if (!parsed.signedHeaders.includes('host')) {
+    throw new KmsError('IncompleteSignatureException', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+  const stamp = request.header('x-amz-date');
+  const match = stamp === undefined ? null : AMZ_DATE.exec(stamp);
+  if (match === null) {
+    throw new KmsError('IncompleteSignatureException', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
+  }
+  if (stamp!.slice(0, 8) !== parsed.date) {
+    throw new KmsError('InvalidSignatureException', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.');
+  }
+  const signedAt = Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!);
+  if (Math.abs(now - signedAt) > MAX_SKEW_MS) {
+    const fmt = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const relation = signedAt < now ? `earlier than ${fmt(now - MAX_SKEW_MS)} (${fmt(now)} - 5 min.)` : `later than ${fmt(now + MAX_SKEW_MS)} (${fmt(now)} + 5 min.)`;
+    throw new KmsError('InvalidSignatureException', `Signature expired: ${stamp} is now ${relation}`);
+  }
+  const principal = lookup(parsed.accessKeyId);
+  if (principal === undefined) {
+    throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+  }
+  const payloadHash = sha256Hex(request.body);
+  const declared = request.header('x-amz-content-sha256');
+  // No UNSIGNED-PAYLOAD: the body is what the signature must protect.
+  if (declared !== undefined && declared !== payloadHash) {
+    throw new KmsError('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+  }
+  const canonical = canonicalRequest(request.method, request.path, request.header, parsed.signedHeaders, payloadHash);
+  const expected = computeSignature(principal.secretAccessKey, stamp!, parsed.date, parsed.region, parsed.service, canonical);
+  if (!signaturesEqual(expected, parsed.signature)) throw invalidSignature();
+  return principal;
+}

@@ -1,0 +1,77 @@
+// `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, bench [options].
+import { ConfigError, loadConfig } from './config.js';
+import { SeedError } from './seed/apply.js';
+
+const USAGE = `usage: kms-engine <command>
+  serve                 start the server (environment: see README)
+  seed FILE             apply a seed file to the store
+  audit verify FILE     check an audit log's hash chain
+  bench [options]       the load-test harness (kms-engine bench --help)`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': return await serve();
+      case 'seed': return await seed(rest);
+      case 'audit': {
+        if (rest[0] !== 'verify') break;
+        const { runAuditVerifyCommand } = await import('./audit/verify.js');
+        return await runAuditVerifyCommand(rest.slice(1));
+      }
+      case 'bench': {
+        const harness = '../bench/harness/cli.js';
+        const { runBench } = (await import(harness)) as { runBench(argv: string[]): Promise<number> };
+        return await runBench(rest);
+      }
+      case '--help': case '-h': case 'help':
+        console.log(USAGE);
+        return 0;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SeedError) {
+      console.error(`kms-engine: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+async function serve(): Promise<number> {
+  const config = loadConfig();
+  if (config.tlsCert === undefined && !isLoopback(config.host)) {
+    console.warn(`kms-engine: warning: serving plain HTTP on ${config.host}, which is not a loopback address; set KMS_TLS_CERT and KMS_TLS_KEY`);
+  }
+  const { startServer } = await import('./server.js');
+  const server = await startServer(config);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      console.log('kms-engine: shutting down');
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+async function seed(args: string[]): Promise<number> {
+  if (args.length !== 1) {
+    console.error('usage: kms-engine seed FILE');
+    return 2;
+  }
+  const config = loadConfig();
+  const { openEngine } = await import('./server.js');
+  const { applySeedFile } = await import('./seed/apply.js');
+  const core = await openEngine(config, console.log);
+  try {
+    await applySeedFile(core.engine, args[0]!, console.log);
+  } finally {
+    await core.close();
+  }
+  return 0;
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');

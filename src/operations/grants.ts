@@ -1,0 +1,145 @@
+// CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant (kms-api.md section 8.4). Grants
+// take effect at once: this engine is strongly consistent, and grant tokens are checked, then accepted.
+import { decodeGrantToken, encodeGrantToken, newGrantId, validateGrantRequest } from '../auth/grants.js';
+import { KmsError } from '../protocol/errors.js';
+import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
+import type { RequestContext } from './context.js';
+import { page } from './paging.js';
+import type { Operation } from './types.js';
+
+const MAX_GRANTS_PER_KEY = 50_000;
+const GRANT_ID = /^[0-9a-f]{64}$/;
+
+function grantsChanged(ctx: RequestContext, keyId: string): void {
+  ctx.engine.access.grantsChanged?.(keyId);
+}
+
+function requireNoDryRun(ctx: RequestContext): void {
+  if (ctx.input.DryRun === true) {
+    throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+  }
+}
+
+const listEntry = (key: KeyRecord, grant: GrantRecord) => ({
+  KeyId: key.arn,
+  GrantId: grant.grantId,
+  Name: grant.name,
+  CreationDate: grant.creationDate,
+  GranteePrincipal: grant.granteePrincipal,
+  RetiringPrincipal: grant.retiringPrincipal,
+  IssuingAccount: `arn:aws:iam::${grant.issuingAccount}:root`,
+  Operations: grant.operations,
+  Constraints: grant.constraints,
+});
+
+export const createGrant: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    if (input.GranteeServicePrincipal !== undefined) {
+      throw new KmsError('UnsupportedOperationException', 'Grants to AWS service principals are not supported by this engine.');
+    }
+    const key = await ctx.useKey(input.KeyId as string, {
+      action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant',
+    });
+    const operations = input.Operations as string[];
+    const constraints = input.Constraints as GrantConstraints | undefined;
+    validateGrantRequest(key, operations, constraints);
+    requireNoDryRun(ctx);
+    const grants = await ctx.keyring.store.listGrants(key.keyId);
+    const name = input.Name as string | undefined;
+    const existing = name === undefined ? undefined : grants.find((grant) => grant.name === name);
+    if (existing !== undefined) return { GrantToken: encodeGrantToken(existing), GrantId: existing.grantId };
+    if (grants.length >= MAX_GRANTS_PER_KEY) {
+      throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_GRANTS_PER_KEY} grants.`);
+    }
+    const grant: GrantRecord = {
+      grantId: newGrantId(),
+      keyId: key.keyId,
+      name,
+      granteePrincipal: input.GranteePrincipal as string,
+      retiringPrincipal: input.RetiringPrincipal as string | undefined,
+      issuingAccount: ctx.caller.accountId,
+      operations,
+      constraints,
+      creationDate: Date.now() / 1000,
+    };
+    await ctx.keyring.store.insertGrant(grant);
+    grantsChanged(ctx, key.keyId);
+    return { GrantToken: encodeGrantToken(grant), GrantId: grant.grantId };
+  },
+};
+
+export const listGrants: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const key = await ctx.useKey(input.KeyId as string, { action: 'kms:ListGrants', allowAlias: false, states: 'any' });
+    const grants = (await ctx.keyring.store.listGrants(key.keyId)).filter((grant) =>
+      (input.GrantId === undefined || grant.grantId === input.GrantId)
+      && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal));
+    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant)), input, 50);
+    return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
+  },
+};
+
+export const listRetirableGrants: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    await ctx.authorizeAccount('kms:ListRetirableGrants');
+    const grants = await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string);
+    const entries = grants.map((grant) => listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant));
+    const { items, truncated, nextMarker } = page(entries, input, 50);
+    return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
+  },
+};
+
+async function findGrant(ctx: RequestContext, keyId: string, grantId: string): Promise<GrantRecord> {
+  if (!GRANT_ID.test(grantId)) throw new KmsError('InvalidGrantIdException', 'The grant ID is not valid.');
+  const grant = await ctx.keyring.store.getGrant(grantId);
+  if (grant === undefined || grant.keyId !== keyId) {
+    throw new KmsError('NotFoundException', `Grant ID ${grantId} not found`);
+  }
+  return grant;
+}
+
+export const retireGrant: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    let keyId: string;
+    let grantId: string;
+    if (input.GrantToken !== undefined) {
+      ({ keyId, grantId } = decodeGrantToken(input.GrantToken as string));
+    } else if (input.KeyId !== undefined && input.GrantId !== undefined) {
+      keyId = (await ctx.keyring.resolve(input.KeyId as string, false)).key.keyId;
+      grantId = input.GrantId as string;
+    } else {
+      throw new KmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');
+    }
+    const grant = await findGrant(ctx, keyId, grantId);
+    ctx.keyArns.push(ctx.keyring.arnOf(keyId));
+    // Who may retire (AWS): the retiring principal, a grantee whose grant allows RetireGrant, or the issuing account.
+    const caller = ctx.caller;
+    const allowed = grant.retiringPrincipal === caller.arn
+      || (grant.granteePrincipal === caller.arn && grant.operations.includes('RetireGrant'))
+      || (grant.issuingAccount === caller.accountId && caller.arn === `arn:aws:iam::${caller.accountId}:root`);
+    if (!allowed) {
+      throw new KmsError('AccessDeniedException',
+        `User: ${caller.arn} is not authorized to perform: kms:RetireGrant on resource: ${ctx.keyring.arnOf(keyId)}`);
+    }
+    requireNoDryRun(ctx);
+    await ctx.keyring.store.deleteGrant(grant.grantId);
+    grantsChanged(ctx, keyId);
+    return undefined;
+  },
+};
+
+export const revokeGrant: Operation = {
+  readOnly: false,
+  async run(input, ctx) {
+    const key = await ctx.useKey(input.KeyId as string, { action: 'kms:RevokeGrant', allowAlias: false, states: 'any' });
+    const grant = await findGrant(ctx, key.keyId, input.GrantId as string);
+    requireNoDryRun(ctx);
+    await ctx.keyring.store.deleteGrant(grant.grantId);
+    grantsChanged(ctx, key.keyId);
+    return undefined;
+  },
+};

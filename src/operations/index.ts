@@ -1,0 +1,94 @@
+// The static registry: every operation the engine serves, typed exhaustively. An X-Amz-Target naming an
+// operation not listed here is UnknownOperationException (model operations outside the engine's scope, such as
+// custom key stores and multi-Region keys, answer UnsupportedOperationException through `unsupported`).
+import { KmsError } from '../protocol/errors.js';
+import { createAlias, deleteAlias, listAliases, updateAlias } from './aliases.js';
+import { createKey } from './create-key.js';
+import {
+  generateDataKey, generateDataKeyPair, generateDataKeyPairWithoutPlaintext, generateDataKeyWithoutPlaintext,
+} from './data-keys.js';
+import { decrypt } from './decrypt.js';
+import { encrypt } from './encrypt.js';
+import { generateRandom } from './generate-random.js';
+import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grants.js';
+import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy.js';
+import {
+  cancelKeyDeletion, describeKey, disableKey, enableKey, listKeys, scheduleKeyDeletion, updateKeyDescription,
+} from './keys.js';
+import { generateMac, verifyMac } from './mac.js';
+import { deriveSharedSecret, getPublicKey } from './public-keys.js';
+import { reEncrypt } from './re-encrypt.js';
+import {
+  disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand,
+} from './rotation.js';
+import { sign, verify } from './sign-verify.js';
+import { listResourceTags, tagResource, untagResource } from './tags.js';
+import type { Operation } from './types.js';
+
+const unsupported = (what: string): Operation => ({
+  readOnly: true,
+  async run() {
+    throw new KmsError('UnsupportedOperationException', `${what} are not supported by this engine.`);
+  },
+});
+
+const customKeyStores = unsupported('Custom key stores');
+const multiRegion = unsupported('Multi-Region keys');
+
+export const OPERATIONS = {
+  CancelKeyDeletion: cancelKeyDeletion,
+  ConnectCustomKeyStore: customKeyStores,
+  CreateAlias: createAlias,
+  CreateCustomKeyStore: customKeyStores,
+  CreateGrant: createGrant,
+  CreateKey: createKey,
+  Decrypt: decrypt,
+  DeleteAlias: deleteAlias,
+  DeleteCustomKeyStore: customKeyStores,
+  DeriveSharedSecret: deriveSharedSecret,
+  DescribeCustomKeyStores: customKeyStores,
+  DescribeKey: describeKey,
+  DisableKey: disableKey,
+  DisableKeyRotation: disableKeyRotation,
+  DisconnectCustomKeyStore: customKeyStores,
+  EnableKey: enableKey,
+  EnableKeyRotation: enableKeyRotation,
+  Encrypt: encrypt,
+  GenerateDataKey: generateDataKey,
+  GenerateDataKeyPair: generateDataKeyPair,
+  GenerateDataKeyPairWithoutPlaintext: generateDataKeyPairWithoutPlaintext,
+  GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
+  GenerateMac: generateMac,
+  GenerateRandom: generateRandom,
+  GetKeyPolicy: getKeyPolicy,
+  GetKeyRotationStatus: getKeyRotationStatus,
+  GetPublicKey: getPublicKey,
+  ListAliases: listAliases,
+  ListGrants: listGrants,
+  ListKeyPolicies: listKeyPolicies,
+  ListKeyRotations: listKeyRotations,
+  ListKeys: listKeys,
+  ListResourceTags: listResourceTags,
+  ListRetirableGrants: listRetirableGrants,
+  PutKeyPolicy: putKeyPolicy,
+  ReEncrypt: reEncrypt,
+  ReplicateKey: multiRegion,
+  RetireGrant: retireGrant,
+  RevokeGrant: revokeGrant,
+  RotateKeyOnDemand: rotateKeyOnDemand,
+  ScheduleKeyDeletion: scheduleKeyDeletion,
+  Sign: sign,
+  TagResource: tagResource,
+  UntagResource: untagResource,
+  UpdateAlias: updateAlias,
+  UpdateCustomKeyStore: customKeyStores,
+  UpdateKeyDescription: updateKeyDescription,
+  UpdatePrimaryRegion: multiRegion,
+  Verify: verify,
+  VerifyMac: verifyMac,
+} as const satisfies Record<string, Operation>;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+export const operationNamed = (name: string): Operation | undefined =>
+  Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name as OperationName] : undefined;

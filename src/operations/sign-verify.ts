@@ -1,0 +1,65 @@
+// Sign and Verify. Message-type and digest-length rules are checked here, before any quota or crypto work is
+// spent; the worker's primitives do the signing. A failed Verify is KMSInvalidSignatureException, never false.
+import { KEY_SPECS, SIGNING_HASH, type MessageType, type SigningAlgorithm } from '../contract/key-specs.js';
+import { KmsError } from '../protocol/errors.js';
+import type { KeyRecord } from '../store/types.js';
+import { b64, keyRef, requireUsage, type RequestContext } from './context.js';
+import { cryptoQuota } from './crypto-common.js';
+import type { Operation } from './types.js';
+
+function checkMessage(key: KeyRecord, algorithm: SigningAlgorithm, messageType: MessageType, message: Buffer): void {
+  const info = KEY_SPECS[key.spec];
+  if (!info.signingAlgorithms?.includes(algorithm)) {
+    throw new KmsError('InvalidKeyUsageException', `The signing algorithm ${algorithm} is not valid for ${key.arn} with key spec ${key.spec}.`);
+  }
+  const mlDsa = info.family === 'ml-dsa';
+  if (messageType === 'EXTERNAL_MU' && !mlDsa) {
+    throw new KmsError('ValidationException', 'MessageType EXTERNAL_MU is only valid for ML-DSA keys.');
+  }
+  if (messageType === 'DIGEST' && (mlDsa || algorithm === 'ED25519_SHA_512')) {
+    throw new KmsError('ValidationException', `MessageType DIGEST is not valid for signing algorithm ${algorithm}.`);
+  }
+  if (messageType === 'RAW' && algorithm === 'ED25519_PH_SHA_512') {
+    throw new KmsError('ValidationException', 'Signing algorithm ED25519_PH_SHA_512 requires MessageType DIGEST.');
+  }
+  if (messageType !== 'RAW' && message.length !== SIGNING_HASH[algorithm].digestBytes) {
+    throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);
+  }
+}
+
+async function signingKey(ctx: RequestContext, operation: 'Sign' | 'Verify'): Promise<KeyRecord> {
+  const key = await ctx.useKey(ctx.input.KeyId as string, {
+    action: `kms:${operation}`, allowAlias: true, states: 'enabled', grantOperation: operation, quota: cryptoQuota,
+  });
+  requireUsage(key, 'SIGN_VERIFY', operation);
+  return key;
+}
+
+export const sign: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const algorithm = input.SigningAlgorithm as SigningAlgorithm;
+    const messageType = (input.MessageType ?? 'RAW') as MessageType;
+    const message = input.Message as Buffer;
+    const key = await signingKey(ctx, 'Sign');
+    checkMessage(key, algorithm, messageType, message);
+    const { signature } = await ctx.job({ op: 'sign', key: keyRef(key), algorithm, messageType, message });
+    return { KeyId: key.arn, Signature: b64(signature), SigningAlgorithm: algorithm };
+  },
+};
+
+export const verify: Operation = {
+  readOnly: true,
+  async run(input, ctx) {
+    const algorithm = input.SigningAlgorithm as SigningAlgorithm;
+    const messageType = (input.MessageType ?? 'RAW') as MessageType;
+    const message = input.Message as Buffer;
+    const key = await signingKey(ctx, 'Verify');
+    checkMessage(key, algorithm, messageType, message);
+    const { valid } = await ctx.job({
+      op: 'verify', key: keyRef(key), algorithm, messageType, message, signature: input.Signature as Buffer,
+    });
+    if (!valid) throw new KmsError('KMSInvalidSignatureException', 'The signature is not valid for this message and key.');
+    return { KeyId: key.arn, SignatureValid: true, SigningAlgorithm: algorithm };
+  },
+};

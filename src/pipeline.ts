@@ -1,0 +1,132 @@
+// handleKms: the one straight-line path every AWS JSON 1.1 request takes. Target -> SigV4 -> decode against
+// the model -> request quota -> operation (which resolves its key once, authorizes, and runs crypto in a
+// worker) -> audit record (part of the call: no record, no success) -> metrics -> response.
+import { randomUUID } from 'node:crypto';
+import { buildAuditRecord } from './audit/record.js';
+import type { AuditLog } from './audit/log.js';
+import { authenticate } from './auth/authenticate.js';
+import type { Principal } from './auth/identities.js';
+import type { HeaderLookup } from './auth/sigv4.js';
+import { ERROR_STATUS } from './contract/errors.js';
+import type { Metrics } from './metrics/registry.js';
+import { RequestContext, type Engine } from './operations/context.js';
+import { operationNamed } from './operations/index.js';
+import { KmsError } from './protocol/errors.js';
+import { decodeInput } from './protocol/validate.js';
+
+const TARGET_PREFIX = 'TrentService.';
+
+/** Operations whose request quota depends on the key: they charge it in RequestContext.useKey. */
+const KEY_QUOTA_OPERATIONS: ReadonlySet<string> = new Set([
+  'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'DeriveSharedSecret',
+  'GenerateRandom',
+]);
+
+export interface Realism {
+  /** Added latency for this operation, in milliseconds (0 = none). */
+  delayMs(operation: string): number;
+  /** An injected failure for this request, if one is drawn. */
+  draw(operation: string): { kind: 'error'; code: string; message: string } | { kind: 'reset' } | undefined;
+}
+
+export interface Pipeline {
+  engine: Engine;
+  lookupPrincipal(accessKeyId: string): Principal | undefined;
+  metrics: Metrics;
+  audit: AuditLog;
+  realism?: Realism;
+  nodeId?: string;
+}
+
+export interface KmsRequest {
+  method: string;
+  path: string;
+  header: HeaderLookup;
+  body: Buffer;
+  sourceIp: string;
+}
+
+export interface KmsResponse {
+  status: number;
+  requestId: string;
+  body: string;
+  /** Fault injection: drop the connection instead of answering. */
+  reset?: boolean;
+}
+
+export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promise<KmsResponse> {
+  const startedAt = performance.now();
+  const requestId = randomUUID();
+  const target = request.header('x-amz-target') ?? '';
+  const operationName = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+  let principal: Principal | undefined;
+  let input: Record<string, unknown> | undefined;
+  let ctx: RequestContext | undefined;
+  let output: Record<string, unknown> | undefined;
+  let failure: KmsError | undefined;
+  const operation = operationNamed(operationName);
+  try {
+    if (operation === undefined) throw new KmsError('UnknownOperationException', '');
+    principal = authenticate(request, pipeline.lookupPrincipal);
+    input = decodeInput(operationName, parseJson(request.body));
+    if (!KEY_QUOTA_OPERATIONS.has(operationName)) pipeline.engine.quotas.take(principal.accountId, [operationName]);
+    const injected = pipeline.realism?.draw(operationName);
+    if (injected?.kind === 'reset') return { status: 0, requestId, body: '', reset: true };
+    if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);
+    const delay = pipeline.realism?.delayMs(operationName) ?? 0;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    ctx = new RequestContext(pipeline.engine, principal, operationName, input);
+    output = await operation.run(input, ctx);
+  } catch (error) {
+    failure = asKmsError(error);
+  }
+  if (operation !== undefined) {
+    try {
+      await pipeline.audit.append(buildAuditRecord({
+        operation: operationName,
+        requestId,
+        eventTime: new Date(),
+        principal,
+        sourceIPAddress: request.sourceIp,
+        userAgent: request.header('user-agent') ?? '',
+        region: pipeline.engine.config.region,
+        request: input,
+        response: output,
+        error: failure === undefined ? undefined : { code: failure.code, message: failure.message },
+        keyArns: ctx?.keyArns ?? [],
+        aliasArns: ctx?.aliasArns,
+        readOnly: operation.readOnly,
+        nodeId: pipeline.nodeId,
+      }));
+    } catch (error) {
+      // Writing the audit record is part of the call: unrecorded means failed.
+      failure = asKmsError(error);
+      failure = failure.code === 'KMSInternalException' ? failure
+        : new KmsError('KMSInternalException', 'The request could not be recorded in the audit log.');
+    }
+  }
+  const seconds = (performance.now() - startedAt) / 1000;
+  pipeline.metrics.observeRequest(operationName || 'Unknown', ctx?.keySpec ?? '', failure?.code ?? 'ok', seconds);
+  if (failure !== undefined) {
+    return { status: ERROR_STATUS[failure.code], requestId, body: JSON.stringify({ __type: failure.code, message: failure.message }) };
+  }
+  return { status: 200, requestId, body: output === undefined ? '{}' : JSON.stringify(output) };
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+  }
+}
+
+function asKmsError(error: unknown): KmsError {
+  if (error instanceof KmsError) return error;
+  // Log the failure's kind and place, never its message: it could quote request data.
+  console.error(`kms-engine: internal error: ${error instanceof Error ? error.name : typeof error}`,
+    error instanceof Error ? error.stack?.split('\n').slice(1, 4).join(' | ') : '');
+  return new KmsError('KMSInternalException', 'The request failed because of an internal error.');
+}

@@ -1,0 +1,113 @@
+// Seed files (seed-format.md): keys with fixed ids, aliases, tags and, where given, fixed material, for test
+// fixtures that hard-code expected MACs, public keys and ciphertexts. Idempotent: a key, alias or tag that
+// already exists as the file describes it is left alone. The whole file is validated before anything is written.
+import { readFileSync } from 'node:fs';
+import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
+import { createKey } from '../keys/factory.js';
+import { isKeyId } from '../keys/identifiers.js';
+import type { Engine } from '../operations/context.js';
+import type { Tag } from '../store/types.js';
+
+export class SeedError extends Error {}
+
+interface SeedKey {
+  keyId: string;
+  spec: KeySpec;
+  usage: KeyUsage;
+  material?: Buffer;
+  aliases: string[];
+  tags: Tag[];
+  description: string;
+}
+
+const ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function parseSeedFile(text: string, file: string): SeedKey[] {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw new SeedError(`${file}: not valid JSON`);
+  }
+  const keys = (document as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new SeedError(`${file}: "keys" must be an array`);
+  return keys.map((entry: unknown, index: number) => parseSeedKey(entry, `${file}: keys[${index}]`));
+}
+
+function parseSeedKey(entry: unknown, where: string): SeedKey {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new SeedError(`${where}: must be an object`);
+  const e = entry as Record<string, unknown>;
+  if (typeof e.keyId !== 'string' || !isKeyId(e.keyId)) throw new SeedError(`${where}: field keyId must be a lowercase UUID`);
+  const at = `${where} (${e.keyId})`;
+  const spec = e.keySpec ?? 'SYMMETRIC_DEFAULT';
+  if (typeof spec !== 'string' || !isKeySpec(spec)) throw new SeedError(`${at}: field keySpec is not a supported KeySpec`);
+  const info = KEY_SPECS[spec];
+  const usage = e.keyUsage ?? (spec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : undefined);
+  if (usage === undefined) throw new SeedError(`${at}: field keyUsage is required for keySpec ${spec}`);
+  if (typeof usage !== 'string' || !info.usages.includes(usage as KeyUsage)) {
+    throw new SeedError(`${at}: field keyUsage is not valid for keySpec ${spec}`);
+  }
+  let material: Buffer | undefined;
+  if (e.material !== undefined) {
+    if (typeof e.material !== 'string' || !BASE64.test(e.material)) throw new SeedError(`${at}: field material must be standard base64`);
+    material = Buffer.from(e.material, 'base64');
+    if (spec === 'SYMMETRIC_DEFAULT' && material.length !== 32) throw new SeedError(`${at}: field material must be 32 bytes for SYMMETRIC_DEFAULT`);
+  }
+  const aliases = e.aliases ?? [];
+  if (!Array.isArray(aliases) || !aliases.every((a) => typeof a === 'string' && ALIAS.test(a) && !a.startsWith('alias/aws/') && a.length <= 256)) {
+    throw new SeedError(`${at}: field aliases must be alias names (alias/...)`);
+  }
+  const tags = e.tags ?? [];
+  if (!Array.isArray(tags) || !tags.every((t) => t !== null && typeof t === 'object'
+    && typeof t.TagKey === 'string' && t.TagKey.length >= 1 && t.TagKey.length <= 128 && !t.TagKey.startsWith('aws:')
+    && typeof t.TagValue === 'string' && t.TagValue.length <= 256)) {
+    throw new SeedError(`${at}: field tags must be [{"TagKey","TagValue"}]`);
+  }
+  const description = e.description ?? '';
+  if (typeof description !== 'string' || description.length > 8192) throw new SeedError(`${at}: field description must be a string`);
+  return { keyId: e.keyId, spec, usage: usage as KeyUsage, material, aliases: aliases as string[], tags: tags as Tag[], description };
+}
+
+/** Applies a seed file to the engine's store; returns how many keys were created. */
+export async function applySeedFile(engine: Engine, file: string, print: (line: string) => void): Promise<number> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new SeedError(`${file}: cannot be read`);
+  }
+  const keys = parseSeedFile(text, file);
+  const { keyring, pool, access } = engine;
+  let created = 0;
+  for (const seed of keys) {
+    let key = await keyring.get(seed.keyId);
+    if (key === undefined) {
+      try {
+        key = await createKey(keyring, pool, {
+          keyId: seed.keyId, spec: seed.spec, usage: seed.usage, origin: 'AWS_KMS', description: seed.description,
+          policy: access.defaultKeyPolicy(), tags: seed.tags, material: seed.material,
+        });
+      } catch (error) {
+        throw new SeedError(`${file}: key ${seed.keyId}: field material: ${error instanceof Error ? error.message : 'invalid'}`);
+      }
+      created++;
+    } else {
+      const missing = seed.tags.filter((tag) => !key!.tags.some((t) => t.TagKey === tag.TagKey && t.TagValue === tag.TagValue));
+      if (missing.length > 0) {
+        await keyring.mutate(seed.keyId, (draft) => {
+          const others = draft.tags.filter((t) => !missing.some((m) => m.TagKey === t.TagKey));
+          draft.tags = [...others, ...missing];
+        });
+      }
+    }
+    for (const name of seed.aliases) {
+      const alias = await keyring.getAlias(name);
+      if (alias?.keyId === seed.keyId) continue;
+      const now = Date.now() / 1000;
+      await keyring.putAlias({ name, keyId: seed.keyId, creationDate: alias?.creationDate ?? now, lastUpdatedDate: now }, alias === undefined);
+    }
+  }
+  print(`kms-engine: seed ${file}: ${keys.length} keys, ${created} created`);
+  return created;
+}

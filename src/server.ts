@@ -1,0 +1,155 @@
+// The composition root: configuration -> secrets -> store -> worker pool -> keyring -> access control,
+// quotas, audit, metrics -> HTTP server. Shutdown drains in-flight requests, then closes in reverse order.
+import { serve, type ServerType } from '@hono/node-server';
+import { mkdirSync } from 'node:fs';
+import { createApp } from './app.js';
+import { AuditLog } from './audit/log.js';
+import { buildServiceEventRecord } from './audit/record.js';
+import { PolicyAccessControl } from './auth/access-control.js';
+import { loadIdentities } from './auth/identities.js';
+import { loadConfig, type Config } from './config.js';
+import { Keyring } from './keys/keyring.js';
+import { startScheduler } from './keys/scheduler.js';
+import { createMetrics } from './metrics/registry.js';
+import type { Engine, QuotaGate } from './operations/context.js';
+import type { Pipeline, Realism } from './pipeline.js';
+import { CryptoPool } from './pool/crypto-pool.js';
+import { parseQuotas, QuotaLimiter, throttlingError } from './quota/index.js';
+import { ensureRootKeyFile, rootCredentials } from './secrets.js';
+import { openStore } from './store/open.js';
+import { createRealism } from './realism-config.js';
+import { applySeedFile } from './seed/apply.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const SCHEDULER_INTERVAL_MS = 10_000;
+const DRAIN_TIMEOUT_MS = 8_000;
+
+/** Everything but the HTTP listener: shared by `serve` and `seed`. */
+export async function openEngine(config: Config, print: (line: string) => void) {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  ensureRootKeyFile(config.rootKeyFile);
+  const credentials = rootCredentials(config, print);
+  const identities = loadIdentities({
+    accountId: config.accountId, rootAccessKeyId: credentials.accessKeyId,
+    rootSecretAccessKey: credentials.secretAccessKey, identitiesFile: config.identitiesFile,
+  });
+  const store = await openStore(config);
+  let onTask: ConstructorParameters<typeof CryptoPool>[0]['onTask'];
+  const pool = new CryptoPool({
+    workers: config.workers, rootKeyFile: config.rootKeyFile, batchSize: config.batchSize,
+    maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
+  });
+  const access = new PolicyAccessControl(identities, store, config.accountId);
+  const keyring = new Keyring(store, config.region, config.accountId, {
+    onKeyRetired: (keyId) => pool.evict([keyId]),
+  });
+  const limiter = new QuotaLimiter(parseQuotas(config.quotas, config.region));
+  const engine: Engine = { config, keyring, pool, access, quotas: undefined as unknown as QuotaGate };
+  return {
+    engine, identities, store, pool, limiter,
+    setTaskObserver(observer: typeof onTask) { onTask = observer; },
+    async close() {
+      await pool.close();
+      await store.close();
+    },
+  };
+}
+
+export async function startServer(config: Config = loadConfig(), print: (line: string) => void = console.log): Promise<RunningServer> {
+  const core = await openEngine(config, print);
+  const { engine, identities, pool, limiter, store } = core;
+  let keysByState: Record<string, number> = {};
+  const refreshKeyStates = () => store.countKeysByState().then((counts) => { keysByState = counts; }, () => {});
+  await refreshKeyStates();
+  const audit = await AuditLog.open(config.auditLog, { region: config.region, accountId: config.accountId });
+  const metrics = createMetrics({
+    poolStats: () => pool.stats(),
+    keysByState: () => keysByState,
+    auditLagSeconds: () => audit.lagSeconds(),
+    quotaSnapshot: () => limiter.snapshot(),
+  });
+  core.setTaskObserver((report) => {
+    for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, job.op);
+    metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
+  });
+  engine.quotas = {
+    take(account, classes) {
+      for (const quotaClass of classes) {
+        if (!limiter.take(account, quotaClass)) {
+          metrics.throttled(quotaClass);
+          throw throttlingError();
+        }
+      }
+    },
+  };
+  if (config.seedFile !== undefined) await applySeedFile(engine, config.seedFile, print);
+  const realism: Realism | undefined = createRealism(config);
+  const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism };
+
+  const stopScheduler = startScheduler(engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
+    await audit.append(buildServiceEventRecord({
+      eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn,
+    }));
+  });
+  const keyStateTimer = setInterval(refreshKeyStates, 5_000);
+  keyStateTimer.unref();
+
+  let ready = false;
+  const app = createApp(pipeline, config.maxBodyBytes, () => ready);
+  const server = await listen(app.fetch, config);
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  ready = true;
+  const scheme = config.tlsCert === undefined ? 'http' : 'https';
+  const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  print(`kms-engine listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        stopScheduler();
+        clearInterval(keyStateTimer);
+        await drain(server);
+        await audit.close();
+        await core.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(server));
+    server.once('error', reject);
+    if ('headersTimeout' in server) {
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
+      server.keepAliveTimeout = 65_000;
+    }
+  });
+}
+
+/** Stops accepting connections and waits for in-flight requests, then closes idle keep-alive sockets. */
+function drain(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      (server as unknown as { closeAllConnections?(): void }).closeAllConnections?.();
+      resolve();
+    }, DRAIN_TIMEOUT_MS);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    (server as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.();
+  });
+}
