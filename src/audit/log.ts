@@ -33,6 +33,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KmsError } from '../protocol/errors.js';
+import { KMS_INTERNAL_MESSAGE } from '../realism/messages.js';
 import { chainLine, GENESIS_HASH, readLink, recomputeHash } from './chain.js';
 import { checkpointPath, parseCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { buildServiceEventRecord, type AuditRecord } from './record.js';
@@ -54,12 +55,11 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-const INTERNAL_MESSAGE = 'The request was rejected because an internal exception occurred. The request can be retried.';
 const TAIL_CHUNK = 64 * 1024;
 
 /** The client-facing failure of a call whose audit record could not be written (cause kept for operators). */
 function auditWriteFailure(cause: unknown): KmsError {
-  const error = new KmsError('KMSInternalException', INTERNAL_MESSAGE);
+  const error = new KmsError('KMSInternalException', KMS_INTERNAL_MESSAGE);
   error.cause = cause;
   return error;
 }
