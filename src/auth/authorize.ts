@@ -1,6 +1,6 @@
 // The authorization decision for one request: policies (key policy + identity policies, see
-// policy/decision.ts), then grants. Decisions that cannot depend on request values are cached per
-// (principal, key id, key version, action); the key version changes whenever the key policy does.
+// policy/decision.ts), then grants. Verdicts that cannot depend on request values are cached per
+// (compiled key policy = key id + version, principal, action); the key version changes with its policy.
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantRecord, KeyRecord } from '../store/types.js';
@@ -16,7 +16,7 @@ export interface AuthorizeRequest {
   action: string;
   /** undefined for CreateKey, ListKeys, GenerateRandom, ...: identity policies only, resource '*'. */
   key: KeyRecord | undefined;
-  /** key.policy compiled; omitted -> compiled here and cached by (keyId, version). */
+  /** key.policy compiled for THIS key; omitted -> compiled here and cached by (keyId, version). */
   keyPolicy?: CompiledPolicy;
   conditions: ConditionContext;
   /** Grants on this key (the store's list); empty when none. */
@@ -26,10 +26,14 @@ export interface AuthorizeRequest {
 }
 
 export interface AuthorizerOptions {
-  /** Cached policy verdicts (entries are ~100 bytes). */
-  maxDecisions?: number;
-  /** Cached compiled key policies. */
+  /** Cached compiled key policies (one per key; a new key version replaces its entry). */
   maxPolicies?: number;
+}
+
+/** Verdicts per (principal, action) for one compiled key policy, valid for the resource they were made for. */
+interface VerdictTable {
+  readonly resource: string;
+  readonly byPrincipal: WeakMap<Principal, Map<string, PolicyVerdict>>;
 }
 
 function denial(request: AuthorizeRequest, verdict: Exclude<PolicyVerdict, 'allow'>): KmsError {
@@ -44,24 +48,28 @@ function denial(request: AuthorizeRequest, verdict: Exclude<PolicyVerdict, 'allo
     `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${key?.arn ?? '*'} ${tails[verdict]}`);
 }
 
+/**
+ * Decision caches are keyed by object identity, not strings: a compiled policy (one per key id and version,
+ * see keyPolicyOf) and the Principal object from the IdentityDirectory (stable for the process). A lookup
+ * is then two WeakMap gets and one Map get, cheaper than evaluating even the default policy. Entries go
+ * when their policy or principal is garbage; per (policy, principal) at most one entry per action.
+ */
 export class Authorizer {
-  readonly #decisions: LRUCache<string, PolicyVerdict>;
-  readonly #policies: LRUCache<string, CompiledPolicy>;
+  readonly #policies: LRUCache<string, { version: number; policy: CompiledPolicy }>;
+  readonly #verdicts = new WeakMap<CompiledPolicy, VerdictTable>();
+  readonly #keylessVerdicts = new WeakMap<Principal, Map<string, PolicyVerdict>>();
 
   constructor(options: AuthorizerOptions = {}) {
-    this.#decisions = new LRUCache({ max: options.maxDecisions ?? 100_000 });
     this.#policies = new LRUCache({ max: options.maxPolicies ?? 10_000 });
   }
 
-  /** The key's policy compiled, cached by (keyId, version). Throws only if a stored policy is invalid. */
+  /** The key's policy compiled, cached per key id for its current version. Throws only if a stored policy is invalid. */
   keyPolicyOf(key: KeyRecord): CompiledPolicy {
-    const cacheKey = `${key.keyId}\u0000${key.version}`;
-    let compiled = this.#policies.get(cacheKey);
-    if (!compiled) {
-      compiled = parseKeyPolicy(key.policy);
-      this.#policies.set(cacheKey, compiled);
-    }
-    return compiled;
+    const cached = this.#policies.get(key.keyId);
+    if (cached && cached.version === key.version) return cached.policy;
+    const policy = parseKeyPolicy(key.policy);
+    this.#policies.set(key.keyId, { version: key.version, policy });
+    return policy;
   }
 
   /** Throws AccessDeniedException unless the request is allowed; returns nothing on success. */
@@ -81,16 +89,41 @@ export class Authorizer {
   #policyVerdict(request: AuthorizeRequest): PolicyVerdict {
     const { principal, key, action } = request;
     const keyPolicy = key ? (request.keyPolicy ?? this.keyPolicyOf(key)) : undefined;
-    const decide = (): PolicyVerdict => decidePolicies({ principal, action, resource: key?.arn ?? '*',
-      conditions: request.conditions }, keyPolicy, key?.account);
+    const resource = key?.arn ?? '*';
+    const decide = (): PolicyVerdict => decidePolicies({ principal, action, resource, conditions: request.conditions },
+      keyPolicy, key?.account);
     if (!isConditionFree(keyPolicy, principal)) return decide();
-    const cacheKey = key ? `${principal.arn}\u0000${key.keyId}\u0000${key.version}\u0000${action}` : `${principal.arn}\u0000*\u0000${action}`;
-    let verdict = this.#decisions.get(cacheKey);
+    const byAction = this.#verdictsFor(keyPolicy, principal, resource);
+    if (!byAction) return decide();
+    let verdict = byAction.get(action);
     if (verdict === undefined) {
       verdict = decide();
-      this.#decisions.set(cacheKey, verdict);
+      byAction.set(action, verdict);
     }
     return verdict;
+  }
+
+  /** The (policy, principal) verdict map; undefined when this policy object was cached for another key. */
+  #verdictsFor(keyPolicy: CompiledPolicy | undefined, principal: Principal, resource: string): Map<string, PolicyVerdict> | undefined {
+    let byPrincipal: WeakMap<Principal, Map<string, PolicyVerdict>>;
+    if (keyPolicy === undefined) {
+      byPrincipal = this.#keylessVerdicts;
+    } else {
+      let table = this.#verdicts.get(keyPolicy);
+      if (!table) {
+        table = { resource, byPrincipal: new WeakMap() };
+        this.#verdicts.set(keyPolicy, table);
+      } else if (table.resource !== resource) {
+        return undefined;
+      }
+      byPrincipal = table.byPrincipal;
+    }
+    let byAction = byPrincipal.get(principal);
+    if (!byAction) {
+      byAction = new Map();
+      byPrincipal.set(principal, byAction);
+    }
+    return byAction;
   }
 }
 

@@ -4,7 +4,7 @@
 // Encrypt.
 import type { KeyRecord } from '../store/types.js';
 import type { Principal } from './identities.js';
-import { createConditionContext, type ConditionContext } from './policy/condition.js';
+import type { ConditionContext } from './policy/condition.js';
 
 export interface ConditionKeyExtras {
   /** The alias the caller named the key by (`alias/...`), for kms:RequestAlias. */
@@ -15,15 +15,21 @@ export interface ConditionKeyExtras {
   grantOperations?: string[];
 }
 
-type Entry = readonly [string, string | readonly string[] | undefined];
+/** Records one condition key; undefined values (parameter absent, no default) are skipped. */
+type Put = (name: string, value: string | readonly string[] | undefined) => void;
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 const bool = (value: unknown, fallback: boolean): string => String(typeof value === 'boolean' ? value : fallback);
 const num = (value: unknown, fallback: number): string => String(typeof value === 'number' ? value : fallback);
-const stringMap = (value: unknown): Record<string, string> | undefined => {
+/** A JSON string map (EncryptionContext) as given, or undefined when absent, empty or not all strings. */
+const stringMap = (value: unknown): Readonly<Record<string, string>> | undefined => {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const entries = Object.entries(value as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string');
-  return entries.length === 0 ? undefined : Object.fromEntries(entries);
+  let empty = true;
+  for (const name in value) {
+    if (typeof (value as Record<string, unknown>)[name] !== 'string') return undefined;
+    empty = false;
+  }
+  return empty ? undefined : value as Readonly<Record<string, string>>;
 };
 
 /** Operations whose request EncryptionContext (or, for CreateGrant, constraint context) is a condition key. */
@@ -42,7 +48,7 @@ const ENCRYPTION_ALGORITHM_FIELD: Readonly<Record<string, string | null>> = {
   GenerateDataKeyPair: null, GenerateDataKeyPairWithoutPlaintext: null,
 };
 
-function encryptionContextOf(operation: string, input: Record<string, unknown>): Record<string, string> | undefined {
+function encryptionContextOf(operation: string, input: Record<string, unknown>): Readonly<Record<string, string>> | undefined {
   if (operation === 'CreateGrant') {
     const constraints = input.Constraints as Record<string, unknown> | undefined;
     return stringMap(constraints?.EncryptionContextEquals) ?? stringMap(constraints?.EncryptionContextSubset);
@@ -51,107 +57,135 @@ function encryptionContextOf(operation: string, input: Record<string, unknown>):
   return field === undefined ? undefined : stringMap(input[field]);
 }
 
-function* keyProperties(operation: string, input: Record<string, unknown>, key: KeyRecord | undefined): Generator<Entry> {
+function keyProperties(put: Put, operation: string, input: Record<string, unknown>, key: KeyRecord | undefined): void {
   if (operation === 'CreateKey') {
     const spec = str(input.KeySpec) ?? str(input.CustomerMasterKeySpec) ?? 'SYMMETRIC_DEFAULT';
     const usage = str(input.KeyUsage) ?? 'ENCRYPT_DECRYPT';
-    yield ['kms:KeySpec', spec];
-    yield ['kms:CustomerMasterKeySpec', spec];
-    yield ['kms:KeyUsage', usage];
-    yield ['kms:CustomerMasterKeyUsage', usage];
-    yield ['kms:KeyOrigin', str(input.Origin) ?? 'AWS_KMS'];
-    yield ['kms:MultiRegion', bool(input.MultiRegion, false)];
+    put('kms:KeySpec', spec);
+    put('kms:CustomerMasterKeySpec', spec);
+    put('kms:KeyUsage', usage);
+    put('kms:CustomerMasterKeyUsage', usage);
+    put('kms:KeyOrigin', str(input.Origin) ?? 'AWS_KMS');
+    put('kms:MultiRegion', bool(input.MultiRegion, false));
     return;
   }
   if (!key) return;
-  yield ['kms:KeySpec', key.spec];
-  yield ['kms:CustomerMasterKeySpec', key.spec];
-  yield ['kms:KeyUsage', key.usage];
-  yield ['kms:CustomerMasterKeyUsage', key.usage];
-  yield ['kms:KeyOrigin', key.origin];
-  yield ['kms:MultiRegion', 'false'];
+  put('kms:KeySpec', key.spec);
+  put('kms:CustomerMasterKeySpec', key.spec);
+  put('kms:KeyUsage', key.usage);
+  put('kms:CustomerMasterKeyUsage', key.usage);
+  put('kms:KeyOrigin', key.origin);
+  put('kms:MultiRegion', 'false');
 }
 
-function* requestParameters(operation: string, input: Record<string, unknown>, extras: ConditionKeyExtras): Generator<Entry> {
+function requestParameters(put: Put, operation: string, input: Record<string, unknown>, extras: ConditionKeyExtras): void {
   const algorithmField = ENCRYPTION_ALGORITHM_FIELD[operation];
   if (algorithmField !== undefined) {
-    yield ['kms:EncryptionAlgorithm', (algorithmField && str(input[algorithmField])) || 'SYMMETRIC_DEFAULT'];
+    put('kms:EncryptionAlgorithm', (algorithmField && str(input[algorithmField])) || 'SYMMETRIC_DEFAULT');
   }
   switch (operation) {
     case 'Sign': case 'Verify':
-      yield ['kms:SigningAlgorithm', str(input.SigningAlgorithm)];
-      yield ['kms:MessageType', str(input.MessageType) ?? 'RAW'];
+      put('kms:SigningAlgorithm', str(input.SigningAlgorithm));
+      put('kms:MessageType', str(input.MessageType) ?? 'RAW');
       break;
     case 'GenerateMac': case 'VerifyMac':
-      yield ['kms:MacAlgorithm', str(input.MacAlgorithm)];
+      put('kms:MacAlgorithm', str(input.MacAlgorithm));
       break;
     case 'DeriveSharedSecret':
-      yield ['kms:KeyAgreementAlgorithm', str(input.KeyAgreementAlgorithm)];
+      put('kms:KeyAgreementAlgorithm', str(input.KeyAgreementAlgorithm));
       break;
     case 'GenerateDataKeyPair': case 'GenerateDataKeyPairWithoutPlaintext':
-      yield ['kms:DataKeyPairSpec', str(input.KeyPairSpec)];
+      put('kms:DataKeyPairSpec', str(input.KeyPairSpec));
       break;
     case 'CreateGrant': {
       const operations = extras.grantOperations
         ?? (Array.isArray(input.Operations) ? input.Operations.filter((op): op is string => typeof op === 'string') : undefined);
-      yield ['kms:GrantOperations', operations];
-      yield ['kms:GranteePrincipal', str(input.GranteePrincipal)];
-      yield ['kms:RetiringPrincipal', str(input.RetiringPrincipal)];
+      put('kms:GrantOperations', operations);
+      put('kms:GranteePrincipal', str(input.GranteePrincipal));
+      put('kms:RetiringPrincipal', str(input.RetiringPrincipal));
       const constraints = input.Constraints as Record<string, unknown> | undefined;
       const constraintTypes = ['EncryptionContextEquals', 'EncryptionContextSubset'].filter((type) => constraints?.[type] !== undefined);
-      yield ['kms:GrantConstraintType', constraintTypes.length > 0 ? constraintTypes : undefined];
-      yield ['kms:GrantIsForAWSResource', 'false'];
+      put('kms:GrantConstraintType', constraintTypes.length > 0 ? constraintTypes : undefined);
+      put('kms:GrantIsForAWSResource', 'false');
       break;
     }
     case 'ListGrants': case 'RevokeGrant':
-      yield ['kms:GrantIsForAWSResource', 'false'];
+      put('kms:GrantIsForAWSResource', 'false');
       break;
     case 'CreateKey': case 'PutKeyPolicy':
-      yield ['kms:BypassPolicyLockoutSafetyCheck', bool(input.BypassPolicyLockoutSafetyCheck, false)];
+      put('kms:BypassPolicyLockoutSafetyCheck', bool(input.BypassPolicyLockoutSafetyCheck, false));
       break;
     case 'ScheduleKeyDeletion':
-      yield ['kms:ScheduleKeyDeletionPendingWindowInDays', num(input.PendingWindowInDays, 30)];
+      put('kms:ScheduleKeyDeletionPendingWindowInDays', num(input.PendingWindowInDays, 30));
       break;
     case 'EnableKeyRotation':
-      yield ['kms:RotationPeriodInDays', num(input.RotationPeriodInDays, 365)];
+      put('kms:RotationPeriodInDays', num(input.RotationPeriodInDays, 365));
       break;
     case 'GetParametersForImport':
-      yield ['kms:WrappingAlgorithm', str(input.WrappingAlgorithm)];
-      yield ['kms:WrappingKeySpec', str(input.WrappingKeySpec)];
+      put('kms:WrappingAlgorithm', str(input.WrappingAlgorithm));
+      put('kms:WrappingKeySpec', str(input.WrappingKeySpec));
       break;
     case 'ImportKeyMaterial':
-      yield ['kms:ExpirationModel', str(input.ExpirationModel) ?? 'KEY_MATERIAL_EXPIRES'];
-      yield ['kms:ValidTo', typeof input.ValidTo === 'number' ? String(input.ValidTo) : undefined];
+      put('kms:ExpirationModel', str(input.ExpirationModel) ?? 'KEY_MATERIAL_EXPIRES');
+      put('kms:ValidTo', typeof input.ValidTo === 'number' ? String(input.ValidTo) : undefined);
       break;
   }
   if (operation.startsWith('ReEncrypt') && extras.reEncryptOnSameKey !== undefined) {
-    yield ['kms:ReEncryptOnSameKey', String(extras.reEncryptOnSameKey)];
+    put('kms:ReEncryptOnSameKey', String(extras.reEncryptOnSameKey));
   }
-  if (extras.requestAlias !== undefined) yield ['kms:RequestAlias', extras.requestAlias];
+  if (extras.requestAlias !== undefined) put('kms:RequestAlias', extras.requestAlias);
+}
+
+/**
+ * Condition keys are computed on first use: with condition-free policies (the default key policy) the
+ * authorizer never reads them, so the hot path pays only for this object.
+ */
+class RequestConditionContext implements ConditionContext {
+  #values: Map<string, readonly string[]> | undefined;
+  readonly encryptionContext?: Readonly<Record<string, string>>;
+
+  constructor(private readonly operation: string, private readonly input: Record<string, unknown>,
+    private readonly key: KeyRecord | undefined, private readonly principal: Principal,
+    private readonly extras: ConditionKeyExtras) {
+    const encryptionContext = encryptionContextOf(operation, input);
+    if (encryptionContext) this.encryptionContext = encryptionContext;
+  }
+
+  get values(): ReadonlyMap<string, readonly string[]> {
+    return this.#values ??= this.#build();
+  }
+
+  #build(): Map<string, readonly string[]> {
+    const values = new Map<string, readonly string[]>();
+    const put: Put = (name, value) => {
+      if (value !== undefined) values.set(name.toLowerCase(), typeof value === 'string' ? [value] : value);
+    };
+    const { principal } = this;
+    put('aws:PrincipalArn', principal.arn);
+    put('aws:PrincipalAccount', principal.accountId);
+    put('aws:PrincipalType', principal.type === 'IAMUser' ? 'User' : principal.type);
+    put('aws:username', principal.userName);
+    put('kms:CallerAccount', principal.accountId);
+    const encryptionContext = this.encryptionContext;
+    if (encryptionContext) {
+      const names = Object.keys(encryptionContext);
+      put('kms:EncryptionContextKeys', names);
+      // The context key is part of the condition key name, which is case-insensitive (put lowercases it).
+      for (const name of names) put(`kms:EncryptionContext:${name}`, encryptionContext[name]);
+    }
+    keyProperties(put, this.operation, this.input, this.key);
+    requestParameters(put, this.operation, this.input, this.extras);
+    return values;
+  }
 }
 
 /**
  * The condition keys of one request. `operation` is the KMS operation name; ReEncrypt is authorized twice,
  * pass 'ReEncryptFrom' (source key, SourceEncryptionContext) and 'ReEncryptTo' (destination key,
  * DestinationEncryptionContext). `key` is the resolved key (undefined for CreateKey and key-less operations).
+ * `input` must not be mutated afterwards: the keys are read from it lazily.
  */
 export function conditionKeysFor(operation: string, input: Record<string, unknown>, key: KeyRecord | undefined,
   principal: Principal, extras: ConditionKeyExtras = {}): ConditionContext {
-  const entries: Entry[] = [
-    ['aws:PrincipalArn', principal.arn],
-    ['aws:PrincipalAccount', principal.accountId],
-    ['aws:PrincipalType', principal.type === 'IAMUser' ? 'User' : principal.type],
-    ['aws:username', principal.userName],
-    ['kms:CallerAccount', principal.accountId],
-  ];
-  const encryptionContext = encryptionContextOf(operation, input);
-  if (encryptionContext) {
-    const keys = Object.keys(encryptionContext);
-    entries.push(['kms:EncryptionContextKeys', keys]);
-    // The context key is part of the condition key name, which is case-insensitive (createConditionContext lowercases it).
-    for (const name of keys) entries.push([`kms:EncryptionContext:${name}`, encryptionContext[name]]);
-  }
-  for (const entry of keyProperties(operation, input, key)) entries.push(entry);
-  for (const entry of requestParameters(operation, input, extras)) entries.push(entry);
-  return createConditionContext(entries, encryptionContext);
+  return new RequestConditionContext(operation, input, key, principal, extras);
 }

@@ -100,6 +100,16 @@ export function grantAllows(grants: readonly GrantRecord[], principal: Principal
     && constraintsAllow(grant.constraints, grantOperation, encryptionContext));
 }
 
+/**
+ * RetireGrant's own permission rule (kms-api.md 8.4), which is not a policy decision: the grant's retiring
+ * principal, its grantee when the grant carries RetireGrant, or the root of the account that issued it.
+ */
+export function mayRetireGrant(grant: GrantRecord, principal: Principal): boolean {
+  if (grant.retiringPrincipal !== undefined && principalIsNamedBy(principal, grant.retiringPrincipal)) return true;
+  if (grant.operations.includes('RetireGrant') && principalIsNamedBy(principal, grant.granteePrincipal)) return true;
+  return principal.isRoot && principal.accountId === grant.issuingAccount;
+}
+
 /** A new grant id: 64 lowercase hex digits, as AWS's. */
 export const newGrantId = (): string => randomBytes(32).toString('hex');
 

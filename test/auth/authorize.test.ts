@@ -105,18 +105,40 @@ describe('key policy decisions', () => {
     const k = key({ policy: keyPolicyText({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:Encrypt', Resource: '*',
       Condition: { StringEquals: { 'kms:EncryptionContext:Department': 'IT' } } }) });
     const authorizer = new Authorizer();
-    expect(() => authorizer.authorize(request(root(), 'kms:Encrypt', k, {}, { EncryptionContext: { Department: 'IT' } }))).not.toThrow();
+    const caller = root();
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', k, {}, { EncryptionContext: { Department: 'IT' } }))).not.toThrow();
     // Same principal/key/version/action: a conditional policy must not be answered from the cache.
-    expect(() => authorizer.authorize(request(root(), 'kms:Encrypt', k, {}, { EncryptionContext: { Department: 'HR' } })))
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', k, {}, { EncryptionContext: { Department: 'HR' } })))
       .toThrow(KmsError);
-    expect(() => authorizer.authorize(request(root(), 'kms:Encrypt', k))).toThrow(KmsError);
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', k))).toThrow(KmsError);
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', k, {}, { EncryptionContext: { Department: 'IT' } }))).not.toThrow();
   });
   it('a new key version (changed policy) is re-evaluated, not served from the cache', () => {
     const authorizer = new Authorizer();
-    expect(() => authorizer.authorize(request(root(), 'kms:Encrypt', defaultKey))).not.toThrow();
+    const caller = root();
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', defaultKey))).not.toThrow();
     const locked = key({ version: 2, policy: keyPolicyText({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:user/x' },
       Action: 'kms:*', Resource: '*' }) });
-    expect(() => authorizer.authorize(request(root(), 'kms:Encrypt', locked))).toThrow(KmsError);
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', locked))).toThrow(KmsError);
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', key({ version: 3, policy: defaultKey.policy })))).not.toThrow();
+  });
+  it('cached verdicts are per action and repeat the same answer', () => {
+    const authorizer = new Authorizer();
+    const bob = user('bob', [allowPolicy('kms:Encrypt')]);
+    for (let i = 0; i < 3; i++) {
+      expect(() => authorizer.authorize(request(bob, 'kms:Encrypt', defaultKey))).not.toThrow();
+      expect(denied(authorizer, request(bob, 'kms:Decrypt', defaultKey))).toMatch(/no identity-based policy allows the kms:Decrypt/);
+    }
+  });
+  it('a compiled policy shared between keys is not answered from another key\'s cached verdict', () => {
+    const authorizer = new Authorizer();
+    const shared = authorizer.keyPolicyOf(key({ policy: keyPolicyText(
+      { Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:*', Resource: KEY_ARN }) }));
+    const caller = root();
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', defaultKey, { keyPolicy: shared }))).not.toThrow();
+    const otherArn = `arn:aws:kms:us-east-1:${ACCOUNT}:key/ffff0000-12ab-34cd-56ef-1234567890ab`;
+    expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', key({ keyId: 'other', arn: otherArn }), { keyPolicy: shared })))
+      .toThrow(KmsError);
   });
   it('a caller-supplied compiled policy is used instead of key.policy', () => {
     const authorizer = new Authorizer();

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  constraintsAllow, decodeGrantToken, encodeGrantToken, grantAllows, grantOperationsFor, newGrantId, validateGrantRequest,
+  constraintsAllow, decodeGrantToken, encodeGrantToken, grantAllows, grantOperationsFor, mayRetireGrant, newGrantId,
+  validateGrantRequest,
 } from '../../src/auth/grants.js';
 import { KmsError } from '../../src/protocol/errors.js';
 import type { GrantRecord } from '../../src/store/types.js';
-import { ACCOUNT, KEY_ID, session, user } from './fixtures.js';
+import { ACCOUNT, KEY_ID, OTHER_ACCOUNT, root, session, user } from './fixtures.js';
 
 const codeOf = (fn: () => unknown): string | undefined => {
   try {
@@ -141,5 +142,17 @@ describe('grant ids and tokens', () => {
     ['too long', 'A'.repeat(8200)],
   ])('malformed token (%s) -> InvalidGrantTokenException', (_, token) => {
     expect(codeOf(() => decodeGrantToken(token))).toBe('InvalidGrantTokenException');
+  });
+});
+
+describe('mayRetireGrant', () => {
+  it('retiring principal, grantee with RetireGrant, or the issuing account root', () => {
+    const bob = user('bob');
+    const g = grant({ operations: ['Decrypt'], retiringPrincipal: bob.arn });
+    expect(mayRetireGrant(g, bob)).toBe(true);
+    expect(mayRetireGrant(g, alice)).toBe(false);
+    expect(mayRetireGrant(grant({ operations: ['Decrypt', 'RetireGrant'] }), alice)).toBe(true);
+    expect(mayRetireGrant(g, root())).toBe(true);
+    expect(mayRetireGrant(g, root(OTHER_ACCOUNT))).toBe(false);
   });
 });
