@@ -4,6 +4,7 @@
 // (RESPONSE_ELEMENTS) because outputs are where the secrets are (Plaintext, PrivateKeyPlaintext, GrantToken...).
 
 import { randomUUID } from 'node:crypto';
+import { isCryptoOperation } from '../quota/classes.js';
 import { lowerCamel, requestElements, responseElements } from './shapes.js';
 
 export const EVENT_VERSION = '1.11';
@@ -113,6 +114,13 @@ const KEY_MATERIAL_OUTPUTS = ['KeyMaterialId', 'SourceKeyMaterialId', 'Destinati
 
 /** Operations whose requestParameters CloudTrail logs as null (their inputs are a size or a bearer token). */
 const NULL_REQUEST_PARAMETERS: ReadonlySet<string> = new Set(['GenerateRandom', 'RetireGrant']);
+
+/**
+ * CloudTrail's readOnly flag: true for cryptographic operations (they change no resource) and for
+ * Describe/Get/List calls; false for everything that creates, changes or deletes something.
+ */
+export const isReadOnlyOperation = (operation: string): boolean =>
+  isCryptoOperation(operation) || /^(Describe|Get|List)[A-Z]/.test(operation);
 
 /** ISO-8601 UTC to the second, as CloudTrail writes eventTime: 2024-05-01T12:34:56Z. */
 export const cloudTrailEventTime = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildAuditRecord, buildServiceEventRecord, type AuditCall } from '../../src/audit/record.js';
+import { buildAuditRecord, buildServiceEventRecord, isReadOnlyOperation, type AuditCall } from '../../src/audit/record.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ALIAS_ARN = 'arn:aws:kms:us-east-1:111122223333:alias/app';
@@ -244,5 +244,16 @@ describe('buildServiceEventRecord', () => {
       resources: [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN: KEY_ARN }],
       additionalEventData: { rotationType: 'AUTOMATIC', keyMaterialId: 'b'.repeat(64) },
     });
+  });
+});
+
+describe('isReadOnlyOperation', () => {
+  it('marks crypto and Describe/Get/List calls read-only, mutations not', () => {
+    for (const operation of ['Encrypt', 'Sign', 'GenerateRandom', 'DescribeKey', 'GetKeyPolicy', 'ListAliases']) {
+      expect(isReadOnlyOperation(operation), operation).toBe(true);
+    }
+    for (const operation of ['CreateKey', 'PutKeyPolicy', 'ScheduleKeyDeletion', 'RetireGrant', 'TagResource']) {
+      expect(isReadOnlyOperation(operation), operation).toBe(false);
+    }
   });
 });
