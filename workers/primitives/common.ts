@@ -38,5 +38,3 @@ export function assertMessageType(algorithm: SigningAlgorithm, type: MessageType
     throw validationError(`MessageType ${type} is not supported with signing algorithm ${algorithm}.`);
   }
 }
-
-export const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -7,6 +7,17 @@
 // id-ml-dsa-44/65/87 (2.16.840.1.101.3.4.3.17/18/19, parameters absent) and privateKey = OCTET STRING
 // wrapping the seed-only choice `seed [0] IMPLICIT OCTET STRING (SIZE (32))`; SPKI with the same OID and the
 // raw public key as the BIT STRING. The seed is what we store: keygen(seed) is deterministic.
+//
+// Why @noble and not a compiled build (measured single thread on this machine, bench/micro/primitives.ts and
+// a scratch install outside the project; sign / verify per second for ML-DSA-44, 65, 87):
+//   @noble/post-quantum 0.7.1           137 / 406,   65 / 182,   51 / 125
+//   pqclean 0.8.1 (native addon)       1630 / 6448, 548 / 2922, 594 / 1941
+//   @oqs/liboqs-js 0.15.1 (WASM)       1236 / 4315, 599 / 2414, 637 / 2862
+// Both compiled builds cross-verify with @noble in both directions (same FIPS 204 key and signature
+// encodings). They are not used yet: pqclean's native addon compiles at install time with node-gyp, which
+// fetches Node headers from outside npm unless a local nodedir is configured (else it falls back to its own
+// WASM); @oqs/liboqs-js declares engines node >= 22 while this project runs Node 20.19. Neither exposes
+// FIPS 204 external-mu signing, so EXTERNAL_MU would stay on @noble in any case.
 import { randomBytes } from 'node:crypto';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import type { KeySpec, MessageType, SigningAlgorithm } from '../../src/contract/key-specs.js';

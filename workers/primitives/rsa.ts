@@ -5,7 +5,8 @@
 // built here and only the raw RSA private operation runs in OpenSSL (with its blinding):
 //   PKCS#1 v1.5: privateEncrypt(RSA_PKCS1_PADDING) of DigestInfo || digest, which is exactly EMSA-PKCS1-v1_5.
 //   PSS: EMSA-PSS-ENCODE (RFC 8017 section 9.1.1) in JS, then privateEncrypt(RSA_NO_PADDING).
-// Measured in bench/micro/primitives.ts: both within ~10-25% of crypto.sign on a RAW message.
+// Measured in bench/micro/primitives.ts (RSA-2048): PKCS#1 v1.5 DIGEST runs as fast as crypto.sign; PSS DIGEST
+// about 25-30% slower (the JS MGF1 and hashing), still far above any pure-JS RSA.
 import {
   constants, createHash, privateDecrypt, privateEncrypt, publicDecrypt, publicEncrypt, randomBytes, sign as nodeSign,
   timingSafeEqual, verify as nodeVerify, type KeyObject,
