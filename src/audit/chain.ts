@@ -1,9 +1,10 @@
 // The hash chain shared by the writer (log.ts) and the checker (verify.ts), so both compute exactly the same
-// bytes. Each log line is `{...record, "chain": {"seq", "prev", "hash"}}` where
-//   hash = SHA-256( bytes(prev) || UTF-8( canonicalJson(line without chain.hash) ) )
-// and prev is the previous line's hash (GENESIS_HASH for seq 1). Hashing a canonical form (sorted keys, JSON
-// semantics) rather than the line's bytes means any tool may re-serialize a record and it still verifies,
-// while any change to any value breaks it.
+// bytes. Each log line is one JSON object: the record's members plus `"chain": {"seq", "prev", "hash"}`, with
+//   hash = SHA-256( bytes(prev) || UTF-8( canonicalJson(chain without hash) ) || UTF-8( canonicalJson(record) ) )
+// where record is the line without its chain member, and prev is the previous line's hash (GENESIS_HASH for
+// seq 1). Hashing a canonical form (sorted keys, JSON semantics) rather than the line's bytes means any tool
+// may re-serialize a line and it still verifies, while any change to any value breaks it. The writer emits
+// the canonical form itself, chain first, so each record is serialized once.
 
 import { createHash } from 'node:crypto';
 
@@ -56,17 +57,21 @@ function serialize(value: unknown): string | undefined {
   }
 }
 
-/** The hash of a line whose chain member is `{seq, prev, node?}` (everything but the hash itself). */
-export function linkHash(prev: string, lineWithoutHash: unknown): string {
-  return createHash('sha256').update(Buffer.from(prev, 'hex')).update(canonicalJson(lineWithoutHash), 'utf8').digest('hex');
+/** The link hash of a record (without chain) whose chain member, without its hash, is `unhashed`. */
+function hashOf(prev: string, unhashedChain: string, canonicalRecord: string): string {
+  return createHash('sha256').update(Buffer.from(prev, 'hex')).update(unhashedChain, 'utf8').update(canonicalRecord, 'utf8').digest('hex');
 }
 
 /** Serializes one record as a chained log line (with its trailing newline) and returns the new link. */
 export function chainLine(record: object, seq: number, prev: string, node: string | undefined): { line: string; link: ChainLink } {
+  if ('chain' in record) throw new TypeError('an audit record cannot carry its own chain member');
+  const body = canonicalJson(record);
   const unhashed = { seq, prev, ...(node !== undefined ? { node } : {}) };
-  const hash = linkHash(prev, { ...record, chain: unhashed });
+  const unhashedJson = canonicalJson(unhashed);
+  const hash = hashOf(prev, unhashedJson, body);
   const link: ChainLink = { ...unhashed, hash };
-  return { line: `${JSON.stringify({ ...record, chain: link })}\n`, link };
+  const chainJson = `{"hash":"${hash}",${unhashedJson.slice(1)}`; // still canonical: "hash" sorts first
+  return { line: `{"chain":${chainJson}${body === '{}' ? '' : `,${body.slice(1, -1)}`}}\n`, link };
 }
 
 /** Why a parsed line is not a well-formed chained record, or its link. */
@@ -87,6 +92,7 @@ export function readLink(line: unknown): ChainLink | string {
  * hash it claims (an added chain member is an edit too).
  */
 export function recomputeHash(line: Record<string, unknown>, link: ChainLink): string {
-  const { hash: _claimed, ...unhashed } = line.chain as Record<string, unknown>;
-  return linkHash(link.prev, { ...line, chain: unhashed });
+  const { chain, ...record } = line;
+  const { hash: _claimed, ...unhashed } = chain as Record<string, unknown>;
+  return hashOf(link.prev, canonicalJson(unhashed), canonicalJson(record));
 }

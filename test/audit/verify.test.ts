@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, linkHash } from '../../src/audit/chain.js';
+import { canonicalJson, readLink, recomputeHash, type ChainLink } from '../../src/audit/chain.js';
 import { checkpointPath } from '../../src/audit/checkpoint.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { runAuditVerifyCommand, verifyAuditLog } from '../../src/audit/verify.js';
@@ -42,8 +42,7 @@ describe('verifyAuditLog', () => {
     const { path, lines } = await writeLog(6);
     const edited = JSON.parse(lines[2]!);
     edited.sourceIPAddress = '203.0.113.9';
-    const { hash: _old, ...unhashed } = edited.chain;
-    edited.chain = { ...unhashed, hash: linkHash(unhashed.prev, { ...edited, chain: unhashed }) };
+    edited.chain.hash = recomputeHash(edited, readLink(edited) as ChainLink);
     lines[2] = JSON.stringify(edited);
     await save(path, lines);
     expect(await verifyAuditLog(path)).toMatchObject({ ok: false, records: 3, line: 4, reason: expect.stringMatching(/previous record/) });
@@ -163,5 +162,20 @@ describe('canonicalJson', () => {
       if (json === undefined) return;
       expect(canonicalJson(JSON.parse(json))).toBe(canonicalJson(value));
     }), { numRuns: 500 });
+  });
+});
+
+describe('chainLine', () => {
+  it('writes each line as canonical JSON, chain first, that verifies after any re-serialization', async () => {
+    const { path, lines } = await writeLog(2);
+    const parsed = JSON.parse(lines[1]!);
+    expect(lines[1]).toBe(`{"chain":${canonicalJson(parsed.chain)},${canonicalJson({ ...parsed, chain: undefined }).slice(1)}`);
+    // Pretty-printing and reordering keys changes bytes, not content: still one valid chain.
+    const reserialized = lines.map((line) => {
+      const { chain, ...rest } = JSON.parse(line);
+      return JSON.stringify({ ...rest, chain });
+    });
+    await save(path, reserialized);
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 2 });
   });
 });
