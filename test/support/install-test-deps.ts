@@ -7,6 +7,9 @@ const REQUIRED: ReadonlyArray<{ check: string[]; pkg: string }> = [
   { check: ['openssl', 'version'], pkg: 'openssl' },
   { check: ['/usr/bin/aws', '--version'], pkg: 'awscli' },
   { check: ['promtool', '--version'], pkg: 'prometheus' },
+  // test/support/postgres.ts runs initdb/pg_ctl from /usr/lib/postgresql/N/bin (not on PATH)
+  { check: ['sh', '-c', 'ls /usr/lib/postgresql/*/bin/initdb'], pkg: 'postgresql' },
+  { check: ['redis-server', '--version'], pkg: 'redis-server' },
 ];
 
 const present = (check: string[]): boolean => spawnSync(check[0]!, check.slice(1), { stdio: 'ignore' }).status === 0;
