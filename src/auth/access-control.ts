@@ -37,10 +37,10 @@ export class PolicyAccessControl implements AccessControl {
     return defaultKeyPolicy(this.accountId);
   }
 
-  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean): void {
+  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void {
     const compiled = parseKeyPolicy(policy);
     checkPrincipalsExist(compiled, this.directory, this.accountId);
-    if (!bypassLockoutSafetyCheck) checkLockout(compiled, caller as Principal);
+    if (!bypassLockoutSafetyCheck) checkLockout(compiled, caller as Principal, keyArn);
   }
 
   grantsChanged(keyId: string): void {

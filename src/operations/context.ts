@@ -36,7 +36,7 @@ export interface AccessControl {
   /** The policy a key gets when CreateKey names none. */
   defaultKeyPolicy(): string;
   /** MalformedPolicyDocumentException / LimitExceededException for a bad policy; the lockout safety check. */
-  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean): void;
+  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void;
   /** Grants on a key changed: drop cached decisions. */
   grantsChanged?(keyId: string): void;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import { createKey as makeKey } from '../keys/factory.js';
 import { keyMetadata } from '../keys/metadata.js';
@@ -39,11 +40,14 @@ export const createKey: Operation = {
     if (input.MultiRegion === true) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this engine.');
     await ctx.authorizeAccount('kms:CreateKey');
     const access = ctx.engine.access;
+    const keyId = randomUUID();
     const policy = (input.Policy as string | undefined) ?? access.defaultKeyPolicy();
-    if (input.Policy !== undefined) access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true);
+    if (input.Policy !== undefined) {
+      access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, ctx.keyring.arnOf(keyId));
+    }
     const tags = mergeTags([], (input.Tags as Tag[] | undefined) ?? []);
     const key = await makeKey(ctx.keyring, ctx.engine.pool, {
-      spec, usage, origin, description: (input.Description as string | undefined) ?? '', policy, tags,
+      keyId, spec, usage, origin, description: (input.Description as string | undefined) ?? '', policy, tags,
     });
     ctx.keyArns.push(key.arn);
     ctx.keySpec = key.spec;

@@ -1,6 +1,7 @@
 // CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant (kms-api.md section 8.4). Grants
 // take effect at once: this engine is strongly consistent, and grant tokens are checked, then accepted.
-import { decodeGrantToken, encodeGrantToken, newGrantId, validateGrantRequest } from '../auth/grants.js';
+import { decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validateGrantRequest } from '../auth/grants.js';
+import type { Principal } from '../auth/identities.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
 import type { RequestContext } from './context.js';
@@ -118,10 +119,7 @@ export const retireGrant: Operation = {
     ctx.keyArns.push(ctx.keyring.arnOf(keyId));
     // Who may retire (AWS): the retiring principal, a grantee whose grant allows RetireGrant, or the issuing account.
     const caller = ctx.caller;
-    const allowed = grant.retiringPrincipal === caller.arn
-      || (grant.granteePrincipal === caller.arn && grant.operations.includes('RetireGrant'))
-      || (grant.issuingAccount === caller.accountId && caller.arn === `arn:aws:iam::${caller.accountId}:root`);
-    if (!allowed) {
+    if (!mayRetireGrant(grant, caller as Principal)) {
       throw new KmsError('AccessDeniedException',
         `User: ${caller.arn} is not authorized to perform: kms:RetireGrant on resource: ${ctx.keyring.arnOf(keyId)}`);
     }

@@ -22,7 +22,7 @@ export const putKeyPolicy: Operation = {
     requireDefaultName(input.PolicyName);
     const key = await manageKey(ctx, 'kms:PutKeyPolicy');
     const policy = input.Policy as string;
-    ctx.engine.access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true);
+    ctx.engine.access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, key.arn);
     await ctx.keyring.mutate(key.keyId, (draft) => {
       draft.policy = policy;
     });
