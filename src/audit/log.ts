@@ -103,9 +103,10 @@ export class AuditLog {
     try {
       const { size } = await handle.stat();
       const tail = await locateTail(handle, size);
-      if (tail.tornBytes > 0) await handle.truncate(tail.completeSize);
       const last = lastLink(path, tail.lastLine);
       headHandle = await openCheckpoint(path, last);
+      // Only once the log is known to be intact up to the torn bytes: a refused open leaves the file as found.
+      if (tail.tornBytes > 0) await handle.truncate(tail.completeSize);
       const log = new AuditLog(path, handle, headHandle, last, tail.completeSize, opts);
       if (tail.tornBytes > 0) {
         await log.append(buildServiceEventRecord({
