@@ -125,6 +125,17 @@ describe('AuditLog', () => {
     await expect(AuditLog.open(path)).rejects.toThrow(/last record is not intact/);
   });
 
+  it('leaves the file as found when it refuses to open, torn tail included', async () => {
+    const path = await tempLogPath();
+    const log = await AuditLog.open(path);
+    await Promise.all([1, 2].map((n) => log.append(sampleRecord(n))));
+    await log.close();
+    await writeFile(path, `${(await readFile(path, 'utf8')).replace('request-2', 'request-X')}{"torn`);
+    const before = await readFile(path);
+    await expect(AuditLog.open(path)).rejects.toThrow(/last record is not intact/);
+    expect(await readFile(path)).toEqual(before);
+  });
+
   it('rejects every append of a batch whose write fails, then continues an intact chain', async () => {
     const path = await tempLogPath();
     const log = await AuditLog.open(path);
