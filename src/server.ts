@@ -8,6 +8,7 @@ import { buildServiceEventRecord } from './audit/record.js';
 import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
 import { loadConfig, type Config } from './config.js';
+import type { JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
 import { startScheduler } from './keys/scheduler.js';
 import { createMetrics } from './metrics/registry.js';
@@ -28,6 +29,18 @@ export interface RunningServer {
 
 const SCHEDULER_INTERVAL_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 8_000;
+
+/**
+ * The KMS operation a worker job serves, for the `operation` label of the pool histograms: the registry folds
+ * names that are not KMS operations into 'unknown', and job names (`sign`, `generateMaterial`) are not.
+ * Material jobs are labelled with the operation that usually asks for them (rotation also generates material).
+ */
+const POOL_JOB_OPERATION: Readonly<Record<JobName, string>> = {
+  generateMaterial: 'CreateKey', wrapMaterial: 'ImportKeyMaterial', importParameters: 'GetParametersForImport',
+  unwrapImport: 'ImportKeyMaterial', encrypt: 'Encrypt', decrypt: 'Decrypt',
+  reEncrypt: 'ReEncrypt', generateDataKey: 'GenerateDataKey', generateDataKeyPair: 'GenerateDataKeyPair', sign: 'Sign',
+  verify: 'Verify', generateMac: 'GenerateMac', verifyMac: 'VerifyMac', deriveSharedSecret: 'DeriveSharedSecret',
+};
 
 /** Everything but the HTTP listener: shared by `serve` and `seed`. */
 export async function openEngine(config: Config, print: (line: string) => void) {
@@ -74,7 +87,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
     quotaSnapshot: () => limiter.snapshot(),
   });
   core.setTaskObserver((report) => {
-    for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, job.op);
+    for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, POOL_JOB_OPERATION[job.op]);
     metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
   });
   engine.quotas = {
