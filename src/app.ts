@@ -46,8 +46,10 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
   });
 
   app.notFound((c) => c.json({ __type: 'UnknownOperationException', message: '' }, 404));
-  app.onError((_error, c) =>
-    c.body(JSON.stringify({ __type: 'KMSInternalException', message: 'The request failed because of an internal error.' }),
-      500, { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID() }));
+  app.onError((error, c) => {
+    console.error(`kms-engine: unhandled error in HTTP layer: ${error.name}`, error.stack?.split('\n').slice(1, 4).join(' | '));
+    return c.body(JSON.stringify({ __type: 'KMSInternalException', message: 'The request failed because of an internal error.' }),
+      500, { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID() });
+  });
   return app;
 }

@@ -9,6 +9,8 @@ import type {
 import { GuardedKeyCache, type CachedKey } from './key-cache.js';
 import * as primitives from './primitives/index.js';
 import { randomBytesFromPool } from './random-pool.js';
+import { derivedMaterialId } from '../src/keys/factory.js';
+import { makeImportParameters, unwrapImportedMaterial } from './import.js';
 import type { RootKey } from './root-key.js';
 import { openSymmetric, sealSymmetric } from './symmetric.js';
 
@@ -59,15 +61,23 @@ export class JobRunner {
         material.fill(0);
       }
     },
-    wrapMaterial: ({ keyId, materialId, spec, material }) => {
-      let publicKey: Buffer | undefined;
-      if (spec === 'SYMMETRIC_DEFAULT') {
-        if (material.length !== 32) return fail('ValidationException', 'Symmetric key material must be 32 bytes.');
-      } else {
-        primitives.validateMaterial(spec, material);
-        if (KEY_SPECS[spec].family !== 'hmac') publicKey = primitives.publicKeyOf(primitives.loadKey(spec, material));
+    wrapMaterial: ({ keyId, materialId, spec, material }) => ({ ok: true, ...this.wrapGiven(keyId, materialId, spec, material) }),
+    importParameters: async ({ keyId, wrappingKeySpec, wrappingAlgorithm, validTo }) =>
+      ({ ok: true, ...await makeImportParameters(this.root, { keyId, wrappingKeySpec, wrappingAlgorithm, validTo }) }),
+    unwrapImport: ({ keyId, spec, importToken, encryptedMaterial }) => {
+      const material = unwrapImportedMaterial(this.root, keyId, importToken, encryptedMaterial);
+      try {
+        const materialId = derivedMaterialId(keyId, material);
+        return { ok: true, materialId, ...this.wrapGiven(keyId, materialId, spec, material) };
+      } catch (error) {
+        // Material of the wrong size or type: AWS's answer for invalid imported material.
+        if (error instanceof primitives.PrimitiveError && error.code === 'ValidationException') {
+          return fail('IncorrectKeyMaterialException', error.message);
+        }
+        throw error;
+      } finally {
+        material.fill(0);
       }
-      return { ok: true, wrapped: this.root.wrap(keyId, materialId, material), publicKey };
     },
     encrypt: ({ target, plaintext }) => ({ ok: true, ciphertext: this.seal(target, plaintext) }),
     decrypt: ({ source }) => {
@@ -110,6 +120,18 @@ export class JobRunner {
     deriveSharedSecret: ({ key, peerPublicKey }) =>
       ({ ok: true, sharedSecret: primitives.deriveSharedSecret(this.loaded(key), peerPublicKey) }),
   };
+
+  /** Given material (seed file, import): checked against its spec (PrimitiveError otherwise), then wrapped. */
+  private wrapGiven(keyId: string, materialId: string, spec: KeySpec, material: Uint8Array): { wrapped: Buffer; publicKey?: Buffer } {
+    let publicKey: Buffer | undefined;
+    if (spec === 'SYMMETRIC_DEFAULT') {
+      if (material.length !== 32) throw new primitives.PrimitiveError('ValidationException', 'Symmetric key material must be 32 bytes.');
+    } else {
+      primitives.validateMaterial(spec, material);
+      if (KEY_SPECS[spec].family !== 'hmac') publicKey = primitives.publicKeyOf(primitives.loadKey(spec, material));
+    }
+    return { wrapped: this.root.wrap(keyId, materialId, material), publicKey };
+  }
 
   private seal(target: SealTarget, plaintext: Uint8Array): Buffer {
     if (target.kind === 'symmetric') {
@@ -165,6 +187,8 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 function toFailure(error: unknown): KmsFailure {
   if (error instanceof primitives.PrimitiveError) return fail(error.code, error.message);
-  // Unexpected: report the class of failure only; never the error text, which could quote key bytes.
+  // Unexpected: log where, never the error text, which could quote key bytes; answer the class of failure only.
+  console.error(`kms-engine worker: internal error: ${error instanceof Error ? error.name : typeof error}`,
+    error instanceof Error ? error.stack?.split('\n').slice(1, 4).join(' | ') : '');
   return fail('KMSInternalException', 'The request failed because of an internal error.');
 }

@@ -1,0 +1,70 @@
+// Unchanged AWS clients against the server: the AWS Encryption SDK (1 MiB envelope round trip) and the
+// AWS CLI v2 (Debian's awscli, installed by pretest).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { KMS } from '@aws-sdk/client-kms';
+import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode } from '@aws-crypto/client-node';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+
+const run = promisify(execFile);
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server?.remove();
+});
+
+describe('AWS Encryption SDK', () => {
+  it('round-trips 1 MiB through a KMS keyring with a generator and an extra wrapping key', async () => {
+    const kms = server.client();
+    const generator = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    const extra = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    const clientProvider = getClient(KMS, { endpoint: server.url, credentials: server.credentials });
+    const keyring = new KmsKeyringNode({ generatorKeyId: generator, keyIds: [extra], clientProvider });
+    const { encrypt, decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+    const plaintext = randomBytes(1024 * 1024);
+    const context = { purpose: 'conformance', stage: 'test' };
+    const { result } = await encrypt(keyring, plaintext, { encryptionContext: context });
+    expect(result.length).toBeGreaterThan(plaintext.length);
+    const opened = await decrypt(keyring, result);
+    expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
+    expect(opened.messageHeader.encryptionContext).toMatchObject(context);
+    // A keyring that only knows the extra wrapping key decrypts too: Encrypt's ciphertext works alone.
+    const onlyExtra = new KmsKeyringNode({ keyIds: [extra], clientProvider });
+    expect(Buffer.from((await decrypt(onlyExtra, result)).plaintext).equals(plaintext)).toBe(true);
+  });
+});
+
+describe('AWS CLI v2', () => {
+  const aws = async (...args: string[]) => {
+    const { stdout } = await run('/usr/bin/aws', ['kms', ...args, '--endpoint-url', server.url, '--output', 'json'], {
+      env: {
+        ...process.env, AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+        AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '',
+      },
+    });
+    return JSON.parse(stdout || '{}') as Record<string, any>;
+  };
+
+  it('creates a key, encrypts, decrypts and lists through `aws kms`', async () => {
+    const created = await aws('create-key', '--description', 'from the cli');
+    const keyId = created.KeyMetadata.KeyId as string;
+    expect(created.KeyMetadata.Description).toBe('from the cli');
+    const encrypted = await aws('encrypt', '--key-id', keyId, '--plaintext', Buffer.from('cli secret').toString('base64'),
+      '--encryption-context', 'app=cli');
+    expect(encrypted.KeyId).toBe(created.KeyMetadata.Arn);
+    const decrypted = await aws('decrypt', '--ciphertext-blob', encrypted.CiphertextBlob, '--encryption-context', 'app=cli');
+    expect(Buffer.from(decrypted.Plaintext, 'base64').toString()).toBe('cli secret');
+    const listed = await aws('list-keys');
+    expect(listed.Keys.map((k: { KeyId: string }) => k.KeyId)).toContain(keyId);
+  });
+
+  it('surfaces AWS errors by __type', async () => {
+    await expect(aws('describe-key', '--key-id', 'alias/does-not-exist')).rejects.toThrow(/NotFoundException/);
+  });
+});
