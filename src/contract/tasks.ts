@@ -4,6 +4,7 @@
 // Imported by both threads: pure types, no I/O.
 import type { KmsFailure } from './errors.js';
 import type { EncryptionContext } from './encryption-context.js';
+import type { WrappingAlgorithm, WrappingKeySpec } from './import-token.js';
 import type {
   DataKeyPairSpec, EncryptionAlgorithm, KeySpec, MacAlgorithm, MessageType, SigningAlgorithm,
 } from './key-specs.js';
@@ -35,6 +36,19 @@ interface JobSpecs {
   wrapMaterial: {
     in: { keyId: string; materialId: string; spec: KeySpec; material: Uint8Array };
     out: { wrapped: Uint8Array; publicKey?: Uint8Array };
+  };
+  /** BYOK: a fresh RSA wrapping key pair; its private half leaves the worker only sealed inside the ImportToken. */
+  importParameters: {
+    in: { keyId: string; wrappingKeySpec: WrappingKeySpec; wrappingAlgorithm: WrappingAlgorithm; validTo: number };
+    out: { publicKey: Uint8Array; importToken: Uint8Array };
+  };
+  /**
+   * BYOK: opens the ImportToken, unwraps EncryptedKeyMaterial with its private key, checks the material as
+   * wrapMaterial does and wraps it under the root key. The material id is derived from the material.
+   */
+  unwrapImport: {
+    in: { keyId: string; spec: KeySpec; importToken: Uint8Array; encryptedMaterial: Uint8Array };
+    out: { materialId: string; wrapped: Uint8Array; publicKey?: Uint8Array };
   };
   encrypt: { in: { target: SealTarget; plaintext: Uint8Array }; out: { ciphertext: Uint8Array } };
   decrypt: { in: { source: SealedInput }; out: { plaintext: Uint8Array } };

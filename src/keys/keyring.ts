@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
 import { StoreConflict, type AliasRecord, type KeyRecord, type KeyStore } from '../store/types.js';
 import { keyArn, parseKeyIdentifier, aliasArn } from './identifiers.js';
+import { expireImportedMaterial, materialExpired } from './imported-material.js';
 
 export interface ResolvedKey {
   key: KeyRecord;
@@ -51,11 +52,16 @@ export class Keyring {
       const alias = await this.getAlias(parsed.aliasName);
       const key = alias === undefined ? undefined : await this.get(alias.keyId);
       if (key === undefined) throw new KmsError('NotFoundException', `Alias '${this.aliasArnOf(parsed.aliasName)}' is not found.`);
-      return { key, alias: parsed.aliasName };
+      return { key: await this.withoutExpiredMaterial(key), alias: parsed.aliasName };
     }
     const key = await this.get(parsed.keyId);
     if (key === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(parsed.keyId)}' does not exist`);
-    return { key };
+    return { key: await this.withoutExpiredMaterial(key) };
+  }
+
+  /** Imported material past its ValidTo is deleted on first use, before the scheduler gets to it. */
+  private withoutExpiredMaterial(key: KeyRecord): KeyRecord | Promise<KeyRecord> {
+    return materialExpired(key) ? expireImportedMaterial(this, key.keyId) : key;
   }
 
   async create(record: KeyRecord): Promise<void> {

@@ -15,6 +15,9 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
     DeletionDate: key.state === 'PendingDeletion' ? key.deletionDate : undefined,
     PendingDeletionWindowInDays: key.state === 'PendingDeletion' ? key.pendingWindowInDays : undefined,
     Origin: key.origin,
+    // Imported material only: whether it expires and when (ValidTo only with KEY_MATERIAL_EXPIRES).
+    ExpirationModel: key.expirationModel,
+    ValidTo: key.validTo,
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.spec,
     KeySpec: key.spec,

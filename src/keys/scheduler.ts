@@ -1,12 +1,14 @@
 // Scheduled work: keys whose deletion window has passed are deleted (with their material, aliases and
-// grants), and keys due for automatic rotation are rotated. Runs on a timer on the main thread; each pass
-// asks the store for due keys only, so it costs nothing while nothing is due.
+// grants), imported material past its ValidTo is deleted, and keys due for automatic rotation are rotated.
+// Runs on a timer on the main thread; each pass asks the store for due keys only, so it costs nothing while
+// nothing is due.
 import type { CryptoPool } from '../pool/crypto-pool.js';
+import { expireImportedMaterial, materialExpired } from './imported-material.js';
 import type { Keyring } from './keyring.js';
 import { rotatable, rotateKey } from './rotation.js';
 
 export interface ScheduledEvent {
-  eventName: 'DeleteKey' | 'RotateKey';
+  eventName: 'DeleteKey' | 'RotateKey' | 'DeleteExpiredKeyMaterial';
   keyArn: string;
 }
 
@@ -21,6 +23,9 @@ export async function runDueWork(keyring: Keyring, pool: CryptoPool, now = Date.
     if (key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate <= now) {
       await keyring.deleteKey(keyId);
       event = { eventName: 'DeleteKey', keyArn: key.arn };
+    } else if (materialExpired(key, now)) {
+      await expireImportedMaterial(keyring, keyId, now);
+      event = { eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn };
     } else if (key.rotationEnabled && rotatable(key) && key.nextRotationDate !== undefined && key.nextRotationDate <= now
       && key.state === 'Enabled') {
       await rotateKey(keyring, pool, key, 'AUTOMATIC');

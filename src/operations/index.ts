@@ -10,6 +10,7 @@ import {
 import { decrypt } from './decrypt.js';
 import { encrypt } from './encrypt.js';
 import { generateRandom } from './generate-random.js';
+import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import.js';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grants.js';
 import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy.js';
 import {
@@ -45,6 +46,7 @@ export const OPERATIONS = {
   Decrypt: decrypt,
   DeleteAlias: deleteAlias,
   DeleteCustomKeyStore: customKeyStores,
+  DeleteImportedKeyMaterial: deleteImportedKeyMaterial,
   DeriveSharedSecret: deriveSharedSecret,
   DescribeCustomKeyStores: customKeyStores,
   DescribeKey: describeKey,
@@ -62,7 +64,9 @@ export const OPERATIONS = {
   GenerateRandom: generateRandom,
   GetKeyPolicy: getKeyPolicy,
   GetKeyRotationStatus: getKeyRotationStatus,
+  GetParametersForImport: getParametersForImport,
   GetPublicKey: getPublicKey,
+  ImportKeyMaterial: importKeyMaterial,
   ListAliases: listAliases,
   ListGrants: listGrants,
   ListKeyPolicies: listKeyPolicies,

@@ -19,10 +19,16 @@ CREATE INDEX IF NOT EXISTS grants_key ON grants (key_id);
 CREATE INDEX IF NOT EXISTS grants_retiring ON grants (retiring_principal);
 `;
 
-/** When scheduled work must look at a key next: its deletion date, else its next automatic rotation. */
-export const dueAt = (record: KeyRecord): number | null =>
-  record.state === 'PendingDeletion' ? record.deletionDate ?? null
+/**
+ * When scheduled work must look at a key next: its deletion date, else its next automatic rotation; or the
+ * expiry of its imported material (ValidTo), when that comes first.
+ */
+export const dueAt = (record: KeyRecord): number | null => {
+  const scheduled = record.state === 'PendingDeletion' ? record.deletionDate ?? null
     : record.rotationEnabled ? record.nextRotationDate ?? null : null;
+  const expires = record.materials.length > 0 ? record.validTo ?? null : null;
+  return expires === null ? scheduled : scheduled === null ? expires : Math.min(scheduled, expires);
+};
 
 interface AliasRow { name: string; key_id: string; creation_date: number; last_updated_date: number }
 const aliasFromRow = (row: AliasRow): AliasRecord =>

@@ -42,6 +42,11 @@ export interface KeyRecord {
   materials: MaterialRecord[];
   /** DER SubjectPublicKeyInfo of asymmetric keys: public, so kept beside the wrapped private key. */
   publicKey?: Buffer;
+  /** Origin EXTERNAL: the id of the material first imported; every later import must be that material. */
+  importedMaterialId?: string;
+  /** Origin EXTERNAL with material: whether it expires, and when (epoch seconds); see src/keys/imported-material.ts. */
+  expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  validTo?: number;
   tags: Tag[];
   /** Bumped on every change: invalidates caches (metadata, policy decisions) across threads and nodes. */
   version: number;

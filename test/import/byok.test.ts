@@ -1,0 +1,264 @@
+// Bring your own key through the real SDK against a real server: material wrapped by the openssl CLI imports
+// and then is the key (symmetric ciphertext opens with the material itself, HMACs match node's, signatures
+// verify with the SPKI openssl derives), and every documented error path answers with AWS's error.
+import {
+  CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, DisableKeyCommand,
+  EncryptCommand, GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand,
+  ScheduleKeyDeletionCommand, SignCommand, type KMSClient, type KeySpec, type KeyUsageType,
+} from '@aws-sdk/client-kms';
+import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { opensslKeyPair, wrapWithOpenssl, type WrappingAlgorithm } from './openssl-wrap.js';
+
+let server: TestServer;
+let kms: KMSClient;
+
+beforeAll(async () => {
+  server = await startServer();
+  kms = server.client();
+});
+afterAll(async () => {
+  kms?.destroy();
+  await server?.remove();
+});
+
+/** The SDK error's AWS code, or 'ok'. */
+async function errorCode(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error) {
+    return (error as { name: string }).name;
+  }
+}
+
+async function externalKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage?: KeyUsageType): Promise<string> {
+  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: spec, KeyUsage: usage }));
+  return KeyMetadata!.KeyId!;
+}
+
+const keyState = async (keyId: string) => (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+
+async function parameters(keyId: string, algorithm: WrappingAlgorithm, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048') {
+  const out = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: spec }));
+  return { token: out.ImportToken!, publicKey: out.PublicKey!, validTo: out.ParametersValidTo! };
+}
+
+/** GetParametersForImport, wrap with openssl, ImportKeyMaterial: the whole BYOK round. */
+async function importMaterial(keyId: string, material: Uint8Array, algorithm: WrappingAlgorithm,
+  expiration: { ExpirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'; ValidTo?: Date } =
+  { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048') {
+  const { token, publicKey } = await parameters(keyId, algorithm, spec);
+  return kms.send(new ImportKeyMaterialCommand({
+    KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: wrapWithOpenssl(publicKey, algorithm, material), ...expiration,
+  }));
+}
+
+const derivedMaterialId = (keyId: string, material: Uint8Array): string =>
+  createHash('sha256').update('kms-engine/material-id/v1|').update(keyId).update('|').update(material).digest('hex');
+
+/** Opens a symmetric ciphertext blob with the raw material: proof the engine encrypts with exactly that key. */
+function openBlobLocally(blob: Uint8Array, material: Uint8Array): Buffer {
+  const bytes = Buffer.from(blob);
+  const decipher = createDecipheriv('aes-256-gcm', material, bytes.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));
+  decipher.setAAD(bytes.subarray(0, HEADER_BYTES));
+  decipher.setAuthTag(bytes.subarray(HEADER_BYTES + IV_BYTES, OVERHEAD_BYTES));
+  return Buffer.concat([decipher.update(bytes.subarray(OVERHEAD_BYTES)), decipher.final()]);
+}
+
+describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', () => {
+  const material = randomBytes(32);
+  let keyId: string;
+  let ciphertext: Uint8Array;
+
+  it('starts PendingImport with no material, and cannot encrypt', async () => {
+    keyId = await externalKey();
+    const metadata = await keyState(keyId);
+    expect(metadata).toMatchObject({ Origin: 'EXTERNAL', KeyState: 'PendingImport', Enabled: false });
+    expect(metadata.CurrentKeyMaterialId).toBeUndefined();
+    expect(await errorCode(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toBe('KMSInvalidStateException');
+  });
+
+  it('GetParametersForImport returns an RSA SPKI wrapping key and a token valid for 24 hours', async () => {
+    const before = Date.now();
+    const { publicKey, token, validTo } = await parameters(keyId, 'RSAES_OAEP_SHA_256', 'RSA_3072');
+    const wrappingKey = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+    expect(wrappingKey.asymmetricKeyType).toBe('rsa');
+    expect(wrappingKey.asymmetricKeyDetails?.modulusLength).toBe(3072);
+    expect(token.length).toBeGreaterThan(0);
+    const hours = (validTo.getTime() - before) / 3_600_000;
+    expect(hours).toBeGreaterThan(23.9);
+    expect(hours).toBeLessThanOrEqual(24.01);
+  });
+
+  it('imports, enables the key and names the material by its derived id', async () => {
+    const out = await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256');
+    expect(out.KeyMaterialId).toBe(derivedMaterialId(keyId, material));
+    const metadata = await keyState(keyId);
+    expect(metadata).toMatchObject({
+      KeyState: 'Enabled', Enabled: true, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', CurrentKeyMaterialId: out.KeyMaterialId,
+    });
+    expect(metadata.ValidTo).toBeUndefined();
+  });
+
+  it('encrypts with exactly the imported material, and decrypts', async () => {
+    ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('bring your own key') }))).CiphertextBlob!;
+    expect(openBlobLocally(ciphertext, material).toString()).toBe('bring your own key');
+    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
+    expect(Buffer.from(Plaintext!).toString()).toBe('bring your own key');
+  });
+
+  it('accepts the same material again, and refuses different material (IncorrectKeyMaterialException)', async () => {
+    const again = await importMaterial(keyId, material, 'RSA_AES_KEY_WRAP_SHA_256');
+    expect(again.KeyMaterialId).toBe(derivedMaterialId(keyId, material));
+    expect(await errorCode(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+  });
+
+  it('DeleteImportedKeyMaterial returns the key to PendingImport; reimporting brings old ciphertexts back', async () => {
+    const deleted = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+    expect(deleted.KeyMaterialId).toBe(derivedMaterialId(keyId, material));
+    expect((await keyState(keyId)).KeyState).toBe('PendingImport');
+    expect(await errorCode(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
+    // Deleting again is a no-op on a key with no material.
+    expect(await errorCode(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('ok');
+    // Different material is refused even while the key has none: it only ever takes back its own.
+    expect(await errorCode(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_1'))).toBe('IncorrectKeyMaterialException');
+    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_1');
+    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
+    expect(Buffer.from(Plaintext!).toString()).toBe('bring your own key');
+  });
+
+  it('keeps a Disabled key Disabled when material is imported again', async () => {
+    await kms.send(new DisableKeyCommand({ KeyId: keyId }));
+    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256');
+    expect((await keyState(keyId)).KeyState).toBe('Disabled');
+  });
+});
+
+describe('HMAC and asymmetric key material', () => {
+  it('HMAC_256 raw bytes via RSAES_OAEP_SHA_1: GenerateMac equals node HMAC-SHA-256 with the same key', async () => {
+    const keyId = await externalKey('HMAC_256', 'GENERATE_VERIFY_MAC');
+    const material = randomBytes(32);
+    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_1');
+    const message = Buffer.from('message authenticated with an imported key');
+    const { Mac } = await kms.send(new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: 'HMAC_SHA_256', Message: message }));
+    expect(Buffer.from(Mac!).equals(createHmac('sha256', material).update(message).digest())).toBe(true);
+  });
+
+  it('ECC_NIST_P256 PKCS#8 via RSA_AES_KEY_WRAP_SHA_256: signatures verify with the SPKI openssl derives', async () => {
+    const keyId = await externalKey('ECC_NIST_P256', 'SIGN_VERIFY');
+    const { pkcs8, spki } = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+    await importMaterial(keyId, pkcs8, 'RSA_AES_KEY_WRAP_SHA_256');
+    const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
+    expect(Buffer.from(PublicKey!).equals(spki)).toBe(true);
+    const message = Buffer.from('signed by an imported EC key');
+    const { Signature } = await kms.send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'ECDSA_SHA_256', Message: message }));
+    const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    expect(verify('sha256', message, publicKey, Buffer.from(Signature!))).toBe(true);
+  });
+
+  it('RSA_2048 private key via RSA_AES_KEY_WRAP_SHA_1: PSS signatures verify with the SPKI openssl derives', async () => {
+    const keyId = await externalKey('RSA_2048', 'SIGN_VERIFY');
+    const { pkcs8, spki } = opensslKeyPair(['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']);
+    await importMaterial(keyId, pkcs8, 'RSA_AES_KEY_WRAP_SHA_1');
+    expect((await keyState(keyId)).KeyState).toBe('Enabled');
+    const message = Buffer.from('signed by an imported RSA key');
+    const { Signature } = await kms.send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'RSASSA_PSS_SHA_256', Message: message }));
+    const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    expect(verify('sha256', message, { key: publicKey, padding: 6, saltLength: 32 }, Buffer.from(Signature!))).toBe(true);
+  });
+
+  it('material of the wrong type or size is IncorrectKeyMaterialException', async () => {
+    const ecKey = await externalKey('ECC_NIST_P384', 'SIGN_VERIFY');
+    const p256 = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']).pkcs8;
+    expect(await errorCode(importMaterial(ecKey, p256, 'RSA_AES_KEY_WRAP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    const symmetric = await externalKey();
+    expect(await errorCode(importMaterial(symmetric, randomBytes(16), 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect((await keyState(symmetric)).KeyState).toBe('PendingImport');
+  });
+});
+
+describe('errors', () => {
+  const noExpiry = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' } as const;
+
+  it('keys not of Origin EXTERNAL: UnsupportedOperationException for all three operations', async () => {
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+    const keyId = KeyMetadata!.KeyId!;
+    expect(await errorCode(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('UnsupportedOperationException');
+    expect(await errorCode(kms.send(new ImportKeyMaterialCommand({
+      KeyId: keyId, ImportToken: randomBytes(200), EncryptedKeyMaterial: randomBytes(256), ...noExpiry,
+    })))).toBe('UnsupportedOperationException');
+    expect(await errorCode(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('UnsupportedOperationException');
+  });
+
+  it('RSAES_PKCS1_V1_5 is refused; a key pending deletion is KMSInvalidStateException', async () => {
+    const keyId = await externalKey();
+    expect(await errorCode(parameters(keyId, 'RSAES_PKCS1_V1_5' as WrappingAlgorithm))).toBe('ValidationException');
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    expect(await errorCode(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('KMSInvalidStateException');
+  });
+
+  it('tokens: another key\'s, tampered, edited or expired ones are refused; bad wrapping is InvalidCiphertextException', async () => {
+    const keyId = await externalKey();
+    const otherKey = await externalKey();
+    const material = randomBytes(32);
+    const { token, publicKey } = await parameters(keyId, 'RSAES_OAEP_SHA_256');
+    const encrypted = wrapWithOpenssl(publicKey, 'RSAES_OAEP_SHA_256', material);
+    const attempt = (importToken: Uint8Array, encryptedMaterial: Uint8Array = encrypted, id = keyId) =>
+      errorCode(kms.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: importToken, EncryptedKeyMaterial: encryptedMaterial, ...noExpiry })));
+
+    expect(await attempt(token, encrypted, otherKey)).toBe('InvalidImportTokenException');
+    expect(await attempt(randomBytes(token.length))).toBe('InvalidImportTokenException');
+    const tampered = Buffer.from(token);
+    tampered[tampered.length - 1]! ^= 1;
+    expect(await attempt(tampered)).toBe('InvalidImportTokenException');
+    // The token's header: magic(4) | keyId(36) | spec(1) | algorithm(1) | validTo(8, float64). Pushing the
+    // expiry forward breaks the seal; one in the past is an expired token.
+    const extended = Buffer.from(token);
+    extended.writeDoubleBE(extended.readDoubleBE(42) + 86_400, 42);
+    expect(await attempt(extended)).toBe('InvalidImportTokenException');
+    const expired = Buffer.from(token);
+    expired.writeDoubleBE(Date.now() / 1000 - 60, 42);
+    expect(await attempt(expired)).toBe('ExpiredImportTokenException');
+
+    expect(await attempt(token, randomBytes(256))).toBe('InvalidCiphertextException');
+    expect(await attempt(token, randomBytes(100))).toBe('InvalidCiphertextException');
+    expect((await keyState(keyId)).KeyState).toBe('PendingImport');
+    expect(await attempt(token)).toBe('ok');
+  });
+
+  it('ExpirationModel and ValidTo: required, forbidden, in the future, at most 365 days ahead', async () => {
+    const keyId = await externalKey();
+    const material = randomBytes(32);
+    const day = 86_400_000;
+    const expect4 = async (expiration: Parameters<typeof importMaterial>[3]) => errorCode(importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', expiration));
+    expect(await expect4({})).toBe('ValidationException'); // default KEY_MATERIAL_EXPIRES needs ValidTo
+    expect(await expect4({ ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ValidTo: new Date(Date.now() + day) })).toBe('ValidationException');
+    expect(await expect4({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() - day) })).toBe('ValidationException');
+    expect(await expect4({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() + 366 * day) })).toBe('ValidationException');
+    const validTo = new Date(Date.now() + 30 * day);
+    expect(await expect4({ ValidTo: validTo })).toBe('ok');
+    const metadata = await keyState(keyId);
+    expect(metadata.ExpirationModel).toBe('KEY_MATERIAL_EXPIRES');
+    expect(Math.abs(metadata.ValidTo!.getTime() - validTo.getTime())).toBeLessThan(1000);
+  });
+});
+
+describe('expiring material', () => {
+  it('when ValidTo passes the material is deleted and the key goes to PendingImport, until reimported', async () => {
+    const keyId = await externalKey();
+    const material = randomBytes(32);
+    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() + 2_000) });
+    const ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('short-lived') }))).CiphertextBlob!;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await errorCode(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
+    const metadata = await keyState(keyId);
+    expect(metadata.KeyState).toBe('PendingImport');
+    expect(metadata.ValidTo).toBeUndefined();
+    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256');
+    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
+    expect(Buffer.from(Plaintext!).toString()).toBe('short-lived');
+  });
+});
