@@ -19,6 +19,8 @@ export interface Config {
   rootKeyUri?: string;
   store: string; // 'sqlite' or a postgres:// URL
   quotaStore: string; // 'memory' or a redis:// URL
+  /** KMS_NODE_ID: this node's name in a cluster (audit records, change notifications); generated when unset. */
+  nodeId?: string;
   workers: number;
   auditLog: string;
   tlsCert?: string;
@@ -70,6 +72,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (quotaStore !== 'memory' && !/^rediss?:\/\//.test(quotaStore)) {
     throw new ConfigError(`KMS_QUOTA_STORE must be 'memory' or a redis:// URL, got '${quotaStore}'`);
   }
+  const nodeId = optional(env, 'KMS_NODE_ID');
+  if (nodeId !== undefined && !/^[A-Za-z0-9._-]{1,48}$/.test(nodeId)) {
+    throw new ConfigError('KMS_NODE_ID must be 1-48 letters, digits, dots, dashes or underscores');
+  }
   const tlsCert = optional(env, 'KMS_TLS_CERT');
   const tlsKey = optional(env, 'KMS_TLS_KEY');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -94,6 +100,7 @@ export function loadConfig(env: Env = process.env): Config {
     rootKeyUri,
     store,
     quotaStore,
+    nodeId,
     workers: integer(env, 'KMS_WORKERS', Math.max(1, availableParallelism()), 1, 256),
     auditLog: resolve(env.KMS_AUDIT_LOG || resolve(dataDir, 'audit.jsonl')),
     tlsCert,

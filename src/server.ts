@@ -10,12 +10,13 @@ import { loadIdentities } from './auth/identities.js';
 import { loadConfig, type Config } from './config.js';
 import type { JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
-import { startScheduler } from './keys/scheduler.js';
 import { createMetrics } from './metrics/registry.js';
 import type { Engine, QuotaGate } from './operations/context.js';
 import type { Pipeline, Realism } from './pipeline.js';
 import { CryptoPool } from './pool/crypto-pool.js';
-import { parseQuotas, QuotaLimiter, throttlingError } from './quota/index.js';
+import { parseQuotas, throttlingError } from './quota/index.js';
+import { openRequestQuotas } from './quota/redis-limiter.js';
+import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
 import { ensureRootKeyFile, rootCredentials } from './secrets.js';
 import { openStore } from './store/open.js';
 import { createRealism } from './realism-config.js';
@@ -51,7 +52,8 @@ export async function openEngine(config: Config, print: (line: string) => void) 
     accountId: config.accountId, rootAccessKeyId: credentials.accessKeyId,
     rootSecretAccessKey: credentials.secretAccessKey, identitiesFile: config.identitiesFile,
   });
-  const store = await openStore(config);
+  const nodeId = resolveNodeId(config);
+  const store = await openStore(config, nodeId);
   let onTask: ConstructorParameters<typeof CryptoPool>[0]['onTask'];
   const pool = new CryptoPool({
     workers: config.workers, rootKeyFile: config.rootKeyFile, batchSize: config.batchSize,
@@ -61,12 +63,16 @@ export async function openEngine(config: Config, print: (line: string) => void) 
   const keyring = new Keyring(store, config.region, config.accountId, {
     onKeyRetired: (keyId) => pool.evict([keyId]),
   });
-  const limiter = new QuotaLimiter(parseQuotas(config.quotas, config.region));
+  const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId });
+  // Other nodes' changes drop this node's cached keys, aliases, grants and worker key material.
+  const cluster = await joinCluster(store, nodeId, { keyring, pool, access });
   const engine: Engine = { config, keyring, pool, access, quotas: undefined as unknown as QuotaGate };
   return {
-    engine, identities, store, pool, limiter,
+    engine, identities, store, pool, limiter, nodeId, cluster,
     setTaskObserver(observer: typeof onTask) { onTask = observer; },
     async close() {
+      await cluster.close();
+      await limiter.close?.();
       await pool.close();
       await store.close();
     },
@@ -79,13 +85,15 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   let keysByState: Record<string, number> = {};
   const refreshKeyStates = () => store.countKeysByState().then((counts) => { keysByState = counts; }, () => {});
   await refreshKeyStates();
-  const audit = await AuditLog.open(config.auditLog, { region: config.region, accountId: config.accountId });
+  const nodeId = auditNodeId(config, core.nodeId);
+  const audit = await AuditLog.open(config.auditLog, { region: config.region, accountId: config.accountId, nodeId });
   const metrics = createMetrics({
     poolStats: () => pool.stats(),
     keysByState: () => keysByState,
     auditLagSeconds: () => audit.lagSeconds(),
     quotaSnapshot: () => limiter.snapshot(),
   });
+  limiter.registerMetrics?.(metrics.registry);
   core.setTaskObserver((report) => {
     for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, POOL_JOB_OPERATION[job.op]);
     metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
@@ -102,11 +110,11 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   };
   if (config.seedFile !== undefined) await applySeedFile(engine, config.seedFile, print);
   const realism: Realism | undefined = createRealism(config);
-  const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism };
+  const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism, nodeId };
 
-  const stopScheduler = startScheduler(engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
+  const stopScheduler = startScheduledWork(core.cluster.workLock, engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
     await audit.append(buildServiceEventRecord({
-      eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn,
+      eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn, nodeId,
     }));
   });
   const keyStateTimer = setInterval(refreshKeyStates, 5_000);

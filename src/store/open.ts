@@ -1,10 +1,17 @@
-// Opens the store KMS_STORE names: the embedded SQLite database by default.
+// Opens the store KMS_STORE names: the embedded SQLite database by default, or PostgreSQL shared by many nodes.
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config.js';
+import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { KeyStore } from './types.js';
 
-export async function openStore(config: Config): Promise<KeyStore> {
+export async function openStore(config: Config, nodeId: string): Promise<KeyStore> {
   if (config.store === 'sqlite') return new SqliteStore(join(config.dataDir, 'kms.sqlite'));
-  throw new ConfigError('KMS_STORE=postgres:// is not available in this build');
+  try {
+    return await PostgresStore.open(config.store, { nodeId });
+  } catch (error) {
+    // Name the failure, never the URL: it may carry a password.
+    const reason = (error as { code?: string }).code ?? (error instanceof Error ? error.message : 'error');
+    throw new ConfigError(`KMS_STORE: cannot open the PostgreSQL store (${reason})`);
+  }
 }

@@ -1,0 +1,34 @@
+// Joining the other nodes that share a PostgreSQL store: hear their changes (ChangeFeed -> cache drops) and
+// coordinate scheduled work (one pass at a time across the cluster). With the embedded store this node is
+// alone and both are no-ops.
+import type { Config } from '../config.js';
+import { PostgresStore } from '../store/postgres.js';
+import type { KeyStore } from '../store/types.js';
+import { ChangeFeed } from './change-feed.js';
+import { dropChanged, dropEverything, type CachedViews } from './invalidation.js';
+import { PostgresWorkLock, singleNodeLock, type WorkLock } from './scheduled-work.js';
+
+export { resolveNodeId } from './node-id.js';
+export { startScheduledWork, type WorkLock } from './scheduled-work.js';
+
+export interface ClusterMembership {
+  readonly workLock: WorkLock;
+  close(): Promise<void>;
+}
+
+export async function joinCluster(store: KeyStore, nodeId: string, views: CachedViews): Promise<ClusterMembership> {
+  if (!(store instanceof PostgresStore)) return { workLock: singleNodeLock, close: async () => {} };
+  const feed = await ChangeFeed.start({
+    url: store.url, nodeId, pool: store.pool,
+    onChange: (change) => dropChanged(views, change),
+    onGap: () => dropEverything(views),
+  });
+  return { workLock: new PostgresWorkLock(store.pool), close: () => feed.close() };
+}
+
+/**
+ * The node id stamped into audit records: set when the node is one of several (a shared store) or was named
+ * with KMS_NODE_ID; a lone node's records stay as they always were.
+ */
+export const auditNodeId = (config: Pick<Config, 'nodeId' | 'store'>, nodeId: string): string | undefined =>
+  config.nodeId ?? (config.store === 'sqlite' ? undefined : nodeId);

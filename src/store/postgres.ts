@@ -1,0 +1,214 @@
+// The shared store: PostgreSQL, for several nodes serving the same keys. Same documents as SQLite (codec.ts)
+// with the few columns queries need. Every write is one statement (one round trip, atomic); triggers record
+// each change and NOTIFY other nodes on commit (migrations/index.ts, src/cluster/change-feed.ts).
+//
+// Failure behaviour: a node must fail fast, never hang, while PostgreSQL restarts or is unreachable. The pool
+// gives up connecting after CONNECT_TIMEOUT_MS, every query after QUERY_TIMEOUT_MS (client side, and
+// statement_timeout server side); such failures surface as DependencyTimeoutException (503, retryable).
+// Broken connections are dropped by the pool, so the node recovers by itself once PostgreSQL is back.
+import pg from 'pg';
+import { DEPENDENCY_TIMEOUT_MESSAGE } from '../realism/messages.js';
+import { KmsError } from '../protocol/errors.js';
+import { keyFromDocument, keyToDocument } from './codec.js';
+import { migrate } from './migrations/index.js';
+import { dueAt } from './sqlite.js';
+import {
+  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore,
+} from './types.js';
+
+const CONNECT_TIMEOUT_MS = 2_000;
+const QUERY_TIMEOUT_MS = 5_000;
+const POOL_SIZE = 10;
+
+export interface PostgresStoreOptions {
+  /** Names this node's connections (application_name kms-engine:<nodeId>): change notifications carry it. */
+  nodeId: string;
+  poolSize?: number;
+}
+
+/** The application_name of a node's connections; the change feed compares it to skip the node's own changes. */
+export const applicationName = (nodeId: string): string => `kms-engine:${nodeId}`.slice(0, 63);
+
+/** pg connection settings shared by the store's pool and the cluster's dedicated connections. */
+export function connectionSettings(url: string, nodeId: string): pg.ClientConfig {
+  return {
+    connectionString: url,
+    application_name: applicationName(nodeId),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    statement_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
+  };
+}
+
+interface AliasRow { name: string; key_id: string; creation_date: number; last_updated_date: number }
+const aliasFromRow = (row: AliasRow): AliasRecord =>
+  ({ name: row.name, keyId: row.key_id, creationDate: row.creation_date, lastUpdatedDate: row.last_updated_date });
+const grantFromRow = (row: { doc: string }): GrantRecord => JSON.parse(row.doc) as GrantRecord;
+
+// SQLSTATE classes and driver errors that mean "PostgreSQL is not answering", as opposed to a bad query.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300']);
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** True when `error` says the database is unreachable, restarting or too slow (retryable by the client). */
+export function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: string }).code;
+  if (code !== undefined && (UNAVAILABLE_SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) return true;
+  return /timeout|Connection terminated|Client has encountered a connection error|not queryable|ECONNREFUSED/i.test(error.message);
+}
+
+const unavailable = (): KmsError => new KmsError('DependencyTimeoutException', DEPENDENCY_TIMEOUT_MESSAGE);
+
+export class PostgresStore implements KeyStore {
+  readonly kind = 'postgres';
+  /** Shared with the cluster modules (change-log catch-up, scheduled-work lock): one pool per node. */
+  readonly pool: pg.Pool;
+
+  private constructor(readonly url: string, readonly nodeId: string, poolSize: number) {
+    this.pool = new pg.Pool({ ...connectionSettings(url, nodeId), max: poolSize, idleTimeoutMillis: 30_000 });
+    // An idle connection dying (PostgreSQL restarting) is reported here; the pool has already dropped it.
+    this.pool.on('error', () => {});
+  }
+
+  /** Connects and brings the schema up to date (waits for another node doing the same). */
+  static async open(url: string, options: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(url, options.nodeId, options.poolSize ?? POOL_SIZE);
+    try {
+      const client = await store.pool.connect();
+      try {
+        await migrate(client);
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await store.pool.end().catch(() => {});
+      throw error;
+    }
+    return store;
+  }
+
+  /** One statement; unavailability becomes DependencyTimeoutException. Reads are retried once on a fresh connection. */
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[], retryable = false): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      if (retryable) {
+        try {
+          return await this.pool.query<R>(text, values);
+        } catch (retryError) {
+          if (!isUnavailable(retryError)) throw retryError;
+        }
+      }
+      throw unavailable();
+    }
+  }
+
+  async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const { rows } = await this.query<{ doc: string }>('SELECT doc FROM kms_keys WHERE key_id = $1', [keyId], true);
+    return rows[0] === undefined ? undefined : keyFromDocument(rows[0].doc);
+  }
+
+  async listKeyIds(afterKeyId: string | undefined, limit: number): Promise<string[]> {
+    const { rows } = await this.query<{ key_id: string }>(
+      'SELECT key_id FROM kms_keys WHERE key_id > $1 ORDER BY key_id LIMIT $2', [afterKeyId ?? '', limit], true);
+    return rows.map((row) => row.key_id);
+  }
+
+  async countKeysByState(): Promise<Record<string, number>> {
+    const { rows } = await this.query<{ state: string; n: number }>(
+      'SELECT state, count(*)::integer AS n FROM kms_keys GROUP BY state', [], true);
+    return Object.fromEntries(rows.map((row) => [row.state, row.n]));
+  }
+
+  async dueKeys(now: number): Promise<string[]> {
+    const { rows } = await this.query<{ key_id: string }>(
+      'SELECT key_id FROM kms_keys WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY key_id', [now], true);
+    return rows.map((row) => row.key_id);
+  }
+
+  async insertKey(record: KeyRecord): Promise<void> {
+    try {
+      await this.query('INSERT INTO kms_keys (key_id, version, state, due_at, doc) VALUES ($1, $2, $3, $4, $5)',
+        [record.keyId, record.version, record.state, dueAt(record), keyToDocument(record)]);
+    } catch (error) {
+      throw uniqueViolation(error) ? new StoreConflict(`key ${record.keyId} exists`) : error;
+    }
+  }
+
+  async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
+    const result = await this.query(
+      'UPDATE kms_keys SET version = $1, state = $2, due_at = $3, doc = $4 WHERE key_id = $5 AND version = $6',
+      [record.version, record.state, dueAt(record), keyToDocument(record), record.keyId, expectedVersion]);
+    if (result.rowCount !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+  }
+
+  async deleteKey(keyId: string): Promise<void> {
+    // Data-modifying CTEs: one statement, so the key, its aliases and its grants go together or not at all.
+    await this.query(`WITH aliases AS (DELETE FROM kms_aliases WHERE key_id = $1),
+      grants AS (DELETE FROM kms_grants WHERE key_id = $1)
+      DELETE FROM kms_keys WHERE key_id = $1`, [keyId]);
+  }
+
+  async getAlias(name: string): Promise<AliasRecord | undefined> {
+    const { rows } = await this.query<AliasRow>('SELECT * FROM kms_aliases WHERE name = $1', [name], true);
+    return rows[0] === undefined ? undefined : aliasFromRow(rows[0]);
+  }
+
+  async listAliases(keyId?: string): Promise<AliasRecord[]> {
+    const { rows } = keyId === undefined
+      ? await this.query<AliasRow>('SELECT * FROM kms_aliases ORDER BY name', [], true)
+      : await this.query<AliasRow>('SELECT * FROM kms_aliases WHERE key_id = $1 ORDER BY name', [keyId], true);
+    return rows.map(aliasFromRow);
+  }
+
+  async insertAlias(alias: AliasRecord): Promise<void> {
+    try {
+      await this.query('INSERT INTO kms_aliases (name, key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4)',
+        [alias.name, alias.keyId, alias.creationDate, alias.lastUpdatedDate]);
+    } catch (error) {
+      throw uniqueViolation(error) ? new StoreConflict(`alias ${alias.name} exists`) : error;
+    }
+  }
+
+  async updateAlias(alias: AliasRecord): Promise<void> {
+    await this.query('UPDATE kms_aliases SET key_id = $1, last_updated_date = $2 WHERE name = $3',
+      [alias.keyId, alias.lastUpdatedDate, alias.name]);
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    return ((await this.query('DELETE FROM kms_aliases WHERE name = $1', [name])).rowCount ?? 0) > 0;
+  }
+
+  async listGrants(keyId: string): Promise<GrantRecord[]> {
+    const { rows } = await this.query<{ doc: string }>('SELECT doc FROM kms_grants WHERE key_id = $1 ORDER BY seq', [keyId], true);
+    return rows.map(grantFromRow);
+  }
+
+  async getGrant(grantId: string): Promise<GrantRecord | undefined> {
+    const { rows } = await this.query<{ doc: string }>('SELECT doc FROM kms_grants WHERE grant_id = $1', [grantId], true);
+    return rows[0] === undefined ? undefined : grantFromRow(rows[0]);
+  }
+
+  async listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> {
+    const { rows } = await this.query<{ doc: string }>(
+      'SELECT doc FROM kms_grants WHERE retiring_principal = $1 ORDER BY seq', [principal], true);
+    return rows.map(grantFromRow);
+  }
+
+  async insertGrant(grant: GrantRecord): Promise<void> {
+    await this.query('INSERT INTO kms_grants (grant_id, key_id, retiring_principal, doc) VALUES ($1, $2, $3, $4)',
+      [grant.grantId, grant.keyId, grant.retiringPrincipal ?? null, JSON.stringify(grant)]);
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    return ((await this.query('DELETE FROM kms_grants WHERE grant_id = $1', [grantId])).rowCount ?? 0) > 0;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+const uniqueViolation = (error: unknown): boolean => error instanceof Error && (error as { code?: string }).code === '23505';

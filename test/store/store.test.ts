@@ -1,0 +1,262 @@
+// The one storage contract, run against both KeyStore implementations: SQLite (embedded) and PostgreSQL (a
+// throwaway server, a fresh database per test). Whatever a store must do, both must do the same way.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStore } from '../../src/store/postgres.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { StoreConflict, type GrantRecord, type KeyRecord, type KeyStore } from '../../src/store/types.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+
+let postgres: TestPostgres;
+let databases = 0;
+
+/** A new empty database on the test server, so every test starts from nothing. */
+async function freshDatabaseUrl(): Promise<string> {
+  const name = `store_${++databases}`;
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return postgres.url.replace(/\/postgres$/, `/${name}`);
+}
+
+const backends: Array<{ name: string; open(): Promise<{ store: KeyStore; cleanup(): void }> }> = [
+  {
+    name: 'SqliteStore',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'kms-store-test-'));
+      return { store: new SqliteStore(join(dir, 'kms.sqlite')), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'PostgresStore',
+    async open() {
+      return { store: await PostgresStore.open(await freshDatabaseUrl(), { nodeId: 'test-node' }), cleanup: () => {} };
+    },
+  },
+];
+
+beforeAll(async () => { postgres = await startPostgres(); });
+afterAll(async () => { await postgres?.remove(); });
+
+function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
+  const keyId = overrides.keyId ?? randomUUID();
+  return {
+    keyId,
+    arn: `arn:aws:kms:us-east-1:111122223333:key/${keyId}`,
+    account: '111122223333',
+    region: 'us-east-1',
+    spec: 'SYMMETRIC_DEFAULT',
+    usage: 'ENCRYPT_DECRYPT',
+    origin: 'AWS_KMS',
+    state: 'Enabled',
+    description: 'a test key',
+    creationDate: 1_700_000_000.25,
+    policy: '{"Version":"2012-10-17","Statement":[]}',
+    rotationEnabled: false,
+    onDemandRotations: 0,
+    currentMaterialId: 'ab'.repeat(32),
+    materials: [{ materialId: 'ab'.repeat(32), wrapped: Buffer.from([0, 1, 2, 250, 251, 252]), createdAt: 1_700_000_000, state: 'CURRENT' }],
+    tags: [{ TagKey: 'team', TagValue: 'crypto' }],
+    version: 1,
+    ...overrides,
+  };
+}
+
+function grantRecord(keyId: string, overrides: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    grantId: randomUUID().replace(/-/g, '') + randomUUID().replace(/-/g, ''),
+    keyId,
+    granteePrincipal: 'arn:aws:iam::111122223333:role/app',
+    issuingAccount: 'arn:aws:iam::111122223333:root',
+    operations: ['Encrypt', 'Decrypt'],
+    creationDate: 1_700_000_100,
+    ...overrides,
+  };
+}
+
+describe.each(backends)('$name', (backend) => {
+  let store: KeyStore;
+  let cleanup: () => void;
+
+  const open = async () => {
+    ({ store, cleanup } = await backend.open());
+  };
+  afterEach(async () => {
+    await store?.close();
+    cleanup?.();
+  });
+
+  it('stores a key and gives back the same record, Buffers included; a second insert of the id conflicts', async () => {
+    await open();
+    const record = keyRecord({ publicKey: Buffer.from('3059301306072a8648ce3d', 'hex'), rotationEnabled: true,
+      rotationPeriodInDays: 365, nextRotationDate: 1_731_536_000 });
+    await store.insertKey(record);
+    const stored = await store.getKey(record.keyId);
+    expect(stored).toEqual(record);
+    expect(Buffer.isBuffer(stored!.materials[0]!.wrapped)).toBe(true);
+    expect(await store.getKey(randomUUID())).toBeUndefined();
+    await expect(store.insertKey(record)).rejects.toBeInstanceOf(StoreConflict);
+  });
+
+  it('updates only from the expected version: a stale writer gets StoreConflict and changes nothing', async () => {
+    await open();
+    const record = keyRecord();
+    await store.insertKey(record);
+    await store.updateKey({ ...record, state: 'Disabled', version: 2 }, 1);
+    await expect(store.updateKey({ ...record, description: 'stale', version: 2 }, 1)).rejects.toBeInstanceOf(StoreConflict);
+    const stored = await store.getKey(record.keyId);
+    expect(stored).toMatchObject({ state: 'Disabled', version: 2, description: 'a test key' });
+    await expect(store.updateKey(keyRecord({ version: 2 }), 1)).rejects.toBeInstanceOf(StoreConflict);
+  });
+
+  it('lists key ids in byte order, page by page, and counts keys by state', async () => {
+    await open();
+    const ids = ['0a', 'Zz', 'a0', 'ab', 'b-', 'b_'].map((prefix) => `${prefix}${randomUUID().slice(2)}`);
+    for (const [i, keyId] of ids.entries()) await store.insertKey(keyRecord({ keyId, state: i % 3 === 0 ? 'Disabled' : 'Enabled' }));
+    const sorted = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    expect(await store.listKeyIds(undefined, 100)).toEqual(sorted);
+    const first = await store.listKeyIds(undefined, 4);
+    expect(first).toEqual(sorted.slice(0, 4));
+    expect(await store.listKeyIds(first.at(-1), 4)).toEqual(sorted.slice(4));
+    expect(await store.countKeysByState()).toEqual({ Disabled: 2, Enabled: 4 });
+  });
+
+  it('reports keys due for deletion or automatic rotation, and only those', async () => {
+    await open();
+    const deleting = keyRecord({ state: 'PendingDeletion', deletionDate: 1_000, pendingWindowInDays: 7 });
+    const laterDeletion = keyRecord({ state: 'PendingDeletion', deletionDate: 5_000, pendingWindowInDays: 7 });
+    const rotating = keyRecord({ rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: 2_000 });
+    const rotationOff = keyRecord({ rotationEnabled: false, nextRotationDate: 500 });
+    for (const record of [deleting, laterDeletion, rotating, rotationOff]) await store.insertKey(record);
+    expect((await store.dueKeys(3_000)).sort()).toEqual([deleting.keyId, rotating.keyId].sort());
+    await store.updateKey({ ...rotating, nextRotationDate: 10_000, version: 2 }, 1);
+    expect(await store.dueKeys(3_000)).toEqual([deleting.keyId]);
+  });
+
+  it('keeps aliases: insert, name conflicts, retarget, list all or per key, delete', async () => {
+    await open();
+    const [one, two] = [keyRecord(), keyRecord()];
+    await store.insertKey(one);
+    await store.insertKey(two);
+    await store.insertAlias({ name: 'alias/b', keyId: one.keyId, creationDate: 10, lastUpdatedDate: 10 });
+    await store.insertAlias({ name: 'alias/a', keyId: one.keyId, creationDate: 11, lastUpdatedDate: 11 });
+    await expect(store.insertAlias({ name: 'alias/a', keyId: two.keyId, creationDate: 12, lastUpdatedDate: 12 }))
+      .rejects.toBeInstanceOf(StoreConflict);
+    expect((await store.listAliases()).map((alias) => alias.name)).toEqual(['alias/a', 'alias/b']);
+    await store.updateAlias({ name: 'alias/b', keyId: two.keyId, creationDate: 10, lastUpdatedDate: 20 });
+    expect(await store.getAlias('alias/b')).toEqual({ name: 'alias/b', keyId: two.keyId, creationDate: 10, lastUpdatedDate: 20 });
+    expect((await store.listAliases(one.keyId)).map((alias) => alias.name)).toEqual(['alias/a']);
+    expect(await store.deleteAlias('alias/a')).toBe(true);
+    expect(await store.deleteAlias('alias/a')).toBe(false);
+    expect(await store.getAlias('alias/a')).toBeUndefined();
+  });
+
+  it('keeps grants in creation order, finds them by id and retiring principal, deletes them', async () => {
+    await open();
+    const key = keyRecord();
+    await store.insertKey(key);
+    const grants = [
+      grantRecord(key.keyId, { name: 'first', retiringPrincipal: 'arn:aws:iam::111122223333:role/ops' }),
+      grantRecord(key.keyId, { constraints: { EncryptionContextSubset: { app: 'x' } } }),
+      grantRecord(key.keyId, { retiringPrincipal: 'arn:aws:iam::111122223333:role/ops' }),
+    ];
+    for (const grant of grants) await store.insertGrant(grant);
+    expect(await store.listGrants(key.keyId)).toEqual(grants);
+    expect(await store.getGrant(grants[1]!.grantId)).toEqual(grants[1]);
+    expect(await store.listGrantsByRetiringPrincipal('arn:aws:iam::111122223333:role/ops')).toEqual([grants[0], grants[2]]);
+    expect(await store.deleteGrant(grants[0]!.grantId)).toBe(true);
+    expect(await store.deleteGrant(grants[0]!.grantId)).toBe(false);
+    expect(await store.listGrants(key.keyId)).toEqual(grants.slice(1));
+  });
+
+  it('deletes a key together with its aliases and grants, leaving other keys alone', async () => {
+    await open();
+    const [doomed, kept] = [keyRecord(), keyRecord()];
+    await store.insertKey(doomed);
+    await store.insertKey(kept);
+    await store.insertAlias({ name: 'alias/doomed', keyId: doomed.keyId, creationDate: 1, lastUpdatedDate: 1 });
+    await store.insertAlias({ name: 'alias/kept', keyId: kept.keyId, creationDate: 1, lastUpdatedDate: 1 });
+    const doomedGrant = grantRecord(doomed.keyId);
+    const keptGrant = grantRecord(kept.keyId);
+    await store.insertGrant(doomedGrant);
+    await store.insertGrant(keptGrant);
+    await store.deleteKey(doomed.keyId);
+    expect(await store.getKey(doomed.keyId)).toBeUndefined();
+    expect(await store.getAlias('alias/doomed')).toBeUndefined();
+    expect(await store.getGrant(doomedGrant.grantId)).toBeUndefined();
+    expect(await store.getKey(kept.keyId)).toEqual(kept);
+    expect((await store.listAliases()).map((alias) => alias.name)).toEqual(['alias/kept']);
+    expect(await store.listGrants(kept.keyId)).toEqual([keptGrant]);
+  });
+
+  it('lets exactly one of many concurrent writers from the same version win', async () => {
+    await open();
+    const record = keyRecord();
+    await store.insertKey(record);
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) =>
+      store.updateKey({ ...record, description: `writer ${i}`, version: 2 }, 1)));
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected' && outcome.reason instanceof StoreConflict)).toHaveLength(7);
+  });
+});
+
+describe('PostgresStore specifics', () => {
+  it('migrates once when several nodes start at the same moment', async () => {
+    const url = await freshDatabaseUrl();
+    const stores = await Promise.all(Array.from({ length: 5 }, (_, i) => PostgresStore.open(url, { nodeId: `node-${i}` })));
+    try {
+      const { rows } = await stores[0]!.pool.query<{ version: number }>('SELECT version FROM kms_schema_migrations');
+      expect(rows.map((row) => row.version)).toEqual([1]);
+      const record = keyRecord();
+      await stores[1]!.insertKey(record);
+      expect(await stores[4]!.getKey(record.keyId)).toEqual(record);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it('records every committed change, with the writing node, in the change log', async () => {
+    const store = await PostgresStore.open(await freshDatabaseUrl(), { nodeId: 'writer-1' });
+    try {
+      const key = keyRecord();
+      await store.insertKey(key);
+      await store.insertAlias({ name: 'alias/logged', keyId: key.keyId, creationDate: 1, lastUpdatedDate: 1 });
+      await store.insertGrant(grantRecord(key.keyId));
+      await expect(store.updateKey({ ...key, version: 2 }, 7)).rejects.toBeInstanceOf(StoreConflict); // nothing committed
+      await store.deleteKey(key.keyId);
+      const { rows } = await store.pool.query<{ kind: string; subject: string; origin: string }>(
+        'SELECT kind, subject, origin FROM kms_changes ORDER BY seq');
+      const changes = rows.map((row) => `${row.kind}:${row.subject}`);
+      const writes = [`key:${key.keyId}`, 'alias:alias/logged', `grant:${key.keyId}`];
+      expect(changes.slice(0, 3)).toEqual(writes);
+      expect(changes.slice(3).sort()).toEqual([...writes].sort()); // the cascade of deleteKey, in any order
+      expect(new Set(rows.map((row) => row.origin))).toEqual(new Set(['kms-engine:writer-1']));
+    } finally {
+      await store.close();
+    }
+  });
+
+  // Bounded by the store's connect and query timeouts: a hang would run into the test's own timeout instead.
+  it('fails fast with DependencyTimeoutException while PostgreSQL is down, and recovers by itself', async () => {
+    const store = await PostgresStore.open(await freshDatabaseUrl(), { nodeId: 'outage' });
+    try {
+      const key = keyRecord();
+      await store.insertKey(key);
+      await postgres.halt();
+      await expect(store.getKey(key.keyId)).rejects.toMatchObject({ code: 'DependencyTimeoutException' });
+      await expect(store.insertKey(keyRecord())).rejects.toMatchObject({ code: 'DependencyTimeoutException' });
+      await postgres.start();
+      expect(await store.getKey(key.keyId)).toEqual(key);
+    } finally {
+      await store.close();
+    }
+  });
+});
