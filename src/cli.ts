@@ -1,4 +1,4 @@
-// `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, bench [options].
+// `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, rotate-root-key, bench [options].
 import { ConfigError, loadConfig } from './config.js';
 import { SeedError } from './seed/apply.js';
 
@@ -6,6 +6,7 @@ const USAGE = `usage: kms-engine <command>
   serve                 start the server (environment: see README)
   seed FILE             apply a seed file to the store
   audit verify FILE     check an audit log's hash chain
+  rotate-root-key       re-wrap all key material under KMS_NEW_ROOT_KEY_FILE / KMS_NEW_ROOT_KEY
   bench [options]       the load-test harness (kms-engine bench --help)`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -18,6 +19,10 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] !== 'verify') break;
         const { runAuditVerifyCommand } = await import('./audit/verify.js');
         return await runAuditVerifyCommand(rest.slice(1));
+      }
+      case 'rotate-root-key': {
+        const { runRotateRootKeyCommand } = await import('./root-key/rotate.js');
+        return await runRotateRootKeyCommand(rest);
       }
       case 'bench': {
         const harness = '../bench/harness/cli.js';

@@ -17,6 +17,9 @@ export interface Config {
   quotas: string;
   rootKeyFile: string;
   rootKeyUri?: string;
+  /** The root key being rotated to (KMS_NEW_ROOT_KEY_FILE / KMS_NEW_ROOT_KEY): wraps new material, both unwrap. */
+  newRootKeyFile?: string;
+  newRootKeyUri?: string;
   store: string; // 'sqlite' or a postgres:// URL
   quotaStore: string; // 'memory' or a redis:// URL
   /** KMS_NODE_ID: this node's name in a cluster (audit records, change notifications); generated when unset. */
@@ -85,6 +88,17 @@ export function loadConfig(env: Env = process.env): Config {
   if (rootKeyUri !== undefined && !rootKeyUri.startsWith('pkcs11:')) {
     throw new ConfigError(`KMS_ROOT_KEY must be a pkcs11: URI`);
   }
+  if (rootKeyUri !== undefined && optional(env, 'KMS_ROOT_KEY_FILE') !== undefined) {
+    throw new ConfigError('KMS_ROOT_KEY and KMS_ROOT_KEY_FILE both name a root key; set one');
+  }
+  const newRootKeyUri = optional(env, 'KMS_NEW_ROOT_KEY');
+  if (newRootKeyUri !== undefined && !newRootKeyUri.startsWith('pkcs11:')) {
+    throw new ConfigError('KMS_NEW_ROOT_KEY must be a pkcs11: URI');
+  }
+  const newRootKeyFile = optional(env, 'KMS_NEW_ROOT_KEY_FILE');
+  if (newRootKeyUri !== undefined && newRootKeyFile !== undefined) {
+    throw new ConfigError('KMS_NEW_ROOT_KEY and KMS_NEW_ROOT_KEY_FILE both name a new root key; set one');
+  }
   const host = env.HOST || '127.0.0.1';
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -98,6 +112,8 @@ export function loadConfig(env: Env = process.env): Config {
     quotas: env.KMS_QUOTAS || 'none',
     rootKeyFile: resolve(env.KMS_ROOT_KEY_FILE || resolve(dataDir, 'root.key')),
     rootKeyUri,
+    newRootKeyFile: newRootKeyFile === undefined ? undefined : resolve(newRootKeyFile),
+    newRootKeyUri,
     store,
     quotaStore,
     nodeId,

@@ -17,8 +17,10 @@ import { CryptoPool } from './pool/crypto-pool.js';
 import { parseQuotas, throttlingError } from './quota/index.js';
 import { openRequestQuotas } from './quota/redis-limiter.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
-import { ensureRootKeyFile, rootCredentials } from './secrets.js';
+import { rootCredentials } from './secrets.js';
+import { prepareRootKeys, rootKeyPlan } from './root-key/open.js';
 import { openStore } from './store/open.js';
+import { loadTlsOptions, type TlsListenOptions } from './tls.js';
 import { createRealism } from './realism-config.js';
 import { applySeedFile } from './seed/apply.js';
 
@@ -46,7 +48,8 @@ const POOL_JOB_OPERATION: Readonly<Record<JobName, string>> = {
 /** Everything but the HTTP listener: shared by `serve` and `seed`. */
 export async function openEngine(config: Config, print: (line: string) => void) {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  ensureRootKeyFile(config.rootKeyFile);
+  const rootKeys = rootKeyPlan(config);
+  const preparedRootKeys = prepareRootKeys(rootKeys);
   const credentials = rootCredentials(config, print);
   const identities = loadIdentities({
     accountId: config.accountId, rootAccessKeyId: credentials.accessKeyId,
@@ -56,7 +59,7 @@ export async function openEngine(config: Config, print: (line: string) => void) 
   const store = await openStore(config, nodeId);
   let onTask: ConstructorParameters<typeof CryptoPool>[0]['onTask'];
   const pool = new CryptoPool({
-    workers: config.workers, rootKeyFile: config.rootKeyFile, batchSize: config.batchSize,
+    workers: config.workers, rootKeys, batchSize: config.batchSize,
     maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
   });
   const access = new PolicyAccessControl(identities, store, config.accountId);
@@ -75,11 +78,13 @@ export async function openEngine(config: Config, print: (line: string) => void) 
       await limiter.close?.();
       await pool.close();
       await store.close();
+      preparedRootKeys.close();
     },
   };
 }
 
 export async function startServer(config: Config = loadConfig(), print: (line: string) => void = console.log): Promise<RunningServer> {
+  const tls = loadTlsOptions(config);
   const core = await openEngine(config, print);
   const { engine, identities, pool, limiter, store } = core;
   let keysByState: Record<string, number> = {};
@@ -122,11 +127,11 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
 
   let ready = false;
   const app = createApp(pipeline, config.maxBodyBytes, () => ready);
-  const server = await listen(app.fetch, config);
+  const server = await listen(app.fetch, config, tls);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   ready = true;
-  const scheme = config.tlsCert === undefined ? 'http' : 'https';
+  const scheme = tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   print(`kms-engine listening on ${url}`);
 
@@ -148,9 +153,9 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   };
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config): Promise<ServerType> {
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config, tls: TlsListenOptions | undefined): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(server));
+    const server = serve({ fetch, port: config.port, hostname: config.host, ...tls }, () => resolve(server));
     server.once('error', reject);
     if ('headersTimeout' in server) {
       server.headersTimeout = 10_000;

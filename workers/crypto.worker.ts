@@ -1,18 +1,19 @@
-// Piscina entry: one pool task = one batch of jobs. The root key is loaded here, in the worker, once; the
-// main thread only ever holds wrapped material. Evictions arrive on a broadcast channel.
+// Piscina entry: one pool task = one batch of jobs. The root key is opened here, in the worker, once (a file's
+// bytes, or a session on the PKCS#11 token that holds it); the main thread only ever holds wrapped material.
+// Evictions arrive on a broadcast channel.
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { KEY_CACHE_CHANNEL, type BatchResult, type EvictMessage, type Job } from '../src/contract/tasks.js';
 import { JobRunner } from './handlers.js';
-import { FileRootKey } from './root-key.js';
+import { openRootKeyRing, type RootKeyPlan } from '../src/root-key/open.js';
 
 interface WorkerOptions {
-  rootKeyFile: string;
+  rootKeys: RootKeyPlan;
   cacheEntries: number;
   cacheTtlMs: number;
 }
 
 const options = workerData as WorkerOptions;
-const runner = new JobRunner(FileRootKey.fromFile(options.rootKeyFile), options.cacheEntries, options.cacheTtlMs);
+const runner = new JobRunner(openRootKeyRing(options.rootKeys), options.cacheEntries, options.cacheTtlMs);
 
 const evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
 evictions.onmessage = (event) => runner.cache.evictKeys((event as unknown as { data: EvictMessage }).data.evict);

@@ -11,10 +11,12 @@ import {
 import { BroadcastChannel } from 'node:worker_threads';
 import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
+import type { RootKeyPlan } from '../root-key/open.js';
 
 export interface CryptoPoolOptions {
   workers: number;
-  rootKeyFile: string;
+  /** Which root keys the workers open (each worker opens its own: the key never crosses threads). */
+  rootKeys: RootKeyPlan;
   batchSize: number;
   maxQueuedJobs: number;
   cacheEntries?: number;
@@ -61,7 +63,7 @@ export class CryptoPool {
       // cache evictions on the broadcast channel) progresses between tasks.
       atomics: 'async',
       workerData: {
-        rootKeyFile: options.rootKeyFile,
+        rootKeys: options.rootKeys,
         cacheEntries: options.cacheEntries ?? 10_000,
         cacheTtlMs: options.cacheTtlMs ?? 5 * 60_000,
       },

@@ -7,6 +7,7 @@ const REQUIRED: ReadonlyArray<{ check: string[]; pkg: string }> = [
   { check: ['openssl', 'version'], pkg: 'openssl' },
   { check: ['/usr/bin/aws', '--version'], pkg: 'awscli' },
   { check: ['promtool', '--version'], pkg: 'prometheus' },
+  { check: ['softhsm2-util', '--version'], pkg: 'softhsm2' },
   // test/support/postgres.ts runs initdb/pg_ctl from /usr/lib/postgresql/N/bin (not on PATH)
   { check: ['sh', '-c', 'ls /usr/lib/postgresql/*/bin/initdb'], pkg: 'postgresql' },
   { check: ['redis-server', '--version'], pkg: 'redis-server' },

@@ -1,0 +1,37 @@
+// KMS_TLS_CERT / KMS_TLS_KEY: serve HTTPS, TLS 1.2 and later only (the floor AWS's own endpoints and SDKs keep).
+// Read and checked once at start, before anything else opens, so a missing file, a key that does not match the
+// certificate or PEM that does not parse stops the server with one line naming the variable.
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { ConfigError, type Config } from './config.js';
+
+export const TLS_MIN_VERSION = 'TLSv1.2';
+
+export interface TlsListenOptions {
+  createServer: typeof createHttpsServer;
+  serverOptions: ServerOptions;
+}
+
+/** The @hono/node-server options that make it listen with HTTPS; undefined for plain HTTP. */
+export function loadTlsOptions(config: Pick<Config, 'tlsCert' | 'tlsKey'>): TlsListenOptions | undefined {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  const cert = readPem(config.tlsCert, 'KMS_TLS_CERT');
+  const key = readPem(config.tlsKey, 'KMS_TLS_KEY');
+  const serverOptions: ServerOptions = { cert, key, minVersion: TLS_MIN_VERSION };
+  try {
+    createSecureContext(serverOptions);
+  } catch (error) {
+    // OpenSSL's reason (e.g. "key values mismatch") names no secret.
+    throw new ConfigError(`KMS_TLS_CERT/KMS_TLS_KEY: not a usable certificate and private key: ${(error as Error).message}`);
+  }
+  return { createServer: createHttpsServer, serverOptions };
+}
+
+function readPem(path: string, variable: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+}

@@ -1,0 +1,112 @@
+// The root key in a PKCS#11 token (SoftHSM2): KMS_ROOT_KEY=pkcs11:... creates a sensitive, non-extractable AES
+// key in the token at first start, the workers wrap and unwrap inside the token, and the data directory holds
+// no root.key and no unwrapped material. Keys made before a restart keep working after it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GenerateMacCommand, SignCommand,
+  VerifyCommand, VerifyMacCommand,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { rootKeyIdOfWrapped } from '../../src/root-key/ring.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { createSoftHsmToken, type SoftHsmToken } from '../support/softhsm.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+const BIN = join(PROJECT_ROOT, 'bin', 'kms-engine.js');
+const ROOT_LABEL = 'kms-root';
+
+let token: SoftHsmToken;
+let server: TestServer | undefined;
+let dataDir: string;
+
+const serverEnv = () => ({ ...token.env, KMS_ROOT_KEY: token.uri(ROOT_LABEL) });
+
+beforeAll(async () => {
+  token = createSoftHsmToken();
+  server = await startServer({ env: serverEnv() });
+  dataDir = server.dataDir;
+});
+afterAll(async () => {
+  await server?.remove();
+  token?.remove();
+});
+
+describe('root key in a PKCS#11 token', () => {
+  it('creates the root key in the token at first start: sensitive, not extractable, value unreadable', () => {
+    expect(token.inspectKey(ROOT_LABEL)).toEqual({ extractable: false, sensitive: true, valueReadable: false });
+  });
+
+  it('serves encryption, signing and MAC keys; all keep working across a restart', async () => {
+    let kms = server!.client();
+    const symmetric = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const signing = (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+    const mac = (await kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }))).KeyMetadata!.KeyId!;
+    const message = Buffer.from('held by the token');
+    const ciphertext = (await kms.send(new EncryptCommand({ KeyId: symmetric, Plaintext: message, EncryptionContext: { app: 'hsm' } }))).CiphertextBlob!;
+    const signature = (await kms.send(new SignCommand({ KeyId: signing, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }))).Signature!;
+    const tag = (await kms.send(new GenerateMacCommand({ KeyId: mac, Message: message, MacAlgorithm: 'HMAC_SHA_256' }))).Mac!;
+    const dataKey = await kms.send(new GenerateDataKeyCommand({ KeyId: symmetric, KeySpec: 'AES_256' }));
+
+    await server!.stop();
+    server = await startServer({ env: serverEnv(), dataDir });
+    kms = server.client();
+
+    const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: { app: 'hsm' } }));
+    expect(Buffer.from(decrypted.Plaintext!).equals(message)).toBe(true);
+    const dataKeyAgain = await kms.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob! }));
+    expect(Buffer.from(dataKeyAgain.Plaintext!).equals(Buffer.from(dataKey.Plaintext!))).toBe(true);
+    const verified = await kms.send(new VerifyCommand({ KeyId: signing, Message: message, Signature: signature, SigningAlgorithm: 'ECDSA_SHA_256' }));
+    expect(verified.SignatureValid).toBe(true);
+    const newSignature = (await kms.send(new SignCommand({ KeyId: signing, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }))).Signature!;
+    expect((await kms.send(new VerifyCommand({ KeyId: signing, Message: message, Signature: newSignature, SigningAlgorithm: 'ECDSA_SHA_256' }))).SignatureValid).toBe(true);
+    expect((await kms.send(new VerifyMacCommand({ KeyId: mac, Message: message, Mac: tag, MacAlgorithm: 'HMAC_SHA_256' }))).MacValid).toBe(true);
+
+    // The data directory: no root key file, and no trace of a plaintext data key in any file.
+    await server.stop();
+    expect(existsSync(join(dataDir, 'root.key'))).toBe(false);
+    const plaintextKey = Buffer.from(dataKey.Plaintext!);
+    for (const name of readdirSync(dataDir)) {
+      expect(readFileSync(join(dataDir, name)).includes(plaintextKey), name).toBe(false);
+    }
+    // Every stored material is wrapped, under one and the same root key (the token's).
+    const store = new SqliteStore(join(dataDir, 'kms.sqlite'));
+    try {
+      const rootKeyIds = new Set<string | undefined>();
+      for (const keyId of [symmetric, signing, mac]) {
+        const record = (await store.getKey(keyId))!;
+        expect(record.materials.length).toBe(1);
+        for (const material of record.materials) rootKeyIds.add(rootKeyIdOfWrapped(material.wrapped));
+      }
+      expect(rootKeyIds.size).toBe(1);
+      expect([...rootKeyIds][0]).toMatch(/^[0-9a-f]{16}$/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('KMS_ROOT_KEY problems stop the server with one line naming the variable', () => {
+  const serve = (env: Record<string, string>) => spawnSync(process.execPath, [BIN, 'serve'], {
+    env: { ...process.env, ...token.env, PORT: '0', KMS_DATA_DIR: join(token.dir, 'refused'), KMS_WORKERS: '1', ...env },
+    encoding: 'utf8', timeout: 30_000,
+  });
+
+  it('a wrong PIN', () => {
+    const result = serve({ KMS_ROOT_KEY: `pkcs11:token=${token.label};object=${ROOT_LABEL}?module-path=${token.modulePath}&pin-value=00000000` });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^kms-engine: KMS_ROOT_KEY: cannot log in to the token: CKR_PIN_INCORRECT/m);
+    expect(result.stderr).not.toContain('00000000');
+  });
+
+  it('a URI without module-path, and a token that does not exist', () => {
+    const noModule = serve({ KMS_ROOT_KEY: `pkcs11:token=${token.label};object=${ROOT_LABEL}` });
+    expect(noModule.status).toBe(2);
+    expect(noModule.stderr).toMatch(/KMS_ROOT_KEY: needs module-path=/);
+    const noToken = serve({ KMS_ROOT_KEY: `pkcs11:token=absent;object=${ROOT_LABEL}?module-path=${token.modulePath}&pin-source=file:${token.pinFile}` });
+    expect(noToken.status).toBe(2);
+    expect(noToken.stderr).toMatch(/KMS_ROOT_KEY: no initialized token matches token=absent/);
+  });
+});
