@@ -1,10 +1,13 @@
 // The Hono front end: transport only. POST / hands the raw request to the KMS pipeline; GET /healthz and
 // GET /metrics answer operators. KMS concerns (auth, quotas, audit) are plain calls in pipeline.ts, not
 // middleware, so a request pays for no compose frames it does not need.
+//
+// POST / reads headers and body straight from Node's IncomingMessage (c.env.incoming) instead of through a
+// WHATWG Request: building the Request and its ReadableStream cost about an eighth of the main thread's time
+// per small KMS call (measured with --cpu-prof), and SigV4 needs the raw bytes anyway.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
 import { handleKms, type Pipeline } from './pipeline.js';
 
 const JSON_TYPE = 'application/x-amz-json-1.1';
@@ -12,6 +15,39 @@ const JSON_TYPE = 'application/x-amz-json-1.1';
 interface NodeBindings {
   incoming: IncomingMessage;
   outgoing: ServerResponse;
+}
+
+const errorBody = (code: string, message: string): string => JSON.stringify({ __type: code, message });
+
+class BodyTooLarge extends Error {}
+
+/** The request body, refused past maxBytes (by Content-Length up front, or while streaming). */
+function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(incoming.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return Promise.reject(new BodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    incoming.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        incoming.removeAllListeners('data');
+        incoming.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    incoming.once('error', reject);
+  });
+}
+
+function headerLookup(incoming: IncomingMessage): (name: string) => string | undefined {
+  return (name) => {
+    const value = incoming.headers[name];
+    return Array.isArray(value) ? value.join(',') : value;
+  };
 }
 
 export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () => boolean): Hono<{ Bindings: NodeBindings }> {
@@ -24,22 +60,25 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
     return c.body(body, 200, { 'content-type': contentType });
   });
 
-  app.post('/*', bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: (c) => c.body(JSON.stringify({ __type: 'RequestEntityTooLargeException', message: 'Request body is too large.' }),
-      413, { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID() }),
-  }), async (c) => {
-    const body = Buffer.from(await c.req.arrayBuffer());
-    const headers = c.req.raw.headers;
+  app.post('/*', async (c) => {
+    const incoming = c.env.incoming;
+    let body: Buffer;
+    try {
+      body = await readBody(incoming, maxBodyBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      return c.body(errorBody('RequestEntityTooLargeException', 'Request body is too large.'), 413,
+        { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID(), connection: 'close' });
+    }
     const response = await handleKms(pipeline, {
       method: 'POST',
-      path: new URL(c.req.url).pathname,
-      header: (name) => headers.get(name) ?? undefined,
+      path: (incoming.url ?? '/').split('?')[0]!,
+      header: headerLookup(incoming),
       body,
-      sourceIp: c.env?.incoming?.socket.remoteAddress ?? '127.0.0.1',
+      sourceIp: incoming.socket.remoteAddress ?? '127.0.0.1',
     });
     if (response.reset) {
-      c.env.incoming.socket.destroy();
+      incoming.socket.destroy();
       return c.body(null, 500);
     }
     return c.body(response.body, response.status as 200, { 'content-type': JSON_TYPE, 'x-amzn-requestid': response.requestId });
@@ -48,8 +87,8 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
   app.notFound((c) => c.json({ __type: 'UnknownOperationException', message: '' }, 404));
   app.onError((error, c) => {
     console.error(`kms-engine: unhandled error in HTTP layer: ${error.name}`, error.stack?.split('\n').slice(1, 4).join(' | '));
-    return c.body(JSON.stringify({ __type: 'KMSInternalException', message: 'The request failed because of an internal error.' }),
-      500, { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID() });
+    return c.body(errorBody('KMSInternalException', 'The request failed because of an internal error.'), 500,
+      { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID() });
   });
   return app;
 }

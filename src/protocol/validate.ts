@@ -40,7 +40,17 @@ function patternOf(source: string): RegExp {
 }
 
 const lowerCamel = (name: string): string => name.charAt(0).toLowerCase() + name.slice(1);
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Strict standard base64 (padded, no whitespace), or null. Node's decoder is lenient (it skips junk), so the
+ * input is valid exactly when re-encoding the bytes gives it back: two native passes, several times faster
+ * than an anchored regular expression over a 4 KiB blob.
+ */
+export function decodeBase64(text: string): Buffer | null {
+  if (text.length % 4 !== 0) return null;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : null;
+}
 
 class Walker {
   readonly violations: string[] = [];
@@ -64,8 +74,8 @@ class Walker {
       }
       case 'blob': {
         const text = this.expect(typeof value === 'string', value, path, 'base64 string') as string;
-        if (!BASE64.test(text)) throw new KmsError('SerializationException', `Value at '${path}' is not valid base64.`);
-        const bytes = Buffer.from(text, 'base64');
+        const bytes = decodeBase64(text);
+        if (bytes === null) throw new KmsError('SerializationException', `Value at '${path}' is not valid base64.`);
         this.length(shape, bytes.length, path);
         return bytes;
       }
