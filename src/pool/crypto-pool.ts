@@ -1,8 +1,9 @@
-// The crypto worker pool, fed in batches. Jobs that arrive while every task slot is busy wait here and travel
-// together in one Piscina task (up to KMS_BATCH_SIZE): a thread hop costs more than an ECDSA P-256 signature or
-// a small AES-GCM encryption, so batching under load pays the hop once for many jobs; a lone job is a batch of
-// one and leaves at once. Past maxQueuedJobs the pool refuses work (ThrottlingException) instead of queueing
-// without bound, so memory stays flat under overload.
+// The crypto worker pool, fed in batches. Jobs are collected for the rest of the current event-loop turn and
+// leave together at setImmediate, in Piscina tasks of up to KMS_BATCH_SIZE jobs; jobs that arrive while every
+// task slot is busy wait and leave with the next free slot. A thread hop (postMessage, clone, wake-up) costs more
+// than an ECDSA P-256 signature or a small AES-GCM encryption, so under load one hop carries many jobs; a lone
+// job is a batch of one and waits only until the end of its turn. Past maxQueuedJobs the pool refuses work
+// (ThrottlingException) instead of queueing without bound, so memory stays flat under overload.
 import { Piscina } from 'piscina';
 import { THROTTLING_MESSAGE, type KmsFailure } from '../contract/errors.js';
 import {
@@ -51,6 +52,7 @@ export class CryptoPool {
   private readonly maxInFlight: number;
   private readonly evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
   private inFlight = 0;
+  private pumpScheduled = false;
 
   constructor(private readonly options: CryptoPoolOptions) {
     this.piscina = new Piscina({
@@ -82,7 +84,7 @@ export class CryptoPool {
       if (SOLO_JOBS.has(job.op)) this.dispatch([entry]);
       else {
         this.waiting.push(entry);
-        this.pump();
+        this.schedulePump();
       }
     });
   }
@@ -106,9 +108,21 @@ export class CryptoPool {
     await this.piscina.destroy();
   }
 
+  /** One flush per event-loop turn: every request parsed in this turn shares the hop. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
-      this.dispatch(this.waiting.splice(0, this.options.batchSize));
+      // Spread a deep queue over every worker rather than handing one worker a full batch and another a crumb.
+      const share = Math.ceil(this.waiting.length / this.options.workers);
+      this.dispatch(this.waiting.splice(0, Math.min(this.options.batchSize, share)));
     }
   }
 
