@@ -3,8 +3,10 @@
 // already exists as the file describes it is left alone. The whole file is validated before anything is written.
 import { readFileSync } from 'node:fs';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
-import { createKey } from '../keys/factory.js';
+import type { KmsFailure } from '../contract/errors.js';
+import { createKey, derivedMaterialId } from '../keys/factory.js';
 import { isKeyId } from '../keys/identifiers.js';
+import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
 import type { Tag } from '../store/types.js';
 
@@ -32,13 +34,29 @@ export function parseSeedFile(text: string, file: string): SeedKey[] {
   }
   const keys = (document as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new SeedError(`${file}: "keys" must be an array`);
-  return keys.map((entry: unknown, index: number) => parseSeedKey(entry, `${file}: keys[${index}]`));
+  const parsed = keys.map((entry: unknown, index: number) => parseSeedKey(entry, `${file}: keys[${index}]`));
+  // One entry per key and one key per alias: a file that says two things about either cannot be applied.
+  const keyIds = new Set<string>();
+  const aliasOwners = new Map<string, string>();
+  for (const [index, seed] of parsed.entries()) {
+    const at = `${file}: keys[${index}] (${seed.keyId})`;
+    if (keyIds.has(seed.keyId)) throw new SeedError(`${at}: field keyId appears more than once`);
+    keyIds.add(seed.keyId);
+    for (const alias of seed.aliases) {
+      const owner = aliasOwners.get(alias);
+      if (owner !== undefined && owner !== seed.keyId) throw new SeedError(`${at}: field aliases: ${alias} is also given to key ${owner}`);
+      aliasOwners.set(alias, seed.keyId);
+    }
+  }
+  return parsed;
 }
 
 function parseSeedKey(entry: unknown, where: string): SeedKey {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new SeedError(`${where}: must be an object`);
   const e = entry as Record<string, unknown>;
-  if (typeof e.keyId !== 'string' || !isKeyId(e.keyId)) throw new SeedError(`${where}: field keyId must be a lowercase UUID`);
+  if (typeof e.keyId !== 'string' || !isKeyId(e.keyId)) {
+    throw new SeedError(`${where}${typeof e.keyId === 'string' ? ` (${e.keyId})` : ''}: field keyId must be a lowercase UUID`);
+  }
   const at = `${where} (${e.keyId})`;
   const spec = e.keySpec ?? 'SYMMETRIC_DEFAULT';
   if (typeof spec !== 'string' || !isKeySpec(spec)) throw new SeedError(`${at}: field keySpec is not a supported KeySpec`);
@@ -64,9 +82,15 @@ function parseSeedKey(entry: unknown, where: string): SeedKey {
     && typeof t.TagValue === 'string' && t.TagValue.length <= 256)) {
     throw new SeedError(`${at}: field tags must be [{"TagKey","TagValue"}]`);
   }
+  let uniqueTags: Tag[];
+  try {
+    uniqueTags = mergeTags([], tags as Tag[]); // CreateKey's rules: at most 50, a repeated TagKey keeps the last value
+  } catch (error) {
+    throw new SeedError(`${at}: field tags: ${error instanceof Error ? error.message : 'invalid'}`);
+  }
   const description = e.description ?? '';
   if (typeof description !== 'string' || description.length > 8192) throw new SeedError(`${at}: field description must be a string`);
-  return { keyId: e.keyId, spec, usage: usage as KeyUsage, material, aliases: aliases as string[], tags: tags as Tag[], description };
+  return { keyId: e.keyId, spec, usage: usage as KeyUsage, material, aliases: [...new Set(aliases as string[])], tags: uniqueTags, description };
 }
 
 /** Applies a seed file to the engine's store; returns how many keys were created. */
@@ -79,6 +103,7 @@ export async function applySeedFile(engine: Engine, file: string, print: (line: 
   }
   const keys = parseSeedFile(text, file);
   const { keyring, pool, access } = engine;
+  await checkMaterials(engine, file, keys);
   let created = 0;
   for (const seed of keys) {
     let key = await keyring.get(seed.keyId);
@@ -110,4 +135,17 @@ export async function applySeedFile(engine: Engine, file: string, print: (line: 
   }
   print(`kms-engine: seed ${file}: ${keys.length} keys, ${created} created`);
   return created;
+}
+
+/**
+ * Fixed material the worker would refuse (wrong size, wrong key type or curve) is found before anything is
+ * written, so an invalid file applies nothing. Keys that already exist keep their material and are not checked.
+ */
+async function checkMaterials(engine: Engine, file: string, keys: readonly SeedKey[]): Promise<void> {
+  for (const seed of keys) {
+    if (seed.material === undefined || await engine.keyring.get(seed.keyId) !== undefined) continue;
+    const materialId = derivedMaterialId(seed.keyId, seed.material);
+    const result = await engine.pool.run({ op: 'wrapMaterial', keyId: seed.keyId, materialId, spec: seed.spec, material: seed.material });
+    if (!result.ok) throw new SeedError(`${file}: key ${seed.keyId}: field material: ${(result as KmsFailure).message}`);
+  }
 }
