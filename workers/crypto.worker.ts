@@ -4,6 +4,7 @@
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { KEY_CACHE_CHANNEL, type BatchResult, type EvictMessage, type Job } from '../src/contract/tasks.js';
 import { JobRunner } from './handlers.js';
+import { rsaKeyPairPool } from './primitives/rsa-pool.js';
 import { openRootKeyRing, type RootKeyPlan } from '../src/root-key/open.js';
 
 interface WorkerOptions {
@@ -14,6 +15,8 @@ interface WorkerOptions {
 
 const options = workerData as WorkerOptions;
 const runner = new JobRunner(openRootKeyRing(options.rootKeys), options.cacheEntries, options.cacheTtlMs);
+// RSA pairs are generated ahead of time (KMS_RSA_POOL), so the first RSA CreateKey need not wait for one.
+rsaKeyPairPool().warm();
 
 const evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
 evictions.onmessage = (event) => runner.cache.evictKeys((event as unknown as { data: EvictMessage }).data.evict);
