@@ -1,11 +1,15 @@
 // JSON documents for stored records: Buffers travel as base64 strings. Shared by every store backend.
 import type { KeyRecord } from './types.js';
 
+// Buffer.from first: a record that went through structuredClone (Keyring.mutate's draft) holds plain
+// Uint8Arrays, whose toString('base64') would quietly write "1,2,3" instead of base64.
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
 export function keyToDocument(record: KeyRecord): string {
   return JSON.stringify({
     ...record,
-    publicKey: record.publicKey?.toString('base64'),
-    materials: record.materials.map((m) => ({ ...m, wrapped: m.wrapped.toString('base64') })),
+    publicKey: record.publicKey === undefined ? undefined : base64(record.publicKey),
+    materials: record.materials.map((m) => ({ ...m, wrapped: base64(m.wrapped) })),
   });
 }
 

@@ -106,6 +106,18 @@ describe.each(backends)('$name', (backend) => {
     await expect(store.insertKey(record)).rejects.toBeInstanceOf(StoreConflict);
   });
 
+  it('stores a mutated copy intact: structuredClone turns Buffers into Uint8Arrays (Keyring.mutate drafts)', async () => {
+    await open();
+    const record = keyRecord({ publicKey: Buffer.from('3059301306072a8648ce3d', 'hex') });
+    await store.insertKey(record);
+    const draft = structuredClone(record);
+    expect(Buffer.isBuffer(draft.materials[0]!.wrapped)).toBe(false);
+    await store.updateKey({ ...draft, state: 'Disabled', version: 2 }, 1);
+    const stored = await store.getKey(record.keyId);
+    expect(stored!.materials[0]!.wrapped).toEqual(record.materials[0]!.wrapped);
+    expect(stored!.publicKey).toEqual(record.publicKey);
+  });
+
   it('updates only from the expected version: a stale writer gets StoreConflict and changes nothing', async () => {
     await open();
     const record = keyRecord();
