@@ -1,0 +1,68 @@
+// Several engine nodes sharing one PostgreSQL store (and optionally one Redis quota store): separate data
+// dirs and audit logs, the same root key file and the same root credentials, as README "Running several nodes".
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type TestServer } from '../support/server.js';
+
+export interface TestCluster {
+  nodes: TestServer[];
+  /** The KMS_NODE_ID each node was started with. */
+  nodeIdOf(node: TestServer): string;
+  /** Starts one more node with the cluster's settings (e.g. to replace a killed one). */
+  addNode(): Promise<TestServer>;
+  remove(): Promise<void>;
+}
+
+export const CLUSTER_CREDENTIALS = { accessKeyId: 'AKIACLUSTERTEST0001', secretAccessKey: 'cluster-test-secret-0001-abcdefghijklmnop' };
+
+export async function startCluster(options: { nodes: number; storeUrl: string; env?: Record<string, string> }): Promise<TestCluster> {
+  const shared = mkdtempSync(join(tmpdir(), 'kms-cluster-'));
+  const env = {
+    KMS_STORE: options.storeUrl,
+    KMS_ROOT_KEY_FILE: join(shared, 'root.key'),
+    KMS_ACCESS_KEY_ID: CLUSTER_CREDENTIALS.accessKeyId,
+    KMS_SECRET_ACCESS_KEY: CLUSTER_CREDENTIALS.secretAccessKey,
+    KMS_WORKERS: '1',
+    ...options.env,
+  };
+  const nodes: TestServer[] = [];
+  const nodeIds = new Map<TestServer, string>();
+  let count = 0;
+  const addNode = async () => {
+    const nodeId = `node-${++count}`;
+    const node = await startServer({ env: { ...env, KMS_NODE_ID: nodeId } });
+    nodes.push(node);
+    nodeIds.set(node, nodeId);
+    return node;
+  };
+  try {
+    await addNode(); // creates the shared root key file before the others read it
+    await Promise.all(Array.from({ length: options.nodes - 1 }, addNode));
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.remove()));
+    rmSync(shared, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    nodes,
+    nodeIdOf: (node) => nodeIds.get(node)!,
+    addNode,
+    async remove() {
+      await Promise.all(nodes.map((node) => node.remove()));
+      rmSync(shared, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The AWS error code of a failed SDK call (its `name`), or 'ok'. */
+export async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error) {
+    return (error as { name?: string }).name ?? 'unknown';
+  }
+}

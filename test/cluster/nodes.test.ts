@@ -1,0 +1,163 @@
+// Three engine nodes on one PostgreSQL store: every node serves every key, a change on one is honoured by the
+// others within a second, concurrent creation loses nothing, kill -9 of a node loses no acknowledged write,
+// and a PostgreSQL restart is survived without restarting any node.
+import {
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
+  EncryptCommand, ListKeysCommand, SignCommand, UpdateAliasCommand, VerifyCommand, type KMSClient,
+} from '@aws-sdk/client-kms';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { outcome, sleep, startCluster, type TestCluster } from './helpers.js';
+
+/** The bound issue 7 sets on seeing another node's change. */
+const PROPAGATION_BOUND_MS = 1_000;
+
+let postgres: TestPostgres;
+let cluster: TestCluster;
+let clients: KMSClient[];
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  cluster = await startCluster({ nodes: 3, storeUrl: postgres.url });
+  clients = cluster.nodes.map((node) => node.client());
+});
+
+afterAll(async () => {
+  if (process.env.DEBUG_CLUSTER) for (const node of cluster.nodes) console.log(node.output());
+  await cluster?.remove();
+  await postgres?.remove();
+});
+
+const plaintext = Buffer.from('shared across the cluster');
+
+async function listAllKeyIds(client: KMSClient): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let marker: string | undefined; ;) {
+    const page = await client.send(new ListKeysCommand({ Limit: 1000, Marker: marker }));
+    for (const key of page.Keys ?? []) ids.add(key.KeyId!);
+    if (!page.Truncated) return ids;
+    marker = page.NextMarker;
+  }
+}
+
+describe('a cluster of three nodes on PostgreSQL', () => {
+  it('serves a key made on one node from every node', async () => {
+    const [a, b, c] = clients as [KMSClient, KMSClient, KMSClient];
+    const { KeyMetadata } = await a.send(new CreateKeyCommand({}));
+    const keyId = KeyMetadata!.KeyId!;
+    const { CiphertextBlob } = await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
+    const decrypted = await c.send(new DecryptCommand({ CiphertextBlob }));
+    expect(Buffer.from(decrypted.Plaintext!)).toEqual(plaintext);
+
+    const signing = await c.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
+    const signed = await a.send(new SignCommand({ KeyId: signing.KeyMetadata!.KeyId!, Message: plaintext, SigningAlgorithm: 'ECDSA_SHA_256' }));
+    const verified = await b.send(new VerifyCommand({
+      KeyId: signing.KeyMetadata!.KeyId!, Message: plaintext, Signature: signed.Signature, SigningAlgorithm: 'ECDSA_SHA_256',
+    }));
+    expect(verified.SignatureValid).toBe(true);
+  });
+
+  it('honours a change made on one node on the others within a second (key state, alias target)', async () => {
+    const [a, b, c] = clients as [KMSClient, KMSClient, KMSClient];
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const other = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await a.send(new CreateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: keyId }));
+    // Warm every node's caches: key metadata, alias, worker key material.
+    for (const client of [b, c]) {
+      await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
+      expect((await client.send(new DescribeKeyCommand({ KeyId: 'alias/moving' }))).KeyMetadata!.KeyId).toBe(keyId);
+    }
+
+    await a.send(new DisableKeyCommand({ KeyId: keyId }));
+    await a.send(new UpdateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: other }));
+    await sleep(PROPAGATION_BOUND_MS);
+    for (const client of [b, c]) {
+      expect(await outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('DisabledException');
+      expect((await client.send(new DescribeKeyCommand({ KeyId: 'alias/moving' }))).KeyMetadata!.KeyId).toBe(other);
+    }
+
+    await b.send(new EnableKeyCommand({ KeyId: keyId }));
+    await sleep(PROPAGATION_BOUND_MS);
+    const afterEnable = await Promise.all([a, c].map((client) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))));
+    expect(afterEnable).toEqual(['ok', 'ok']);
+  });
+
+  it('creates 200 distinct keys from 200 concurrent CreateKey calls spread over the nodes', async () => {
+    const before = await listAllKeyIds(clients[0]!);
+    const created = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      clients[i % clients.length]!.send(new CreateKeyCommand({ Description: `concurrent ${i}` }))));
+    const ids = new Set(created.map((response) => response.KeyMetadata!.KeyId!));
+    expect(ids.size).toBe(200);
+    for (const client of clients) {
+      const listed = await listAllKeyIds(client);
+      expect(listed.size).toBe(before.size + 200);
+      for (const keyId of ids) expect(listed.has(keyId)).toBe(true);
+    }
+  });
+
+  it('loses no acknowledged write when a node is killed with SIGKILL under load, and the others keep serving', async () => {
+    const victim = await cluster.addNode();
+    const victimClient = victim.client();
+    const survivor = clients[0]!;
+    const acknowledged: string[] = [];
+    let stop = false;
+    // Eight writers on the victim; each records a key only once CreateKey answered 200.
+    const writers = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        try {
+          const { KeyMetadata } = await victimClient.send(new CreateKeyCommand({ Description: 'under load' }));
+          acknowledged.push(KeyMetadata!.KeyId!);
+        } catch {
+          return; // the node died under this request: not acknowledged
+        }
+      }
+    });
+    while (acknowledged.length < 40) await sleep(20);
+    await victim.stop('SIGKILL');
+    stop = true;
+    await Promise.all(writers);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(40);
+    for (const keyId of acknowledged) {
+      const { KeyMetadata } = await survivor.send(new DescribeKeyCommand({ KeyId: keyId }));
+      expect(KeyMetadata!.KeyState).toBe('Enabled');
+    }
+    const { CiphertextBlob } = await clients[1]!.send(new EncryptCommand({ KeyId: acknowledged.at(-1)!, Plaintext: plaintext }));
+    expect(Buffer.from((await clients[2]!.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!)).toEqual(plaintext);
+  });
+
+  it('survives a PostgreSQL restart without restarting nodes: fast AWS-shaped 5xx meanwhile, then back by itself', async () => {
+    const [a, b] = clients as [KMSClient, KMSClient];
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
+
+    await postgres.halt();
+    // A write needs the store: it fails fast with a retryable 5xx, never hangs.
+    const duringOutage = await outcome(a.send(new CreateKeyCommand({})));
+    expect(['DependencyTimeoutException', 'KMSInternalException']).toContain(duringOutage);
+    // A cached key keeps serving crypto while the store is away.
+    expect(await outcome(b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('ok');
+    await postgres.start();
+
+    const fresh = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    expect(await outcome(b.send(new EncryptCommand({ KeyId: fresh, Plaintext: plaintext })))).toBe('ok');
+    // The change feed reconnected too: a disable on one node still reaches the other.
+    await a.send(new DisableKeyCommand({ KeyId: keyId }));
+    await sleep(PROPAGATION_BOUND_MS);
+    expect(await outcome(b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('DisabledException');
+  });
+
+  it('writes one hash-chained audit log per node, each stamped with its node id, each verifying', async () => {
+    for (const node of cluster.nodes.slice(0, 3)) {
+      const log = join(node.dataDir, 'audit.jsonl');
+      // exits non-zero (execFileSync throws) unless the chain is intact
+      execFileSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'kms-engine.js'), 'audit', 'verify', log], { stdio: 'pipe' });
+      const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { chain: { node?: string } });
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(line.chain.node).toBe(cluster.nodeIdOf(node));
+    }
+  });
+});
