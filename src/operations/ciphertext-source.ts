@@ -1,5 +1,6 @@
 // Finding the key and material behind a ciphertext: shared by Decrypt and ReEncrypt's source side.
 import { decodeHeader } from '../contract/ciphertext-blob.js';
+import type { EncryptionContext } from '../contract/encryption-context.js';
 import type { SealedInput } from '../contract/tasks.js';
 import { KmsError } from '../protocol/errors.js';
 import type { KeyRecord } from '../store/types.js';
@@ -14,17 +15,27 @@ export interface CiphertextSource {
   sealed: SealedInput;
 }
 
+/** DryRun with DryRunModifiers [IGNORE_CIPHERTEXT]: check everything but the ciphertext, which may be absent. */
+const ignoresCiphertext = (input: Record<string, unknown>): boolean =>
+  input.DryRun === true && (input.DryRunModifiers as string[] | undefined)?.includes('IGNORE_CIPHERTEXT') === true;
+
 /**
  * Symmetric blobs name their key and material, so KeyId is optional and, when given, must be that key
  * (IncorrectKeyException). Asymmetric ciphertext needs KeyId and EncryptionAlgorithm.
  */
-export async function ciphertextSource(ctx: RequestContext, blob: Buffer, keyIdentifier: string | undefined,
+export async function ciphertextSource(ctx: RequestContext, blob: Buffer | undefined, keyIdentifier: string | undefined,
   algorithmInput: unknown, contextInput: Record<string, unknown>, contextMember: string, action: string,
   grantOperation: string, operation: string): Promise<CiphertextSource> {
-  const header = decodeHeader(blob);
   const useKey = (identifier: string) => ctx.useKey(identifier, {
     action, allowAlias: true, states: 'enabled', grantOperation, quota: cryptoQuota,
   });
+  if (ignoresCiphertext(ctx.input)) {
+    return dryRunWithoutCiphertext(useKey, keyIdentifier, algorithmInput, contextOf(contextInput, contextMember), operation);
+  }
+  if (blob === undefined) {
+    throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
+  }
+  const header = decodeHeader(blob);
   let key: KeyRecord;
   if (keyIdentifier !== undefined) {
     key = await useKey(keyIdentifier);
@@ -57,3 +68,19 @@ export async function ciphertextSource(ctx: RequestContext, blob: Buffer, keyIde
 
 export const materialIdOf = (sealed: SealedInput): string | undefined =>
   sealed.kind === 'symmetric' ? sealed.key.materialId : undefined;
+
+/**
+ * The key side of a DryRun that ignores the ciphertext: the key must be named, and be usable with the
+ * algorithm and context given. The returned source is never opened: ctx.job() answers DryRunOperationException.
+ */
+async function dryRunWithoutCiphertext(useKey: (identifier: string) => Promise<KeyRecord>, keyIdentifier: string | undefined,
+  algorithmInput: unknown, context: EncryptionContext | undefined, operation: string): Promise<CiphertextSource> {
+  if (keyIdentifier === undefined) {
+    throw new KmsError('ValidationException', 'A KeyId is required with DryRunModifiers IGNORE_CIPHERTEXT.');
+  }
+  const key = await useKey(keyIdentifier);
+  const algorithm = encryptionAlgorithmFor(key, algorithmInput, operation);
+  if (algorithm === 'SYMMETRIC_DEFAULT') return { key, sealed: { kind: 'symmetric', key: keyRef(key), blob: Buffer.alloc(0), context } };
+  if (context !== undefined) throw new KmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
+  return { key, sealed: { kind: 'rsa', key: keyRef(key), ciphertext: Buffer.alloc(0), algorithm } };
+}

@@ -1,4 +1,3 @@
-import { KmsError } from '../protocol/errors.js';
 import { b64 } from './context.js';
 import { ciphertextSource, materialIdOf } from './ciphertext-source.js';
 import type { Operation } from './types.js';
@@ -6,11 +5,7 @@ import type { Operation } from './types.js';
 export const decrypt: Operation = {
   readOnly: true,
   async run(input, ctx) {
-    const blob = input.CiphertextBlob as Buffer | undefined;
-    if (blob === undefined) {
-      throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
-    }
-    const { key, sealed } = await ciphertextSource(ctx, blob, input.KeyId as string | undefined,
+    const { key, sealed } = await ciphertextSource(ctx, input.CiphertextBlob as Buffer | undefined, input.KeyId as string | undefined,
       input.EncryptionAlgorithm, input, 'EncryptionContext', 'kms:Decrypt', 'Decrypt', 'Decrypt');
     const { plaintext } = await ctx.job({ op: 'decrypt', source: sealed });
     const algorithm = sealed.kind === 'symmetric' ? 'SYMMETRIC_DEFAULT' : sealed.algorithm;

@@ -8,8 +8,7 @@ import type { Operation } from './types.js';
 export const reEncrypt: Operation = {
   readOnly: true,
   async run(input, ctx) {
-    const blob = input.CiphertextBlob as Buffer;
-    const source = await ciphertextSource(ctx, blob, input.SourceKeyId as string | undefined,
+    const source = await ciphertextSource(ctx, input.CiphertextBlob as Buffer | undefined, input.SourceKeyId as string | undefined,
       input.SourceEncryptionAlgorithm, input, 'SourceEncryptionContext', 'kms:ReEncryptFrom', 'ReEncryptFrom', 'ReEncrypt');
     const destinationId = input.DestinationKeyId as string;
     const resolved = await ctx.keyring.resolve(destinationId, true);
