@@ -1,0 +1,125 @@
+// Sign and Verify end to end for every signing key spec but the large RSA ones (rsa.test.ts): each (spec,
+// algorithm, message type) signed through the real server and checked with node:crypto, the openssl CLI and
+// @noble against the SPKI from GetPublicKey; Verify through the server; the message-type and digest rules.
+import { randomBytes, createHash } from 'node:crypto';
+import { CreateKeyCommand, SignCommand, VerifyCommand, type KMSClient, type KeySpec } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+import {
+  SIGNING_ALGORITHMS, checkSignatureCase, failure, opensslOids, signatureCases, signingKey, type SigningKey,
+} from './helpers.js';
+
+const SPECS = ['RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'ECC_NIST_EDWARDS25519',
+  'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87'] as const;
+
+let server: TestServer;
+let kms: KMSClient;
+const keys = new Map<string, SigningKey>();
+let encryptionKeyArn: string;
+
+beforeAll(async () => {
+  server = await startServer();
+  kms = server.client();
+  await Promise.all(SPECS.map(async (spec) => {
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({ KeySpec: spec as KeySpec, KeyUsage: 'SIGN_VERIFY' }));
+    keys.set(spec, await signingKey(kms, KeyMetadata!.Arn!));
+  }));
+  encryptionKeyArn = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+});
+afterAll(async () => {
+  await server?.remove();
+});
+
+const key = (spec: string): SigningKey => keys.get(spec)!;
+
+describe.each(SPECS)('%s', (spec) => {
+  it.each(signatureCases(SIGNING_ALGORITHMS[spec]!))('$algorithm over $messageType', async (signatureCase) => {
+    await checkSignatureCase(kms, key(spec), signatureCase);
+  });
+});
+
+describe('signature encodings', () => {
+  it('ML-DSA public keys carry the FIPS 204 OIDs and FIPS 204 key sizes', () => {
+    const expected = { ML_DSA_44: ['2.16.840.1.101.3.4.3.17', 1312], ML_DSA_65: ['2.16.840.1.101.3.4.3.18', 1952], ML_DSA_87: ['2.16.840.1.101.3.4.3.19', 2592] } as const;
+    for (const [spec, [oid, bytes]] of Object.entries(expected)) {
+      expect(opensslOids(key(spec).spki)).toEqual([oid]);
+      expect(key(spec).mlDsaPublic!.length).toBe(bytes);
+    }
+  });
+
+  it('ML-DSA signatures have the FIPS 204 sizes; Ed25519 64 bytes; RSA the modulus size', async () => {
+    const sizes = { ML_DSA_44: 2420, ML_DSA_65: 3309, ML_DSA_87: 4627, ECC_NIST_EDWARDS25519: 64, RSA_2048: 256 } as const;
+    for (const [spec, bytes] of Object.entries(sizes)) {
+      const algorithm = SIGNING_ALGORITHMS[spec]![0] as 'ML_DSA_SHAKE_256';
+      const { Signature } = await kms.send(new SignCommand({ KeyId: key(spec).arn, Message: Buffer.from('size'), SigningAlgorithm: algorithm }));
+      expect(Signature!.length, spec).toBe(bytes);
+    }
+  });
+
+  it('a signature made over RAW verifies as DIGEST of the same message, and the other way round', async () => {
+    for (const [spec, algorithm] of [['ECC_NIST_P384', 'ECDSA_SHA_384'], ['RSA_2048', 'RSASSA_PSS_SHA_512']] as const) {
+      const message = randomBytes(64);
+      const digest = createHash(`sha${algorithm.slice(-3)}`).update(message).digest();
+      const raw = await kms.send(new SignCommand({ KeyId: key(spec).arn, Message: message, SigningAlgorithm: algorithm }));
+      expect(await kms.send(new VerifyCommand({ KeyId: key(spec).arn, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: algorithm, Signature: raw.Signature })))
+        .toMatchObject({ SignatureValid: true });
+      const fromDigest = await kms.send(new SignCommand({ KeyId: key(spec).arn, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: algorithm }));
+      expect(await kms.send(new VerifyCommand({ KeyId: key(spec).arn, Message: message, SigningAlgorithm: algorithm, Signature: fromDigest.Signature })))
+        .toMatchObject({ SignatureValid: true });
+    }
+  });
+});
+
+describe('Sign and Verify request rules', () => {
+  const sign = (spec: string, algorithm: string, messageType: string, message: Buffer) =>
+    kms.send(new SignCommand({ KeyId: key(spec).arn, SigningAlgorithm: algorithm as 'ECDSA_SHA_256', MessageType: messageType as 'RAW', Message: message }));
+
+  it('a DIGEST of the wrong length is a ValidationException, for Sign and Verify alike', async () => {
+    const cases = [
+      ['ECC_NIST_P256', 'ECDSA_SHA_256', 31], ['ECC_NIST_P256', 'ECDSA_SHA_256', 33], ['ECC_NIST_P384', 'ECDSA_SHA_384', 32],
+      ['ECC_NIST_P521', 'ECDSA_SHA_512', 48], ['ECC_SECG_P256K1', 'ECDSA_SHA_256', 64], ['RSA_2048', 'RSASSA_PSS_SHA_512', 32],
+      ['RSA_2048', 'RSASSA_PKCS1_V1_5_SHA_384', 64], ['ECC_NIST_EDWARDS25519', 'ED25519_PH_SHA_512', 32],
+    ] as const;
+    for (const [spec, algorithm, length] of cases) {
+      const message = randomBytes(length);
+      expect(await failure(sign(spec, algorithm, 'DIGEST', message)), `${algorithm} ${length}`).toMatchObject({ name: 'ValidationException', status: 400 });
+      expect(await failure(kms.send(new VerifyCommand({
+        KeyId: key(spec).arn, SigningAlgorithm: algorithm, MessageType: 'DIGEST', Message: message, Signature: randomBytes(64),
+      })))).toMatchObject({ name: 'ValidationException', status: 400 });
+    }
+  });
+
+  it('message types an algorithm does not take are ValidationException', async () => {
+    const cases = [
+      ['ML_DSA_44', 'ML_DSA_SHAKE_256', 'DIGEST', 64], ['ML_DSA_65', 'ML_DSA_SHAKE_256', 'EXTERNAL_MU', 63],
+      ['ECC_NIST_P256', 'ECDSA_SHA_256', 'EXTERNAL_MU', 64], ['RSA_2048', 'RSASSA_PSS_SHA_256', 'EXTERNAL_MU', 64],
+      ['ECC_NIST_EDWARDS25519', 'ED25519_SHA_512', 'DIGEST', 64], ['ECC_NIST_EDWARDS25519', 'ED25519_PH_SHA_512', 'RAW', 64],
+    ] as const;
+    for (const [spec, algorithm, messageType, length] of cases) {
+      expect(await failure(sign(spec, algorithm, messageType, randomBytes(length))), `${algorithm} ${messageType}`)
+        .toMatchObject({ name: 'ValidationException', status: 400 });
+    }
+  });
+
+  it('an algorithm the key does not have, or a key of another usage, is InvalidKeyUsageException', async () => {
+    for (const [spec, algorithm] of [['ECC_NIST_P256', 'ECDSA_SHA_384'], ['ECC_SECG_P256K1', 'ECDSA_SHA_512'],
+      ['RSA_2048', 'ECDSA_SHA_256'], ['ML_DSA_87', 'ED25519_SHA_512'], ['ECC_NIST_EDWARDS25519', 'ECDSA_SHA_256']] as const) {
+      expect(await failure(sign(spec, algorithm, 'RAW', Buffer.from('m'))), `${spec} ${algorithm}`)
+        .toMatchObject({ name: 'InvalidKeyUsageException', status: 400 });
+    }
+    expect(await failure(kms.send(new SignCommand({ KeyId: encryptionKeyArn, SigningAlgorithm: 'ECDSA_SHA_256', Message: Buffer.from('m') }))))
+      .toMatchObject({ name: 'InvalidKeyUsageException', status: 400 });
+  });
+
+  it('garbage signatures of any length are KMSInvalidSignatureException, never a server error', async () => {
+    for (const spec of SPECS) {
+      const algorithm = SIGNING_ALGORITHMS[spec]![0] as 'ECDSA_SHA_256';
+      for (const length of [1, 64, 300, 6144]) {
+        expect(await failure(kms.send(new VerifyCommand({
+          KeyId: key(spec).arn, SigningAlgorithm: algorithm, Message: Buffer.from('m'), Signature: randomBytes(length),
+        }))), `${spec} ${length}`).toMatchObject({ name: 'KMSInvalidSignatureException', status: 400 });
+      }
+    }
+    expect(server.output()).not.toContain('internal error');
+  });
+});
