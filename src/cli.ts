@@ -34,11 +34,10 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof SeedError) {
-      console.error(`kms-engine: ${error.message}`);
-      return 2;
-    }
-    throw error;
+    // Configuration and start-up failures (a bad KMS_QUOTAS item, an unreadable KMS_IDENTITIES file, a port
+    // in use) end the process with one line that names the cause, not a stack trace.
+    console.error(`kms-engine: ${error instanceof Error ? error.message : String(error)}`);
+    return error instanceof ConfigError || error instanceof SeedError ? 2 : 1;
   }
   console.error(USAGE);
   return 2;
