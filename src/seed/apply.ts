@@ -142,10 +142,10 @@ export async function applySeedFile(engine: Engine, file: string, print: (line: 
  * written, so an invalid file applies nothing. Keys that already exist keep their material and are not checked.
  */
 async function checkMaterials(engine: Engine, file: string, keys: readonly SeedKey[]): Promise<void> {
-  for (const seed of keys) {
+  for (const [index, seed] of keys.entries()) {
     if (seed.material === undefined || await engine.keyring.get(seed.keyId) !== undefined) continue;
     const materialId = derivedMaterialId(seed.keyId, seed.material);
     const result = await engine.pool.run({ op: 'wrapMaterial', keyId: seed.keyId, materialId, spec: seed.spec, material: seed.material });
-    if (!result.ok) throw new SeedError(`${file}: key ${seed.keyId}: field material: ${(result as KmsFailure).message}`);
+    if (!result.ok) throw new SeedError(`${file}: keys[${index}] (${seed.keyId}): field material: ${(result as KmsFailure).message}`);
   }
 }
