@@ -24,6 +24,8 @@ export interface CryptoPoolOptions {
   cacheTtlMs?: number;
   /** Called once per finished pool task, for metrics. */
   onTask?: (report: TaskReport) => void;
+  /** The worker module; the real crypto worker unless a test substitutes its own. */
+  workerFile?: string;
 }
 
 export interface TaskReport {
@@ -37,6 +39,8 @@ interface Waiting {
   job: Job;
   enqueuedAt: number;
   resolve(result: JobResult): void;
+  /** Already re-run once after its worker died. */
+  retried?: boolean;
 }
 
 /** Jobs that may run for hundreds of milliseconds (RSA generation) never share a batch with quick ones. */
@@ -56,7 +60,7 @@ export class CryptoPool {
 
   constructor(private readonly options: CryptoPoolOptions) {
     this.piscina = new Piscina({
-      filename: CRYPTO_WORKER_FILE,
+      filename: options.workerFile ?? CRYPTO_WORKER_FILE,
       minThreads: options.workers,
       maxThreads: options.workers,
       idleTimeout: 2 ** 31 - 1,
@@ -119,10 +123,10 @@ export class CryptoPool {
   }
 
   private pump(): void {
+    // Spread a deep queue over every worker rather than handing one worker a full batch and another a crumb.
+    const size = Math.min(this.options.batchSize, Math.ceil(this.waiting.length / this.options.workers));
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
-      // Spread a deep queue over every worker rather than handing one worker a full batch and another a crumb.
-      const share = Math.ceil(this.waiting.length / this.options.workers);
-      this.dispatch(this.waiting.splice(0, Math.min(this.options.batchSize, share)));
+      this.dispatch(this.waiting.splice(0, size));
     }
   }
 
@@ -140,8 +144,18 @@ export class CryptoPool {
           cache: outcome.cache,
         });
       },
-      // A crashed worker fails only its own batch; Piscina replaces the thread.
-      () => { for (const entry of batch) entry.resolve(INTERNAL); },
+      // The worker thread died (Piscina replaces it), taking every task it held. Only the job that killed it
+      // should fail: each job is retried once, alone in its task, so bystanders still succeed (jobs are pure
+      // computations, safe to run again) and the culprit, crashing again on its own, fails as KMSInternalException.
+      () => {
+        for (const entry of batch) {
+          if (entry.retried) entry.resolve(INTERNAL);
+          else {
+            entry.retried = true;
+            this.dispatch([entry]);
+          }
+        }
+      },
     ).finally(() => {
       this.inFlight--;
       this.pump();
