@@ -188,5 +188,8 @@ function generateKey(lib: Pkcs11Module, module: Pkcs11Types.PKCS11, session: Han
     { type: lib.CKA_DECRYPT, value: true },
     { type: lib.CKA_WRAP, value: false },
     { type: lib.CKA_UNWRAP, value: false },
+    { type: lib.CKA_SIGN, value: false },
+    { type: lib.CKA_VERIFY, value: false },
+    { type: lib.CKA_DERIVE, value: false },
   ]);
 }
