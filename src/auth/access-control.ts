@@ -2,10 +2,10 @@
 // and grants (src/auth/authorize.ts), with each key's grants cached so the hot path reads no store.
 import { LRUCache } from 'lru-cache';
 import type { AccessControl, AuthorizationRequest, Caller } from '../operations/context.js';
-import type { GrantRecord, KeyStore } from '../store/types.js';
+import type { GrantConstraints, GrantRecord, KeyStore } from '../store/types.js';
 import { Authorizer } from './authorize.js';
 import { conditionKeysFor } from './condition-keys.js';
-import { decodeGrantToken } from './grants.js';
+import { decodeGrantToken, type RequestedGrant } from './grants.js';
 import type { IdentityDirectory, Principal } from './identities.js';
 import { checkLockout, checkPrincipalsExist, defaultKeyPolicy } from './policy/index.js';
 import { parseKeyPolicy } from './policy/document.js';
@@ -13,6 +13,12 @@ import { parseKeyPolicy } from './policy/document.js';
 /** ReEncrypt is authorized twice, each with its own side's encryption context. */
 const conditionOperation = (operation: string, action: string): string =>
   operation === 'ReEncrypt' ? action.replace(/^kms:/, '') : operation;
+
+/** The grant a CreateGrant request asks for (already validated against the model by the pipeline). */
+const requestedGrantOf = (input: Record<string, unknown>): RequestedGrant => ({
+  operations: Array.isArray(input.Operations) ? input.Operations as string[] : [],
+  ...(input.Constraints !== undefined ? { constraints: input.Constraints as GrantConstraints } : {}),
+});
 
 export class PolicyAccessControl implements AccessControl {
   private readonly authorizer = new Authorizer();
@@ -30,6 +36,7 @@ export class PolicyAccessControl implements AccessControl {
     const grants = request.key === undefined ? [] : await this.grantsOf(request.key.keyId);
     this.authorizer.authorize({
       principal, action: request.action, key: request.key, conditions, grants, grantOperation: request.grantOperation,
+      ...(request.operation === 'CreateGrant' ? { requestedGrant: requestedGrantOf(request.input) } : {}),
     });
   }
 

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantRecord, KeyRecord } from '../store/types.js';
-import { grantAllows } from './grants.js';
+import { grantAllows, type RequestedGrant } from './grants.js';
 import type { Principal } from './identities.js';
 import type { ConditionContext } from './policy/condition.js';
 import { decidePolicies, isConditionFree, type PolicyVerdict } from './policy/decision.js';
@@ -23,6 +23,8 @@ export interface AuthorizeRequest {
   grants: readonly GrantRecord[];
   /** Grant operation this action needs; default: the action without 'kms:' (kms:Decrypt -> Decrypt). */
   grantOperation?: string;
+  /** CreateGrant: the grant being created, which a grant allowing CreateGrant must cover. */
+  requestedGrant?: RequestedGrant;
 }
 
 export interface AuthorizerOptions {
@@ -80,7 +82,8 @@ export class Authorizer {
     if (verdict === 'implicit-deny-resource' || verdict === 'implicit-deny-identity') {
       if (request.key && request.grants.length > 0) {
         const operation = request.grantOperation ?? request.action.replace(/^kms:/i, '');
-        if (grantAllows(request.grants, request.principal, operation, request.conditions.encryptionContext)) return;
+        if (grantAllows(request.grants, request.principal, operation, request.conditions.encryptionContext,
+          request.requestedGrant)) return;
       }
     }
     throw denial(request, verdict);

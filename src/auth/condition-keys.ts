@@ -161,7 +161,8 @@ class RequestConditionContext implements ConditionContext {
       if (value !== undefined) values.set(name.toLowerCase(), typeof value === 'string' ? [value] : value);
     };
     const { principal } = this;
-    put('aws:PrincipalArn', principal.arn);
+    // IAM gives an assumed-role session's role ARN here, not the session's (policies name roles, not sessions).
+    put('aws:PrincipalArn', principal.roleArn ?? principal.arn);
     put('aws:PrincipalAccount', principal.accountId);
     put('aws:PrincipalType', principal.type === 'IAMUser' ? 'User' : principal.type);
     put('aws:username', principal.userName);

@@ -87,17 +87,52 @@ export function constraintsAllow(constraints: GrantConstraints | undefined, gran
   return true;
 }
 
+/** The grant a CreateGrant request asks for, as far as a parent grant limits it. */
+export interface RequestedGrant {
+  readonly operations: readonly string[];
+  readonly constraints?: GrantConstraints;
+}
+
+/**
+ * Whether `child`'s constraints are equal to or stricter than `parent`'s: every context the child admits, the
+ * parent admits too. An exact-context parent admits only that same exact context; a subset parent admits an
+ * exact context or subset that contains all of its pairs.
+ */
+function constraintsAtLeastAsStrict(parent: GrantConstraints | undefined, child: GrantConstraints | undefined): boolean {
+  if (parent?.EncryptionContextEquals !== undefined) {
+    return child?.EncryptionContextEquals !== undefined && child.EncryptionContextSubset === undefined
+      && equalsExactly(child.EncryptionContextEquals, parent.EncryptionContextEquals);
+  }
+  if (parent?.EncryptionContextSubset !== undefined) {
+    const required = parent.EncryptionContextSubset;
+    const narrowed = [child?.EncryptionContextEquals, child?.EncryptionContextSubset].filter((c) => c !== undefined);
+    return narrowed.length > 0 && narrowed.every((context) => containsAll(context, required));
+  }
+  return true;
+}
+
+/**
+ * A grant carrying CreateGrant lets its grantee create only grants with a subset of its operations and equal or
+ * stricter constraints (kms-api.md 8.4), so a delegated grant can never widen what its parent allows.
+ */
+export function grantMayCreate(parent: GrantRecord, child: RequestedGrant): boolean {
+  return child.operations.every((operation) => parent.operations.includes(operation))
+    && constraintsAtLeastAsStrict(parent.constraints, child.constraints);
+}
+
 /**
  * True when one of `grants` names `principal` as grantee (its ARN, or the role of its session), carries
- * `grantOperation` (e.g. 'Decrypt', 'ReEncryptFrom') and its constraints admit `encryptionContext`.
+ * `grantOperation` (e.g. 'Decrypt', 'ReEncryptFrom') and its constraints admit `encryptionContext`. For
+ * 'CreateGrant', pass the `requested` grant: the grant used must also cover it (grantMayCreate).
  */
 export function grantAllows(grants: readonly GrantRecord[], principal: Principal | string, grantOperation: string,
-  encryptionContext?: Readonly<Record<string, string>>): boolean {
+  encryptionContext?: Readonly<Record<string, string>>, requested?: RequestedGrant): boolean {
   const isGrantee = typeof principal === 'string'
     ? (arn: string) => arn === principal
     : (arn: string) => principalIsNamedBy(principal, arn);
   return grants.some((grant) => isGrantee(grant.granteePrincipal) && grant.operations.includes(grantOperation)
-    && constraintsAllow(grant.constraints, grantOperation, encryptionContext));
+    && constraintsAllow(grant.constraints, grantOperation, encryptionContext)
+    && (grantOperation !== 'CreateGrant' || (requested !== undefined && grantMayCreate(grant, requested))));
 }
 
 /**

@@ -89,11 +89,27 @@ export class RequestContext {
     if (options.quota !== undefined) this.engine.quotas.take(this.caller.accountId, options.quota(KEY_SPECS[key.spec]));
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
-      grantOperation: options.grantOperation, requestAlias: alias, reEncryptOnSameKey: options.reEncryptOnSameKey,
+      grantOperation: options.grantOperation, requestAlias: alias,
+      reEncryptOnSameKey: options.reEncryptOnSameKey ?? await this.reEncryptsOntoItself(key),
     });
     if (options.states === 'enabled') requireEnabled(key);
     else if (options.states === 'not-pending-deletion') requireNotPendingDeletion(key);
     return key;
+  }
+
+  /**
+   * kms:ReEncryptOnSameKey for ReEncrypt's source side, which is authorized before the destination is used:
+   * whether DestinationKeyId names the same key. An unresolvable destination is not the same key (its own
+   * NotFoundException comes when the destination is used).
+   */
+  private async reEncryptsOntoItself(source: KeyRecord): Promise<boolean | undefined> {
+    if (this.operation !== 'ReEncrypt' || typeof this.input.DestinationKeyId !== 'string') return undefined;
+    try {
+      return (await this.keyring.resolve(this.input.DestinationKeyId, true)).key.keyId === source.keyId;
+    } catch (error) {
+      if (error instanceof KmsError) return false;
+      throw error;
+    }
   }
 
   /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */

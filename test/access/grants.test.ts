@@ -1,0 +1,222 @@
+// Issue 4 end to end, grants: CreateGrant (operations per key type, constraints, retiring principal, Name),
+// ListGrants, ListRetirableGrants, RetireGrant (token or id), RevokeGrant, grant tokens, and grants that create
+// grants, through the real AWS SDK against one real server with the identities in support.ts.
+import {
+  CreateGrantCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient,
+  ListGrantsCommand, ListRetirableGrantsCommand, RetireGrantCommand, RevokeGrantCommand, type CreateGrantCommandInput,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCOUNT, accessDenied, arnOf, createKeyAs, failure, startAccessServer, type AccessServer } from './support.js';
+
+let access: AccessServer;
+let root: KMSClient;
+let bob: KMSClient;
+
+beforeAll(async () => {
+  access = await startAccessServer();
+  root = access.as('root');
+  bob = access.as('bob');
+});
+afterAll(async () => {
+  await access?.server.remove();
+});
+
+const encrypt = (client: KMSClient, KeyId: string, EncryptionContext?: Record<string, string>, GrantTokens?: string[]) =>
+  client.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('grant test'), EncryptionContext, GrantTokens }));
+
+const grant = async (client: KMSClient, input: CreateGrantCommandInput) => {
+  const { GrantId, GrantToken } = await client.send(new CreateGrantCommand(input));
+  return { grantId: GrantId!, token: GrantToken! };
+};
+
+describe('CreateGrant and using a grant', () => {
+  it('allows the grantee the granted operations at once, and nothing else', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    expect(await failure(encrypt(bob, keyId))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+    const { grantId, token } = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt', 'Decrypt'] });
+    expect(grantId).toMatch(/^[0-9a-f]{64}$/);
+    const { CiphertextBlob } = await encrypt(bob, keyId);
+    expect(Buffer.from((await bob.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!).toString()).toBe('grant test');
+    // The token is accepted (and needed by clients of eventually consistent KMS).
+    await encrypt(bob, keyId, undefined, [token]);
+    expect(await failure(bob.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32 }))))
+      .toEqual(accessDenied('bob', 'kms:GenerateDataKey', arn, 'no-identity'));
+    // Another principal gains nothing from bob's grant, even holding its token.
+    expect(await failure(encrypt(access.as('app'), keyId, undefined, [token]))).toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('rejects malformed grant tokens with InvalidGrantTokenException', async () => {
+    const { keyId } = await createKeyAs(root);
+    for (const token of ['not a token!', Buffer.from('{"v":1}').toString('base64'), 'QUJD']) {
+      expect(await failure(encrypt(root, keyId, undefined, [token]))).toMatchObject({ name: 'InvalidGrantTokenException', status: 400 });
+    }
+  });
+
+  it('grants to a role reach its sessions', async () => {
+    const { keyId } = await createKeyAs(root);
+    await grant(root, { KeyId: keyId, GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/app`, Operations: ['Encrypt'] });
+    await encrypt(access.as('app'), keyId);
+  });
+
+  it('validates operations against the key type', async () => {
+    const symmetric = await createKeyAs(root);
+    const signing = await createKeyAs(root, { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const invalid: CreateGrantCommandInput[] = [
+      { KeyId: symmetric.keyId, GranteePrincipal: arnOf('bob'), Operations: ['Sign'] },
+      { KeyId: symmetric.keyId, GranteePrincipal: arnOf('bob'), Operations: ['CreateGrant'] },
+      { KeyId: signing.keyId, GranteePrincipal: arnOf('bob'), Operations: ['GenerateDataKey'] },
+      { KeyId: signing.keyId, GranteePrincipal: arnOf('bob'), Operations: ['Sign'], Constraints: { EncryptionContextSubset: { a: 'b' } } },
+    ];
+    for (const input of invalid) expect(await failure(root.send(new CreateGrantCommand(input)))).toMatchObject({ name: 'ValidationException', status: 400 });
+    await grant(root, { KeyId: signing.keyId, GranteePrincipal: arnOf('bob'), Operations: ['Sign', 'Verify', 'GetPublicKey', 'DescribeKey'] });
+    expect((await root.send(new ListGrantsCommand({ KeyId: symmetric.keyId }))).Grants).toEqual([]);
+  });
+
+  it('EncryptionContextEquals: exactly this context, case-sensitive; DescribeKey ignores constraints', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt', 'DescribeKey'],
+      Constraints: { EncryptionContextEquals: { tenant: 'a', app: 'x' } } });
+    await encrypt(bob, keyId, { app: 'x', tenant: 'a' });
+    const denied = accessDenied('bob', 'kms:Encrypt', arn, 'no-identity');
+    expect(await failure(encrypt(bob, keyId, { tenant: 'a', app: 'x', more: '1' }))).toEqual(denied);
+    expect(await failure(encrypt(bob, keyId, { tenant: 'a' }))).toEqual(denied);
+    expect(await failure(encrypt(bob, keyId, { tenant: 'A', app: 'x' }))).toEqual(denied);
+    expect(await failure(encrypt(bob, keyId))).toEqual(denied);
+    await bob.send(new DescribeKeyCommand({ KeyId: keyId }));
+  });
+
+  it('EncryptionContextSubset: these pairs and any others', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt', 'Decrypt'],
+      Constraints: { EncryptionContextSubset: { tenant: 'a' } } });
+    const { CiphertextBlob } = await encrypt(bob, keyId, { tenant: 'a', more: '1' });
+    await bob.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { tenant: 'a', more: '1' } }));
+    expect(await failure(encrypt(bob, keyId, { more: '1' }))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+    expect(await failure(encrypt(bob, keyId, { tenant: 'b' }))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+  });
+
+  it('a Name makes CreateGrant idempotent: same GrantId, a fresh token each time, both usable', async () => {
+    const { keyId } = await createKeyAs(root);
+    const input = { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt' as const], Name: 'bob-encrypt' };
+    const first = await grant(root, input);
+    const second = await grant(root, input);
+    expect(second.grantId).toBe(first.grantId);
+    expect(second.token).not.toBe(first.token);
+    await encrypt(bob, keyId, undefined, [first.token, second.token]);
+    const { Grants } = await root.send(new ListGrantsCommand({ KeyId: keyId }));
+    expect(Grants).toHaveLength(1);
+    expect(Grants![0]!.Name).toBe('bob-encrypt');
+  });
+
+  it('DryRun creates nothing', async () => {
+    const { keyId } = await createKeyAs(root);
+    expect(await failure(root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt'], DryRun: true }))))
+      .toMatchObject({ name: 'DryRunOperationException', status: 412 });
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toEqual([]);
+  });
+});
+
+describe('listing grants', () => {
+  it('ListGrants shows every field and filters; ListRetirableGrants finds grants by retiring principal', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    const bobGrant = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), RetiringPrincipal: arnOf('carol'),
+      Operations: ['Encrypt', 'Decrypt'], Constraints: { EncryptionContextSubset: { tenant: 'a' } }, Name: 'listed' });
+    const appGrant = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('app'), Operations: ['DescribeKey'] });
+    const { Grants, Truncated } = await root.send(new ListGrantsCommand({ KeyId: keyId }));
+    expect(Truncated).toBe(false);
+    expect(Grants).toHaveLength(2);
+    const listed = Grants!.find((g) => g.GrantId === bobGrant.grantId)!;
+    expect(listed).toMatchObject({
+      KeyId: arn, GrantId: bobGrant.grantId, Name: 'listed', GranteePrincipal: arnOf('bob'), RetiringPrincipal: arnOf('carol'),
+      IssuingAccount: `arn:aws:iam::${ACCOUNT}:root`, Operations: ['Encrypt', 'Decrypt'],
+      Constraints: { EncryptionContextSubset: { tenant: 'a' } },
+    });
+    expect(listed.CreationDate).toBeInstanceOf(Date);
+    // Tokens are never listed.
+    expect(JSON.stringify(Grants)).not.toContain(bobGrant.token);
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId, GranteePrincipal: arnOf('app') }))).Grants!.map((g) => g.GrantId))
+      .toEqual([appGrant.grantId]);
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId, GrantId: bobGrant.grantId }))).Grants!.map((g) => g.GrantId))
+      .toEqual([bobGrant.grantId]);
+    expect(await failure(bob.send(new ListGrantsCommand({ KeyId: keyId })))).toEqual(accessDenied('bob', 'kms:ListGrants', arn, 'no-identity'));
+
+    const retirable = await access.as('carol').send(new ListRetirableGrantsCommand({ RetiringPrincipal: arnOf('carol') }));
+    expect(retirable.Grants!.map((g) => g.GrantId)).toEqual([bobGrant.grantId]);
+    expect(retirable.Grants![0]!.KeyId).toBe(arn);
+  });
+});
+
+describe('retiring and revoking', () => {
+  it('RetireGrant by the retiring principal (KeyId + GrantId) ends the grant at once', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    const { grantId } = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), RetiringPrincipal: arnOf('carol'), Operations: ['Encrypt'] });
+    await encrypt(bob, keyId);
+    // bob is the grantee but the grant carries no RetireGrant: bob may not retire it.
+    expect(await failure(bob.send(new RetireGrantCommand({ KeyId: keyId, GrantId: grantId })))).toMatchObject({ name: 'AccessDeniedException' });
+    await access.as('carol').send(new RetireGrantCommand({ KeyId: arn, GrantId: grantId }));
+    expect(await failure(encrypt(bob, keyId))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+    expect(await failure(access.as('carol').send(new RetireGrantCommand({ KeyId: keyId, GrantId: grantId })))).toMatchObject({ name: 'NotFoundException' });
+  });
+
+  it('RetireGrant by the grantee with its token when the grant carries RetireGrant, and by the issuing account', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    const own = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt', 'RetireGrant'] });
+    await encrypt(bob, keyId, undefined, [own.token]);
+    await bob.send(new RetireGrantCommand({ GrantToken: own.token }));
+    expect(await failure(encrypt(bob, keyId))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+
+    const other = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('app'), Operations: ['Encrypt'] });
+    await root.send(new RetireGrantCommand({ GrantToken: other.token }));
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toEqual([]);
+    expect(await failure(root.send(new RetireGrantCommand({ GrantToken: 'bm90IGEgdG9rZW4=' })))).toMatchObject({ name: 'InvalidGrantTokenException' });
+  });
+
+  it('RevokeGrant needs kms:RevokeGrant on the key and ends the grant at once', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    const { grantId } = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt', 'RetireGrant'] });
+    expect(await failure(bob.send(new RevokeGrantCommand({ KeyId: keyId, GrantId: grantId }))))
+      .toEqual(accessDenied('bob', 'kms:RevokeGrant', arn, 'no-identity'));
+    await encrypt(bob, keyId);
+    await access.as('admin').send(new RevokeGrantCommand({ KeyId: keyId, GrantId: grantId }));
+    expect(await failure(encrypt(bob, keyId))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+    expect(await failure(root.send(new RevokeGrantCommand({ KeyId: keyId, GrantId: grantId })))).toMatchObject({ name: 'NotFoundException' });
+    expect(await failure(root.send(new RevokeGrantCommand({ KeyId: keyId, GrantId: 'not-a-grant-id' })))).toMatchObject({ name: 'InvalidGrantIdException' });
+  });
+});
+
+describe('grants that allow CreateGrant', () => {
+  it('create only grants with a subset of their operations and equal or stricter constraints', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['CreateGrant', 'Encrypt', 'Decrypt'],
+      Constraints: { EncryptionContextSubset: { tenant: 'a' } } });
+    const app = arnOf('app');
+    const denied = accessDenied('bob', 'kms:CreateGrant', arn, 'no-identity');
+    // Wider operations, looser or missing constraints: refused, and nothing is created.
+    const refused: CreateGrantCommandInput[] = [
+      { KeyId: keyId, GranteePrincipal: app, Operations: ['Decrypt', 'GenerateDataKey'], Constraints: { EncryptionContextSubset: { tenant: 'a' } } },
+      { KeyId: keyId, GranteePrincipal: app, Operations: ['Decrypt'] },
+      { KeyId: keyId, GranteePrincipal: app, Operations: ['Decrypt'], Constraints: { EncryptionContextSubset: { other: 'b' } } },
+      { KeyId: keyId, GranteePrincipal: app, Operations: ['Decrypt'], Constraints: { EncryptionContextEquals: { other: 'b' } } },
+    ];
+    for (const input of refused) expect(await failure(bob.send(new CreateGrantCommand(input)))).toEqual(denied);
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toHaveLength(1);
+
+    // Same or fewer operations with the same, a larger subset, or an exact context that includes it: allowed.
+    await grant(bob, { KeyId: keyId, GranteePrincipal: app, Operations: ['Encrypt', 'Decrypt'], Constraints: { EncryptionContextSubset: { tenant: 'a' } } });
+    await grant(bob, { KeyId: keyId, GranteePrincipal: app, Operations: ['Decrypt'], Constraints: { EncryptionContextSubset: { tenant: 'a', app: 'x' } } });
+    await grant(bob, { KeyId: keyId, GranteePrincipal: app, Operations: ['Encrypt'], Constraints: { EncryptionContextEquals: { tenant: 'a', app: 'y' } } });
+    await encrypt(access.as('app'), keyId, { tenant: 'a', app: 'y' });
+  });
+
+  it('an EncryptionContextEquals grant only passes on the same exact constraint', async () => {
+    const { keyId, arn } = await createKeyAs(root);
+    await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['CreateGrant', 'Encrypt'],
+      Constraints: { EncryptionContextEquals: { tenant: 'a' } } });
+    const app = arnOf('app');
+    expect(await failure(bob.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: app, Operations: ['Encrypt'],
+      Constraints: { EncryptionContextSubset: { tenant: 'a' } } })))).toEqual(accessDenied('bob', 'kms:CreateGrant', arn, 'no-identity'));
+    expect(await failure(bob.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: app, Operations: ['Encrypt'],
+      Constraints: { EncryptionContextEquals: { tenant: 'a', more: 'b' } } })))).toEqual(accessDenied('bob', 'kms:CreateGrant', arn, 'no-identity'));
+    await grant(bob, { KeyId: keyId, GranteePrincipal: app, Operations: ['Encrypt'], Constraints: { EncryptionContextEquals: { tenant: 'a' } } });
+  });
+});
