@@ -250,9 +250,14 @@ describe('expiring material', () => {
   it('when ValidTo passes the material is deleted and the key goes to PendingImport, until reimported', async () => {
     const keyId = await externalKey();
     const material = randomBytes(32);
-    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() + 2_000) });
+    const { token, publicKey } = await parameters(keyId, 'RSAES_OAEP_SHA_256');
+    const encrypted = wrapWithOpenssl(publicKey, 'RSAES_OAEP_SHA_256', material);
+    const validTo = Date.now() + 3_000; // set once the slow parts (key generation, openssl) are done
+    await kms.send(new ImportKeyMaterialCommand({
+      KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: encrypted, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(validTo),
+    }));
     const ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('short-lived') }))).CiphertextBlob!;
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await new Promise((resolve) => setTimeout(resolve, validTo - Date.now() + 500));
     expect(await errorCode(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
     const metadata = await keyState(keyId);
     expect(metadata.KeyState).toBe('PendingImport');
