@@ -57,6 +57,9 @@ export class CryptoPool {
   private readonly evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
   private inFlight = 0;
   private pumpScheduled = false;
+  /** Jobs whose worker died under them, waiting to be retried one at a time. */
+  private readonly suspects: Waiting[] = [];
+  private retryingSuspect = false;
 
   constructor(private readonly options: CryptoPoolOptions) {
     this.piscina = new Piscina({
@@ -130,11 +133,12 @@ export class CryptoPool {
     }
   }
 
-  private dispatch(batch: Waiting[]): void {
+  /** Resolves once the batch's jobs are settled or, if its worker died, handed on as suspects. */
+  private dispatch(batch: Waiting[]): Promise<void> {
     this.inFlight++;
     const startedAt = performance.now();
     const jobs = batch.map((entry) => entry.job);
-    this.piscina.run(jobs).then(
+    return this.piscina.run(jobs).then(
       (outcome) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outcome.results[i] ?? INTERNAL);
         this.options.onTask?.({
@@ -145,20 +149,33 @@ export class CryptoPool {
         });
       },
       // The worker thread died (Piscina replaces it), taking every task it held. Only the job that killed it
-      // should fail: each job is retried once, alone in its task, so bystanders still succeed (jobs are pure
-      // computations, safe to run again) and the culprit, crashing again on its own, fails as KMSInternalException.
+      // should fail, so each job it held becomes a suspect and is retried once, alone and one at a time (jobs
+      // are pure computations, safe to run again): bystanders succeed, and the culprit, retried without
+      // company, cannot take a second set of bystanders down with it, and fails as KMSInternalException.
       () => {
         for (const entry of batch) {
           if (entry.retried) entry.resolve(INTERNAL);
           else {
             entry.retried = true;
-            this.dispatch([entry]);
+            this.suspects.push(entry);
           }
         }
+        this.retryNextSuspect();
       },
     ).finally(() => {
       this.inFlight--;
       this.pump();
+    });
+  }
+
+  private retryNextSuspect(): void {
+    if (this.retryingSuspect) return;
+    const suspect = this.suspects.shift();
+    if (suspect === undefined) return;
+    this.retryingSuspect = true;
+    this.dispatch([suspect]).finally(() => {
+      this.retryingSuspect = false;
+      this.retryNextSuspect();
     });
   }
 }
