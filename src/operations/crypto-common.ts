@@ -36,7 +36,8 @@ export function sealTarget(key: KeyRecord, algorithm: EncryptionAlgorithm, conte
   if (context !== undefined) throw new KmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
   const max = rsaOaepMaxPlaintext(KEY_SPECS[key.spec], algorithm);
   if (plaintextBytes > max) {
-    throw new KmsError('ValidationException', `Plaintext is too long: ${algorithm} with ${key.spec} encrypts at most ${max} bytes.`);
+    // AWS's wording (as AWS-validated emulators record it), so clients matching on it behave the same.
+    throw new KmsError('ValidationException', `Algorithm ${algorithm} and key spec ${key.spec} cannot encrypt data larger than ${max} bytes.`);
   }
   return { kind: 'rsa', key: keyRef(key), algorithm };
 }

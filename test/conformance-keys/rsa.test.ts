@@ -194,10 +194,12 @@ describe('RSA Encrypt, Decrypt and ReEncrypt', () => {
       expect(decrypted.KeyMaterialId).toBeUndefined();
 
       const tooLong = await failure(encrypt(spec, algorithm, randomBytes(max + 1)));
-      expect(tooLong).toMatchObject({ name: 'ValidationException', status: 400 });
+      expect(tooLong).toEqual({
+        name: 'ValidationException', status: 400, message: `Algorithm ${algorithm} and key spec ${spec} cannot encrypt data larger than ${max} bytes.`,
+      });
 
       const oaepHash = algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256';
-      const offline = publicEncrypt({ key: spki, format: 'der', type: 'spki', padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, plaintext);
+      const offline = publicEncrypt({ key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, plaintext);
       expect(der((await decrypt(spec, algorithm, offline)).Plaintext).equals(plaintext)).toBe(true);
       // The other OAEP hash, or a damaged ciphertext, does not open.
       const otherAlgorithm = algorithm === 'RSAES_OAEP_SHA_1' ? 'RSAES_OAEP_SHA_256' : 'RSAES_OAEP_SHA_1';
@@ -264,7 +266,9 @@ describe('RSA Encrypt, Decrypt and ReEncrypt', () => {
     const long = await kms.send(new EncryptCommand({ KeyId: symmetricArn, Plaintext: randomBytes(191) }));
     expect(await failure(kms.send(new ReEncryptCommand({
       CiphertextBlob: long.CiphertextBlob, DestinationKeyId: arnOf('RSA_2048'), DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
-    })))).toMatchObject({ name: 'ValidationException', status: 400 });
+    })))).toEqual({
+      name: 'ValidationException', status: 400, message: 'Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.',
+    });
     // RSA source without its algorithm: AWS needs SourceEncryptionAlgorithm for asymmetric ciphertext.
     expect(await failure(kms.send(new ReEncryptCommand({
       CiphertextBlob: toRsa.CiphertextBlob, SourceKeyId: arnOf('RSA_3072'), DestinationKeyId: symmetricArn,

@@ -165,7 +165,8 @@ export function rsaEncrypt(key: RsaKey, algorithm: EncryptionAlgorithm, plaintex
   const hash = oaepHash(key, algorithm);
   const max = rsaOaepMaxPlaintext(KEY_SPECS[key.spec], algorithm);
   if (plaintext.length > max) {
-    throw validationError(`Plaintext is too long for ${algorithm} with key spec ${key.spec}: at most ${max} bytes.`);
+    // The same words as the main thread's check (src/operations/crypto-common.ts): ReEncrypt only meets the limit here.
+    throw validationError(`Algorithm ${algorithm} and key spec ${key.spec} cannot encrypt data larger than ${max} bytes.`);
   }
   return publicEncrypt({ key: key.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, plaintext);
 }
