@@ -124,9 +124,17 @@ export async function renderDashboard(options: RenderOptions): Promise<{ svg: st
   };
   const addPanel = async (panel: Panel): Promise<void> => {
     const all = await panelSeries(options, panel, start, end);
-    const shown = [...all].sort((a, b) => peak(b) - peak(a)).slice(0, options.maxSeries);
+    // Series flat at zero (the throttle counters of every idle quota class) only crowd the legend.
+    const moving = all.filter((series) => series.points.some(([, value]) => value !== 0));
+    const candidates = moving.length > 0 ? moving : all;
+    const shown = [...candidates].sort((a, b) => peak(b) - peak(a)).slice(0, options.maxSeries);
     const unit = UNITS[panel.fieldConfig?.defaults?.unit ?? 'short'] ?? UNITS.short!;
-    const title = `${panel.title ?? ''}${all.length > shown.length ? ` (top ${shown.length} of ${all.length})` : ''}${all.length === 0 ? ' (no data)' : ''}`;
+    const notes = [
+      candidates.length > shown.length ? `top ${shown.length} of ${candidates.length}` : '',
+      all.length > candidates.length ? `${all.length - candidates.length} at zero not drawn` : '',
+      all.length === 0 ? 'no data' : '',
+    ].filter(Boolean);
+    const title = `${panel.title ?? ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
     const chart = renderLineChart({ title, xLabel: 'seconds into the window', yLabel: unit.label, series: shown });
     body.push(placeChart(chart, column * CELL.width, y));
     panels++;
