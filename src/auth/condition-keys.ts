@@ -137,6 +137,18 @@ function requestParameters(put: Put, operation: string, input: Record<string, un
 }
 
 /**
+ * The lowercase form of a condition key name written in this module (a fixed set), computed once: lowercasing
+ * ~15 names per evaluated request was most of the cost of a conditional policy. Names built from request
+ * data (encryption context keys) must not come here, or the cache would grow with every request.
+ */
+const lowercaseNames = new Map<string, string>();
+function staticKeyName(name: string): string {
+  let lower = lowercaseNames.get(name);
+  if (lower === undefined) lowercaseNames.set(name, lower = name.toLowerCase());
+  return lower;
+}
+
+/**
  * Condition keys are computed on first use: with condition-free policies (the default key policy) the
  * authorizer never reads them, so the hot path pays only for this object.
  */
@@ -158,7 +170,7 @@ class RequestConditionContext implements ConditionContext {
   #build(): Map<string, readonly string[]> {
     const values = new Map<string, readonly string[]>();
     const put: Put = (name, value) => {
-      if (value !== undefined) values.set(name.toLowerCase(), typeof value === 'string' ? [value] : value);
+      if (value !== undefined) values.set(staticKeyName(name), typeof value === 'string' ? [value] : value);
     };
     const { principal } = this;
     // IAM gives an assumed-role session's role ARN here, not the session's (policies name roles, not sessions).
@@ -171,8 +183,8 @@ class RequestConditionContext implements ConditionContext {
     if (encryptionContext) {
       const names = Object.keys(encryptionContext);
       put('kms:EncryptionContextKeys', names);
-      // The context key is part of the condition key name, which is case-insensitive (put lowercases it).
-      for (const name of names) put(`kms:EncryptionContext:${name}`, encryptionContext[name]);
+      // The context key is part of the condition key name, which is case-insensitive: lowercased like the rest.
+      for (const name of names) values.set(`kms:encryptioncontext:${name.toLowerCase()}`, [encryptionContext[name]!]);
     }
     keyProperties(put, this.operation, this.input, this.key);
     requestParameters(put, this.operation, this.input, this.extras);
