@@ -20,6 +20,8 @@ interface NodeBindings {
 const errorBody = (code: string, message: string): string => JSON.stringify({ __type: code, message });
 
 class BodyTooLarge extends Error {}
+/** The client went away (or was cut off at the request deadline) before its body arrived: nobody to answer. */
+class BodyAborted extends Error {}
 
 /** The request body, refused past maxBytes (by Content-Length up front, or while streaming). */
 function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -39,7 +41,8 @@ function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> 
       chunks.push(chunk);
     });
     incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    incoming.once('error', reject);
+    incoming.once('error', () => reject(new BodyAborted()));
+    incoming.once('close', () => { if (!incoming.complete) reject(new BodyAborted()); });
   });
 }
 
@@ -66,6 +69,7 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
     try {
       body = await readBody(incoming, maxBodyBytes);
     } catch (error) {
+      if (error instanceof BodyAborted) return c.body(null, 400, { connection: 'close' });
       if (!(error instanceof BodyTooLarge)) throw error;
       return c.body(errorBody('RequestEntityTooLargeException', 'Request body is too large.'), 413,
         { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID(), connection: 'close' });
@@ -81,7 +85,10 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       incoming.socket.destroy();
       return c.body(null, 500);
     }
-    return c.body(response.body, response.status as 200, { 'content-type': JSON_TYPE, 'x-amzn-requestid': response.requestId });
+    const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'x-amzn-requestid': response.requestId };
+    // While draining for shutdown: the client must not send another request on this connection.
+    if (!isReady()) headers.connection = 'close';
+    return c.body(response.body, response.status as 200, headers);
   });
 
   app.notFound((c) => c.json({ __type: 'UnknownOperationException', message: '' }, 404));

@@ -36,6 +36,11 @@ export interface Config {
   /** Jobs waiting for a worker before new ones are throttled: backpressure instead of unbounded queueing. */
   maxQueuedJobs: number;
   maxBodyBytes: number;
+  /** Open client connections past which new ones are refused (a guard against descriptor exhaustion). */
+  maxConnections: number;
+  /** Deadlines for receiving a request's headers, and the whole request, from a client (slow or stalled clients). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -100,6 +105,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('KMS_NEW_ROOT_KEY and KMS_NEW_ROOT_KEY_FILE both name a new root key; set one');
   }
   const host = env.HOST || '127.0.0.1';
+  const headersTimeoutMs = integer(env, 'KMS_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestTimeoutMs = integer(env, 'KMS_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError('KMS_REQUEST_TIMEOUT_MS must not be shorter than KMS_HEADERS_TIMEOUT_MS');
+  }
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host,
@@ -127,5 +137,8 @@ export function loadConfig(env: Env = process.env): Config {
     batchSize: integer(env, 'KMS_BATCH_SIZE', 32, 1, 1024),
     maxQueuedJobs: integer(env, 'KMS_MAX_QUEUED_JOBS', 4096, 1, 1_000_000),
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxConnections: integer(env, 'KMS_MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
   };
 }

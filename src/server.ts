@@ -1,7 +1,9 @@
 // The composition root: configuration -> secrets -> store -> worker pool -> keyring -> access control,
 // quotas, audit, metrics -> HTTP server. Shutdown drains in-flight requests, then closes in reverse order.
 import { serve, type ServerType } from '@hono/node-server';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
 import { AuditLog } from './audit/log.js';
 import { buildServiceEventRecord } from './audit/record.js';
@@ -32,6 +34,8 @@ export interface RunningServer {
 
 const SCHEDULER_INTERVAL_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 8_000;
+const DRAIN_SWEEP_INTERVAL_MS = 100;
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * The KMS operation a worker job serves, for the `operation` label of the pool histograms: the registry folds
@@ -144,7 +148,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
         ready = false;
         stopScheduler();
         clearInterval(keyStateTimer);
-        await drain(server);
+        await drain(server, () => print(`kms-engine: requests still open after ${DRAIN_TIMEOUT_MS / 1000} s of draining; closing their connections`));
         await audit.close();
         await core.close();
       })();
@@ -155,27 +159,64 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
 
 function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config, tls: TlsListenOptions | undefined): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port: config.port, hostname: config.host, ...tls }, () => resolve(server));
+    // Node checks the header and request deadlines only every connectionsCheckingInterval (30 s by default),
+    // which would let a stalled client hold a connection for up to 40 s past a 10 s deadline.
+    const serverOptions = { ...tls?.serverOptions, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS };
+    const server = serve({ fetch, port: config.port, hostname: config.host, ...tls, serverOptions }, () => resolve(server));
     server.once('error', reject);
     if ('headersTimeout' in server) {
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 30_000;
+      server.headersTimeout = config.headersTimeoutMs;
+      server.requestTimeout = config.requestTimeoutMs;
       server.keepAliveTimeout = 65_000;
+      server.maxConnections = config.maxConnections;
+      server.on('clientError', answerClientError);
     }
   });
 }
 
-/** Stops accepting connections and waits for in-flight requests, then closes idle keep-alive sockets. */
-function drain(server: ServerType): Promise<void> {
+/**
+ * Transport-level failures (HTTP that does not parse, headers or body not received in time) answered in the
+ * AWS error shape instead of Node's bare status line, then the connection is closed. Nothing of the request is
+ * quoted back.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const response = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || response?.headersSent === true || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, type, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'Request Timeout', 'RequestTimeoutException', 'The request was not received in time.']
+    : error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'ValidationException', 'The request headers are too large.']
+      : [400, 'Bad Request', 'SerializationException', 'The request is not valid HTTP/1.1.'];
+  const body = JSON.stringify({ __type: type, message });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/x-amz-json-1.1\r\n`
+    + `x-amzn-requestid: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  () => socket.destroy());
+}
+
+/**
+ * Stops accepting connections and lets in-flight requests finish. Their responses carry `Connection: close`
+ * (app.ts, once the server is not ready), and connections are closed as soon as they go idle: server.close()
+ * only closes the ones idle at that instant, so a keep-alive client between two requests would otherwise hold
+ * the process until the deadline. Whatever is still open at the deadline is cut.
+ */
+function drain(server: ServerType, onDeadline: () => void): Promise<void> {
+  const http = server as unknown as { closeIdleConnections?(): void; closeAllConnections?(): void };
   return new Promise((resolve) => {
+    const sweeper = setInterval(() => http.closeIdleConnections?.(), DRAIN_SWEEP_INTERVAL_MS);
     const timer = setTimeout(() => {
-      (server as unknown as { closeAllConnections?(): void }).closeAllConnections?.();
+      onDeadline();
+      clearInterval(sweeper);
+      http.closeAllConnections?.();
       resolve();
     }, DRAIN_TIMEOUT_MS);
     server.close(() => {
+      clearInterval(sweeper);
       clearTimeout(timer);
       resolve();
     });
-    (server as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.();
+    http.closeIdleConnections?.();
   });
 }
