@@ -9,7 +9,8 @@ import { THROTTLING_MESSAGE, type KmsFailure } from '../contract/errors.js';
 import {
   KEY_CACHE_CHANNEL, type BatchResult, type EvictMessage, type Job, type JobInput, type JobName, type JobResult,
 } from '../contract/tasks.js';
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
 import type { RootKeyPlan } from '../root-key/open.js';
@@ -56,6 +57,9 @@ export class CryptoPool {
   private readonly maxInFlight: number;
   private readonly evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
   private inFlight = 0;
+  private soloOutstanding = 0;
+  /** Each worker's event-loop utilization at the previous stats() call: utilization is reported per interval. */
+  private readonly lastUtilization = new WeakMap<Worker, EventLoopUtilization>();
   private pumpScheduled = false;
   /** Jobs whose worker died under them, waiting to be retried one at a time. */
   private readonly suspects: Waiting[] = [];
@@ -83,13 +87,16 @@ export class CryptoPool {
 
   /** Runs one job; resolves with its result (failures are data). Throws ThrottlingException when saturated. */
   run<N extends JobName>(job: JobInput<N>): Promise<JobResult<N>> {
-    if (this.waiting.length >= this.options.maxQueuedJobs) {
+    // Solo jobs (key generation) queue inside Piscina rather than here: they count toward the same bound.
+    if (this.waiting.length + this.soloOutstanding >= this.options.maxQueuedJobs) {
       throw new KmsError('ThrottlingException', THROTTLING_MESSAGE);
     }
     return new Promise<JobResult<N>>((resolve) => {
       const entry: Waiting = { job: job as Job, enqueuedAt: performance.now(), resolve: resolve as (r: JobResult) => void };
-      if (SOLO_JOBS.has(job.op)) this.dispatch([entry]);
-      else {
+      if (SOLO_JOBS.has(job.op)) {
+        this.soloOutstanding++;
+        this.dispatch([entry], () => this.soloOutstanding--);
+      } else {
         this.waiting.push(entry);
         this.schedulePump();
       }
@@ -103,11 +110,29 @@ export class CryptoPool {
 
   stats(): { queueDepth: number; inFlight: number; workers: number; utilization: number } {
     return {
-      queueDepth: this.waiting.length,
+      queueDepth: this.waiting.length + this.soloOutstanding,
       inFlight: this.inFlight,
       workers: this.options.workers,
-      utilization: this.piscina.utilization,
+      utilization: this.workerUtilization(),
     };
+  }
+
+  /**
+   * Share of time the worker threads were busy since the previous call (0..1), from each thread's event-loop
+   * utilization. (Piscina's own figure is a lifetime average.) An idle worker waits with Atomics.waitAsync, so
+   * its event loop is idle.
+   */
+  private workerUtilization(): number {
+    const threads = this.piscina.threads;
+    if (threads.length === 0) return 0;
+    let sum = 0;
+    for (const thread of threads) {
+      const now = thread.performance.eventLoopUtilization();
+      const previous = this.lastUtilization.get(thread);
+      sum += (previous === undefined ? now : thread.performance.eventLoopUtilization(now, previous)).utilization;
+      this.lastUtilization.set(thread, now);
+    }
+    return sum / threads.length;
   }
 
   async close(): Promise<void> {
@@ -134,7 +159,7 @@ export class CryptoPool {
   }
 
   /** Resolves once the batch's jobs are settled or, if its worker died, handed on as suspects. */
-  private dispatch(batch: Waiting[]): Promise<void> {
+  private dispatch(batch: Waiting[], done?: () => void): Promise<void> {
     this.inFlight++;
     const startedAt = performance.now();
     const jobs = batch.map((entry) => entry.job);
@@ -164,6 +189,7 @@ export class CryptoPool {
       },
     ).finally(() => {
       this.inFlight--;
+      done?.();
       this.pump();
     });
   }

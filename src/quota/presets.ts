@@ -79,9 +79,20 @@ export const PRESET_OPERATIONS: readonly string[] = Object.freeze(Object.keys(OP
 export const dataKeyPairClass = (spec: string): string => `datakeypair:${spec}`;
 
 /** Every limit of the `aws` preset for a Region, keyed by quota class. */
+/** China Regions allow far fewer RSA data key pairs per second (kms-api.md section 9). */
+export const CHINA_RSA_DATA_KEY_PAIR_QUOTAS: Readonly<Partial<Record<DataKeyPairSpec, number>>> = {
+  RSA_2048: 1,
+  RSA_3072: 0.5,
+  RSA_4096: 0.1,
+};
+
 export function awsPreset(region: string): Map<string, number> {
   const limits = new Map<string, number>(Object.entries(cryptoQuotas(region)));
-  for (const [spec, rps] of Object.entries(DATA_KEY_PAIR_QUOTAS)) limits.set(dataKeyPairClass(spec), rps);
+  const china = region.startsWith('cn-');
+  for (const [spec, rps] of Object.entries(DATA_KEY_PAIR_QUOTAS)) {
+    const chinaRps = china ? CHINA_RSA_DATA_KEY_PAIR_QUOTAS[spec as DataKeyPairSpec] : undefined;
+    limits.set(dataKeyPairClass(spec), chinaRps ?? rps);
+  }
   for (const [operation, rps] of Object.entries(OPERATION_QUOTAS)) limits.set(operation, rps);
   return limits;
 }

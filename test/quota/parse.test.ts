@@ -56,6 +56,17 @@ describe('parseQuotas presets', () => {
   });
 });
 
+describe('parseQuotas aws preset in China Regions', () => {
+  it('limits RSA data key pairs to 1 / 0.5 / 0.1 per second, other specs as elsewhere', () => {
+    const { limits } = parseQuotas('aws', 'cn-north-1');
+    expect(limits.get('datakeypair:RSA_2048')).toBe(1);
+    expect(limits.get('datakeypair:RSA_3072')).toBe(0.5);
+    expect(limits.get('datakeypair:RSA_4096')).toBe(0.1);
+    expect(limits.get('datakeypair:ECC_NIST_P256')).toBe(100);
+    expect(parseQuotas('aws', 'us-east-1').limits.get('datakeypair:RSA_2048')).toBe(20);
+  });
+});
+
 describe('parseQuotas overrides', () => {
   it('later items win, in both directions', () => {
     expect(limitsOf('aws,ecc=300').ecc).toBe(300);
