@@ -60,4 +60,27 @@ describe('CryptoPool', () => {
     expect(refused).toBe(136);
     await Promise.all(accepted);
   });
+
+  it('counts key generation toward the queue bound too', async () => {
+    const small = await openEngine(loadConfig({
+      KMS_DATA_DIR: mkdtempSync(join(tmpdir(), 'kms-engine-pool-solo-')), KMS_WORKERS: '1', KMS_MAX_QUEUED_JOBS: '2',
+    }), () => {});
+    try {
+      const outcomes: string[] = [];
+      const jobs: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 5; i++) {
+        try {
+          jobs.push(small.engine.pool.run({ op: 'generateMaterial', keyId: `00000000-0000-4000-8000-00000000000${i}`, materialId: 'a'.repeat(64), spec: 'ECC_NIST_P256' }));
+          outcomes.push('accepted');
+        } catch (error) {
+          outcomes.push((error as KmsError).code);
+        }
+      }
+      expect(outcomes).toEqual(['accepted', 'accepted', 'ThrottlingException', 'ThrottlingException', 'ThrottlingException']);
+      await Promise.all(jobs);
+      expect(small.engine.pool.stats().queueDepth).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
 });
