@@ -95,13 +95,14 @@ class Walker {
       }
       case 'map': {
         const map = this.expect(isObject(value), value, path, 'map') as Record<string, unknown>;
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(map)) {
+        // The path never names the entry's key: map keys (encryption context, tags) are client data, not echoed.
+        // Object.fromEntries defines every key as data, so a key named "__proto__" stays an entry.
+        const entries = Object.entries(map).map(([k, v]): [string, unknown] => {
           this.value(shape.key!.shape, k, `${path}.key`);
-          out[k] = this.value(shape.value!.shape, v, `${path}.${k}.value`);
-        }
-        this.length(shape, Object.keys(out).length, path, 'length');
-        return out;
+          return [k, this.value(shape.value!.shape, v, `${path}.value`)];
+        });
+        this.length(shape, entries.length, path, 'length');
+        return Object.fromEntries(entries);
       }
     }
   }
