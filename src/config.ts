@@ -137,7 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     batchSize: integer(env, 'KMS_BATCH_SIZE', 32, 1, 1024),
     maxQueuedJobs: integer(env, 'KMS_MAX_QUEUED_JOBS', 4096, 1, 1_000_000),
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxConnections: integer(env, 'KMS_MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    maxConnections: integer(env, 'KMS_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     headersTimeoutMs,
     requestTimeoutMs,
   };
