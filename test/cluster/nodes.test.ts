@@ -132,6 +132,8 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   it('survives a PostgreSQL restart without restarting nodes: fast AWS-shaped 5xx meanwhile, then back by itself', async () => {
     const [a, b] = clients as [KMSClient, KMSClient];
     const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    // Let the creation's change notification land first (it drops b's cached entry), then warm b's cache.
+    await sleep(PROPAGATION_BOUND_MS);
     await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
 
     await postgres.halt();
