@@ -1,6 +1,6 @@
 // Several engine nodes sharing one PostgreSQL store (and optionally one Redis quota store): separate data
 // dirs and audit logs, the same root key file and the same root credentials, as README "Running several nodes".
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer } from '../support/server.js';
@@ -16,10 +16,17 @@ export interface TestCluster {
 
 export const CLUSTER_CREDENTIALS = { accessKeyId: 'AKIACLUSTERTEST0001', secretAccessKey: 'cluster-test-secret-0001-abcdefghijklmnop' };
 
+/** A second principal with no IAM policy of its own: it can use a key only through a grant. */
+export const APP_CREDENTIALS = { accessKeyId: 'AKIACLUSTERAPP000001', secretAccessKey: 'cluster-app-secret-0001-abcdefghijklmnop' };
+export const APP_ARN = 'arn:aws:iam::111122223333:user/cluster-app';
+
 export async function startCluster(options: { nodes: number; storeUrl: string; env?: Record<string, string> }): Promise<TestCluster> {
   const shared = mkdtempSync(join(tmpdir(), 'kms-cluster-'));
+  const identitiesFile = join(shared, 'identities.json');
+  writeFileSync(identitiesFile, JSON.stringify({ identities: [{ ...APP_CREDENTIALS, arn: APP_ARN, policies: [] }] }));
   const env = {
     KMS_STORE: options.storeUrl,
+    KMS_IDENTITIES: identitiesFile,
     KMS_ROOT_KEY_FILE: join(shared, 'root.key'),
     KMS_ACCESS_KEY_ID: CLUSTER_CREDENTIALS.accessKeyId,
     KMS_SECRET_ACCESS_KEY: CLUSTER_CREDENTIALS.secretAccessKey,

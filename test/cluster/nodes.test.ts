@@ -2,8 +2,8 @@
 // others within a second, concurrent creation loses nothing, kill -9 of a node loses no acknowledged write,
 // and a PostgreSQL restart is survived without restarting any node.
 import {
-  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
-  EncryptCommand, ListKeysCommand, SignCommand, UpdateAliasCommand, VerifyCommand, type KMSClient,
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
+  EncryptCommand, ListKeysCommand, RevokeGrantCommand, SignCommand, UpdateAliasCommand, VerifyCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
-import { outcome, sleep, startCluster, type TestCluster } from './helpers.js';
+import { startServer } from '../support/server.js';
+import { APP_ARN, APP_CREDENTIALS, outcome, sleep, startCluster, type TestCluster } from './helpers.js';
 
 /** The bound issue 7 sets on seeing another node's change. */
 const PROPAGATION_BOUND_MS = 1_000;
@@ -84,6 +85,23 @@ describe('a cluster of three nodes on PostgreSQL', () => {
     await sleep(PROPAGATION_BOUND_MS);
     const afterEnable = await Promise.all([a, c].map((client) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))));
     expect(afterEnable).toEqual(['ok', 'ok']);
+  });
+
+  it('honours a grant created or revoked on one node on the others within a second', async () => {
+    const [a, , c] = clients as [KMSClient, KMSClient, KMSClient];
+    const appOn = (node: number) => cluster.nodes[node]!.client({ credentials: APP_CREDENTIALS });
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const encryptAs = (client: KMSClient) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })));
+    // Cache "no grants" on b and c first: the grant must replace it there.
+    expect([await encryptAs(appOn(1)), await encryptAs(appOn(2))]).toEqual(['AccessDeniedException', 'AccessDeniedException']);
+
+    const { GrantId } = await a.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: APP_ARN, Operations: ['Encrypt'] }));
+    await sleep(PROPAGATION_BOUND_MS);
+    expect([await encryptAs(appOn(1)), await encryptAs(appOn(2))]).toEqual(['ok', 'ok']);
+
+    await c.send(new RevokeGrantCommand({ KeyId: keyId, GrantId }));
+    await sleep(PROPAGATION_BOUND_MS);
+    expect([await encryptAs(appOn(0)), await encryptAs(appOn(1))]).toEqual(['AccessDeniedException', 'AccessDeniedException']);
   });
 
   it('creates 200 distinct keys from 200 concurrent CreateKey calls spread over the nodes', async () => {
@@ -161,5 +179,10 @@ describe('a cluster of three nodes on PostgreSQL', () => {
       expect(lines.length).toBeGreaterThan(0);
       for (const line of lines) expect(line.chain.node).toBe(cluster.nodeIdOf(node));
     }
+  });
+
+  it('refuses to start, with one line naming KMS_STORE, when PostgreSQL cannot be reached', async () => {
+    await expect(startServer({ env: { KMS_STORE: 'postgres://postgres:secret@127.0.0.1:1/kms' } }))
+      .rejects.toThrow(/kms-engine: KMS_STORE: cannot open the PostgreSQL store \(ECONNREFUSED\)/);
   });
 });
