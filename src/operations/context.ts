@@ -90,7 +90,8 @@ export class RequestContext {
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
       grantOperation: options.grantOperation, requestAlias: alias,
-      reEncryptOnSameKey: options.reEncryptOnSameKey ?? await this.reEncryptsOntoItself(key),
+      reEncryptOnSameKey: options.reEncryptOnSameKey
+        ?? (this.operation === 'ReEncrypt' ? await this.reEncryptsOntoItself(key) : undefined),
     });
     if (options.states === 'enabled') requireEnabled(key);
     else if (options.states === 'not-pending-deletion') requireNotPendingDeletion(key);
@@ -103,7 +104,7 @@ export class RequestContext {
    * NotFoundException comes when the destination is used).
    */
   private async reEncryptsOntoItself(source: KeyRecord): Promise<boolean | undefined> {
-    if (this.operation !== 'ReEncrypt' || typeof this.input.DestinationKeyId !== 'string') return undefined;
+    if (typeof this.input.DestinationKeyId !== 'string') return undefined;
     try {
       return (await this.keyring.resolve(this.input.DestinationKeyId, true)).key.keyId === source.keyId;
     } catch (error) {
