@@ -4,6 +4,7 @@
 // (RESPONSE_ELEMENTS) because outputs are where the secrets are (Plaintext, PrivateKeyPlaintext, GrantToken...).
 
 import { randomUUID } from 'node:crypto';
+import { decodeGrantToken } from '../auth/grants.js';
 import { isCryptoOperation } from '../quota/classes.js';
 import { lowerCamel, requestElements, responseElements } from './shapes.js';
 
@@ -162,6 +163,20 @@ function requestParametersOf(e: AuditCall): Record<string, unknown> | null {
   return parameters;
 }
 
+/**
+ * The grant a RetireGrant names: its GrantId, or the id inside its GrantToken (the token itself is a bearer
+ * credential and never logged; the id is not secret, and CloudTrail records it either way).
+ */
+function retiredGrantId(request: Record<string, unknown> | undefined): string | undefined {
+  if (typeof request?.GrantId === 'string') return request.GrantId;
+  if (typeof request?.GrantToken !== 'string') return undefined;
+  try {
+    return decodeGrantToken(request.GrantToken).grantId;
+  } catch {
+    return undefined; // a malformed token: the call failed with InvalidGrantTokenException, logged as such
+  }
+}
+
 function additionalEventDataOf(e: AuditCall): Record<string, unknown> | undefined {
   const data: Record<string, unknown> = {};
   if (e.response !== undefined && !Object.hasOwn(RESPONSE_ELEMENTS, e.operation)) {
@@ -170,7 +185,10 @@ function additionalEventDataOf(e: AuditCall): Record<string, unknown> | undefine
       if (typeof value === 'string') data[lowerCamel(member)] = value;
     }
   }
-  if (e.operation === 'RetireGrant' && typeof e.request?.GrantId === 'string') data.grantId = e.request.GrantId;
+  if (e.operation === 'RetireGrant') {
+    const grantId = retiredGrantId(e.request);
+    if (grantId !== undefined) data.grantId = grantId;
+  }
   if (e.additionalEventData !== undefined) Object.assign(data, e.additionalEventData);
   if (e.nodeId !== undefined) data.nodeId = e.nodeId;
   return Object.keys(data).length === 0 ? undefined : data;
