@@ -3,7 +3,7 @@
 // grants, through the real AWS SDK against one real server with the identities in support.ts.
 import {
   CreateGrantCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient,
-  ListGrantsCommand, ListRetirableGrantsCommand, RetireGrantCommand, RevokeGrantCommand, type CreateGrantCommandInput,
+  ListGrantsCommand, ListRetirableGrantsCommand, ReEncryptCommand, RetireGrantCommand, RevokeGrantCommand, type CreateGrantCommandInput,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, accessDenied, arnOf, createKeyAs, failure, startAccessServer, type AccessServer } from './support.js';
@@ -93,6 +93,20 @@ describe('CreateGrant and using a grant', () => {
     await bob.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { tenant: 'a', more: '1' } }));
     expect(await failure(encrypt(bob, keyId, { more: '1' }))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
     expect(await failure(encrypt(bob, keyId, { tenant: 'b' }))).toEqual(accessDenied('bob', 'kms:Encrypt', arn, 'no-identity'));
+  });
+
+  it('ReEncrypt through grants: ReEncryptFrom on the source (its context checked), ReEncryptTo on the destination', async () => {
+    const source = await createKeyAs(root);
+    const destination = await createKeyAs(root);
+    const { CiphertextBlob } = await encrypt(root, source.keyId, { tenant: 'a' });
+    await grant(root, { KeyId: source.keyId, GranteePrincipal: arnOf('bob'), Operations: ['ReEncryptFrom'],
+      Constraints: { EncryptionContextSubset: { tenant: 'a' } } });
+    const reEncrypt = (SourceEncryptionContext: Record<string, string>) => bob.send(new ReEncryptCommand({
+      CiphertextBlob, SourceEncryptionContext, DestinationKeyId: destination.keyId, DestinationEncryptionContext: { tenant: 'b' } }));
+    expect(await failure(reEncrypt({ tenant: 'a' }))).toEqual(accessDenied('bob', 'kms:ReEncryptTo', destination.arn, 'no-identity'));
+    await grant(root, { KeyId: destination.keyId, GranteePrincipal: arnOf('bob'), Operations: ['ReEncryptTo'],
+      Constraints: { EncryptionContextEquals: { tenant: 'b' } } });
+    expect((await reEncrypt({ tenant: 'a' })).KeyId).toBe(destination.arn);
   });
 
   it('a Name makes CreateGrant idempotent: same GrantId, a fresh token each time, both usable', async () => {

@@ -119,6 +119,9 @@ describe('key policies', () => {
       expect(await failure(root.send(new CreateKeyCommand({ Policy }))))
         .toMatchObject({ name: 'MalformedPolicyDocumentException' });
     }
+    // Over the 32 KB key policy quota: LimitExceededException.
+    const huge = keyPolicy(accountAdmin, { ...allow(arnOf('bob'), 'kms:Encrypt'), Sid: 'x'.repeat(33_000) });
+    expect(await failure(root.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: huge })))).toMatchObject({ name: 'LimitExceededException' });
     // None of them was stored.
     expect(JSON.parse((await root.send(new GetKeyPolicyCommand({ KeyId: keyId }))).Policy!).Id).toBe('key-default-1');
   });
