@@ -132,7 +132,8 @@ export class CryptoPool {
       sum += (previous === undefined ? now : thread.performance.eventLoopUtilization(now, previous)).utilization;
       this.lastUtilization.set(thread, now);
     }
-    return sum / threads.length;
+    // Clamped: a worker's counters are read across threads, and a near-idle interval can come out a hair below 0.
+    return Math.min(1, Math.max(0, sum / threads.length));
   }
 
   async close(): Promise<void> {
