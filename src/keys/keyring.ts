@@ -3,7 +3,7 @@
 // changes to one key are serialized, so concurrent requests never lose each other's writes.
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
-import { StoreConflict, type AliasRecord, type KeyRecord, type KeyStore } from '../store/types.js';
+import { StoreConflict, copyKeyRecord, type AliasRecord, type KeyRecord, type KeyStore } from '../store/types.js';
 import { keyArn, parseKeyIdentifier, aliasArn } from './identifiers.js';
 import { expireImportedMaterial, materialExpired } from './imported-material.js';
 
@@ -78,7 +78,7 @@ export class Keyring {
       for (let attempt = 0; ; attempt++) {
         const current = await this.get(keyId);
         if (current === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(keyId)}' does not exist`);
-        const draft: KeyRecord = structuredClone(current);
+        const draft = copyKeyRecord(current);
         await change(draft);
         draft.version = current.version + 1;
         try {

@@ -8,7 +8,7 @@
 // tokens) only while it runs. Procedure: README, "Root key rotation".
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openStore } from '../store/open.js';
-import { StoreConflict, type KeyStore } from '../store/types.js';
+import { StoreConflict, copyKeyRecord, type KeyStore } from '../store/types.js';
 import { openRootKeyRing, prepareRootKeys, rootKeyPlan, describeRootKeySource } from './open.js';
 import { rootKeyIdOfWrapped, type RootKeyRing } from './ring.js';
 
@@ -85,7 +85,7 @@ async function rewrapKey(store: KeyStore, ring: RootKeyRing, keyId: string): Pro
     if (record === undefined) return 0; // deleted meanwhile
     const stale = record.materials.filter((material) => rootKeyIdOfWrapped(material.wrapped) !== ring.wrapWith.id);
     if (stale.length === 0) return 0;
-    const draft = structuredClone(record);
+    const draft = copyKeyRecord(record);
     for (const material of draft.materials) {
       if (rootKeyIdOfWrapped(material.wrapped) === ring.wrapWith.id) continue;
       const plaintext = ring.unwrap(keyId, material.materialId, material.wrapped);

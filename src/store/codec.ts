@@ -1,8 +1,8 @@
 // JSON documents for stored records: Buffers travel as base64 strings. Shared by every store backend.
 import type { KeyRecord } from './types.js';
 
-// Buffer.from first: a record that went through structuredClone (Keyring.mutate's draft) holds plain
-// Uint8Arrays, whose toString('base64') would quietly write "1,2,3" instead of base64.
+// Buffer.from first, in case a record ever holds plain Uint8Arrays (see copyKeyRecord in types.ts): their
+// toString('base64') would quietly write "1,2,3" instead of base64.
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 export function keyToDocument(record: KeyRecord): string {

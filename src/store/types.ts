@@ -76,6 +76,17 @@ export interface GrantRecord {
   creationDate: number;
 }
 
+/**
+ * A deep copy of a key record that keeps its Buffers Buffers (structuredClone turns them into plain
+ * Uint8Arrays, whose toString('base64') writes "1,2,3"): every change is made to a copy, never in place.
+ */
+export function copyKeyRecord(record: KeyRecord): KeyRecord {
+  const copy = structuredClone(record);
+  copy.materials = record.materials.map((material) => ({ ...material, wrapped: Buffer.from(material.wrapped) }));
+  if (record.publicKey !== undefined) copy.publicKey = Buffer.from(record.publicKey);
+  return copy;
+}
+
 /** Thrown by a store when a conditional write finds the row changed or taken; callers map it to an AWS error. */
 export class StoreConflict extends Error {}
 
