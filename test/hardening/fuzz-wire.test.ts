@@ -67,7 +67,7 @@ describe(`forged cryptographic inputs (seed ${SEED})`, () => {
   it('RSA Decrypt of garbage and of mangled OAEP ciphertexts answers InvalidCiphertextException', async () => {
     const encrypted = await send('Encrypt', { KeyId: targets.rsaKeyId, Plaintext: MESSAGE, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' });
     const ciphertext = Buffer.from(encrypted.json!.CiphertextBlob as string, 'base64');
-    await fc.assert(fc.asyncProperty(fc.oneof(flipped(ciphertext), cut(ciphertext), fc.uint8Array({ minLength: 1, maxLength: 300 }).map(Buffer.from)),
+    await fc.assert(fc.asyncProperty(fc.oneof(flipped(ciphertext), cut(ciphertext).filter((c) => c.length > 0), fc.uint8Array({ minLength: 1, maxLength: 300 }).map(Buffer.from)),
       async (blob) => {
         const response = await send('Decrypt', { CiphertextBlob: b64(blob), KeyId: targets.rsaKeyId, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' });
         expect(response.json!.__type).toBe('InvalidCiphertextException');
