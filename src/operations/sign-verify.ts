@@ -27,22 +27,31 @@ function checkMessage(key: KeyRecord, algorithm: SigningAlgorithm, messageType: 
   }
 }
 
-async function signingKey(ctx: RequestContext, operation: 'Sign' | 'Verify'): Promise<KeyRecord> {
-  const key = await ctx.useKey(ctx.input.KeyId as string, {
+interface SigningRequest {
+  key: KeyRecord;
+  algorithm: SigningAlgorithm;
+  messageType: MessageType;
+  message: Buffer;
+}
+
+/** Sign and Verify read the same inputs and need the same key: resolved, authorized, SIGN_VERIFY, rules met. */
+async function signingRequest(ctx: RequestContext, operation: 'Sign' | 'Verify'): Promise<SigningRequest> {
+  const { input } = ctx;
+  const algorithm = input.SigningAlgorithm as SigningAlgorithm;
+  const messageType = (input.MessageType ?? 'RAW') as MessageType;
+  const message = input.Message as Buffer;
+  const key = await ctx.useKey(input.KeyId as string, {
     action: `kms:${operation}`, allowAlias: true, states: 'enabled', grantOperation: operation, quota: cryptoQuota,
   });
   requireUsage(key, 'SIGN_VERIFY', operation);
-  return key;
+  checkMessage(key, algorithm, messageType, message);
+  return { key, algorithm, messageType, message };
 }
 
 export const sign: Operation = {
   readOnly: true,
-  async run(input, ctx) {
-    const algorithm = input.SigningAlgorithm as SigningAlgorithm;
-    const messageType = (input.MessageType ?? 'RAW') as MessageType;
-    const message = input.Message as Buffer;
-    const key = await signingKey(ctx, 'Sign');
-    checkMessage(key, algorithm, messageType, message);
+  async run(_input, ctx) {
+    const { key, algorithm, messageType, message } = await signingRequest(ctx, 'Sign');
     const { signature } = await ctx.job({ op: 'sign', key: keyRef(key), algorithm, messageType, message });
     return { KeyId: key.arn, Signature: b64(signature), SigningAlgorithm: algorithm };
   },
@@ -51,11 +60,7 @@ export const sign: Operation = {
 export const verify: Operation = {
   readOnly: true,
   async run(input, ctx) {
-    const algorithm = input.SigningAlgorithm as SigningAlgorithm;
-    const messageType = (input.MessageType ?? 'RAW') as MessageType;
-    const message = input.Message as Buffer;
-    const key = await signingKey(ctx, 'Verify');
-    checkMessage(key, algorithm, messageType, message);
+    const { key, algorithm, messageType, message } = await signingRequest(ctx, 'Verify');
     const { valid } = await ctx.job({
       op: 'verify', key: keyRef(key), algorithm, messageType, message, signature: input.Signature as Buffer,
     });

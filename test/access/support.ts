@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, type KMSClient, type CreateKeyCommandInput } from '@aws-sdk/client-kms';
 import { startServer, type TestServer } from '../support/server.js';
+import { failure, type Failure } from '../support/sdk-errors.js';
+export { failure, type Failure };
 
 export const ACCOUNT = '111122223333';
 export const OTHER_ACCOUNT = '444455556666';
@@ -124,18 +126,6 @@ export async function startAccessServer(env: Record<string, string> = {}): Promi
   return { server, as };
 }
 
-export interface Failure { name: string; message: string; status?: number }
-
-/** The AWS error a call fails with; throws if it succeeds. */
-export async function failure(promise: Promise<unknown>): Promise<Failure> {
-  try {
-    await promise;
-  } catch (error) {
-    const e = error as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** AccessDeniedException exactly as KMS words it. */
 export function accessDenied(who: IdentityName, action: string, resource: string,

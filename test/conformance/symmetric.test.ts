@@ -8,6 +8,7 @@ import {
   UntagResourceCommand, UpdateAliasCommand, UpdateKeyDescriptionCommand, GetKeyPolicyCommand, ListKeyPoliciesCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure } from '../support/sdk-errors.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -24,16 +25,6 @@ afterAll(async () => {
 async function newKey(description = ''): Promise<{ keyId: string; arn: string }> {
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Description: description }));
   return { keyId: KeyMetadata!.KeyId!, arn: KeyMetadata!.Arn! };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  try {
-    await promise;
-  } catch (error) {
-    const e = error as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected the call to fail');
 }
 
 const text = (bytes: Uint8Array | undefined) => Buffer.from(bytes!).toString('utf8');

@@ -14,6 +14,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const ROUNDS = 4;
 const LOOPS = 6;
@@ -42,17 +43,6 @@ class Acknowledged {
 const dataDir = mkdtempSync(join(tmpdir(), 'kms-crash-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** A seeded generator (mulberry32), so a failing run can be replayed with KMS_CRASH_SEED. */
-function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function runLoad(client: KMSClient, model: Acknowledged, random: () => number, stopped: () => boolean) {
   let counter = 0;
@@ -141,7 +131,7 @@ async function verify(client: KMSClient, model: Acknowledged) {
 describe(`SIGKILL under concurrent load (seed ${SEED})`, () => {
   it(`keeps every acknowledged key, state, alias, tag and ciphertext over ${ROUNDS} crashes`, async () => {
     const model = new Acknowledged();
-    const random = randomSource(SEED);
+    const random = seededRandom(SEED);
     let server: TestServer | undefined;
     try {
       for (let round = 0; round < ROUNDS; round++) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_STATUS, THROTTLING_MESSAGE } from '../../src/contract/errors.js';
 import { parseFaults, type Fault } from '../../src/realism/faults.js';
-import { seededRandom } from './seeded.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /** How often each outcome came up in `n` draws. */
 function frequencies(n: number, draw: () => Fault | undefined): Record<string, number> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { logNormalParameters, parseLatency } from '../../src/realism/latency.js';
-import { quantile, seededRandom } from './seeded.js';
+import { quantile, seededRandom } from '../support/seeded-random.js';
 
 const draws = (n: number, draw: () => number): number[] => Array.from({ length: n }, draw);
 

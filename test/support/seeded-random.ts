@@ -1,4 +1,4 @@
-// A small seeded generator (mulberry32) so the statistical tests see the same draws on every run.
+// A small seeded generator (mulberry32): tests that draw random numbers see the same draws for the same seed.
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
