@@ -73,10 +73,22 @@ export async function openEngine(config: Config, print: (line: string) => void) 
   const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId });
   // Other nodes' changes drop this node's cached keys, aliases, grants and worker key material.
   const cluster = await joinCluster(store, nodeId, { keyring, pool, access });
-  const engine: Engine = { config, keyring, pool, access, quotas: undefined as unknown as QuotaGate };
+  let onThrottle: ((quotaClass: string) => void) | undefined;
+  const quotas: QuotaGate = {
+    take(account, classes) {
+      for (const quotaClass of classes) {
+        if (!limiter.take(account, quotaClass)) {
+          onThrottle?.(quotaClass);
+          throw throttlingError();
+        }
+      }
+    },
+  };
+  const engine: Engine = { config, keyring, pool, access, quotas };
   return {
     engine, identities, store, pool, limiter, nodeId, cluster,
     setTaskObserver(observer: typeof onTask) { onTask = observer; },
+    setThrottleObserver(observer: (quotaClass: string) => void) { onThrottle = observer; },
     async close() {
       await cluster.close();
       await limiter.close?.();
@@ -107,16 +119,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
     for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, POOL_JOB_OPERATION[job.op]);
     metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
   });
-  engine.quotas = {
-    take(account, classes) {
-      for (const quotaClass of classes) {
-        if (!limiter.take(account, quotaClass)) {
-          metrics.throttled(quotaClass);
-          throw throttlingError();
-        }
-      }
-    },
-  };
+  core.setThrottleObserver((quotaClass) => metrics.throttled(quotaClass));
   if (config.seedFile !== undefined) await applySeedFile(engine, config.seedFile, print);
   const realism: Realism | undefined = createRealism(config);
   const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism, nodeId };
