@@ -9,5 +9,6 @@ export default defineConfig({
     // whose admitted rates the quota tests assert. On a 2-core machine, files in parallel steal each other's CPU
     // and make those assertions depend on luck; serially the suite takes minutes, far inside CI's budget.
     fileParallelism: false,
+    reporters: ['default', './test/support/closing-line-reporter.ts'],
   },
 });
