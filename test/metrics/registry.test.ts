@@ -123,25 +123,4 @@ describe('createMetrics', () => {
     // that any other complaint, and any about our kms_* metrics, fails the test.
     expect(complaints).toEqual(PROM_CLIENT_DEFAULT_LINT);
   });
-
-  it('observeRequest costs well under half a microsecond on the hot path', () => {
-    const metrics = createMetrics();
-    const operations = ['Encrypt', 'Decrypt', 'Sign', 'GenerateDataKey'];
-    const specs = ['SYMMETRIC_DEFAULT', 'ECC_NIST_P256'];
-    const run = (n: number) => {
-      for (let i = 0; i < n; i++) metrics.observeRequest(operations[i & 3]!, specs[i & 1]!, 'ok', 0.0001 * (i & 15));
-    };
-    run(100_000); // warm up: children resolved, code optimised
-    // Best of five rounds: the fastest round is the code's cost, the slower ones measure the noisy machine.
-    let nsPerCall = Infinity;
-    for (let round = 0; round < 5; round++) {
-      const n = 200_000;
-      const start = process.hrtime.bigint();
-      run(n);
-      nsPerCall = Math.min(nsPerCall, Number(process.hrtime.bigint() - start) / n);
-    }
-    console.log(`observeRequest: ${nsPerCall.toFixed(0)} ns per call`);
-    // prom-client's own Histogram child costs ~600-1000 ns here; FastHistogram ~50-100 ns.
-    expect(nsPerCall).toBeLessThan(400);
-  });
 });
