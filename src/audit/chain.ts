@@ -45,16 +45,33 @@ function serialize(value: unknown): string | undefined {
         for (let i = 0; i < value.length; i++) out += `${i === 0 ? '' : ','}${serialize(value[i]) ?? 'null'}`;
         return `${out}]`;
       }
-      const keys = Object.keys(value).sort();
+      const keys = Object.keys(value);
+      if (!isSorted(keys)) keys.sort();
       let out = '{';
       for (const key of keys) {
         const item = serialize((value as Record<string, unknown>)[key]);
-        if (item !== undefined) out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${item}`;
+        if (item !== undefined) out += `${out.length === 1 ? '' : ','}${quotedKey(key)}:${item}`;
       }
       return `${out}}`;
     }
     default: return undefined; // undefined, function, symbol: absent, as in JSON
   }
+}
+
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+}
+
+/** Record member names repeat in every line: quote each once. Bounded, as map keys come from clients. */
+const quotedKeys = new Map<string, string>();
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < 4096) quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }
 
 /** The link hash of a record (without chain) whose chain member, without its hash, is `unhashed`. */
