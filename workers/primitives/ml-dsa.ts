@@ -1,28 +1,29 @@
-// ML_DSA_44/65/87 (FIPS 204) with @noble/post-quantum: Node 20's OpenSSL 3.0 has no ML-DSA.
-// Signing is hedged (fresh randomness per signature, FIPS 204 default). MessageType RAW is pure ML-DSA with
-// an empty context; EXTERNAL_MU signs a caller-computed 64-byte mu = SHAKE256(tr || M') (FIPS 204
-// section 6.2 / Algorithm 7 line 6); DIGEST is not defined for ML-DSA (kms-api.md section 5.1).
+// ML_DSA_44/65/87 (FIPS 204). Node 20's OpenSSL 3.0 has no ML-DSA, so two libraries share the work:
+//   - RAW (pure ML-DSA, empty context) signs and verifies with PQClean's C code (ml-dsa-native.ts), about
+//     10x faster than pure JS; @noble/post-quantum takes over if that addon is not built.
+//   - Key expansion from the stored seed and EXTERNAL_MU stay on @noble/post-quantum, which PQClean cannot
+//     do (no keygen from a given seed, no external-mu signing). PQClean signs with @noble's FIPS 204
+//     secret-key encoding, and each verifies the other's signatures (test/primitives/ml-dsa.test.ts).
+// Signing is hedged (fresh randomness per signature), FIPS 204's default, in both libraries. AWS does not
+// document hedged or deterministic for KMS; hedged is what FIPS 204 recommends and what AWS-LC does by
+// default, and a verifier cannot tell the difference. EXTERNAL_MU signs a caller-computed 64-byte
+// mu = SHAKE256(tr || M') (FIPS 204 section 6.2 / Algorithm 7 line 6), so the same message signed RAW or
+// EXTERNAL_MU verifies either way; DIGEST is not defined for ML-DSA (kms-api.md section 5.1).
 //
 // Key formats (RFC 9881, the IETF lamps ML-DSA certificate profile): PKCS#8 PrivateKeyInfo with algorithm
 // id-ml-dsa-44/65/87 (2.16.840.1.101.3.4.3.17/18/19, parameters absent) and privateKey = OCTET STRING
 // wrapping the seed-only choice `seed [0] IMPLICIT OCTET STRING (SIZE (32))`; SPKI with the same OID and the
 // raw public key as the BIT STRING. The seed is what we store: keygen(seed) is deterministic.
 //
-// Why @noble and not a compiled build (measured single thread on this machine, bench/micro/primitives.ts and
-// a scratch install outside the project; sign / verify per second for ML-DSA-44, 65, 87):
-//   @noble/post-quantum 0.7.1           137 / 406,   65 / 182,   51 / 125
-//   pqclean 0.8.1 (native addon)       1630 / 6448, 548 / 2922, 594 / 1941
-//   @oqs/liboqs-js 0.15.1 (WASM)       1236 / 4315, 599 / 2414, 637 / 2862
-// Both compiled builds cross-verify with @noble in both directions (same FIPS 204 key and signature
-// encodings). They are not used yet: pqclean's native addon compiles at install time with node-gyp, which
-// fetches Node headers from outside npm unless a local nodedir is configured (else it falls back to its own
-// WASM); @oqs/liboqs-js declares engines node >= 22 while this project runs Node 20.19. Neither exposes
-// FIPS 204 external-mu signing, so EXTERNAL_MU would stay on @noble in any case.
+// Single-thread sign / verify per second on this machine (bench/micro/ml-dsa.ts has the current figures
+// and the choice between compiled builds; @oqs/liboqs-js measured similar to pqclean but is WebAssembly
+// with an asynchronous loader and declares engines node >= 22).
 import { randomBytes } from 'node:crypto';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import type { KeySpec, MessageType, SigningAlgorithm } from '../../src/contract/key-specs.js';
 import { assertMessageType, assertSigningAlgorithm, validationError, type LoadedKey } from './common.js';
 import { DerError, TAG, encodeOid, encodeTlv, readChildren, readOnly } from './der.js';
+import { compiledMlDsa } from './ml-dsa-native.js';
 
 type MlDsaSpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
 
@@ -39,6 +40,7 @@ const SEED_TAG = 0x80;
 
 export interface MlDsaKey extends LoadedKey {
   readonly family: 'ml-dsa';
+  /** FIPS 204 skEncode / pkEncode of the key pair expanded from the seed (the form both libraries take). */
   readonly secretKey: Uint8Array;
   readonly publicBytes: Uint8Array;
   readonly spki: Buffer;
@@ -102,10 +104,9 @@ function checkRequest(key: MlDsaKey, algorithm: SigningAlgorithm, type: MessageT
 export function mlDsaSign(key: MlDsaKey, algorithm: SigningAlgorithm, type: MessageType, message: Uint8Array): Buffer {
   checkRequest(key, algorithm, type, message);
   const { impl } = paramsOf(key.spec);
-  const signature = type === 'RAW'
-    ? impl.sign(message, key.secretKey)
-    : impl.internal.sign(message, key.secretKey, { externalMu: true });
-  return Buffer.from(signature);
+  if (type === 'EXTERNAL_MU') return Buffer.from(impl.internal.sign(message, key.secretKey, { externalMu: true }));
+  const compiled = compiledMlDsa(key.spec);
+  return compiled ? compiled.sign(key.secretKey, message) : Buffer.from(impl.sign(message, key.secretKey));
 }
 
 export function mlDsaVerify(key: MlDsaKey, algorithm: SigningAlgorithm, type: MessageType, message: Uint8Array, signature: Uint8Array): boolean {
@@ -113,9 +114,9 @@ export function mlDsaVerify(key: MlDsaKey, algorithm: SigningAlgorithm, type: Me
   const { impl } = paramsOf(key.spec);
   if (signature.length !== impl.lengths.signature) return false;
   try {
-    return type === 'RAW'
-      ? impl.verify(signature, message, key.publicBytes)
-      : impl.internal.verify(signature, message, key.publicBytes, { externalMu: true });
+    if (type === 'EXTERNAL_MU') return impl.internal.verify(signature, message, key.publicBytes, { externalMu: true });
+    const compiled = compiledMlDsa(key.spec);
+    return compiled ? compiled.verify(key.publicBytes, message, signature) : impl.verify(signature, message, key.publicBytes);
   } catch {
     return false;
   }
