@@ -2,6 +2,7 @@
 // rounds (alternating endpoints when comparing), sampling the servers' CPU around each measured segment.
 // The CLI (cli.ts) and the side-by-side procedure (bench/run-targets.ts) both call runBenchmark.
 import { KmsClient } from './kms-client.js';
+import type { KeySelection } from './keys.js';
 import type { BenchOptions } from './options.js';
 import { runLoadOnWorkers } from './parallel.js';
 import type { LoadProgress } from './load.js';
@@ -30,24 +31,28 @@ interface TargetRun {
 
 export async function runBenchmark(options: BenchOptions, hooks: BenchHooks = {}): Promise<BenchReport> {
   const note = hooks.note ?? (() => {});
-  const endpoints = [{ endpoint: options.endpoint, serverPids: options.serverPids }];
-  if (options.compare) endpoints.push({ endpoint: options.compare, serverPids: options.compareServerPids });
+  const ownKeys: KeySelection = { keyId: options.keyId, keyIds: options.keyIds, keyCount: options.keyCount };
+  const endpoints = [{ endpoint: options.endpoint, serverPids: options.serverPids, keys: ownKeys }];
+  if (options.compare) {
+    endpoints.push({ endpoint: options.compare, serverPids: options.compareServerPids, keys: options.compareKeys ?? ownKeys });
+  }
 
   const runs: TargetRun[] = [];
-  for (const { endpoint, serverPids } of endpoints) {
+  for (const { endpoint, serverPids, keys } of endpoints) {
     if (serverPids.length > 0 && !isLoopbackEndpoint(endpoint)) {
       note(`--server-pid ignored for ${endpoint}: CPU is only measured for loopback endpoints`);
       serverPids.length = 0;
     }
     const target: SigningTarget = { endpoint, region: options.region, credentials: options.credentials };
-    note(`preparing ${endpoint} (keys, ${options.poolSize} request bodies per scenario)`);
-    const workload = await prepareWorkload(new KmsClient(target), options);
+    note(`preparing ${endpoint} (keys, ${options.poolSize} request bodies per scenario, at least one per key)`);
+    const workload = await prepareWorkload(new KmsClient(target), { ...options, keyId: undefined, keyIds: undefined,
+      keyCount: undefined, ...keys });
     runs.push({ endpoint, serverPids, target, workload, segments: [], serverCpuSeconds: 0, clientCpuSeconds: 0 });
   }
 
   const segment = (run: TargetRun, durationSeconds: number, phase: 'warmup' | 'measure'): Promise<LoadResult> =>
     runLoadOnWorkers({ target: run.target, workload: run.workload, connections: options.connections, rate: options.rate,
-      durationSeconds, timeoutSeconds: options.timeoutSeconds }, options.workers,
+      arrivals: options.arrivals, durationSeconds, timeoutSeconds: options.timeoutSeconds }, options.workers,
     (progress) => hooks.progress?.(run.endpoint, phase, progress));
 
   if (options.warmupSeconds > 0) for (const run of runs) await segment(run, options.warmupSeconds, 'warmup');
@@ -77,6 +82,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchHooks = {}
     generatedAt: new Date().toISOString(),
     config: {
       workload: runs[0]!.workload.label, connections: options.connections, rate: options.rate,
+      ...(options.rate ? { arrivals: options.arrivals } : {}),
       durationSeconds: options.durationSeconds, rounds, workers: options.workers, payloadBytes: options.payloadBytes,
       region: options.region, credentialSource: options.credentialSource,
     },

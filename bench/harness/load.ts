@@ -1,16 +1,29 @@
-// One load generator: autocannon fed with pre-signed requests, counting into a LoadRecorder. Runs in the
-// harness process, or once per worker thread when one process cannot sign and send fast enough.
+// One load generator: pre-signed requests counted into a LoadRecorder. Closed loop (a fixed number of
+// connections, each sending its next request when the last one answered) and autocannon's overallRate run on
+// autocannon; a fixed arrival rate with evenly spaced arrivals runs on the paced loader (paced-load.ts). Runs
+// in the harness process, or once per worker thread when one process cannot sign and send fast enough.
 import autocannon from 'autocannon';
+import { runPacedLoad } from './paced-load.js';
 import { LoadRecorder, type LoadResult } from './recorder.js';
-import { PresignedPool, RequestSigner, RESIGN_INTERVAL_MS, type SigningTarget, type WireRequest } from './signer.js';
-import type { Workload, WorkloadItem } from './scenarios.js';
+import { RequestSource, type ChainContext } from './request-source.js';
+import { RequestSigner, type SigningTarget, type WireRequest } from './signer.js';
+import type { Workload } from './scenarios.js';
+
+/**
+ * How requests arrive under a fixed rate. `even`: one every 1/rate seconds (paced-load.ts). `autocannon`:
+ * autocannon's overallRate, which lets each connection send its per-second budget back to back at the start of
+ * every second, so the "open loop" is a burst of closed-loop load followed by silence.
+ */
+export type Arrivals = 'even' | 'autocannon';
 
 export interface LoadSpec {
   target: SigningTarget;
   workload: Workload;
   connections: number;
-  /** Fixed arrival rate over all connections (autocannon overallRate); closed loop when absent. */
+  /** Fixed arrival rate over all connections (open loop); closed loop when absent. */
   rate?: number;
+  /** How a fixed rate is delivered (default `even`). */
+  arrivals?: Arrivals;
   durationSeconds: number;
   timeoutSeconds: number;
 }
@@ -23,84 +36,47 @@ export interface LoadProgress {
   transportErrors: number;
 }
 
-/** Per-connection state autocannon keeps in `context` between the steps of one request chain. */
-interface ChainContext {
-  item?: WorkloadItem;
-  operation?: string;
-  followUp?: { CiphertextBlob: string; KeyId: string };
-}
-
-/** Expands weights into a schedule: encrypt=3,decrypt=1 -> [0, 0, 0, 1]; picked round robin. */
-const scheduleOf = (items: readonly WorkloadItem[]): number[] =>
-  items.flatMap((item, index) => Array.from({ length: item.weight }, () => index));
-
 export async function runLoad(spec: LoadSpec, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
   const recorder = new LoadRecorder();
   const signer = new RequestSigner(spec.target, (micros) => recorder.recordSigning(micros));
-  const pools = new Map(spec.workload.items.map((item) => [item, new PresignedPool(signer, item.operation, item.bodies)]));
-  const schedule = scheduleOf(spec.workload.items);
-  let cursor = 0;
-
-  const asRequest = (request: autocannon.Request, wire: WireRequest): autocannon.Request =>
-    ({ ...request, method: wire.method, path: wire.path, headers: wire.headers, body: wire.body });
-
-  const firstStep = (request: autocannon.Request, context: object): autocannon.Request => {
-    const chain = context as ChainContext;
-    const item = spec.workload.items[schedule[cursor]!]!;
-    cursor = (cursor + 1) % schedule.length;
-    chain.item = item;
-    chain.operation = item.operation;
-    return asRequest(request, pools.get(item)!.next());
-  };
-
-  // The envelope's Decrypt carries a ciphertext only known at run time, so it is signed at send time;
-  // its cost shows in the report's signing figure. Returning null sends autocannon back to the first step.
-  const followUpStep = (request: autocannon.Request, context: object): autocannon.Request => {
-    const chain = context as ChainContext;
-    const followUp = chain.followUp;
-    const encryptionContext = chain.item?.decryptFollowUp?.encryptionContext;
-    if (!followUp || !encryptionContext) return null as unknown as autocannon.Request;
-    chain.operation = 'Decrypt';
-    chain.followUp = undefined;
-    const body = JSON.stringify({ CiphertextBlob: followUp.CiphertextBlob, KeyId: followUp.KeyId,
-      EncryptionContext: encryptionContext });
-    return asRequest(request, signer.sign('Decrypt', body));
-  };
-
-  const onResponse = (status: number, body: string, context: object): void => {
-    const chain = context as ChainContext;
-    recorder.recordResponse(chain.operation ?? 'unknown', status, body);
-    if (chain.item?.decryptFollowUp && chain.operation === chain.item.operation && status >= 200 && status < 300) {
-      try {
-        const parsed = JSON.parse(body) as { CiphertextBlob?: unknown; KeyId?: unknown };
-        if (typeof parsed.CiphertextBlob === 'string' && typeof parsed.KeyId === 'string') {
-          chain.followUp = { CiphertextBlob: parsed.CiphertextBlob, KeyId: parsed.KeyId };
-        }
-      } catch {
-        // A 2xx that is not JSON cannot be chained; the next request starts a new chain.
-      }
-    }
-  };
-
-  const chained = spec.workload.items.some((item) => item.decryptFollowUp);
-  const requests: autocannon.Request[] = [{ setupRequest: firstStep, onResponse }];
-  if (chained) requests.push({ setupRequest: followUpStep, onResponse });
-
-  const resign = setInterval(() => { for (const pool of pools.values()) pool.resign(); }, RESIGN_INTERVAL_MS);
+  const source = new RequestSource(spec.workload, signer, recorder);
+  const stopSigning = source.keepSigned();
   const progress = onProgress ? setInterval(() => onProgress(recorder.progress()), 1000) : undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const instance = autocannon({
-        url: spec.target.endpoint, connections: spec.connections, duration: spec.durationSeconds,
-        timeout: spec.timeoutSeconds, requests, method: 'POST',
-        ...(spec.rate ? { overallRate: spec.rate } : {}),
-      }, (error) => (error ? reject(error) : resolve()));
-      instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));
-      instance.on('reqError', (error: Error) => recorder.recordTransportError(error?.message === 'request timed out'));
-    });
+    if (spec.rate && (spec.arrivals ?? 'even') === 'even') {
+      await runPacedLoad({ ...spec, rate: spec.rate }, source, recorder);
+    } else {
+      await runAutocannon(spec, source, recorder);
+    }
   } finally {
-    clearInterval(resign);
+    stopSigning();
     if (progress) clearInterval(progress);
   }
   return recorder.result();
+}
+
+function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadRecorder): Promise<void> {
+  const asRequest = (request: autocannon.Request, wire: WireRequest): autocannon.Request =>
+    ({ ...request, method: wire.method, path: wire.path, headers: wire.headers, body: wire.body });
+  const firstStep = (request: autocannon.Request, context: object): autocannon.Request =>
+    asRequest(request, source.first(context as ChainContext));
+  // Returning null sends autocannon back to the first step.
+  const followUpStep = (request: autocannon.Request, context: object): autocannon.Request => {
+    const wire = source.followUp(context as ChainContext);
+    return wire ? asRequest(request, wire) : null as unknown as autocannon.Request;
+  };
+  const onResponse = (status: number, body: string, context: object): void =>
+    source.onResponse(context as ChainContext, status, body);
+
+  const requests: autocannon.Request[] = [{ setupRequest: firstStep, onResponse }];
+  if (source.chained) requests.push({ setupRequest: followUpStep, onResponse });
+  return new Promise<void>((resolve, reject) => {
+    const instance = autocannon({
+      url: spec.target.endpoint, connections: spec.connections, duration: spec.durationSeconds,
+      timeout: spec.timeoutSeconds, requests, method: 'POST',
+      ...(spec.rate ? { overallRate: spec.rate } : {}),
+    }, (error) => (error ? reject(error) : resolve()));
+    instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));
+    instance.on('reqError', (error: Error) => recorder.recordTransportError(error?.message === 'request timed out'));
+  });
 }

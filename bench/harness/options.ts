@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isKeySpec, KEY_SPECS, type KeySpec, type SigningAlgorithm } from '../../src/contract/key-specs.js';
+import { readKeyIdsFile, type KeySelection } from './keys.js';
+import type { Arrivals } from './load.js';
 import { parseMix, isScenario, SCENARIOS, type WeightedScenario } from './scenarios.js';
 import type { Credentials } from './signer.js';
 
@@ -15,12 +17,21 @@ export interface BenchOptions {
   /** Where the credentials came from, for the report (never the secret). */
   credentialSource: string;
   mix: WeightedScenario[];
+  /** --key-id: one key for every scenario its spec suits. */
   keyId?: string;
+  /** --key-ids FILE: spread the requests over these keys. */
+  keyIds?: readonly string[];
+  /** --keys N: spread the requests over N keys (listed, created where too few exist). */
+  keyCount?: number;
+  /** The keys of the --compare endpoint when they differ from the endpoint's (absent: the same selection). */
+  compareKeys?: KeySelection;
   keySpec?: KeySpec;
   signingAlgorithm?: SigningAlgorithm;
   payloadBytes: number;
   connections: number;
   rate?: number;
+  /** How a fixed --rate is delivered: evenly spaced (default) or autocannon's per-second bursts. */
+  arrivals: Arrivals;
   durationSeconds: number;
   warmupSeconds: number;
   rounds: number;
@@ -51,15 +62,22 @@ Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed
   --scenario NAME           ${SCENARIOS.join(' | ')} (default encrypt)
   --mix a=W,b=W             weighted mix of scenarios, e.g. encrypt=3,decrypt=1
   --key-id ID               key to use where its spec suits the scenario; else one is created
+  --key-ids FILE            spread requests over these keys (one key id or ARN per line; one spec)
+  --keys N                  spread requests over N keys of a suitable spec: existing ones (ListKeys),
+                              created where fewer exist; each key gets its own pre-signed bodies
+  --compare-key-id ID, --compare-key-ids FILE, --compare-keys N
+                            the same for --compare (default: what the endpoint uses)
   --key-spec SPEC           spec of created keys (default SYMMETRIC_DEFAULT; ECC_NIST_P256 for sign/verify)
   --signing-algorithm ALG   for sign/verify (default: the spec's first; RSASSA_PSS_SHA_256 for RSA)
   --payload-bytes N         plaintext / message size (default 1024, at most 4096)
   --connections N           concurrent connections (default 64)
-  --rate R                  fixed arrival rate in requests/s over all connections (open loop)
+  --rate R                  fixed arrival rate in requests/s (open loop), on at most --connections sockets
+  --arrivals even|autocannon  how --rate arrives: evenly spaced (default), or autocannon's overallRate,
+                              which sends each connection's per-second budget in a burst
   --duration S              measured seconds per endpoint (default 10)
   --warmup S                unmeasured seconds per endpoint before the first round (default 0)
   --workers N               load-generator threads (default 1); use more when one cannot sign fast enough
-  --pool-size N             distinct pre-signed requests per scenario (default 256)
+  --pool-size N             distinct pre-signed requests per scenario (default 256; at least one per key)
   --timeout S               per-request timeout (default 10)
   --server-pid PID[,PID]    server processes (children included) whose CPU-seconds to measure (local only)
   --compare-server-pid P    the same for --compare
@@ -102,6 +120,25 @@ function endpointUrl(name: string, text: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
+/** --key-id, --key-ids FILE or --keys N (at most one), with `prefix` 'compare-' for the --compare endpoint. */
+function keySelection(prefix: '' | 'compare-', str: (name: string) => string | undefined): KeySelection | undefined {
+  const keyId = str(`${prefix}key-id`);
+  const file = str(`${prefix}key-ids`);
+  const countText = str(`${prefix}keys`);
+  const given = [keyId, file, countText].filter((value) => value !== undefined).length;
+  if (given === 0) return undefined;
+  if (given > 1) throw new UsageError(`give one of --${prefix}key-id, --${prefix}key-ids and --${prefix}keys`);
+  if (file !== undefined) {
+    try {
+      return { keyIds: readKeyIdsFile(file) };
+    } catch (error) {
+      throw new UsageError(`--${prefix}key-ids: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (countText !== undefined) return { keyCount: positiveInteger(`${prefix}keys`, countText, 1, 100_000) };
+  return { keyId };
+}
+
 /** Flag, then AWS_* env, then KMS_* env, then the file the server writes in its data directory. */
 export function resolveCredentials(flags: { accessKeyId?: string; secretAccessKey?: string },
   env: NodeJS.ProcessEnv): { credentials: Credentials; source: string } | undefined {
@@ -133,7 +170,8 @@ export const ANONYMOUS_CREDENTIALS: Credentials = { accessKeyId: 'AKIDBENCHANONY
 
 const STRING_OPTIONS = [
   'endpoint', 'compare', 'rounds', 'region', 'access-key-id', 'secret-access-key', 'scenario', 'mix', 'key-id',
-  'key-spec', 'signing-algorithm', 'payload-bytes', 'connections', 'rate', 'duration', 'warmup', 'workers',
+  'key-ids', 'keys', 'compare-key-id', 'compare-key-ids', 'compare-keys',
+  'key-spec', 'signing-algorithm', 'payload-bytes', 'connections', 'rate', 'arrivals', 'duration', 'warmup', 'workers',
   'pool-size', 'timeout', 'server-pid', 'compare-server-pid', 'out',
 ] as const;
 
@@ -173,6 +211,11 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     throw new UsageError(`--signing-algorithm must be a KMS signing algorithm, got '${signingAlgorithm}'`);
   }
 
+  const arrivals = str('arrivals') ?? 'even';
+  if (arrivals !== 'even' && arrivals !== 'autocannon') throw new UsageError(`--arrivals must be even or autocannon, got '${arrivals}'`);
+  const keys = keySelection('', str) ?? {};
+  const compareKeys = keySelection('compare-', str);
+
   const resolved = resolveCredentials({ accessKeyId: str('access-key-id'), secretAccessKey: str('secret-access-key') }, env);
   const rateText = str('rate');
   return {
@@ -182,12 +225,14 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     credentials: resolved?.credentials ?? ANONYMOUS_CREDENTIALS,
     credentialSource: resolved?.source ?? 'none found (anonymous placeholder)',
     mix,
-    keyId: str('key-id'),
+    ...keys,
+    compareKeys,
     keySpec: keySpec as KeySpec | undefined,
     signingAlgorithm: signingAlgorithm as SigningAlgorithm | undefined,
     payloadBytes: positiveInteger('payload-bytes', str('payload-bytes'), 1024, 4096),
     connections: positiveInteger('connections', str('connections'), 64, 10_000),
     rate: rateText === undefined ? undefined : positiveInteger('rate', rateText, 1),
+    arrivals,
     durationSeconds: seconds('duration', str('duration'), 10),
     warmupSeconds: seconds('warmup', str('warmup'), 0, true),
     rounds: positiveInteger('rounds', str('rounds'), 2, 100),

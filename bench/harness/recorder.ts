@@ -35,6 +35,11 @@ export interface LoadResult {
   series: SecondSample[];
   signatures: number;
   signingMicros: number;
+  /**
+   * Paced open loop only: how late the generator issued each request against its schedule, microseconds, HDR
+   * compressed base64. Small lag means the latencies are the server's, not the generator's.
+   */
+  sendLag?: string;
 }
 
 export interface LatencySummaryMs {
@@ -93,6 +98,7 @@ export class LoadRecorder {
   private readonly seconds: SecondBucket[] = [];
   private signatures = 0;
   private signingMicros = 0;
+  private sendLag?: hdr.Histogram;
 
   /** One HTTP response, from autocannon's onResponse (status and body, before the latency event). */
   recordResponse(operation: string, status: number, body: string): void {
@@ -127,6 +133,10 @@ export class LoadRecorder {
     if (timedOut) this.timeouts++;
   }
 
+  recordSendLag(micros: number): void {
+    (this.sendLag ??= newHistogram()).recordValue(Math.max(1, Math.round(micros)));
+  }
+
   recordSigning(micros: number): void {
     this.signatures++;
     this.signingMicros += micros;
@@ -149,6 +159,7 @@ export class LoadRecorder {
       transportErrors: this.transportErrors, timeouts: this.timeouts, statusCounts: { ...this.statusCounts },
       errorCodes: { ...this.errorCodes }, operations: structuredClone(this.operations), latency: encode(this.latency),
       series, signatures: this.signatures, signingMicros: this.signingMicros,
+      ...(this.sendLag ? { sendLag: encode(this.sendLag) } : {}),
     };
   }
 
@@ -218,6 +229,8 @@ function combine(results: readonly LoadResult[], seriesOf: (result: LoadResult) 
     }
   }
   merged.latency = addEncoded(results.map((r) => r.latency));
+  const lags = results.flatMap((r) => (r.sendLag === undefined ? [] : [r.sendLag]));
+  if (lags.length > 0) merged.sendLag = addEncoded(lags);
   merged.series = [...bySecond.entries()].sort(([a], [b]) => a - b).map(([second, samples]) => ({
     second,
     responses: samples.reduce((sum, s) => sum + s.responses, 0),

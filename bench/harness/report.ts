@@ -31,6 +31,8 @@ export interface TargetReport {
   requestsPerServerCpuSecond?: number;
   clientCpuSeconds: number;
   signing: { signatures: number; microsPerSignature: number };
+  /** Paced open loop only: how late the generator issued requests against the schedule. */
+  sendLagMs?: LatencySummaryMs;
   series: SeriesPoint[];
 }
 
@@ -48,6 +50,8 @@ export interface BenchReport {
     workload: string;
     connections: number;
     rate?: number;
+    /** How a fixed rate was delivered: evenly spaced, or autocannon's per-second bursts. */
+    arrivals?: 'even' | 'autocannon';
     durationSeconds: number;
     rounds: number;
     workers: number;
@@ -97,6 +101,7 @@ export function summarizeTarget(input: { endpoint: string; workload: string; key
       p50Ms: percentileMs(sample.histogram, 50), p99Ms: percentileMs(sample.histogram, 99),
     })),
   };
+  if (result.sendLag !== undefined) report.sendLagMs = latencySummary(result.sendLag);
   if (input.serverCpuSeconds !== undefined) {
     report.serverCpuSeconds = round(input.serverCpuSeconds, 2);
     report.requestsPerServerCpuSecond = input.serverCpuSeconds > 0 ? round(result.ok / input.serverCpuSeconds) : 0;
@@ -136,7 +141,9 @@ export function renderMarkdown(report: BenchReport, charts: { throughput?: strin
   const lines = [
     `# kms-engine bench: ${config.workload}`,
     '',
-    `${report.generatedAt}; ${config.rate ? `open loop at ${config.rate} req/s` : `${config.connections} connections`}, ` +
+    `${report.generatedAt}; ${config.rate ? `open loop at ${config.rate} req/s (${config.arrivals === 'autocannon'
+      ? "autocannon's per-second bursts" : 'evenly spaced arrivals'}) on at most ${config.connections} connections`
+      : `${config.connections} connections`}, ` +
       `${config.durationSeconds} s measured per endpoint` +
       `${report.targets.length > 1 ? ` in ${config.rounds} alternating rounds` : ''}, ${config.workers} load thread(s), ` +
       `payload ${config.payloadBytes} B, region ${config.region}, credentials: ${config.credentialSource}.`,
@@ -155,6 +162,7 @@ export function renderMarkdown(report: BenchReport, charts: { throughput?: strin
       `- operations: ${Object.entries(t.operations).map(([op, c]) => `${op} ${c.ok} ok / ${c.errors} failed`).join(', ') || 'none'}`,
       `- keys: ${Object.entries(t.keys).map(([scenario, key]) => `${scenario} ${key}`).join(', ')}`,
       `- harness: ${t.clientCpuSeconds} CPU-s, ${t.signing.signatures} signatures at ${t.signing.microsPerSignature} us each`,
+      ...(t.sendLagMs ? [`- send lag (generator behind its schedule): p50 ${t.sendLagMs.p50} ms, p99 ${t.sendLagMs.p99} ms, max ${t.sendLagMs.max} ms`] : []),
       '');
   }
   if (report.comparison) {

@@ -1,11 +1,13 @@
-// The benchmark scenarios and how a run's workload is prepared before the clock starts: which key each
-// scenario uses (given, or created with CreateKey), and the distinct request bodies the load generators sign.
-// A prepared Workload is plain data so it can be handed to worker threads.
+// The benchmark scenarios and how a run's workload is prepared before the clock starts: which keys each
+// scenario uses (keys.ts), and the distinct request bodies the load generators sign. With many keys every key
+// gets its own bodies, so the requests spread evenly over them. A prepared Workload is plain data so it can be
+// handed to worker threads.
 import { randomBytes } from 'node:crypto';
 import {
-  KEY_SPECS, isKeySpec, rsaOaepMaxPlaintext, type EncryptionAlgorithm, type KeySpec, type SigningAlgorithm,
+  KEY_SPECS, rsaOaepMaxPlaintext, type EncryptionAlgorithm, type KeySpec, type SigningAlgorithm,
 } from '../../src/contract/key-specs.js';
-import { KmsCallError, mapConcurrent, type KmsClient } from './kms-client.js';
+import { mapConcurrent, type KmsClient } from './kms-client.js';
+import { describeKeys, KeyResolver, type KeyPurpose, type KeySelection, type ResolvedKeys } from './keys.js';
 
 export const SCENARIOS = ['encrypt', 'decrypt', 'generate-data-key', 'sign', 'verify', 'envelope'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -44,38 +46,22 @@ export interface WorkloadItem {
 export interface Workload {
   label: string;
   items: WorkloadItem[];
-  /** Key ARN or id used per scenario, for the report. */
+  /** Key ARN or id (or how many keys) used per scenario, for the report. */
   keys: Partial<Record<ScenarioName, string>>;
 }
 
-export interface PrepareOptions {
+export interface PrepareOptions extends KeySelection {
   mix: readonly WeightedScenario[];
-  keyId?: string;
   keySpec?: KeySpec;
   signingAlgorithm?: SigningAlgorithm;
   payloadBytes: number;
   poolSize: number;
 }
 
-type KeyPurpose = 'encrypt' | 'data-key' | 'sign';
-
 const PURPOSE: Record<ScenarioName, KeyPurpose> = {
   encrypt: 'encrypt', decrypt: 'encrypt', 'generate-data-key': 'data-key', envelope: 'data-key',
   sign: 'sign', verify: 'sign',
 };
-
-const DEFAULT_SPEC: Record<KeyPurpose, KeySpec> = { encrypt: 'SYMMETRIC_DEFAULT', 'data-key': 'SYMMETRIC_DEFAULT',
-  sign: 'ECC_NIST_P256' };
-
-const suits = (spec: KeySpec, purpose: KeyPurpose): boolean =>
-  purpose === 'data-key' ? spec === 'SYMMETRIC_DEFAULT'
-    : purpose === 'sign' ? (KEY_SPECS[spec].signingAlgorithms?.length ?? 0) > 0
-      : (KEY_SPECS[spec].encryptionAlgorithms?.length ?? 0) > 0;
-
-interface ResolvedKey {
-  keyId: string;
-  spec: KeySpec;
-}
 
 const ENVELOPE_CONTEXT = { purpose: 'kms-engine-bench' };
 const base64Random = (bytes: number): string => randomBytes(bytes).toString('base64');
@@ -101,7 +87,7 @@ export async function prepareWorkload(client: KmsClient, options: PrepareOptions
   const usedKeys: Workload['keys'] = {};
   for (const { scenario, weight } of options.mix) {
     const key = await keys.forPurpose(PURPOSE[scenario]);
-    usedKeys[scenario] = key.keyId;
+    usedKeys[scenario] = describeKeys(key);
     items.push(await buildItem(client, scenario, weight, key, options));
   }
   const label = options.mix.length === 1 ? options.mix[0]!.scenario
@@ -109,10 +95,16 @@ export async function prepareWorkload(client: KmsClient, options: PrepareOptions
   return { label, items, keys: usedKeys };
 }
 
-async function buildItem(client: KmsClient, scenario: ScenarioName, weight: number, key: ResolvedKey,
+/**
+ * The bodies of one scenario: at least --pool-size of them, and a whole multiple of the number of keys (one per
+ * key when there are more keys than that); body i names key i mod n, so handing the bodies out round robin
+ * visits every key equally often.
+ */
+async function buildItem(client: KmsClient, scenario: ScenarioName, weight: number, key: ResolvedKeys,
   options: PrepareOptions): Promise<WorkloadItem> {
-  const count = options.poolSize;
-  const KeyId = key.keyId;
+  const keyCount = key.keyIds.length;
+  const count = keyCount * Math.ceil(options.poolSize / keyCount);
+  const keyOf = (index: number): string => key.keyIds[index % keyCount]!;
   const messages = (): string[] => Array.from({ length: count }, () => base64Random(options.payloadBytes));
   switch (scenario) {
     case 'encrypt':
@@ -124,68 +116,31 @@ async function buildItem(client: KmsClient, scenario: ScenarioName, weight: numb
           throw new Error(`--payload-bytes ${options.payloadBytes} exceeds the ${limit}-byte ${EncryptionAlgorithm} limit of ${key.spec}`);
         }
       }
-      const encryptInputs = messages().map((Plaintext) => ({ KeyId, Plaintext, EncryptionAlgorithm }));
+      const encryptInputs = messages().map((Plaintext, i) => ({ KeyId: keyOf(i), Plaintext, EncryptionAlgorithm }));
       if (scenario === 'encrypt') return { scenario, weight, operation: 'Encrypt', bodies: encryptInputs.map((b) => JSON.stringify(b)) };
       const blobs = await mapConcurrent(encryptInputs, 16, async (input) =>
         (await client.call<{ CiphertextBlob: string }>('Encrypt', input)).CiphertextBlob);
       return { scenario, weight, operation: 'Decrypt',
-        bodies: blobs.map((CiphertextBlob) => JSON.stringify({ CiphertextBlob, KeyId, EncryptionAlgorithm })) };
+        bodies: blobs.map((CiphertextBlob, i) => JSON.stringify({ CiphertextBlob, KeyId: keyOf(i), EncryptionAlgorithm })) };
     }
+    // One body per key: the answer is fresh anyway, so only the key varies.
     case 'generate-data-key':
-      return { scenario, weight, operation: 'GenerateDataKey', bodies: [JSON.stringify({ KeyId, KeySpec: 'AES_256' })] };
+      return { scenario, weight, operation: 'GenerateDataKey',
+        bodies: key.keyIds.map((KeyId) => JSON.stringify({ KeyId, KeySpec: 'AES_256' })) };
     case 'envelope':
       // As the AWS Encryption SDK does: a 32-byte data key under an encryption context, decrypted later.
       return { scenario, weight, operation: 'GenerateDataKey',
-        bodies: [JSON.stringify({ KeyId, NumberOfBytes: 32, EncryptionContext: ENVELOPE_CONTEXT })],
+        bodies: key.keyIds.map((KeyId) => JSON.stringify({ KeyId, NumberOfBytes: 32, EncryptionContext: ENVELOPE_CONTEXT })),
         decryptFollowUp: { encryptionContext: ENVELOPE_CONTEXT } };
     case 'sign':
     case 'verify': {
       const SigningAlgorithm = signingAlgorithm(key.spec, options.signingAlgorithm);
-      const signInputs = messages().map((Message) => ({ KeyId, Message, MessageType: 'RAW', SigningAlgorithm }));
+      const signInputs = messages().map((Message, i) => ({ KeyId: keyOf(i), Message, MessageType: 'RAW', SigningAlgorithm }));
       if (scenario === 'sign') return { scenario, weight, operation: 'Sign', bodies: signInputs.map((b) => JSON.stringify(b)) };
       const signatures = await mapConcurrent(signInputs, 16, async (input) =>
         (await client.call<{ Signature: string }>('Sign', input)).Signature);
       return { scenario, weight, operation: 'Verify',
         bodies: signInputs.map((input, i) => JSON.stringify({ ...input, Signature: signatures[i] })) };
     }
-  }
-}
-
-/** Finds or creates one key per purpose: --key-id where its spec suits, else a new key of a suitable spec. */
-class KeyResolver {
-  private readonly created = new Map<KeySpec, ResolvedKey>();
-  private given?: ResolvedKey | null;
-
-  constructor(private readonly client: KmsClient, private readonly options: PrepareOptions) {}
-
-  async forPurpose(purpose: KeyPurpose): Promise<ResolvedKey> {
-    const given = await this.givenKey(purpose);
-    if (given && suits(given.spec, purpose)) return given;
-    const spec = this.options.keySpec && suits(this.options.keySpec, purpose) ? this.options.keySpec : DEFAULT_SPEC[purpose];
-    let key = this.created.get(spec);
-    if (!key) {
-      const KeyUsage = purpose === 'sign' ? 'SIGN_VERIFY' : 'ENCRYPT_DECRYPT';
-      const out = await this.client.call<{ KeyMetadata: { Arn: string; KeyId: string } }>('CreateKey', {
-        KeySpec: spec, KeyUsage, Description: 'kms-engine bench',
-      });
-      key = { keyId: out.KeyMetadata.Arn ?? out.KeyMetadata.KeyId, spec };
-      this.created.set(spec, key);
-    }
-    return key;
-  }
-
-  /** The --key-id, with its spec from DescribeKey (or --key-spec / the purpose's default if that is denied). */
-  private async givenKey(purpose: KeyPurpose): Promise<ResolvedKey | null> {
-    if (this.given !== undefined) return this.given;
-    const keyId = this.options.keyId;
-    if (!keyId) return (this.given = null);
-    let spec: KeySpec = this.options.keySpec ?? DEFAULT_SPEC[purpose];
-    try {
-      const out = await this.client.call<{ KeyMetadata: { KeySpec?: string } }>('DescribeKey', { KeyId: keyId });
-      if (out.KeyMetadata.KeySpec && isKeySpec(out.KeyMetadata.KeySpec)) spec = out.KeyMetadata.KeySpec;
-    } catch (error) {
-      if (!(error instanceof KmsCallError)) throw error;
-    }
-    return (this.given = { keyId, spec });
   }
 }
