@@ -1,8 +1,8 @@
 // ML_DSA_44/65/87 (FIPS 204). Node 20's OpenSSL 3.0 has no ML-DSA, so two libraries share the work:
-//   - RAW (pure ML-DSA, empty context) signs and verifies with PQClean's C code (ml-dsa-native.ts), about
-//     10x faster than pure JS; @noble/post-quantum takes over if that addon is not built.
-//   - Key expansion from the stored seed and EXTERNAL_MU stay on @noble/post-quantum, which PQClean cannot
-//     do (no keygen from a given seed, no external-mu signing). PQClean signs with @noble's FIPS 204
+//   - RAW (pure ML-DSA, empty context) signs and verifies with liboqs compiled to WebAssembly
+//     (ml-dsa-compiled.ts), about 10x faster than pure JS; @noble/post-quantum takes over if it cannot load.
+//   - Key expansion from the stored seed and EXTERNAL_MU stay on @noble/post-quantum: liboqs-js offers
+//     neither keygen from a given seed nor external-mu signing. liboqs signs with @noble's FIPS 204
 //     secret-key encoding, and each verifies the other's signatures (test/primitives/ml-dsa.test.ts).
 // Signing is hedged (fresh randomness per signature), FIPS 204's default, in both libraries. AWS does not
 // document hedged or deterministic for KMS; hedged is what FIPS 204 recommends and what AWS-LC does by
@@ -15,15 +15,13 @@
 // wrapping the seed-only choice `seed [0] IMPLICIT OCTET STRING (SIZE (32))`; SPKI with the same OID and the
 // raw public key as the BIT STRING. The seed is what we store: keygen(seed) is deterministic.
 //
-// Single-thread sign / verify per second on this machine (bench/micro/ml-dsa.ts has the current figures
-// and the choice between compiled builds; @oqs/liboqs-js measured similar to pqclean but is WebAssembly
-// with an asynchronous loader and declares engines node >= 22).
+// Single-thread figures for both libraries: bench/micro/ml-dsa.ts; why liboqs: ml-dsa-compiled.ts.
 import { randomBytes } from 'node:crypto';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import type { KeySpec, MessageType, SigningAlgorithm } from '../../src/contract/key-specs.js';
 import { assertMessageType, assertSigningAlgorithm, validationError, type LoadedKey } from './common.js';
 import { DerError, TAG, encodeOid, encodeTlv, readChildren, readOnly } from './der.js';
-import { compiledMlDsa } from './ml-dsa-native.js';
+import { compiledMlDsa } from './ml-dsa-compiled.js';
 
 type MlDsaSpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
 

@@ -1,0 +1,61 @@
+// Compiled ML-DSA (FIPS 204) for the hot path: liboqs (Open Quantum Safe) built to WebAssembly, npm package
+// @oqs/liboqs-js, about 10x @noble/post-quantum single-threaded (bench/micro/ml-dsa.ts).
+//
+// What it is used for (ml-dsa.ts decides): pure ML-DSA sign and verify with an empty context, i.e. KMS
+// MessageType RAW. liboqs's OQS_SIG_sign for ML-DSA is FIPS 204 ML-DSA.Sign with ctx = "" and draws the
+// 32-byte `rnd` afresh for every signature (node:crypto randomFillSync inside the WebAssembly runtime): hedged
+// signing, FIPS 204's default. liboqs-js exposes neither keygen from a given seed nor external-mu signing, so
+// key expansion (seed -> FIPS 204 skEncode/pkEncode) and EXTERNAL_MU stay on @noble; liboqs takes those
+// encodings as they are.
+//
+// Why this one (measured side by side; the figures are in the report of bench/micro/ml-dsa.ts's commit):
+//   - pqclean 0.8.1 (PQClean's C code as a node-gyp addon) verifies as fast but signs ~20% slower, adds ~40 s
+//     of C compilation to every `npm ci`, and its upstream, PQClean, is retired and archived (2026): no more
+//     fixes. liboqs is maintained by Open Quantum Safe (Linux Foundation PQCA).
+//   - @oqs/liboqs-js ships prebuilt WebAssembly inside the npm tarball: no install script, nothing to compile
+//     or download. It declares engines node >= 22 (the project runs Node 20.19): npm warns EBADENGINE, but the
+//     ML-DSA modules use nothing newer than Node 20 (dynamic import, WebAssembly.instantiate, fs, node:crypto),
+//     the version is pinned, and test/primitives/ml-dsa.test.ts checks it on the Node we run every time.
+// If it cannot load, RAW falls back to @noble with a warning: slower, never wrong.
+import { createMLDSA44, createMLDSA65, createMLDSA87 } from '@oqs/liboqs-js/sig';
+import type { KeySpec } from '../../src/contract/key-specs.js';
+
+/** The compiled implementation of one parameter set; keys and signatures in FIPS 204 encodings. */
+export interface CompiledMlDsa {
+  /** Hedged pure ML-DSA signature (empty context) with an skEncode'd secret key. */
+  sign(secretKey: Uint8Array, message: Uint8Array): Buffer;
+  /** Pure ML-DSA verification (empty context) with a pkEncode'd public key; the caller checks the length. */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+type MlDsaSpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
+
+/** liboqs-js accepts only exact Uint8Arrays (constructor name check), not Buffers: the same bytes, re-viewed. */
+const plain = (bytes: Uint8Array): Uint8Array =>
+  bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** Instantiates the three WebAssembly modules (about 15 ms and 3 MB per process, measured). */
+async function instantiate(): Promise<Record<MlDsaSpec, CompiledMlDsa> | undefined> {
+  try {
+    const [mlDsa44, mlDsa65, mlDsa87] = await Promise.all([createMLDSA44(), createMLDSA65(), createMLDSA87()]);
+    const wrap = (impl: typeof mlDsa44): CompiledMlDsa => ({
+      sign: (secretKey, message) => {
+        const signature = impl.sign(plain(message), plain(secretKey));
+        return Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength);
+      },
+      verify: (publicKey, message, signature) => impl.verify(plain(message), plain(signature), plain(publicKey)),
+    });
+    return { ML_DSA_44: wrap(mlDsa44), ML_DSA_65: wrap(mlDsa65), ML_DSA_87: wrap(mlDsa87) };
+  } catch (error) {
+    process.emitWarning(`ML-DSA RAW signing uses @noble/post-quantum (pure JS, about 10x slower): liboqs did not load (${(error as Error).message}).`);
+    return undefined;
+  }
+}
+
+const COMPILED = await instantiate();
+
+/** Which implementation signs and verifies ML-DSA RAW messages in this process. */
+export const mlDsaRawBackend: '@oqs/liboqs-js' | '@noble/post-quantum' = COMPILED ? '@oqs/liboqs-js' : '@noble/post-quantum';
+
+/** The compiled implementation for this ML-DSA parameter set, or undefined when liboqs did not load. */
+export const compiledMlDsa = (spec: KeySpec): CompiledMlDsa | undefined => COMPILED?.[spec as MlDsaSpec];
