@@ -1,6 +1,7 @@
 import { appendFile, open, readFile, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../src/audit/log.js';
+import { logFile } from '../../src/audit/file-io.js';
 import { checkpointPath, parseCheckpoint } from '../../src/audit/checkpoint.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
 import { KmsError } from '../../src/protocol/errors.js';
@@ -9,15 +10,12 @@ import { sampleRecord, tempLogPath } from './helpers.js';
 const linesOf = async (path: string): Promise<Record<string, any>[]> =>
   (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
 
-/** FileHandle's prototype, so a test can intercept the log's writes. */
+/** FileHandle's prototype, so a test can make the log's truncation fail. */
 async function fileHandlePrototype(path: string): Promise<FileHandle> {
   const probe = await open(`${path}.probe`, 'w');
   await probe.close();
   return Object.getPrototypeOf(probe) as FileHandle;
 }
-
-/** True for the log's appends; the checkpoint's in-place rewrites pass an explicit position. */
-const isAppend = (args: unknown[]): boolean => args[3] === undefined;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -27,12 +25,11 @@ describe('AuditLog', () => {
   it('writes records appended in the same tick with one write call and chains them', async () => {
     const path = await tempLogPath();
     const log = await AuditLog.open(path);
-    const proto = await fileHandlePrototype(path);
-    const write = vi.spyOn(proto, 'write');
+    const write = vi.spyOn(logFile, 'append');
     const appends = Array.from({ length: 50 }, (_, i) => log.append(sampleRecord(i)));
     expect(log.pending()).toBe(50);
     await Promise.all(appends);
-    expect(write.mock.calls.filter(isAppend)).toHaveLength(1);
+    expect(write).toHaveBeenCalledTimes(1);
     expect(log.pending()).toBe(0);
     expect(log.lagSeconds()).toBe(0);
     await log.close();
@@ -48,13 +45,12 @@ describe('AuditLog', () => {
   it('queues records behind the write in flight and sends them as the next single batch', async () => {
     const path = await tempLogPath();
     const log = await AuditLog.open(path);
-    const proto = await fileHandlePrototype(path);
-    const write = vi.spyOn(proto, 'write');
+    const write = vi.spyOn(logFile, 'append');
     const first = log.append(sampleRecord(0));
     await new Promise((resolve) => setImmediate(resolve)); // the first batch is now in flight
     const rest = Array.from({ length: 20 }, (_, i) => log.append(sampleRecord(i + 1)));
     await Promise.all([first, ...rest]);
-    expect(write.mock.calls.filter(isAppend)).toHaveLength(2);
+    expect(write).toHaveBeenCalledTimes(2);
     await log.close();
     expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 21 });
   });
@@ -140,19 +136,17 @@ describe('AuditLog', () => {
     const path = await tempLogPath();
     const log = await AuditLog.open(path);
     await log.append(sampleRecord(0));
-    const proto = await fileHandlePrototype(path);
-    const realWrite = proto.write;
+    const realAppend = logFile.append;
     let failNext = true;
-    vi.spyOn(proto, 'write').mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
-      if (isAppend(args) && failNext) {
+    vi.spyOn(logFile, 'append').mockImplementation((fd, bytes, offset, length) => {
+      if (failNext) {
         failNext = false;
         // Half the batch reaches the file before the device fails: the log must cut it off again.
-        const [buffer, offset, length] = args as [Buffer, number, number];
-        await (realWrite as (...a: unknown[]) => Promise<unknown>).call(this, buffer, offset, Math.floor(length / 2));
+        realAppend(fd, bytes, offset, Math.floor(length / 2));
         throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
       }
-      return (realWrite as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-    } as typeof proto.write);
+      return realAppend(fd, bytes, offset, length);
+    });
 
     const failed = await Promise.allSettled([1, 2, 3].map((n) => log.append(sampleRecord(n))));
     for (const outcome of failed) {
@@ -173,7 +167,7 @@ describe('AuditLog', () => {
     const path = await tempLogPath();
     const log = await AuditLog.open(path);
     const proto = await fileHandlePrototype(path);
-    vi.spyOn(proto, 'write').mockRejectedValue(new Error('EIO'));
+    vi.spyOn(logFile, 'append').mockImplementation(() => { throw new Error('EIO'); });
     vi.spyOn(proto, 'truncate').mockRejectedValue(new Error('EROFS'));
     await expect(log.append(sampleRecord(1))).rejects.toMatchObject({ code: 'KMSInternalException' });
     vi.restoreAllMocks();
