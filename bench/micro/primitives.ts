@@ -1,13 +1,11 @@
 // Single-thread ops/s of each primitive the worker runs, node:crypto against @noble where both can do the job,
 // and the DIGEST-path choices made in workers/primitives (see the comments in ecdsa.ts, rsa.ts, ml-dsa.ts).
 //   npx tsc && node dist/bench/micro/primitives.js            (BENCH_MS=2000 for longer runs)
-// Optional: when the npm packages `pqclean` or `@oqs/liboqs-js` are installed, their ML-DSA is measured too
-// (after checking that @noble verifies their signatures); neither is a dependency of the engine.
+// ML-DSA (@noble/post-quantum against the compiled liboqs the engine signs with) is in ml-dsa.ts beside this.
 import { createHash, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519, ed25519ph } from '@noble/curves/ed25519.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import type { KeySpec } from '../../src/contract/key-specs.js';
 import { generateMaterial, loadKey, rsaDecrypt, rsaEncrypt, sign, verify } from '../../workers/primitives/index.js';
 
@@ -88,36 +86,9 @@ function hmac(): void {
   bench('HMAC-SHA256 1 KiB         node:crypto', () => createHmac('sha256', secret).update(kib).digest());
 }
 
-async function mlDsa(): Promise<void> {
-  const sets = [['ML_DSA_44', ml_dsa44, 'ml-dsa-44'], ['ML_DSA_65', ml_dsa65, 'ml-dsa-65'], ['ML_DSA_87', ml_dsa87, 'ml-dsa-87']] as const;
-  const optional = async (name: string): Promise<any> => import(name).catch(() => undefined);
-  const pqclean = await optional('pqclean');
-  const liboqs = await optional('@oqs/liboqs-js/sig');
-  for (const [spec, noble, pqName] of sets) {
-    const { secretKey, publicKey } = noble.keygen(randomBytes(32));
-    const msg = new Uint8Array(message);
-    const sig = noble.sign(msg, secretKey);
-    bench(`${spec} sign   @noble/post-quantum (engine)`, () => noble.sign(msg, secretKey));
-    bench(`${spec} verify @noble/post-quantum (engine)`, () => noble.verify(sig, msg, publicKey));
-    if (pqclean) {
-      const signer = new pqclean.Sign(pqName);
-      if (!noble.verify(signer.sign(Buffer.from(secretKey), Buffer.from(msg)), msg, publicKey)) throw new Error('pqclean disagrees with @noble');
-      bench(`${spec} sign   pqclean (optional, not used)`, () => signer.sign(Buffer.from(secretKey), Buffer.from(msg)));
-      bench(`${spec} verify pqclean (optional, not used)`, () => signer.verify(Buffer.from(publicKey), Buffer.from(msg), Buffer.from(sig)));
-    }
-    if (liboqs) {
-      const factory = { ML_DSA_44: liboqs.createMLDSA44, ML_DSA_65: liboqs.createMLDSA65, ML_DSA_87: liboqs.createMLDSA87 }[spec];
-      const oqs = await factory();
-      if (!noble.verify(oqs.sign(msg, secretKey), msg, publicKey)) throw new Error('liboqs disagrees with @noble');
-      bench(`${spec} sign   @oqs/liboqs-js wasm (optional, not used)`, () => oqs.sign(msg, secretKey));
-      bench(`${spec} verify @oqs/liboqs-js wasm (optional, not used)`, () => oqs.verify(msg, sig, publicKey));
-    }
-  }
-}
 
 console.log(`node ${process.version}, ${DURATION_MS} ms per row, single thread`);
 await ecdsa();
 await eddsa();
 await rsa();
 hmac();
-await mlDsa();
