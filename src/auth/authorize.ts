@@ -62,7 +62,8 @@ export class Authorizer {
   readonly #keylessVerdicts = new WeakMap<Principal, Map<string, PolicyVerdict>>();
 
   constructor(options: AuthorizerOptions = {}) {
-    this.#policies = new LRUCache({ max: options.maxPolicies ?? 10_000 });
+    // Sized for a hot set of tens of thousands of keys: a miss recompiles the policy (several microseconds).
+    this.#policies = new LRUCache({ max: options.maxPolicies ?? 50_000 });
   }
 
   /** The key's policy compiled, cached per key id for its current version. Throws only if a stored policy is invalid. */

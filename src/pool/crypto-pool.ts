@@ -78,7 +78,8 @@ export class CryptoPool {
       atomics: 'disabled',
       workerData: {
         rootKeys: options.rootKeys,
-        cacheEntries: options.cacheEntries ?? 10_000,
+        // Unwrapped keys per worker: a working set of tens of thousands of keys stays cached (AES keys ~200 B each).
+        cacheEntries: options.cacheEntries ?? 50_000,
         cacheTtlMs: options.cacheTtlMs ?? 5 * 60_000,
       },
     });
