@@ -6,7 +6,8 @@
 import { createRequire } from 'node:module';
 import { KmsError } from './errors.js';
 
-interface Shape {
+/** A shape of AWS's service model (the members this engine reads). */
+export interface ModelShape {
   type: 'structure' | 'string' | 'blob' | 'integer' | 'boolean' | 'timestamp' | 'list' | 'map' | 'long';
   members?: Record<string, { shape: string }>;
   required?: string[];
@@ -19,12 +20,14 @@ interface Shape {
   pattern?: string;
 }
 
-interface Model {
+export interface ServiceModel {
   operations: Record<string, { input?: string; output?: string }>;
-  shapes: Record<string, Shape>;
+  shapes: Record<string, ModelShape>;
 }
 
-const model = createRequire(import.meta.url)('./kms-model.json') as Model;
+/** AWS KMS's service model, compacted (kms-model.json): the source of every input rule. */
+export const SERVICE_MODEL = createRequire(import.meta.url)('./kms-model.json') as ServiceModel;
+const model = SERVICE_MODEL;
 
 export const MODEL_OPERATIONS: readonly string[] = Object.keys(model.operations);
 
@@ -107,7 +110,7 @@ class Walker {
     }
   }
 
-  structure(shape: Shape, value: unknown, path: string): Record<string, unknown> {
+  structure(shape: ModelShape, value: unknown, path: string): Record<string, unknown> {
     const input = this.expect(isObject(value), value, path || 'body', 'structure') as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const [name, member] of Object.entries(shape.members ?? {})) {
@@ -127,7 +130,7 @@ class Walker {
     return _value;
   }
 
-  private length(shape: Shape, length: number, path: string, _unit = 'length'): void {
+  private length(shape: ModelShape, length: number, path: string, _unit = 'length'): void {
     if (shape.min !== undefined && length < shape.min) this.violate(path, `Member must have length greater than or equal to ${shape.min}`);
     if (shape.max !== undefined && length > shape.max) this.violate(path, `Member must have length less than or equal to ${shape.max}`);
   }

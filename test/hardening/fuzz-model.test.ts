@@ -3,11 +3,9 @@
 // huge and negative numbers, missing required members, unknown members, and real key ids and ciphertexts mixed
 // in so inputs also get past validation. Whatever comes in: never a 5xx, always JSON, every error exactly
 // {"__type","message"} with a 4xx, no input quoted back, and the server's memory stays flat.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/paths.js';
+import { SERVICE_MODEL, type ModelShape } from '../../src/protocol/validate.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { checkResponse, createTargets, MARKER, residentBytes, Tally, type Targets } from './fuzz-support.js';
 import { post } from './raw-client.js';
@@ -19,21 +17,7 @@ const SEED = Number(process.env.KMS_FUZZ_SEED ?? (process.env.CI ? 20261201 : Da
 /** Generous: the server's RSS may grow (caches, JIT, allocator) but not by the volume it was sent. */
 const RSS_GROWTH_BOUND = 150 * 1024 * 1024;
 
-interface Shape {
-  type: string;
-  members?: Record<string, { shape: string }>;
-  required?: string[];
-  member?: { shape: string };
-  key?: { shape: string };
-  value?: { shape: string };
-  min?: number;
-  max?: number;
-  enum?: string[];
-}
-const model = JSON.parse(readFileSync(join(PROJECT_ROOT, 'src', 'protocol', 'kms-model.json'), 'utf8')) as {
-  operations: Record<string, { input?: string }>;
-  shapes: Record<string, Shape>;
-};
+const model = SERVICE_MODEL;
 
 let server: TestServer;
 let targets: Targets;
@@ -71,7 +55,7 @@ function flipBit(bytes: Buffer, bit: number): Buffer {
   return copy;
 }
 
-function stringArbitrary(shape: Shape): fc.Arbitrary<string> {
+function stringArbitrary(shape: ModelShape): fc.Arbitrary<string> {
   const max = shape.max ?? 2048;
   const choices: fc.Arbitrary<string>[] = [
     marked,
@@ -83,7 +67,7 @@ function stringArbitrary(shape: Shape): fc.Arbitrary<string> {
   return fc.oneof(...choices);
 }
 
-function blobArbitrary(shape: Shape): fc.Arbitrary<string> {
+function blobArbitrary(shape: ModelShape): fc.Arbitrary<string> {
   const max = shape.max ?? 4096;
   const real = [targets.ciphertext, targets.signature, targets.mac];
   return fc.oneof(
@@ -116,7 +100,7 @@ function valueArbitrary(shapeName: string, depth: number): fc.Arbitrary<unknown>
   return fc.oneof({ weight: 6, arbitrary: fitting }, { weight: 1, arbitrary: wrongType });
 }
 
-function structureArbitrary(shape: Shape, depth: number): fc.Arbitrary<Record<string, unknown>> {
+function structureArbitrary(shape: ModelShape, depth: number): fc.Arbitrary<Record<string, unknown>> {
   const members = Object.fromEntries(Object.entries(shape.members ?? {}).map(([name, member]) => [name, valueArbitrary(member.shape, depth + 1)]));
   // Every member optional: required ones go missing too. Sometimes an unknown member rides along.
   return fc.tuple(fc.record(members, { requiredKeys: [] }), fc.option(fc.tuple(marked, wrongType), { freq: 4 })).map(([record, extra]) =>
