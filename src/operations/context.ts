@@ -8,7 +8,7 @@ import type { Keyring } from '../keys/keyring.js';
 import { requireEnabled, requireNotPendingDeletion } from '../keys/states.js';
 import type { CryptoPool } from '../pool/crypto-pool.js';
 import { KmsError } from '../protocol/errors.js';
-import type { GrantRecord, KeyRecord } from '../store/types.js';
+import type { KeyRecord } from '../store/types.js';
 
 export interface Caller {
   arn: string;
@@ -147,4 +147,3 @@ export function requireUsage(key: KeyRecord, usage: KeyUsage, operation: string)
 
 export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
 
-export type GrantList = GrantRecord[];

@@ -29,7 +29,6 @@ export interface ServiceModel {
 export const SERVICE_MODEL = createRequire(import.meta.url)('./kms-model.json') as ServiceModel;
 const model = SERVICE_MODEL;
 
-export const MODEL_OPERATIONS: readonly string[] = Object.keys(model.operations);
 
 const patterns = new Map<string, RegExp>();
 function patternOf(source: string): RegExp {
