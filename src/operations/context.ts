@@ -63,7 +63,6 @@ export interface UseKeyOptions {
   grantOperation?: string;
   /** Quota classes charged once the key is known; default: none (management ops are charged by name). */
   quota?: (info: KeySpecInfo) => readonly string[];
-  reEncryptOnSameKey?: boolean;
 }
 
 export class RequestContext {
@@ -72,6 +71,8 @@ export class RequestContext {
   readonly aliasArns: string[] = [];
   /** Spec of the (first) key used, for per-spec latency metrics. */
   keySpec = '';
+  /** ReEncrypt: the key its ciphertext was opened with, once authorized. */
+  private reEncryptSourceKeyId: string | undefined;
 
   constructor(readonly engine: Engine, readonly caller: Caller, readonly operation: string,
     readonly input: Record<string, unknown>) {}
@@ -90,8 +91,7 @@ export class RequestContext {
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
       grantOperation: options.grantOperation, requestAlias: alias,
-      reEncryptOnSameKey: options.reEncryptOnSameKey
-        ?? (this.operation === 'ReEncrypt' ? await this.reEncryptsOntoItself(key) : undefined),
+      reEncryptOnSameKey: this.operation === 'ReEncrypt' ? await this.reEncryptOnSameKey(key, options.action) : undefined,
     });
     if (options.states === 'enabled') requireEnabled(key);
     else if (options.states === 'not-pending-deletion') requireNotPendingDeletion(key);
@@ -99,14 +99,17 @@ export class RequestContext {
   }
 
   /**
-   * kms:ReEncryptOnSameKey for ReEncrypt's source side, which is authorized before the destination is used:
-   * whether DestinationKeyId names the same key. An unresolvable destination is not the same key (its own
-   * NotFoundException comes when the destination is used).
+   * kms:ReEncryptOnSameKey, for both of ReEncrypt's authorizations. The source side (kms:ReEncryptFrom) comes
+   * first, before the destination is used: it resolves DestinationKeyId to compare (an unresolvable destination
+   * is not the same key; its own NotFoundException comes when the destination is used) and remembers the
+   * source, which the destination side (kms:ReEncryptTo) then compares against.
    */
-  private async reEncryptsOntoItself(source: KeyRecord): Promise<boolean | undefined> {
+  private async reEncryptOnSameKey(key: KeyRecord, action: string): Promise<boolean | undefined> {
+    if (action !== 'kms:ReEncryptFrom') return this.reEncryptSourceKeyId === key.keyId;
+    this.reEncryptSourceKeyId = key.keyId;
     if (typeof this.input.DestinationKeyId !== 'string') return undefined;
     try {
-      return (await this.keyring.resolve(this.input.DestinationKeyId, true)).key.keyId === source.keyId;
+      return (await this.keyring.resolve(this.input.DestinationKeyId, true)).key.keyId === key.keyId;
     } catch (error) {
       if (error instanceof KmsError) return false;
       throw error;

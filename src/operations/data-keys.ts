@@ -2,7 +2,8 @@
 // variant a flag (local-kms style).
 import type { DataKeyPairSpec } from '../contract/key-specs.js';
 import { KmsError } from '../protocol/errors.js';
-import { b64, keyRef, type RequestContext } from './context.js';
+import type { KeyRecord } from '../store/types.js';
+import { b64, keyRef, type RequestContext, type UseKeyOptions } from './context.js';
 import { contextOf, cryptoQuota, requireSymmetricEncryptionKey } from './crypto-common.js';
 import type { Operation } from './types.js';
 
@@ -17,15 +18,21 @@ function dataKeyBytes(input: Record<string, unknown>): number {
   return spec !== undefined ? DATA_KEY_BYTES[spec]! : count!;
 }
 
+/** The symmetric encryption key a data key (pair) is wrapped under: resolved, charged, authorized, usable. */
+async function wrappingKey(ctx: RequestContext, name: string, quota: UseKeyOptions['quota']): Promise<KeyRecord> {
+  const key = await ctx.useKey(ctx.input.KeyId as string, {
+    action: `kms:${name}`, allowAlias: true, states: 'enabled', grantOperation: name, quota,
+  });
+  requireSymmetricEncryptionKey(key, name);
+  return key;
+}
+
 function dataKey(name: string, withPlaintext: boolean): Operation {
   return {
     readOnly: true,
     async run(input, ctx: RequestContext) {
       const bytes = dataKeyBytes(input);
-      const key = await ctx.useKey(input.KeyId as string, {
-        action: `kms:${name}`, allowAlias: true, states: 'enabled', grantOperation: name, quota: cryptoQuota,
-      });
-      requireSymmetricEncryptionKey(key, name);
+      const key = await wrappingKey(ctx, name, cryptoQuota);
       const ref = keyRef(key);
       const out = await ctx.job({ op: 'generateDataKey', key: ref, bytes, context: contextOf(input), withPlaintext });
       return {
@@ -43,12 +50,8 @@ function dataKeyPair(name: string, withPlaintext: boolean): Operation {
     readOnly: true,
     async run(input, ctx: RequestContext) {
       const pairSpec = input.KeyPairSpec as DataKeyPairSpec;
-      const key = await ctx.useKey(input.KeyId as string, {
-        action: `kms:${name}`, allowAlias: true, states: 'enabled', grantOperation: name,
-        // Data key pairs have their own quota per pair spec, not the symmetric crypto quota.
-        quota: () => [`datakeypair:${pairSpec}`],
-      });
-      requireSymmetricEncryptionKey(key, name);
+      // Data key pairs have their own quota per pair spec, not the symmetric crypto quota.
+      const key = await wrappingKey(ctx, name, () => [`datakeypair:${pairSpec}`]);
       const ref = keyRef(key);
       const out = await ctx.job({ op: 'generateDataKeyPair', key: ref, pairSpec, context: contextOf(input), withPlaintext });
       return {

@@ -10,11 +10,8 @@ export const reEncrypt: Operation = {
   async run(input, ctx) {
     const source = await ciphertextSource(ctx, input.CiphertextBlob as Buffer | undefined, input.SourceKeyId as string | undefined,
       input.SourceEncryptionAlgorithm, input, 'SourceEncryptionContext', 'kms:ReEncryptFrom', 'ReEncryptFrom', 'ReEncrypt');
-    const destinationId = input.DestinationKeyId as string;
-    const resolved = await ctx.keyring.resolve(destinationId, true);
-    const destination = await ctx.useKey(destinationId, {
+    const destination = await ctx.useKey(input.DestinationKeyId as string, {
       action: 'kms:ReEncryptTo', allowAlias: true, states: 'enabled', grantOperation: 'ReEncryptTo', quota: cryptoQuota,
-      reEncryptOnSameKey: resolved.key.keyId === source.key.keyId,
     });
     const algorithm = encryptionAlgorithmFor(destination, input.DestinationEncryptionAlgorithm, 'ReEncrypt');
     // The plaintext's size is unknown here; the worker's RSA encrypt guards the OAEP limit itself.

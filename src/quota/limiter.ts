@@ -12,15 +12,12 @@
 
 import { THROTTLING_MESSAGE } from '../contract/errors.js';
 import { type KmsError, kmsError } from '../protocol/errors.js';
+import { admittedAround, countAdmission, newAdmissionCount, type AdmissionCount } from './admission-count.js';
 import type { QuotaConfig } from './parse.js';
 
-interface Bucket {
+interface Bucket extends AdmissionCount {
   tokens: number;
   refilledAt: number;
-  /** Index of the one-second interval `admitted` counts, and what the interval before it admitted. */
-  second: number;
-  admitted: number;
-  admittedBefore: number;
 }
 
 interface ClassState {
@@ -60,7 +57,7 @@ export class QuotaLimiter {
     const now = this.#now();
     let bucket = state.buckets.get(account);
     if (bucket === undefined) {
-      bucket = { tokens: state.capacity, refilledAt: now, second: Math.floor(now / 1000), admitted: 0, admittedBefore: 0 };
+      bucket = { tokens: state.capacity, refilledAt: now, ...newAdmissionCount(now) };
       state.buckets.set(account, bucket);
     } else {
       const refilled = bucket.tokens + (now - bucket.refilledAt) * state.tokensPerMs;
@@ -69,13 +66,7 @@ export class QuotaLimiter {
     }
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
-    const second = Math.floor(now / 1000);
-    if (second !== bucket.second) {
-      bucket.admittedBefore = second === bucket.second + 1 ? bucket.admitted : 0;
-      bucket.admitted = 0;
-      bucket.second = second;
-    }
-    bucket.admitted += 1;
+    countAdmission(bucket, now);
     return true;
   }
 
@@ -91,8 +82,7 @@ export class QuotaLimiter {
     for (const [quotaClass, state] of this.#classes) {
       let usedThisSecond = 0;
       for (const bucket of state.buckets.values()) {
-        const used = bucket.second === second ? Math.max(bucket.admitted, bucket.admittedBefore)
-          : bucket.second === second - 1 ? bucket.admitted : 0;
+        const used = admittedAround(bucket, second);
         if (used > usedThisSecond) usedThisSecond = used;
       }
       usage.push({ quotaClass, limit: state.limit, usedThisSecond });

@@ -17,6 +17,7 @@
 // goes back to Redis as soon as a heartbeat succeeds.
 import { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
+import { admittedAround, countAdmission, newAdmissionCount, type AdmissionCount } from './admission-count.js';
 import { QuotaLimiter, type QuotaUsage } from './limiter.js';
 import type { QuotaConfig } from './parse.js';
 
@@ -77,7 +78,8 @@ interface QuotaScripts {
   kmsQuotaHeartbeat(key: string, nodeId: string, ttlMs: number): Promise<number>;
 }
 
-interface Lease {
+/** Also counts what it admitted per second, for the utilisation gauge. */
+interface Lease extends AdmissionCount {
   /** Tokens in hand: spent synchronously by take(). */
   tokens: number;
   /** Tokens admitted on credit, not yet charged to Redis. */
@@ -85,10 +87,6 @@ interface Lease {
   inFlight: boolean;
   /** Earliest time (ms) of the next lease request. */
   retryAt: number;
-  /** For the utilisation gauge, as in QuotaLimiter: admitted in this one-second interval and the one before. */
-  second: number;
-  admitted: number;
-  admittedBefore: number;
 }
 
 interface ClassLeases {
@@ -170,20 +168,14 @@ export class RedisQuotaLimiter implements RequestQuotas {
     const now = this.#now();
     let lease = state.leases.get(account);
     if (lease === undefined) {
-      lease = { tokens: state.batch, owed: state.batch, inFlight: false, retryAt: 0, second: Math.floor(now / 1000), admitted: 0, admittedBefore: 0 };
+      lease = { tokens: state.batch, owed: state.batch, inFlight: false, retryAt: 0, ...newAdmissionCount(now) };
       state.leases.set(account, lease);
     }
     // Keep one batch in hand: ask for the next while this one is being spent.
     if (lease.tokens <= state.batch / 2 && !lease.inFlight && now >= lease.retryAt) this.#refill(account, state, lease);
     if (lease.tokens < 1) return false;
     lease.tokens -= 1;
-    const second = Math.floor(now / 1000);
-    if (second !== lease.second) {
-      lease.admittedBefore = second === lease.second + 1 ? lease.admitted : 0;
-      lease.admitted = 0;
-      lease.second = second;
-    }
-    lease.admitted += 1;
+    countAdmission(lease, now);
     return true;
   }
 
@@ -201,8 +193,7 @@ export class RedisQuotaLimiter implements RequestQuotas {
     for (const state of this.#classes.values()) {
       let usedThisSecond = 0;
       for (const lease of state.leases.values()) {
-        const used = lease.second === second ? Math.max(lease.admitted, lease.admittedBefore)
-          : lease.second === second - 1 ? lease.admitted : 0;
+        const used = admittedAround(lease, second);
         if (used > usedThisSecond) usedThisSecond = used;
       }
       usage.push({ quotaClass: state.quotaClass, limit: state.limit, usedThisSecond });

@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HARNESS, runHarness } from './run-harness.js';
 import type { BenchReport, TargetReport } from '../../bench/harness/report.js';
 import { assertWellFormedXml } from './well-formed-xml.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const HARNESS = join(ROOT, 'dist/bench/harness/main.js');
 const REFERENCE = join(ROOT, 'dist/bench/reference-server.js');
 
 let reference: ChildProcess;
@@ -36,19 +36,7 @@ function startReference(): Promise<{ child: ChildProcess; url: string }> {
   });
 }
 
-/** Runs the harness as its own process (so its load does not stall this process's test servers). */
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [HARNESS, ...args], { stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`harness timed out: ${stderr}`)); }, 25_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const bench = (args: string[]) => runHarness(args);
 
 function expectConsistentCounts(target: TargetReport): void {
   const { requests } = target;

@@ -2,7 +2,6 @@
 // which KeyId every Encrypt named and when each request arrived. Requests spread over the keys of --key-ids FILE
 // and --keys N (found with ListKeys across pages, the unsuitable ones skipped, the rest created); --rate arrives
 // evenly spaced, where autocannon's overallRate arrives in per-second bursts.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runHarness } from './run-harness.js';
 import type { BenchReport } from '../../bench/harness/report.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const HARNESS = join(ROOT, 'dist/bench/harness/main.js');
 const ARN = (id: string): string => `arn:aws:kms:us-east-1:111122223333:key/${id}`;
 
 interface FakeKey {
@@ -76,18 +74,7 @@ function answer(target: string, input: Record<string, unknown>): [number, unknow
   }
 }
 
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [HARNESS, '--endpoint', endpoint, '--quiet', '--json', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`harness timed out: ${stderr}`)); }, 25_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const bench = (args: string[]) => runHarness(['--endpoint', endpoint, '--quiet', '--json', ...args]);
 
 /** The most requests that arrived within any `windowMs` (arrival times are sorted). */
 function busiestWindow(windowMs: number): number {
