@@ -127,7 +127,7 @@ export const isReadOnlyOperation = (operation: string): boolean =>
 export const cloudTrailEventTime = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
 
 /** The account of an ARN (`arn:aws:kms:region:ACCOUNT:key/...`), or undefined. */
-const arnAccount = (arn: string): string | undefined => {
+export const arnAccount = (arn: string): string | undefined => {
   const account = arn.split(':')[4];
   return account === undefined || account === '' ? undefined : account;
 };
