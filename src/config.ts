@@ -33,6 +33,8 @@ export interface Config {
   faults?: string;
   /** Jobs per pool task when the queue is deep (ceilings.md: 32 per task more than doubled small-op throughput). */
   batchSize: number;
+  /** Run jobs cheaper than a thread hop on the main thread (KMS_INLINE_CRYPTO=on, the default) or hop them all. */
+  inlineCrypto: boolean;
   /** Jobs waiting for a worker before new ones are throttled: backpressure instead of unbounded queueing. */
   maxQueuedJobs: number;
   maxBodyBytes: number;
@@ -54,6 +56,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'on' && raw !== 'off') throw new ConfigError(`${name} must be 'on' or 'off', got '${raw}'`);
+  return raw === 'on';
 }
 
 const optional = (env: Env, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
@@ -135,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     latency: optional(env, 'KMS_LATENCY'),
     faults: optional(env, 'KMS_FAULTS'),
     batchSize: integer(env, 'KMS_BATCH_SIZE', 32, 1, 1024),
+    inlineCrypto: onOff(env, 'KMS_INLINE_CRYPTO', true),
     maxQueuedJobs: integer(env, 'KMS_MAX_QUEUED_JOBS', 4096, 1, 1_000_000),
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxConnections: integer(env, 'KMS_MAX_CONNECTIONS', 10_000, 1, 1_000_000),

@@ -16,6 +16,7 @@ import { createMetrics } from './metrics/registry.js';
 import type { Engine, QuotaGate } from './operations/context.js';
 import type { Pipeline, Realism } from './pipeline.js';
 import { CryptoPool } from './pool/crypto-pool.js';
+import { InlineLane } from './pool/inline-lane.js';
 import { parseQuotas, throttlingError } from './quota/index.js';
 import { openRequestQuotas } from './quota/redis-limiter.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
@@ -49,6 +50,10 @@ const POOL_JOB_OPERATION: Readonly<Record<JobName, string>> = {
   verify: 'Verify', generateMac: 'GenerateMac', verifyMac: 'VerifyMac', deriveSharedSecret: 'DeriveSharedSecret',
 };
 
+/** The main thread's own key cache (inline lane): as large as a worker's, same expiry. */
+const INLINE_CACHE_ENTRIES = 50_000;
+const INLINE_CACHE_TTL_MS = 5 * 60_000;
+
 /** Everything but the HTTP listener: shared by `serve` and `seed`. */
 export async function openEngine(config: Config, print: (line: string) => void) {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -65,6 +70,7 @@ export async function openEngine(config: Config, print: (line: string) => void) 
   const pool = new CryptoPool({
     workers: config.workers, rootKeys, batchSize: config.batchSize,
     maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
+    inline: config.inlineCrypto ? new InlineLane(rootKeys, INLINE_CACHE_ENTRIES, INLINE_CACHE_TTL_MS) : undefined,
   });
   const access = new PolicyAccessControl(identities, store, config.accountId);
   const keyring = new Keyring(store, config.region, config.accountId, {

@@ -53,6 +53,13 @@ export class GuardedKeyCache<V extends CachedKey> {
     }
   }
 
+  /** The distinct key ids with cached material. */
+  keyIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const cacheKey of this.lru.keys()) ids.add(cacheKey.slice(0, cacheKey.indexOf(':')));
+    return ids;
+  }
+
   get size(): number {
     return this.lru.size;
   }

@@ -14,6 +14,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
 import type { RootKeyPlan } from '../root-key/open.js';
+import { runsInline, type InlineLane } from './inline-lane.js';
 
 export interface CryptoPoolOptions {
   workers: number;
@@ -27,6 +28,8 @@ export interface CryptoPoolOptions {
   onTask?: (report: TaskReport) => void;
   /** The worker module; the real crypto worker unless a test substitutes its own. */
   workerFile?: string;
+  /** Runs the jobs cheaper than a hop on this thread (inline-lane.ts); without it every job hops. */
+  inline?: InlineLane;
 }
 
 export interface TaskReport {
@@ -89,6 +92,8 @@ export class CryptoPool {
 
   /** Runs one job; resolves with its result (failures are data). Throws ThrottlingException when saturated. */
   run<N extends JobName>(job: JobInput<N>): Promise<JobResult<N>> {
+    const inline = this.options.inline;
+    if (inline !== undefined && runsInline(job as Job)) return Promise.resolve(this.runInline(inline, job as Job) as JobResult<N>);
     // Solo jobs (key generation) queue inside Piscina rather than here: they count toward the same bound.
     if (this.waiting.length + this.soloOutstanding >= this.options.maxQueuedJobs) {
       throw new KmsError('ThrottlingException', THROTTLING_MESSAGE);
@@ -105,9 +110,19 @@ export class CryptoPool {
     });
   }
 
+  /** Inline jobs report to the same observer as pool tasks: no wait, their run time, the lane's cache counters. */
+  private runInline(inline: InlineLane, job: Job): JobResult {
+    const startedAt = performance.now();
+    const result = inline.run(job);
+    this.options.onTask?.({ jobs: [job], waitSeconds: 0, runSeconds: (performance.now() - startedAt) / 1000, cache: inline.takeCacheStats() });
+    return result;
+  }
+
   /** Tells every worker to drop the cached material of these keys (disabled, rotated, deleted). */
   evict(keyIds: readonly string[]): void {
-    if (keyIds.length > 0) this.evictions.postMessage({ evict: [...keyIds] } satisfies EvictMessage);
+    if (keyIds.length === 0) return;
+    this.options.inline?.evict(keyIds);
+    this.evictions.postMessage({ evict: [...keyIds] } satisfies EvictMessage);
   }
 
   stats(): { queueDepth: number; inFlight: number; workers: number; utilization: number } {
@@ -140,6 +155,7 @@ export class CryptoPool {
 
   async close(): Promise<void> {
     this.evictions.close();
+    this.options.inline?.close();
     await this.piscina.destroy();
   }
 

@@ -1,11 +1,14 @@
-// The pool's batching and backpressure, in-process with real worker threads.
+// The pool's batching and backpressure, in-process with real worker threads (inline lane off, so cheap jobs
+// cross too), and the inline lane: which jobs stay on the main thread, and that both sides agree.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { TaskReport } from '../../src/pool/crypto-pool.js';
+import type { KeyRef } from '../../src/contract/tasks.js';
 import { createKey } from '../../src/keys/factory.js';
+import { runsInline } from '../../src/pool/inline-lane.js';
 import { keyRef } from '../../src/operations/context.js';
 import { KmsError } from '../../src/protocol/errors.js';
 import { openEngine } from '../../src/server.js';
@@ -16,7 +19,9 @@ const reports: TaskReport[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'kms-engine-pool-'));
-  core = await openEngine(loadConfig({ KMS_DATA_DIR: dataDir, KMS_WORKERS: '2', KMS_MAX_QUEUED_JOBS: '64' }), () => {});
+  core = await openEngine(loadConfig({
+    KMS_DATA_DIR: dataDir, KMS_WORKERS: '2', KMS_MAX_QUEUED_JOBS: '64', KMS_INLINE_CRYPTO: 'off',
+  }), () => {});
   core.setTaskObserver((report) => reports.push(report));
 });
 afterAll(async () => {
@@ -81,6 +86,66 @@ describe('CryptoPool', () => {
       expect(small.engine.pool.stats().queueDepth).toBe(0);
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe('inline lane', () => {
+  const ref = (spec: KeyRef['spec']): KeyRef => ({ keyId: 'k', materialId: 'm', spec, wrapped: new Uint8Array() });
+  const message = new Uint8Array(32);
+
+  it('keeps jobs cheaper than a hop on the main thread and sends the rest to the pool', () => {
+    expect(runsInline({ op: 'encrypt', target: { kind: 'symmetric', key: ref('SYMMETRIC_DEFAULT') }, plaintext: message })).toBe(true);
+    expect(runsInline({ op: 'generateDataKey', key: ref('SYMMETRIC_DEFAULT'), bytes: 32, withPlaintext: true })).toBe(true);
+    expect(runsInline({ op: 'generateMac', key: ref('HMAC_256'), algorithm: 'HMAC_SHA_256', message })).toBe(true);
+    expect(runsInline({ op: 'sign', key: ref('ECC_NIST_P256'), algorithm: 'ECDSA_SHA_256', messageType: 'DIGEST', message })).toBe(true);
+    expect(runsInline({ op: 'sign', key: ref('ECC_NIST_EDWARDS25519'), algorithm: 'ED25519_SHA_512', messageType: 'RAW', message })).toBe(true);
+    // DIGEST verification and Ed25519ph run on @noble (milliseconds); RSA private operations cost ~250 us.
+    expect(runsInline({ op: 'verify', key: ref('ECC_NIST_P256'), algorithm: 'ECDSA_SHA_256', messageType: 'DIGEST', message, signature: message })).toBe(false);
+    expect(runsInline({ op: 'sign', key: ref('ECC_NIST_EDWARDS25519'), algorithm: 'ED25519_PH_SHA_512', messageType: 'DIGEST', message })).toBe(false);
+    expect(runsInline({ op: 'sign', key: ref('RSA_2048'), algorithm: 'RSASSA_PSS_SHA_256', messageType: 'RAW', message })).toBe(false);
+    expect(runsInline({ op: 'decrypt', source: { kind: 'rsa', key: ref('RSA_2048'), ciphertext: message, algorithm: 'RSAES_OAEP_SHA_256' } })).toBe(false);
+    expect(runsInline({ op: 'sign', key: ref('ECC_SECG_P256K1'), algorithm: 'ECDSA_SHA_256', messageType: 'RAW', message })).toBe(false);
+    expect(runsInline({ op: 'generateMaterial', keyId: 'k', materialId: 'm', spec: 'SYMMETRIC_DEFAULT' })).toBe(false);
+  });
+
+  it('runs cheap jobs without a hop, interoperates with the workers, and drops evicted keys', async () => {
+    const inlineDir = mkdtempSync(join(tmpdir(), 'kms-engine-pool-inline-'));
+    const inline = await openEngine(loadConfig({ KMS_DATA_DIR: inlineDir, KMS_WORKERS: '1' }), () => {});
+    const inlineReports: TaskReport[] = [];
+    inline.setTaskObserver((report) => inlineReports.push(report));
+    try {
+      const key = await createKey(inline.engine.keyring, inline.engine.pool, {
+        spec: 'SYMMETRIC_DEFAULT', usage: 'ENCRYPT_DECRYPT', origin: 'AWS_KMS', description: '', policy: '{}', tags: [],
+      });
+      inlineReports.length = 0;
+      const target = { kind: 'symmetric' as const, key: keyRef(key) };
+      const pending = inline.engine.pool.run({ op: 'encrypt', target, plaintext: Buffer.from('inline') });
+      // Done before the caller even awaits: it ran synchronously on this thread, with no queueing.
+      expect(inlineReports).toHaveLength(1);
+      expect(inlineReports[0]!.waitSeconds).toBe(0);
+      expect(inlineReports[0]!.cache).toEqual({ hits: 0, misses: 1, evictions: 0 });
+      const sealed = await pending;
+      expect(sealed.ok).toBe(true);
+      // The worker (same data dir, same root key, inline lane off) opens what the main thread sealed.
+      const pooled = await openEngine(loadConfig({ KMS_DATA_DIR: inlineDir, KMS_WORKERS: '1', KMS_INLINE_CRYPTO: 'off' }), () => {});
+      try {
+        const opened = await pooled.engine.pool.run({
+          op: 'decrypt', source: { kind: 'symmetric', key: keyRef(key), blob: (sealed as { ciphertext: Uint8Array }).ciphertext },
+        });
+        expect(opened.ok && Buffer.from(opened.plaintext).toString()).toBe('inline');
+      } finally {
+        await pooled.close();
+      }
+      await inline.engine.pool.run({ op: 'encrypt', target, plaintext: Buffer.from('again') });
+      expect(inlineReports[1]!.cache).toEqual({ hits: 1, misses: 0, evictions: 0 });
+      // A disabled, rotated or deleted key's material leaves the main thread's cache as well as the workers'.
+      inline.engine.pool.evict([key.keyId]);
+      await inline.engine.pool.run({ op: 'encrypt', target, plaintext: Buffer.from('after eviction') });
+      expect(inlineReports[2]!.cache).toEqual({ hits: 0, misses: 1, evictions: 0 });
+    } finally {
+      await inline.close();
+      rmSync(inlineDir, { recursive: true, force: true });
     }
   });
 });
