@@ -17,31 +17,74 @@ export interface ParsedAuthorization {
   signature: string;
 }
 
-/** Parses `AWS4-HMAC-SHA256 Credential=AKID/date/region/kms/aws4_request, SignedHeaders=a;b, Signature=hex`. */
-export function parseAuthorization(header: string): ParsedAuthorization | null {
-  if (!header.startsWith(SIGV4_ALGORITHM + ' ')) return null;
-  let credential: string | undefined;
-  let signedHeaders: string | undefined;
-  let signature: string | undefined;
-  for (const part of header.slice(SIGV4_ALGORITHM.length + 1).split(',')) {
-    const trimmed = part.trim();
-    const eq = trimmed.indexOf('=');
-    if (eq < 0) continue;
-    const name = trimmed.slice(0, eq);
-    const value = trimmed.slice(eq + 1);
-    if (name === 'Credential') credential = value;
-    else if (name === 'SignedHeaders') signedHeaders = value;
-    else if (name === 'Signature') signature = value;
-  }
-  if (!credential || !signedHeaders || !signature) return null;
-  const scope = credential.split('/');
-  if (scope.length !== 5 || scope[4] !== 'aws4_request') return null;
-  const [accessKeyId, date, region, service] = scope as [string, string, string, string];
-  if (!/^[0-9a-f]{64}$/.test(signature)) return null;
-  return { accessKeyId, date, region, service, signedHeaders: signedHeaders.split(';'), signature };
+const AUTHORIZATION_PREFIX = `${SIGV4_ALGORITHM} `;
+const SCOPE_TERMINATOR = 'aws4_request';
+
+/**
+ * What String.prototype.trim removes (ECMAScript WhiteSpace and LineTerminator): the parser below trims by index
+ * and must agree with trim() exactly, since a header that parsed before must parse the same way now.
+ */
+function isTrimmable(code: number): boolean {
+  return code === 0x20 || (code >= 0x09 && code <= 0x0d)
+    || (code >= 0xa0 && (code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028
+      || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff));
 }
 
-const collapse = (value: string): string => value.trim().replace(/\s+/g, ' ');
+const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * Parses `AWS4-HMAC-SHA256 Credential=AKID/date/region/kms/aws4_request, SignedHeaders=a;b, Signature=hex`.
+ * Same result as splitting on ',', trimming each part and splitting at its first '=' (the last occurrence of
+ * a parameter wins, parts without '=' are ignored), but by index: this runs on every request, and the
+ * split/trim/regex version allocated a dozen strings and arrays to find three values.
+ */
+export function parseAuthorization(header: string): ParsedAuthorization | null {
+  if (!header.startsWith(AUTHORIZATION_PREFIX)) return null;
+  // [start, end) of each parameter's value; -1 when absent.
+  let credentialStart = -1, credentialEnd = -1, headersStart = -1, headersEnd = -1, signatureStart = -1, signatureEnd = -1;
+  const length = header.length;
+  let partStart = AUTHORIZATION_PREFIX.length;
+  while (partStart <= length) {
+    let partEnd = header.indexOf(',', partStart);
+    if (partEnd < 0) partEnd = length;
+    let from = partStart;
+    let to = partEnd;
+    while (from < to && isTrimmable(header.charCodeAt(from))) from++;
+    while (to > from && isTrimmable(header.charCodeAt(to - 1))) to--;
+    const eq = header.indexOf('=', from);
+    if (eq >= 0 && eq < to) {
+      const nameLength = eq - from;
+      if (nameLength === 10 && header.startsWith('Credential', from)) { credentialStart = eq + 1; credentialEnd = to; }
+      else if (nameLength === 13 && header.startsWith('SignedHeaders', from)) { headersStart = eq + 1; headersEnd = to; }
+      else if (nameLength === 9 && header.startsWith('Signature', from)) { signatureStart = eq + 1; signatureEnd = to; }
+    }
+    partStart = partEnd + 1;
+  }
+  // Absent and empty values alike are missing.
+  if (credentialEnd <= credentialStart || headersEnd <= headersStart || signatureEnd <= signatureStart) return null;
+  // The scope is exactly five '/'-separated fields, the last one aws4_request (the others may be empty).
+  const slash1 = header.indexOf('/', credentialStart);
+  const slash2 = slash1 < 0 || slash1 >= credentialEnd ? -1 : header.indexOf('/', slash1 + 1);
+  const slash3 = slash2 < 0 || slash2 >= credentialEnd ? -1 : header.indexOf('/', slash2 + 1);
+  const slash4 = slash3 < 0 || slash3 >= credentialEnd ? -1 : header.indexOf('/', slash3 + 1);
+  if (slash4 < 0 || slash4 >= credentialEnd) return null;
+  if (credentialEnd - slash4 - 1 !== SCOPE_TERMINATOR.length || !header.startsWith(SCOPE_TERMINATOR, slash4 + 1)) return null;
+  const signature = header.slice(signatureStart, signatureEnd);
+  // A compiled regular expression checks 64 characters faster than a charCodeAt loop.
+  if (!SIGNATURE_PATTERN.test(signature)) return null;
+  return {
+    accessKeyId: header.slice(credentialStart, slash1),
+    date: header.slice(slash1 + 1, slash2),
+    region: header.slice(slash2 + 1, slash3),
+    service: header.slice(slash3 + 1, slash4),
+    signedHeaders: header.slice(headersStart, headersEnd).split(';'),
+    signature,
+  };
+}
+
+const WHITESPACE = /\s/;
+/** SigV4 header value: trimmed, inner whitespace runs as one space. Most values hold none: one test, no copies. */
+const collapse = (value: string): string => WHITESPACE.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 
 /** One-shot hash: no Hash object per call (this runs twice per request). */
 export const sha256Hex = (data: Uint8Array | string): string => hash('sha256', data, 'hex');
@@ -61,27 +104,103 @@ function canonicalPath(path: string): string {
     (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())).join('/');
 }
 
-/** kSigning cache: the four chained HMACs depend only on (secret, date, region). */
-const signingKeys = new Map<string, Buffer>();
+/**
+ * HMAC-SHA256 as two one-shot hashes over precomputed pads (RFC 2104): H((K ^ opad) || H((K ^ ipad) || m)).
+ * Each request makes one HMAC with a cached key, and constructing a node:crypto Hmac object costs several
+ * times the hashing itself; with the pads computed once per key, the per-request work is two crypto.hash calls.
+ */
+export interface HmacKey {
+  /** The key padded to the block size, XOR 0x36. */
+  readonly inner: Buffer;
+  /** The key padded to the block size, XOR 0x5c. */
+  readonly outer: Buffer;
+}
 
-export function signingKey(secret: string, date: string, region: string, service = SERVICE): Buffer {
+const SHA256_BLOCK = 64;
+const SHA256_SIZE = 32;
+
+export function hmacKey(key: Uint8Array): HmacKey {
+  // Keys longer than a block are hashed first; shorter ones are zero-padded.
+  const block = Buffer.alloc(SHA256_BLOCK);
+  block.set(key.length > SHA256_BLOCK ? hash('sha256', key, 'buffer') : key);
+  const inner = Buffer.alloc(SHA256_BLOCK);
+  const outer = Buffer.alloc(SHA256_BLOCK);
+  for (let i = 0; i < SHA256_BLOCK; i++) {
+    inner[i] = block[i]! ^ 0x36;
+    outer[i] = block[i]! ^ 0x5c;
+  }
+  return { inner, outer };
+}
+
+/** Reused by every HMAC: pad then message, hashed in place (this is synchronous, so one buffer suffices). */
+let innerScratch = Buffer.allocUnsafeSlow(SHA256_BLOCK + 512);
+const outerScratch = Buffer.allocUnsafeSlow(SHA256_BLOCK + SHA256_SIZE);
+
+/**
+ * Hex HMAC-SHA256 of `message` (a string as its UTF-8 bytes, as Hmac.update(string) hashes it). The inner
+ * digest travels as a latin1 ('binary') string: crypto.hash's 'buffer' output costs twice that on Node 20.
+ */
+export function hmacSha256Hex(key: HmacKey, message: string | Uint8Array): string {
+  // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so a string always fits.
+  const room = SHA256_BLOCK + (typeof message === 'string' ? message.length * 3 : message.length);
+  if (innerScratch.length < room) innerScratch = Buffer.allocUnsafeSlow(room);
+  innerScratch.set(key.inner, 0);
+  let length = message.length;
+  if (typeof message === 'string') length = innerScratch.write(message, SHA256_BLOCK, 'utf8');
+  else innerScratch.set(message, SHA256_BLOCK);
+  const innerDigest = hash('sha256', innerScratch.subarray(0, SHA256_BLOCK + length), 'binary');
+  outerScratch.set(key.outer, 0);
+  outerScratch.write(innerDigest, SHA256_BLOCK, 'binary');
+  return hash('sha256', outerScratch, 'hex');
+}
+
+interface SigningKeyEntry {
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly key: Buffer;
+  readonly hmac: HmacKey;
+}
+
+/** kSigning cache: the four chained HMACs depend only on (secret, date, region, service). */
+const signingKeys = new Map<string, SigningKeyEntry>();
+/**
+ * The entry each secret used last: a hit costs three short string compares instead of building and hashing the
+ * compound cache key (a client keeps one scope for a day).
+ */
+const latestBySecret = new Map<string, SigningKeyEntry>();
+
+function signingKeyEntry(secret: string, date: string, region: string, service: string): SigningKeyEntry {
+  const latest = latestBySecret.get(secret);
+  if (latest !== undefined && latest.date === date && latest.region === region && latest.service === service) return latest;
   const cacheKey = `${secret}\u0000${date}\u0000${region}\u0000${service}`;
-  let key = signingKeys.get(cacheKey);
-  if (key === undefined) {
+  let entry = signingKeys.get(cacheKey);
+  if (entry === undefined) {
     const kDate = createHmac('sha256', 'AWS4' + secret).update(date).digest();
     const kRegion = createHmac('sha256', kDate).update(region).digest();
     const kService = createHmac('sha256', kRegion).update(service).digest();
-    key = createHmac('sha256', kService).update('aws4_request').digest();
+    const key = createHmac('sha256', kService).update('aws4_request').digest();
+    entry = { date, region, service, key, hmac: hmacKey(key) };
+    // Bounded: region and date come from the client (date within the clock skew, region anything).
     if (signingKeys.size > 1024) signingKeys.clear();
-    signingKeys.set(cacheKey, key);
+    signingKeys.set(cacheKey, entry);
   }
-  return key;
+  if (latestBySecret.size > 1024) latestBySecret.clear();
+  latestBySecret.set(secret, entry);
+  return entry;
+}
+
+export function signingKey(secret: string, date: string, region: string, service = SERVICE): Buffer {
+  return signingKeyEntry(secret, date, region, service).key;
+}
+
+function stringToSign(amzDate: string, date: string, region: string, service: string, canonical: string): string {
+  return `${SIGV4_ALGORITHM}\n${amzDate}\n${date}/${region}/${service}/aws4_request\n${sha256Hex(canonical)}`;
 }
 
 export function computeSignature(secret: string, amzDate: string, date: string, region: string, service: string,
   canonical: string): string {
-  const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${date}/${region}/${service}/aws4_request\n${sha256Hex(canonical)}`;
-  return createHmac('sha256', signingKey(secret, date, region, service)).update(stringToSign).digest('hex');
+  return hmacSha256Hex(signingKeyEntry(secret, date, region, service).hmac, stringToSign(amzDate, date, region, service, canonical));
 }
 
 export const signaturesEqual = (a: string, b: string): boolean =>
