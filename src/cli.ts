@@ -1,5 +1,7 @@
 // `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, rotate-root-key, bench [options].
-import { ConfigError, loadConfig } from './config.js';
+import type { FrontendLink } from './cluster/frontend-link.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import type { RunningServer } from './server.js';
 import { SeedError } from './seed/apply.js';
 
 const USAGE = `usage: kms-engine <command>
@@ -45,8 +47,15 @@ export async function main(argv: string[]): Promise<number> {
 
 async function serve(): Promise<number> {
   const config = loadConfig();
+  const { FrontendLink } = await import('./cluster/frontend-link.js');
+  const link = FrontendLink.fromEnvironment(config.frontends);
+  if (link !== undefined) return serveFrontend(config, link);
   if (config.tlsCert === undefined && !isLoopback(config.host)) {
     console.warn(`kms-engine: warning: serving plain HTTP on ${config.host}, which is not a loopback address; set KMS_TLS_CERT and KMS_TLS_KEY`);
+  }
+  if (config.frontends > 1) {
+    const { runFrontends } = await import('./cluster/frontends.js');
+    return await runFrontends(config);
   }
   const { startServer } = await import('./server.js');
   const server = await startServer(config);
@@ -57,6 +66,36 @@ async function serve(): Promise<number> {
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+/** One of KMS_FRONTENDS children (src/cluster/frontends.ts): the primary speaks for it on stdout. */
+async function serveFrontend(config: Config, link: FrontendLink): Promise<number> {
+  const { startServer } = await import('./server.js');
+  const { frontendConfig } = await import('./cluster/frontend-link.js');
+  const { resolveNodeId } = await import('./cluster/node-id.js');
+  let server: RunningServer;
+  try {
+    server = await startServer(frontendConfig(config, link.index, resolveNodeId(config)), console.log, link);
+  } catch (error) {
+    // The primary prints the one line, once rather than once per child, and stops the siblings.
+    const exitCode = error instanceof ConfigError ? 2 : 1;
+    await link.failed(error instanceof Error ? error.message : String(error), exitCode);
+    return exitCode;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      server.close().then(resolve, resolve);
+    };
+    // SIGTERM from the primary; SIGINT from a terminal's Ctrl-C, which reaches the whole process group; and
+    // 'disconnect' when the primary is gone (nobody is left to replace or stop this child).
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('disconnect', stop);
   });
   return 0;
 }

@@ -43,6 +43,11 @@ export interface Config {
   /** Deadlines for receiving a request's headers, and the whole request, from a client (slow or stalled clients). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /**
+   * KMS_FRONTENDS: processes serving HTTP (1 = one process, as always; auto = one per CPU). With more than one,
+   * `serve` is a node:cluster primary whose children share the port (src/cluster/frontends.ts).
+   */
+  frontends: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -119,6 +124,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (requestTimeoutMs < headersTimeoutMs) {
     throw new ConfigError('KMS_REQUEST_TIMEOUT_MS must not be shorter than KMS_HEADERS_TIMEOUT_MS');
   }
+  if (env.KMS_FRONTENDS !== undefined && !/^(auto|\d*)$/.test(env.KMS_FRONTENDS)) {
+    throw new ConfigError(`KMS_FRONTENDS must be 'auto' or a whole number, got '${env.KMS_FRONTENDS}'`);
+  }
+  const frontends = env.KMS_FRONTENDS === 'auto' ? Math.max(1, availableParallelism()) : integer(env, 'KMS_FRONTENDS', 1, 1, 256);
+  const quotas = env.KMS_QUOTAS || 'none';
+  if (frontends > 1 && quotas !== 'none' && quotaStore === 'memory') {
+    // In-memory buckets live in one process: N front ends would each admit the whole quota.
+    throw new ConfigError('KMS_QUOTAS with KMS_FRONTENDS above 1 needs shared buckets: set KMS_QUOTA_STORE=redis://..., or KMS_FRONTENDS=1');
+  }
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host,
@@ -128,7 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessKeyId,
     secretAccessKey,
     identitiesFile: optional(env, 'KMS_IDENTITIES'),
-    quotas: env.KMS_QUOTAS || 'none',
+    quotas,
     rootKeyFile: resolve(env.KMS_ROOT_KEY_FILE || resolve(dataDir, 'root.key')),
     rootKeyUri,
     newRootKeyFile: newRootKeyFile === undefined ? undefined : resolve(newRootKeyFile),
@@ -150,5 +164,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnections: integer(env, 'KMS_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     headersTimeoutMs,
     requestTimeoutMs,
+    frontends,
   };
 }

@@ -25,6 +25,7 @@ import { prepareRootKeys, rootKeyPlan } from './root-key/open.js';
 import { openStore } from './store/open.js';
 import { loadTlsOptions, type TlsListenOptions } from './tls.js';
 import { createRealism } from './realism-config.js';
+import type { FrontendLink } from './cluster/frontend-link.js';
 import { applySeedFile } from './seed/apply.js';
 
 export interface RunningServer {
@@ -54,8 +55,11 @@ const POOL_JOB_OPERATION: Readonly<Record<JobName, string>> = {
 const INLINE_CACHE_ENTRIES = 50_000;
 const INLINE_CACHE_TTL_MS = 5 * 60_000;
 
-/** Everything but the HTTP listener: shared by `serve` and `seed`. */
-export async function openEngine(config: Config, print: (line: string) => void) {
+/**
+ * Everything but the HTTP listener: shared by `serve` and `seed`. `frontend`: this process is one of
+ * KMS_FRONTENDS children (src/cluster/frontend-link.ts); its writes reach the siblings' caches before they resolve.
+ */
+export async function openEngine(config: Config, print: (line: string) => void, frontend?: FrontendLink) {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const rootKeys = rootKeyPlan(config);
   const preparedRootKeys = prepareRootKeys(rootKeys);
@@ -66,16 +70,18 @@ export async function openEngine(config: Config, print: (line: string) => void) 
   });
   const nodeId = resolveNodeId(config);
   const store = await openStore(config, nodeId);
+  const sharedStore = frontend?.wrapStore(store) ?? store;
   let onTask: ConstructorParameters<typeof CryptoPool>[0]['onTask'];
   const pool = new CryptoPool({
     workers: config.workers, rootKeys, batchSize: config.batchSize,
     maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
     inline: config.inlineCrypto ? new InlineLane(rootKeys, INLINE_CACHE_ENTRIES, INLINE_CACHE_TTL_MS) : undefined,
   });
-  const access = new PolicyAccessControl(identities, store, config.accountId);
-  const keyring = new Keyring(store, config.region, config.accountId, {
+  const access = new PolicyAccessControl(identities, sharedStore, config.accountId);
+  const keyring = new Keyring(sharedStore, config.region, config.accountId, {
     onKeyRetired: (keyId) => pool.evict([keyId]),
   });
+  frontend?.attach({ keyring, pool, access });
   const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId });
   // Other nodes' changes drop this node's cached keys, aliases, grants and worker key material.
   const cluster = await joinCluster(store, nodeId, { keyring, pool, access });
@@ -105,9 +111,10 @@ export async function openEngine(config: Config, print: (line: string) => void) 
   };
 }
 
-export async function startServer(config: Config = loadConfig(), print: (line: string) => void = console.log): Promise<RunningServer> {
+export async function startServer(config: Config = loadConfig(), print: (line: string) => void = console.log,
+  frontend?: FrontendLink): Promise<RunningServer> {
   const tls = loadTlsOptions(config);
-  const core = await openEngine(config, print);
+  const core = await openEngine(config, print, frontend);
   const { engine, identities, pool, limiter, store } = core;
   let keysByState: Record<string, number> = {};
   const refreshKeyStates = () => store.countKeysByState().then((counts) => { keysByState = counts; }, () => {});
@@ -121,6 +128,11 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
     quotaSnapshot: () => limiter.snapshot(),
   });
   limiter.registerMetrics?.(metrics.registry);
+  if (frontend !== undefined) {
+    // /metrics on any front end answers for all of them (the primary sums every child's registry).
+    frontend.attachMetrics(metrics.registry);
+    metrics.render = async () => ({ contentType: metrics.registry.contentType, body: await frontend.renderMetrics(metrics.registry) });
+  }
   core.setTaskObserver((report) => {
     for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, POOL_JOB_OPERATION[job.op]);
     metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
@@ -130,7 +142,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   const realism: Realism | undefined = createRealism(config);
   const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism, nodeId };
 
-  const stopScheduler = startScheduledWork(core.cluster.workLock, engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
+  const stopScheduler = frontend?.runsScheduledWork === false ? () => {} : startScheduledWork(core.cluster.workLock, engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
     await audit.append(buildServiceEventRecord({
       eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn, nodeId,
     }));
@@ -146,7 +158,8 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   ready = true;
   const scheme = tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  print(`kms-engine listening on ${url}`);
+  if (frontend !== undefined) frontend.listening(url); // the primary prints the line once all children listen
+  else print(`kms-engine listening on ${url}`);
 
   let closing: Promise<void> | undefined;
   return {

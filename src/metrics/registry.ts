@@ -5,6 +5,10 @@
 // Hot path: observeRequest() runs on every request. Each (operation, key_spec, outcome) series is resolved
 // once and kept in nested Maps (no string concatenation, so no allocation per call), and the histograms are
 // FastHistogram (fast-histogram.ts) rather than prom-client's, whose observe hashes labels on every call.
+//
+// With KMS_FRONTENDS > 1 each front end has its own registry and /metrics sums them (src/cluster/frontends.ts,
+// prom-client's AggregatorRegistry): counters and histograms add up; each gauge says how it combines
+// (`aggregator`) where a sum would be wrong.
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { isKmsErrorCode } from '../contract/errors.js';
@@ -100,6 +104,7 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     help: 'Configured request quota per account, in requests per second, by quota class.',
     labelNames: ['quota_class'] as const,
     registers: [registry],
+    aggregator: 'max', // the same configured limit in every front end
     collect() {
       this.reset();
       for (const { quotaClass, limit } of sources.quotaSnapshot?.() ?? []) this.set({ quota_class: quotaClass }, limit);
@@ -118,9 +123,9 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     },
   });
 
-  const poolGauge = (name: string, help: string, read: (stats: PoolStats) => number): void => {
+  const poolGauge = (name: string, help: string, read: (stats: PoolStats) => number, aggregator: 'sum' | 'average' = 'sum'): void => {
     new Gauge({
-      name, help, registers: [registry],
+      name, help, registers: [registry], aggregator,
       collect() {
         const stats = sources.poolStats?.();
         if (stats !== undefined) this.set(read(stats));
@@ -130,7 +135,7 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
   poolGauge(METRIC_NAMES.poolQueueDepth, 'Worker jobs queued, waiting for a worker.', (s) => s.queueDepth);
   poolGauge(METRIC_NAMES.poolInFlight, 'Worker tasks running on workers.', (s) => s.inFlight);
   poolGauge(METRIC_NAMES.poolWorkers, 'Crypto worker threads.', (s) => s.workers);
-  poolGauge(METRIC_NAMES.poolUtilization, 'Share of worker capacity busy (0..1).', (s) => s.utilization);
+  poolGauge(METRIC_NAMES.poolUtilization, 'Share of worker capacity busy (0..1).', (s) => s.utilization, 'average');
 
   const keyCacheHits = new Counter({ name: METRIC_NAMES.keyCacheHits, help: 'Worker key-cache lookups that found the unwrapped key.', registers: [registry] });
   const keyCacheMisses = new Counter({ name: METRIC_NAMES.keyCacheMisses, help: 'Worker key-cache lookups that had to unwrap the key.', registers: [registry] });
@@ -141,6 +146,7 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     help: 'KMS keys by key state.',
     labelNames: ['key_state'] as const,
     registers: [registry],
+    aggregator: 'max', // every front end counts the same store
     collect() {
       if (sources.keysByState === undefined) return;
       this.reset();
@@ -151,6 +157,7 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     name: METRIC_NAMES.auditLag,
     help: 'Age of the oldest audit record not yet durably written.',
     registers: [registry],
+    aggregator: 'max', // the oldest over every front end's log
     collect() {
       if (sources.auditLagSeconds !== undefined) this.set(sources.auditLagSeconds());
     },

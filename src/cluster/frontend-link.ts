@@ -1,0 +1,243 @@
+// A front-end child's line to the KMS_FRONTENDS primary (src/cluster/frontends.ts), over node:cluster IPC.
+//
+// What goes over it:
+//  - readiness: the child reports its URL once it listens (the primary prints the one `listening on` line),
+//    or its start-up failure as one line (the primary prints it once and stops everything);
+//  - cache invalidation: every key, alias or grant write this child commits is announced, and the write
+//    resolves only once every sibling has dropped what it cached (BroadcastingStore below). So a DisableKey
+//    answered by this child is honoured by a sibling's very next request, with no polling window;
+//  - /metrics: the child asked asks the primary, which gathers every child's registry and sums them.
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { AliasRecord, GrantRecord, KeyRecord, KeyStore } from '../store/types.js';
+import type { StoreChange } from './change-feed.js';
+import { dropChanged, type CachedViews } from './invalidation.js';
+
+/** Set by the primary in each child's environment: which front end (1..N) this process is. */
+export const FRONTEND_INDEX_ENV = 'KMS_FRONTEND_INDEX';
+
+/**
+ * Front end `index`'s configuration: its share of the crypto workers, its own audit chain (one writer per
+ * file: KMS_AUDIT_LOG.1, .2, ...) under its own node id (`<node id>.<index>`, also its name on a PostgreSQL
+ * change feed and in Redis quota shares), and no seed file (the primary applied it once before forking).
+ */
+export function frontendConfig(config: Config, index: number, baseNodeId: string): Config {
+  return {
+    ...config,
+    workers: Math.max(1, Math.round(config.workers / config.frontends)),
+    auditLog: `${config.auditLog}.${index}`,
+    nodeId: `${baseNodeId}.${index}`,
+    seedFile: undefined,
+  };
+}
+
+export type Change = Pick<StoreChange, 'kind' | 'subject'>;
+
+/** Every message carries `kmsfe` so it cannot be mistaken for another library's cluster messages. */
+export type ToPrimary =
+  | { kmsfe: 'hello' }
+  | { kmsfe: 'ready'; url: string }
+  | { kmsfe: 'failed'; message: string; exitCode: number }
+  | { kmsfe: 'changed'; id: number; changes: Change[] }
+  | { kmsfe: 'invalidated'; id: number }
+  | { kmsfe: 'metrics'; id: number }
+  | { kmsfe: 'collected'; id: number; metrics: unknown[] };
+
+export type ToChild =
+  | { kmsfe: 'invalidate'; id: number; changes: Change[] }
+  | { kmsfe: 'changed-ack'; id: number }
+  | { kmsfe: 'collect'; id: number }
+  | { kmsfe: 'metrics-text'; id: number; text?: string };
+
+/**
+ * How long a write waits for its siblings' acknowledgement. Far above an IPC round trip (tens of microseconds);
+ * reached only when the primary is gone or a sibling is wedged, and then the write (already durable) is answered.
+ */
+const ACK_TIMEOUT_MS = 2_000;
+const METRICS_TIMEOUT_MS = 5_000;
+
+export class FrontendLink {
+  #views: CachedViews | undefined;
+  #registry: Registry | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, (value: string | undefined) => void>();
+
+  constructor(readonly index: number, readonly count: number) {
+    process.on('message', (message: unknown) => {
+      if (typeof message !== 'object' || message === null || !('kmsfe' in message)) return;
+      this.#receive(message as ToChild);
+    });
+    // From here on this child answers invalidations; before, it had nothing cached and is not asked.
+    this.#send({ kmsfe: 'hello' });
+  }
+
+  /** This process's link when the primary forked it as a front end; undefined otherwise. */
+  static fromEnvironment(count: number): FrontendLink | undefined {
+    const raw = process.env[FRONTEND_INDEX_ENV];
+    if (raw === undefined || !/^\d+$/.test(raw) || process.send === undefined) return undefined;
+    return new FrontendLink(Number(raw), count);
+  }
+
+  /** The caches a sibling's change must reach. Until attached nothing is cached, so there is nothing to drop. */
+  attach(views: CachedViews): void {
+    this.#views = views;
+  }
+
+  attachMetrics(registry: Registry): void {
+    this.#registry = registry;
+  }
+
+  /** Front end 1 runs scheduled work (deletions, rotations): one pass per store, not N racing ones. */
+  get runsScheduledWork(): boolean {
+    return this.index === 1;
+  }
+
+  listening(url: string): void {
+    this.#send({ kmsfe: 'ready', url });
+  }
+
+  /** Resolves once the report is on its way, so the child may exit right after. */
+  failed(message: string, exitCode: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (process.send === undefined || !process.connected) { resolve(); return; }
+      try {
+        process.send({ kmsfe: 'failed', message, exitCode } satisfies ToPrimary, undefined, {}, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  /** Resolves once every sibling has dropped what `changes` name (or after ACK_TIMEOUT_MS). */
+  announce(changes: Change[]): Promise<void> {
+    if (changes.length === 0) return Promise.resolve();
+    return this.#request((id) => ({ kmsfe: 'changed', id, changes }), ACK_TIMEOUT_MS).then(() => {});
+  }
+
+  /** The Prometheus text summed over every front end; this child's own registry if the primary does not answer. */
+  async renderMetrics(local: Registry): Promise<string> {
+    const text = await this.#request((id) => ({ kmsfe: 'metrics', id }), METRICS_TIMEOUT_MS);
+    return text ?? local.metrics();
+  }
+
+  wrapStore(store: KeyStore): KeyStore {
+    return new BroadcastingStore(store, this);
+  }
+
+  #request(message: (id: number) => ToPrimary, timeoutMs: number): Promise<string | undefined> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.#pending.delete(id); resolve(undefined); }, timeoutMs);
+      timer.unref();
+      this.#pending.set(id, (value) => { clearTimeout(timer); this.#pending.delete(id); resolve(value); });
+      if (!this.#send(message(id))) this.#pending.get(id)?.(undefined);
+    });
+  }
+
+  #receive(message: ToChild): void {
+    switch (message.kmsfe) {
+      case 'invalidate':
+        // Synchronous: by the time the acknowledgement leaves, the next request here reloads from the store.
+        if (this.#views !== undefined) for (const change of message.changes) dropChanged(this.#views, change);
+        this.#send({ kmsfe: 'invalidated', id: message.id });
+        return;
+      case 'collect': {
+        const registry = this.#registry;
+        const id = message.id;
+        if (registry === undefined) { this.#send({ kmsfe: 'collected', id, metrics: [] }); return; }
+        registry.getMetricsAsJSON().then(
+          (metrics) => this.#send({ kmsfe: 'collected', id, metrics }),
+          () => this.#send({ kmsfe: 'collected', id, metrics: [] }),
+        );
+        return;
+      }
+      case 'changed-ack':
+        this.#pending.get(message.id)?.(undefined);
+        return;
+      case 'metrics-text':
+        this.#pending.get(message.id)?.(message.text);
+        return;
+    }
+  }
+
+  #send(message: ToPrimary): boolean {
+    if (process.send === undefined || !process.connected) return false;
+    try {
+      process.send(message);
+      return true;
+    } catch {
+      return false; // the primary is gone: the child is about to be stopped anyway
+    }
+  }
+}
+
+/**
+ * The store as a front-end child sees it: reads go straight through; each committed write is announced to the
+ * siblings before it resolves, so the caller (Keyring, grant operations) answers only after every front end
+ * has forgotten the old state. With SQLite, a sibling's read that raced the write cannot re-cache the old state:
+ * its reads run synchronously inside one event-loop turn and the invalidation arrives in a later one.
+ */
+export class BroadcastingStore implements KeyStore {
+  readonly kind: string;
+
+  constructor(private readonly inner: KeyStore, private readonly link: Pick<FrontendLink, 'announce'>) {
+    this.kind = inner.kind;
+  }
+
+  getKey(keyId: string): Promise<KeyRecord | undefined> { return this.inner.getKey(keyId); }
+  listKeyIds(afterKeyId: string | undefined, limit: number): Promise<string[]> { return this.inner.listKeyIds(afterKeyId, limit); }
+  countKeysByState(): Promise<Record<string, number>> { return this.inner.countKeysByState(); }
+  dueKeys(now: number): Promise<string[]> { return this.inner.dueKeys(now); }
+  getAlias(name: string): Promise<AliasRecord | undefined> { return this.inner.getAlias(name); }
+  listAliases(keyId?: string): Promise<AliasRecord[]> { return this.inner.listAliases(keyId); }
+  listGrants(keyId: string): Promise<GrantRecord[]> { return this.inner.listGrants(keyId); }
+  getGrant(grantId: string): Promise<GrantRecord | undefined> { return this.inner.getGrant(grantId); }
+  listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> { return this.inner.listGrantsByRetiringPrincipal(principal); }
+  close(): Promise<void> { return this.inner.close(); }
+
+  // A new key id is random: no sibling can have cached it (the keyring caches no misses for keys).
+  insertKey(record: KeyRecord): Promise<void> { return this.inner.insertKey(record); }
+
+  async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
+    await this.inner.updateKey(record, expectedVersion);
+    await this.link.announce([{ kind: 'key', subject: record.keyId }]);
+  }
+
+  async deleteKey(keyId: string): Promise<void> {
+    const aliases = await this.inner.listAliases(keyId);
+    await this.inner.deleteKey(keyId);
+    await this.link.announce([
+      { kind: 'key', subject: keyId }, { kind: 'grant', subject: keyId },
+      ...aliases.map((alias): Change => ({ kind: 'alias', subject: alias.name })),
+    ]);
+  }
+
+  // Siblings cache missing aliases too, so a new alias is announced like a changed one.
+  async insertAlias(alias: AliasRecord): Promise<void> {
+    await this.inner.insertAlias(alias);
+    await this.link.announce([{ kind: 'alias', subject: alias.name }]);
+  }
+
+  async updateAlias(alias: AliasRecord): Promise<void> {
+    await this.inner.updateAlias(alias);
+    await this.link.announce([{ kind: 'alias', subject: alias.name }]);
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    const deleted = await this.inner.deleteAlias(name);
+    await this.link.announce([{ kind: 'alias', subject: name }]);
+    return deleted;
+  }
+
+  async insertGrant(grant: GrantRecord): Promise<void> {
+    await this.inner.insertGrant(grant);
+    await this.link.announce([{ kind: 'grant', subject: grant.keyId }]);
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    const grant = await this.inner.getGrant(grantId);
+    const deleted = await this.inner.deleteGrant(grantId);
+    if (grant !== undefined) await this.link.announce([{ kind: 'grant', subject: grant.keyId }]);
+    return deleted;
+  }
+}

@@ -1,0 +1,249 @@
+// KMS_FRONTENDS > 1: `kms-engine serve` as a node:cluster primary with N front-end children sharing the port.
+// One process's main thread (HTTP parsing, SigV4, the pipeline) is the throughput ceiling long before the crypto
+// workers are; N processes each run a whole engine (Hono + pipeline + their own Piscina pool) on one store.
+//
+// The primary serves no requests. It:
+//  - does once, before forking, what must happen once: data dir, root key file, credentials (printed once),
+//    node id, store migrations, KMS_SEED_FILE;
+//  - prints the `listening on` line once every child listens; a child's start-up failure stops everything
+//    with that child's one-line error and its exit code;
+//  - relays cache invalidations between children and acknowledges them to the writer once every sibling
+//    has dropped the change (src/cluster/frontend-link.ts);
+//  - answers a child's /metrics request with every child's registry summed (prom-client AggregatorRegistry);
+//  - replaces a child that dies after start-up (one line on stderr), and on SIGTERM/SIGINT drains and stops
+//    every child, then exits 0.
+import cluster, { type Worker } from 'node:cluster';
+import { mkdirSync } from 'node:fs';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { Config } from '../config.js';
+import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
+import { rootCredentials } from '../secrets.js';
+import { openStore } from '../store/open.js';
+import { FRONTEND_INDEX_ENV, type Change, type ToChild, type ToPrimary } from './frontend-link.js';
+import { resolveNodeId } from './node-id.js';
+
+/** A sibling that has not acknowledged an invalidation by then is wedged: the writer is answered anyway. */
+const ACK_TIMEOUT_MS = 1_500;
+const COLLECT_TIMEOUT_MS = 3_000;
+/** The children's own drain deadline (server.ts) plus room to close the audit log and the store. */
+const STOP_TIMEOUT_MS = 15_000;
+/** A child that dies this soon after it started is replaced after REPLACE_BACKOFF_MS, so a crash loop cannot spin. */
+const QUICK_DEATH_MS = 5_000;
+const REPLACE_BACKOFF_MS = 1_000;
+
+type Collected = Array<MetricObjectWithValues<MetricValue<string>>>;
+
+interface Output {
+  print(line: string): void;
+  error(line: string): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  /** Sent 'hello': answers invalidations. */
+  linked: boolean;
+  ready: boolean;
+  startedAt: number;
+}
+
+interface Gathering<T> {
+  waiting: Set<Worker>;
+  results: T[];
+  timer: NodeJS.Timeout;
+  finish(results: T[]): void;
+}
+
+export async function runFrontends(config: Config, output: Output = { print: console.log, error: console.error }): Promise<number> {
+  await prepareOnce(config, output.print);
+  return new Primary(config, output).run();
+}
+
+/** Everything that must happen exactly once, whatever the number of children. */
+async function prepareOnce(config: Config, print: (line: string) => void): Promise<void> {
+  if (config.seedFile !== undefined) {
+    // The seed needs an engine (keyring, pool for key material); openEngine also does everything below.
+    const { openEngine } = await import('../server.js');
+    const { applySeedFile } = await import('../seed/apply.js');
+    const core = await openEngine(config, print);
+    try {
+      await applySeedFile(core.engine, config.seedFile, print);
+    } finally {
+      await core.close();
+    }
+    return;
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  prepareRootKeys(rootKeyPlan(config)).close();
+  rootCredentials(config, print);
+  const store = await openStore(config, resolveNodeId(config)); // runs the migrations
+  await store.close();
+}
+
+class Primary {
+  readonly #slots = new Map<number, Slot>();
+  readonly #acks = new Map<number, Gathering<never>>();
+  readonly #collections = new Map<number, Gathering<Collected>>();
+  #nextId = 1;
+  #started = false;
+  #stopping = false;
+  #exitCode = 0;
+  #done!: (code: number) => void;
+
+  constructor(private readonly config: Config, private readonly output: Output) {}
+
+  run(): Promise<number> {
+    const finished = new Promise<number>((resolve) => { this.#done = resolve; });
+    const stop = () => this.#stop(0, 'kms-engine: shutting down');
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    for (let index = 1; index <= this.config.frontends; index++) this.#fork(index);
+    return finished.finally(() => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+    });
+  }
+
+  #fork(index: number): void {
+    const worker = cluster.fork({ [FRONTEND_INDEX_ENV]: String(index) });
+    const slot: Slot = { index, worker, linked: false, ready: false, startedAt: Date.now() };
+    this.#slots.set(index, slot);
+    worker.on('message', (message: unknown) => {
+      if (typeof message === 'object' && message !== null && 'kmsfe' in message) this.#receive(slot, message as ToPrimary);
+    });
+    worker.on('exit', (code, signal) => this.#exited(slot, code, signal));
+    // A send to a child that just died fails with EPIPE on the worker: its exit is handled above.
+    worker.on('error', () => {});
+  }
+
+  #receive(slot: Slot, message: ToPrimary): void {
+    switch (message.kmsfe) {
+      case 'hello':
+        slot.linked = true;
+        return;
+      case 'ready':
+        slot.ready = true;
+        if (!this.#started && [...this.#slots.values()].every((each) => each.ready)) {
+          this.#started = true;
+          const workers = Math.max(1, Math.round(this.config.workers / this.config.frontends));
+          this.output.print(`kms-engine: ${this.config.frontends} front ends, ${workers} crypto worker${workers === 1 ? '' : 's'} each`);
+          this.output.print(`kms-engine listening on ${message.url}`);
+        }
+        return;
+      case 'failed':
+        // Start-up failure (port in use, bad configuration): the same for every child, so stop them all and
+        // say it once.
+        this.#stop(message.exitCode || 1, `kms-engine: ${message.message}`, true);
+        return;
+      case 'changed':
+        this.#relayChange(slot, message.id, message.changes);
+        return;
+      case 'invalidated':
+        this.#answered(this.#acks, message.id, slot.worker);
+        return;
+      case 'metrics':
+        this.#collectMetrics(slot, message.id);
+        return;
+      case 'collected':
+        this.#answered(this.#collections, message.id, slot.worker, message.metrics as Collected);
+        return;
+    }
+  }
+
+  #relayChange(origin: Slot, originId: number, changes: Change[]): void {
+    const siblings = [...this.#slots.values()].filter((slot) => slot !== origin && slot.linked);
+    this.#gather(this.#acks, siblings, (id): ToChild => ({ kmsfe: 'invalidate', id, changes }), ACK_TIMEOUT_MS,
+      () => this.#send(origin.worker, { kmsfe: 'changed-ack', id: originId }));
+  }
+
+  #collectMetrics(origin: Slot, originId: number): void {
+    const children = [...this.#slots.values()].filter((slot) => slot.linked);
+    this.#gather(this.#collections, children, (id): ToChild => ({ kmsfe: 'collect', id }), COLLECT_TIMEOUT_MS, (results) => {
+      const answer = (text?: string) => this.#send(origin.worker, { kmsfe: 'metrics-text', id: originId, text });
+      // Counters and histograms sum; gauges follow each metric's `aggregator` (src/metrics/registry.ts).
+      AggregatorRegistry.aggregate(results).metrics().then(answer, () => answer(undefined));
+    });
+  }
+
+  /** Sends one request to each of `slots` and calls `finish` when all answered, died, or the timeout passed. */
+  #gather<T>(table: Map<number, Gathering<T>>, slots: Slot[], request: (id: number) => ToChild, timeoutMs: number,
+    finish: (results: T[]) => void): void {
+    const id = this.#nextId++;
+    const gathering: Gathering<T> = {
+      waiting: new Set(slots.map((slot) => slot.worker)),
+      results: [],
+      timer: setTimeout(() => this.#settle(table, id), timeoutMs),
+      finish,
+    };
+    table.set(id, gathering);
+    for (const worker of [...gathering.waiting]) {
+      if (!this.#send(worker, request(id))) gathering.waiting.delete(worker);
+    }
+    if (gathering.waiting.size === 0) this.#settle(table, id);
+  }
+
+  #answered<T>(table: Map<number, Gathering<T>>, id: number, worker: Worker, result?: T): void {
+    const gathering = table.get(id);
+    if (gathering === undefined || !gathering.waiting.delete(worker)) return;
+    if (result !== undefined) gathering.results.push(result);
+    if (gathering.waiting.size === 0) this.#settle(table, id);
+  }
+
+  #settle<T>(table: Map<number, Gathering<T>>, id: number): void {
+    const gathering = table.get(id);
+    if (gathering === undefined) return;
+    table.delete(id);
+    clearTimeout(gathering.timer);
+    gathering.finish(gathering.results);
+  }
+
+  #exited(slot: Slot, code: number | null, signal: string | null): void {
+    // A dead child answers nothing: settle whatever waited on it.
+    for (const table of [this.#acks, this.#collections] as Array<Map<number, Gathering<unknown>>>) {
+      for (const [id, gathering] of table) {
+        if (gathering.waiting.delete(slot.worker) && gathering.waiting.size === 0) this.#settle(table, id);
+      }
+    }
+    if (this.#slots.get(slot.index) === slot && this.#stopping) this.#slots.delete(slot.index);
+    if (this.#stopping) {
+      if (this.#slots.size === 0) this.#done(this.#exitCode);
+      return;
+    }
+    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+    if (!slot.ready) {
+      // Died before listening, without a one-line reason (a crash while loading): as fatal as a reported one.
+      this.#stop(1, `kms-engine: front end ${slot.index} exited with ${how} while starting`, true);
+      return;
+    }
+    this.output.error(`kms-engine: front end ${slot.index} (pid ${slot.worker.process.pid}) exited with ${how}; starting a replacement`);
+    const delay = Date.now() - slot.startedAt < QUICK_DEATH_MS ? REPLACE_BACKOFF_MS : 0;
+    setTimeout(() => { if (!this.#stopping) this.#fork(slot.index); }, delay);
+  }
+
+  #stop(exitCode: number, line: string, isError = false): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#exitCode = exitCode;
+    if (isError) this.output.error(line);
+    else this.output.print(line);
+    for (const [index, slot] of this.#slots) {
+      if (slot.worker.isDead()) this.#slots.delete(index);
+      else slot.worker.process.kill('SIGTERM');
+    }
+    if (this.#slots.size === 0) { this.#done(exitCode); return; }
+    // A child that does not finish draining in time is cut: the primary must exit.
+    setTimeout(() => {
+      for (const slot of this.#slots.values()) slot.worker.process.kill('SIGKILL');
+    }, STOP_TIMEOUT_MS).unref();
+  }
+
+  #send(worker: Worker, message: ToChild): boolean {
+    if (!worker.isConnected()) return false;
+    try {
+      worker.send(message);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
