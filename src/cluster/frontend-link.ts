@@ -9,7 +9,7 @@
 //  - /metrics: the child asked asks the primary, which gathers every child's registry and sums them.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import type { AliasRecord, GrantRecord, KeyRecord, KeyStore } from '../store/types.js';
+import { StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore } from '../store/types.js';
 import type { StoreChange } from './change-feed.js';
 import { dropChanged, type CachedViews } from './invalidation.js';
 
@@ -40,12 +40,15 @@ export type ToPrimary =
   | { kmsfe: 'failed'; message: string; exitCode: number }
   | { kmsfe: 'changed'; id: number; changes: Change[] }
   | { kmsfe: 'invalidated'; id: number }
+  | { kmsfe: 'lock'; id: number; keyId: string }
+  | { kmsfe: 'unlock'; keyId: string }
   | { kmsfe: 'metrics'; id: number }
   | { kmsfe: 'collected'; id: number; metrics: unknown[] };
 
 export type ToChild =
   | { kmsfe: 'invalidate'; id: number; changes: Change[] }
   | { kmsfe: 'changed-ack'; id: number }
+  | { kmsfe: 'locked'; id: number; keyId: string }
   | { kmsfe: 'collect'; id: number }
   | { kmsfe: 'metrics-text'; id: number; text?: string };
 
@@ -55,6 +58,13 @@ export type ToChild =
  */
 const ACK_TIMEOUT_MS = 2_000;
 const METRICS_TIMEOUT_MS = 5_000;
+/** A key lock not granted by then (the primary is gone or wedged): the write goes ahead on the version check alone. */
+const LOCK_TIMEOUT_MS = 10_000;
+/**
+ * How long a key stays locked after a write lost a version race, waiting for the keyring's one retry
+ * (reload, re-apply, write). A retry that is never written (the reloaded key refused the change) frees it then.
+ */
+const CONFLICT_HOLD_MS = 2_000;
 
 export class FrontendLink {
   #views: CachedViews | undefined;
@@ -120,6 +130,15 @@ export class FrontendLink {
     return text ?? local.metrics();
   }
 
+  /** Exclusive right to write `keyId` among the front ends, until unlock(). */
+  lock(keyId: string): Promise<void> {
+    return this.#request((id) => ({ kmsfe: 'lock', id, keyId }), LOCK_TIMEOUT_MS).then(() => {});
+  }
+
+  unlock(keyId: string): void {
+    this.#send({ kmsfe: 'unlock', keyId });
+  }
+
   wrapStore(store: KeyStore): KeyStore {
     return new BroadcastingStore(store, this);
   }
@@ -151,6 +170,12 @@ export class FrontendLink {
         );
         return;
       }
+      case 'locked': {
+        const waiter = this.#pending.get(message.id);
+        if (waiter !== undefined) waiter(undefined);
+        else this.unlock(message.keyId); // granted after this child stopped waiting: hand it on at once
+        return;
+      }
       case 'changed-ack':
         this.#pending.get(message.id)?.(undefined);
         return;
@@ -174,13 +199,21 @@ export class FrontendLink {
 /**
  * The store as a front-end child sees it: reads go straight through; each committed write is announced to the
  * siblings before it resolves, so the caller (Keyring, grant operations) answers only after every front end
- * has forgotten the old state. With SQLite, a sibling's read that raced the write cannot re-cache the old state:
+ * has forgotten the old state.
+ *
+ * Key updates are also serialized across the front ends, per key. Within one process the keyring already
+ * serializes them and retries once on a version conflict (store.updateKey's expected version); across
+ * processes a sibling could commit between that retry's reload and its write, and the second conflict would
+ * fail the request. So each updateKey holds the key's lock (granted by the primary) for its write, and a write
+ * that loses the version race keeps holding it through the keyring's reload and retry, which therefore wins. With SQLite, a sibling's read that raced the write cannot re-cache the old state:
  * its reads run synchronously inside one event-loop turn and the invalidation arrives in a later one.
  */
 export class BroadcastingStore implements KeyStore {
   readonly kind: string;
+  /** Keys whose lock is kept for the keyring's retry after a lost version race, with the timer that frees it. */
+  readonly #heldForRetry = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly inner: KeyStore, private readonly link: Pick<FrontendLink, 'announce'>) {
+  constructor(private readonly inner: KeyStore, private readonly link: Pick<FrontendLink, 'announce' | 'lock' | 'unlock'>) {
     this.kind = inner.kind;
   }
 
@@ -199,8 +232,33 @@ export class BroadcastingStore implements KeyStore {
   insertKey(record: KeyRecord): Promise<void> { return this.inner.insertKey(record); }
 
   async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
-    await this.inner.updateKey(record, expectedVersion);
-    await this.link.announce([{ kind: 'key', subject: record.keyId }]);
+    const { keyId } = record;
+    const held = this.#heldForRetry.get(keyId);
+    if (held !== undefined) {
+      clearTimeout(held);
+      this.#heldForRetry.delete(keyId);
+    } else {
+      await this.link.lock(keyId);
+    }
+    try {
+      await this.inner.updateKey(record, expectedVersion);
+    } catch (error) {
+      if (error instanceof StoreConflict) {
+        this.#heldForRetry.set(keyId, setTimeout(() => {
+          this.#heldForRetry.delete(keyId);
+          this.link.unlock(keyId);
+        }, CONFLICT_HOLD_MS));
+      } else {
+        this.link.unlock(keyId);
+      }
+      throw error;
+    }
+    try {
+      // Announced before the lock is released: the next writer starts from the new version, not a stale cache.
+      await this.link.announce([{ kind: 'key', subject: keyId }]);
+    } finally {
+      this.link.unlock(keyId);
+    }
   }
 
   async deleteKey(keyId: string): Promise<void> {

@@ -8,7 +8,7 @@
 //  - prints the `listening on` line once every child listens; a child's start-up failure stops everything
 //    with that child's one-line error and its exit code;
 //  - relays cache invalidations between children and acknowledges them to the writer once every sibling
-//    has dropped the change (src/cluster/frontend-link.ts);
+//    has dropped the change, and grants per-key write locks (src/cluster/frontend-link.ts);
 //  - answers a child's /metrics request with every child's registry summed (prom-client AggregatorRegistry);
 //  - replaces a child that dies after start-up (one line on stderr), and on SIGTERM/SIGINT drains and stops
 //    every child, then exits 0.
@@ -84,6 +84,8 @@ class Primary {
   readonly #slots = new Map<number, Slot>();
   readonly #acks = new Map<number, Gathering<never>>();
   readonly #collections = new Map<number, Gathering<Collected>>();
+  /** Per-key write locks: the holder, then the requests waiting in order. */
+  readonly #locks = new Map<string, { holder: Slot; waiting: Array<{ slot: Slot; id: number }> }>();
   #nextId = 1;
   #started = false;
   #stopping = false;
@@ -144,6 +146,12 @@ class Primary {
       case 'metrics':
         this.#collectMetrics(slot, message.id);
         return;
+      case 'lock':
+        this.#lock(slot, message.id, message.keyId);
+        return;
+      case 'unlock':
+        this.#unlock(slot, message.keyId);
+        return;
       case 'collected':
         this.#answered(this.#collections, message.id, slot.worker, message.metrics as Collected);
         return;
@@ -154,6 +162,28 @@ class Primary {
     const siblings = [...this.#slots.values()].filter((slot) => slot !== origin && slot.linked);
     this.#gather(this.#acks, siblings, (id): ToChild => ({ kmsfe: 'invalidate', id, changes }), ACK_TIMEOUT_MS,
       () => this.#send(origin.worker, { kmsfe: 'changed-ack', id: originId }));
+  }
+
+  #lock(slot: Slot, id: number, keyId: string): void {
+    const lock = this.#locks.get(keyId);
+    if (lock === undefined) {
+      this.#locks.set(keyId, { holder: slot, waiting: [] });
+      this.#send(slot.worker, { kmsfe: 'locked', id, keyId });
+    } else {
+      lock.waiting.push({ slot, id });
+    }
+  }
+
+  #unlock(slot: Slot, keyId: string): void {
+    const lock = this.#locks.get(keyId);
+    if (lock === undefined || lock.holder !== slot) return;
+    for (let next = lock.waiting.shift(); next !== undefined; next = lock.waiting.shift()) {
+      if (next.slot.worker.isDead()) continue;
+      lock.holder = next.slot;
+      this.#send(next.slot.worker, { kmsfe: 'locked', id: next.id, keyId });
+      return;
+    }
+    this.#locks.delete(keyId);
   }
 
   #collectMetrics(origin: Slot, originId: number): void {
@@ -203,6 +233,11 @@ class Primary {
       for (const [id, gathering] of table) {
         if (gathering.waiting.delete(slot.worker) && gathering.waiting.size === 0) this.#settle(table, id);
       }
+    }
+    // Nor writes: its key locks pass to the next in line, and its place in any line is dropped.
+    for (const [keyId, lock] of this.#locks) {
+      lock.waiting = lock.waiting.filter((entry) => entry.slot !== slot);
+      if (lock.holder === slot) this.#unlock(slot, keyId);
     }
     if (this.#slots.get(slot.index) === slot && this.#stopping) this.#slots.delete(slot.index);
     if (this.#stopping) {
