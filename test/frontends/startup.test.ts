@@ -1,0 +1,104 @@
+// KMS_FRONTENDS start-up: what must happen once happens once (seed, credentials), a child's start-up failure
+// ends the whole server with that child's one line and a non-zero status, and configurations that N front ends
+// cannot honour (in-memory quotas) are refused up front.
+import { ListKeysCommand } from '@aws-sdk/client-kms';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { startServer } from '../support/server.js';
+import { BIN, childPids, isAlive, sleep } from './support.js';
+
+const work = mkdtempSync(join(tmpdir(), 'kms-frontends-start-'));
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** `kms-engine serve` to its end: status, everything it printed, and the pids of the children it had. */
+async function serveToExit(env: Record<string, string>, timeoutMs = 30_000) {
+  const dataDir = mkdtempSync(join(work, 'data-'));
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { ...process.env, HOST: '127.0.0.1', KMS_DATA_DIR: dataDir, KMS_WORKERS: '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const seen = new Set<number>();
+  const watcher = setInterval(() => { for (const pid of childPids(child.pid!)) seen.add(pid); }, 20);
+  const status = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, timeoutMs);
+    child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
+  });
+  clearInterval(watcher);
+  return { status, output, children: [...seen] };
+}
+
+describe('KMS_FRONTENDS start-up', () => {
+  it('reads auto as one front end per CPU and refuses other words', () => {
+    expect(loadConfig({ KMS_FRONTENDS: 'auto' }).frontends).toBe(availableParallelism());
+    expect(loadConfig({ KMS_FRONTENDS: '3' }).frontends).toBe(3);
+    expect(loadConfig({}).frontends).toBe(1);
+    expect(() => loadConfig({ KMS_FRONTENDS: 'many' })).toThrow(ConfigError);
+    expect(() => loadConfig({ KMS_FRONTENDS: '0' })).toThrow(ConfigError);
+  });
+
+  it('refuses in-memory quotas with more than one front end, in one line naming the fix', async () => {
+    const { status, output, children } = await serveToExit({ KMS_FRONTENDS: '2', KMS_QUOTAS: 'aws' });
+    expect(status).toBe(2);
+    expect(output.trim()).toMatch(/^kms-engine: KMS_QUOTAS with KMS_FRONTENDS above 1 needs shared buckets: set KMS_QUOTA_STORE=redis:\/\/\.\.\., or KMS_FRONTENDS=1$/);
+    expect(children).toEqual([]);
+  });
+
+  it('stops every front end when the port is taken, with one line and a non-zero status', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { status, output, children } = await serveToExit({ KMS_FRONTENDS: '2', PORT: String(port) });
+      expect(status).not.toBe(0);
+      expect(status).not.toBeNull();
+      const lines = output.split('\n').filter((line) => line.includes('EADDRINUSE'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^kms-engine: .*EADDRINUSE/);
+      expect(output).not.toContain('listening on');
+      expect(output).not.toMatch(/\n\s+at /); // no stack trace
+      await sleep(200);
+      for (const pid of children) expect(isAlive(pid)).toBe(false);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('applies KMS_SEED_FILE once, in the primary, before the front ends start', async () => {
+    const seedFile = join(work, 'seed.json');
+    const keyIds = ['b3c1e6b0-5d2f-4e8a-9b71-0c4d2e6f8a01', 'b3c1e6b0-5d2f-4e8a-9b71-0c4d2e6f8a02'];
+    writeFileSync(seedFile, JSON.stringify({ keys: keyIds.map((keyId) => ({ keyId, aliases: [`alias/seeded/${keyId.slice(-2)}`] })) }));
+    const server = await startServer({ env: { KMS_FRONTENDS: '2', KMS_SEED_FILE: seedFile } });
+    try {
+      expect(server.output().match(/kms-engine: seed .*: 2 keys, 2 created/g)).toHaveLength(1);
+      expect(server.output()).not.toMatch(/seed .*: 2 keys, 0 created/); // no child applied it again
+      expect(server.output().match(/AWS_SECRET_ACCESS_KEY=/g)).toHaveLength(1);
+      expect(childPids(server.process.pid!)).toHaveLength(2);
+      const listed = await server.client().send(new ListKeysCommand({}));
+      expect(listed.Keys!.map((key) => key.KeyId).sort()).toEqual(keyIds);
+    } finally {
+      await server.remove();
+    }
+  });
+
+  it('prints nothing new at a restart: credentials and seed exist, one listening line', async () => {
+    const dataDir = mkdtempSync(join(work, 'restart-'));
+    const first = await startServer({ dataDir, env: { KMS_FRONTENDS: '2' } });
+    expect(await first.stop()).toBe(0);
+    const second = await startServer({ dataDir, env: { KMS_FRONTENDS: '2' } });
+    try {
+      expect(second.output()).not.toContain('AWS_SECRET_ACCESS_KEY');
+      expect(second.output().match(/kms-engine listening on /g)).toHaveLength(1);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      await second.remove();
+    }
+  });
+});
