@@ -87,10 +87,19 @@ const call = {
 report('buildAuditRecord', () => nsPerCall((n) => { for (let i = 0; i < n; i++) buildAuditRecord(call); }));
 report('  audit requestElements (Encrypt)', () => nsPerCall((n) => { for (let i = 0; i < n; i++) requestElements('Encrypt', call.request); }));
 report('  audit cloudTrailEventTime', () => nsPerCall((n) => { for (let i = 0; i < n; i++) cloudTrailEventTime(call.eventTime); }));
+// A new second every call: the worst case of the per-second memo (one call in a second's worth of calls).
+const seconds = Array.from({ length: 1024 }, (_, i) => new Date(call.eventTime.getTime() + i * 1000));
+report('  audit cloudTrailEventTime (new second)', () => nsPerCall((n) => {
+  for (let i = 0; i < n; i++) cloudTrailEventTime(seconds[i & 1023]!);
+}));
 report('  audit arnAccount', () => nsPerCall((n) => { for (let i = 0; i < n; i++) arnAccount(call.keyArns[0]!); }));
 const record = buildAuditRecord(call);
 let prev = '0'.repeat(64);
 report('audit chainLine (serialize + SHA-256)', () => nsPerCall((n) => {
   for (let i = 0; i < n; i++) prev = chainLine(record, i + 1, prev, undefined).link.hash;
+}));
+const untrusted = { ...record }; // a copy: not vouched for by its builder, so chainLine takes canonicalJson
+report('  audit chainLine (copy: generic canonicalJson)', () => nsPerCall((n) => {
+  for (let i = 0; i < n; i++) prev = chainLine(untrusted, i + 1, prev, undefined).link.hash;
 }));
 report('  audit canonicalJson (generic, same record)', () => nsPerCall((n) => { for (let i = 0; i < n; i++) canonicalJson(record); }));

@@ -2,11 +2,18 @@
 // plaintext, ciphertext, messages, signatures, MACs, key material, import material or grant tokens:
 // requestParameters go through the model-driven filter in shapes.ts, and responseElements are an allow-list
 // (RESPONSE_ELEMENTS) because outputs are where the secrets are (Plaintext, PrivateKeyPlaintext, GrantToken...).
+//
+// buildAuditRecord writes every object of the record with its keys in sorted order, the order canonicalJson
+// puts them in, and tells the chain so (a SortedRecord), with a serializer that knows the record's shape: member
+// names and constant values are literal text, and the parts records share (a principal's userIdentity, a key's
+// resource entry) are frozen objects whose JSON is made once. That is about a third of the cost of
+// canonicalJson's sort-and-concatenate walk. A record is not changed once built (the pipeline appends it as is).
 
 import { randomUUID } from 'node:crypto';
 import { decodeGrantToken } from '../auth/grants.js';
 import { isCryptoOperation } from '../quota/classes.js';
-import { lowerCamel, requestElements, responseElements } from './shapes.js';
+import { SortedRecord } from './chain.js';
+import { lowerCamel, requestElements, responseElements, type KeyOrder } from './shapes.js';
 
 export const EVENT_VERSION = '1.11';
 export const EVENT_SOURCE = 'kms.amazonaws.com';
@@ -123,42 +130,125 @@ const NULL_REQUEST_PARAMETERS: ReadonlySet<string> = new Set(['GenerateRandom', 
 export const isReadOnlyOperation = (operation: string): boolean =>
   isCryptoOperation(operation) || /^(Describe|Get|List)[A-Z]/.test(operation);
 
-/** ISO-8601 UTC to the second, as CloudTrail writes eventTime: 2024-05-01T12:34:56Z. */
-export const cloudTrailEventTime = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
+/** The last eventTime rendered: a busy server logs many calls within one second. */
+let lastEventSecond = Number.NaN;
+let lastEventTime = '';
 
-/** The account of an ARN (`arn:aws:kms:region:ACCOUNT:key/...`), or undefined. */
-export const arnAccount = (arn: string): string | undefined => {
-  const account = arn.split(':')[4];
-  return account === undefined || account === '' ? undefined : account;
+/** ISO-8601 UTC to the second, as CloudTrail writes eventTime: 2024-05-01T12:34:56Z. */
+export const cloudTrailEventTime = (date: Date): string => {
+  // An invalid date (NaN) never matches, so it still throws from toISOString as before.
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastEventSecond) {
+    lastEventTime = `${date.toISOString().slice(0, 19)}Z`;
+    lastEventSecond = second;
+  }
+  return lastEventTime;
 };
+
+/** The account of an ARN (`arn:aws:kms:region:ACCOUNT:key/...`), or undefined: its fifth ':'-separated field. */
+export const arnAccount = (arn: string): string | undefined => {
+  // By index rather than split(':'): this runs for every key of every record.
+  let start = -1;
+  for (let field = 0; field < 4; field++) {
+    start = arn.indexOf(':', start + 1);
+    if (start < 0) return undefined;
+  }
+  const end = arn.indexOf(':', start + 1);
+  const account = end < 0 ? arn.slice(start + 1) : arn.slice(start + 1, end);
+  return account === '' ? undefined : account;
+};
+
+/** The JSON of the frozen objects records share, made once when the object is. */
+const sharedJson = new WeakMap<object, string>();
+
+function shared<T extends object>(value: T): T {
+  sharedJson.set(Object.freeze(value), JSON.stringify(value));
+  return value;
+}
+
+/** Keys sorted, as in every object of a record: accessKeyId, accountId, arn, principalId, type, userName. */
+function userIdentityFrom(principal: AuditPrincipal): AuditUserIdentity {
+  const identity = {} as AuditUserIdentity;
+  identity.accessKeyId = principal.accessKeyId;
+  identity.accountId = principal.accountId;
+  identity.arn = principal.arn;
+  // The root principal's id is the account id; other ids are IAM-internal and not known here.
+  if (principal.type === 'Root') identity.principalId = principal.accountId;
+  identity.type = principal.type;
+  if (principal.userName !== undefined) identity.userName = principal.userName;
+  return shared(identity);
+}
+
+/**
+ * One frozen userIdentity per principal, shared by its records. Checked against the principal's fields on each
+ * use, so a principal object that changed (or a caller reusing one) gets a fresh identity.
+ */
+const identities = new WeakMap<AuditPrincipal, AuditUserIdentity>();
+const UNKNOWN_IDENTITY: AuditUserIdentity = shared({ type: 'Unknown' });
 
 function userIdentityOf(principal: AuditPrincipal | undefined): AuditUserIdentity {
   // An unauthenticated caller has no identity we can vouch for: CloudTrail's "Unknown" type.
-  if (principal === undefined) return { type: 'Unknown' };
-  const identity: AuditUserIdentity = { type: principal.type };
-  // The root principal's id is the account id; other ids are IAM-internal and not known here.
-  if (principal.type === 'Root') identity.principalId = principal.accountId;
-  identity.arn = principal.arn;
-  identity.accountId = principal.accountId;
-  identity.accessKeyId = principal.accessKeyId;
-  if (principal.userName !== undefined) identity.userName = principal.userName;
+  if (principal === undefined) return UNKNOWN_IDENTITY;
+  let identity = identities.get(principal);
+  if (identity === undefined || identity.arn !== principal.arn || identity.accountId !== principal.accountId
+    || identity.accessKeyId !== principal.accessKeyId || identity.type !== principal.type
+    || identity.userName !== principal.userName) {
+    identity = userIdentityFrom(principal);
+    identities.set(principal, identity);
+  }
   return identity;
+}
+
+/** One frozen resource entry per ARN, shared by the records of a hot set of keys (bounded: ARNs come and go). */
+const RESOURCE_CACHE_LIMIT = 10_000;
+const keyResources = new Map<string, AuditResource>();
+const aliasResources = new Map<string, AuditResource>();
+
+function resourceOf(cache: Map<string, AuditResource>, ARN: string, type: AuditResource['type']): AuditResource {
+  let resource = cache.get(ARN);
+  if (resource === undefined) {
+    // Keys sorted: ARN, accountId, type (upper case sorts first).
+    resource = shared({ ARN, accountId: arnAccount(ARN) ?? '', type });
+    if (cache.size >= RESOURCE_CACHE_LIMIT) cache.clear();
+    cache.set(ARN, resource);
+  }
+  return resource;
 }
 
 function resourcesOf(keyArns: readonly string[], aliasArns: readonly string[]): AuditResource[] {
   const resources: AuditResource[] = [];
-  for (const ARN of keyArns) resources.push({ accountId: arnAccount(ARN) ?? '', type: 'AWS::KMS::Key', ARN });
-  for (const ARN of aliasArns) resources.push({ accountId: arnAccount(ARN) ?? '', type: 'AWS::KMS::Alias', ARN });
+  for (const ARN of keyArns) resources.push(resourceOf(keyResources, ARN, 'AWS::KMS::Key'));
+  for (const ARN of aliasArns) resources.push(resourceOf(aliasResources, ARN, 'AWS::KMS::Alias'));
   return resources;
 }
 
-function requestParametersOf(e: AuditCall): Record<string, unknown> | null {
+/** `object` (its keys sorted) with one more member, its keys still sorted. */
+function withSortedMember(object: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
+  const keys = Object.keys(object);
+  if (keys.length === 0 || keys[keys.length - 1]! < key) {
+    object[key] = value;
+    return object;
+  }
+  const out: Record<string, unknown> = {};
+  let placed = false;
+  for (const existing of keys) {
+    if (!placed && existing > key) {
+      out[key] = value;
+      placed = true;
+    }
+    out[existing] = object[existing];
+  }
+  if (!placed) out[key] = value;
+  return out;
+}
+
+function requestParametersOf(e: AuditCall, order: KeyOrder): Record<string, unknown> | null {
   if (e.request === undefined || NULL_REQUEST_PARAMETERS.has(e.operation)) return null;
-  const parameters = requestElements(e.operation, e.request);
+  const parameters = requestElements(e.operation, e.request, order);
   // CloudTrail names the key a Decrypt used even when the caller left KeyId out (symmetric ciphertext
   // self-describes its key).
   if (e.operation === 'Decrypt' && parameters.keyId === undefined && e.keyArns.length === 1) {
-    parameters.keyId = e.keyArns[0];
+    return withSortedMember(parameters, 'keyId', e.keyArns[0]);
   }
   return parameters;
 }
@@ -191,43 +281,123 @@ function additionalEventDataOf(e: AuditCall): Record<string, unknown> | undefine
   }
   if (e.additionalEventData !== undefined) Object.assign(data, e.additionalEventData);
   if (e.nodeId !== undefined) data.nodeId = e.nodeId;
-  return Object.keys(data).length === 0 ? undefined : data;
+  const keys = Object.keys(data);
+  if (keys.length === 0) return undefined;
+  if (isSorted(keys)) return data;
+  const sorted: Record<string, unknown> = {};
+  for (const key of keys.sort()) sorted[key] = data[key];
+  return sorted;
+}
+
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+}
+
+/** A record buildAuditRecord built in sorted key order, serialized by auditRecordJson. */
+class SortedAuditRecord extends SortedRecord {
+  override toCanonicalJson(): string {
+    return auditRecordJson(this as unknown as AuditRecord);
+  }
+}
+
+/** Cleared by quoted() when a member that should be a string is not (a caller outside the types). */
+let allStrings = true;
+
+function quoted(value: string): string {
+  if (typeof value !== 'string') allStrings = false;
+  return JSON.stringify(value);
+}
+
+/** The JSON of a record's array of shared resource entries. */
+function resourcesJson(resources: readonly AuditResource[]): string {
+  let out = '[';
+  for (let i = 0; i < resources.length; i++) {
+    const resource = resources[i]!;
+    out += `${i === 0 ? '' : ','}${sharedJson.get(resource) ?? JSON.stringify(resource)}`;
+  }
+  return `${out}]`;
+}
+
+/**
+ * canonicalJson of a record buildAuditRecord made in sorted key order: its members in the order buildAuditRecord
+ * assigns them. Members that are ours (eventID from randomUUID, eventTime from cloudTrailEventTime) need no
+ * escaping. Whatever this does not expect, a member it does not write or a value of another type, sends the
+ * record to JSON.stringify, which is exact for any record in sorted key order, only slower.
+ */
+function auditRecordJson(r: AuditRecord): string {
+  allStrings = true;
+  let members = 17;
+  let out = '{';
+  if (r.additionalEventData !== undefined) {
+    out += `"additionalEventData":${JSON.stringify(r.additionalEventData)},`;
+    members += 1;
+  }
+  out += `"awsRegion":${quoted(r.awsRegion)}`;
+  if (r.errorCode !== undefined) {
+    out += `,"errorCode":${quoted(r.errorCode)},"errorMessage":${quoted(r.errorMessage!)}`;
+    members += 2;
+  }
+  out += `,"eventCategory":"Management","eventID":"${r.eventID}","eventName":${quoted(r.eventName)}`
+    + `,"eventSource":"${EVENT_SOURCE}","eventTime":"${r.eventTime}","eventType":"AwsApiCall","eventVersion":"${EVENT_VERSION}"`
+    + `,"managementEvent":true,"readOnly":${r.readOnly === true ? 'true' : 'false'}`;
+  if (r.recipientAccountId !== undefined) {
+    out += `,"recipientAccountId":${quoted(r.recipientAccountId)}`;
+    members += 1;
+  }
+  out += `,"requestID":${quoted(r.requestID)},"requestParameters":${JSON.stringify(r.requestParameters)}`
+    + `,"resources":${resourcesJson(r.resources)},"responseElements":${JSON.stringify(r.responseElements)}`
+    + `,"sourceIPAddress":${quoted(r.sourceIPAddress)},"userAgent":${quoted(r.userAgent)}`
+    + `,"userIdentity":${sharedJson.get(r.userIdentity) ?? JSON.stringify(r.userIdentity)}}`;
+  if (!allStrings || typeof r.readOnly !== 'boolean' || Object.keys(r).length !== members) return JSON.stringify(r);
+  return out;
 }
 
 /** One CloudTrail `AwsApiCall` record for a KMS request, successful or not. */
 export function buildAuditRecord(e: AuditCall): AuditRecord {
+  const order: KeyOrder = { sorted: true };
   const allowed = RESPONSE_ELEMENTS[e.operation];
   const responseElementsValue = e.error === undefined && e.response !== undefined && allowed !== undefined
-    ? responseElements(e.operation, e.response, allowed)
+    ? responseElements(e.operation, e.response, allowed, order)
     : null;
+  const requestParameters = requestParametersOf(e, order);
   const additionalEventData = additionalEventDataOf(e);
-  // The key owner's account receives the event; with no key involved, the caller's.
-  const recipientAccountId = (e.keyArns[0] !== undefined ? arnAccount(e.keyArns[0]) : undefined)
-    ?? e.principal?.accountId;
+  const resources = resourcesOf(e.keyArns, e.aliasArns ?? []);
+  // The key owner's account receives the event; with no key involved, the caller's. (The first resource is the
+  // first key's, its accountId '' when the ARN names none.)
+  const keyAccount = e.keyArns.length > 0 ? resources[0]!.accountId : '';
+  const recipientAccountId = keyAccount !== '' ? keyAccount : e.principal?.accountId;
 
-  const record: AuditRecord = {
-    eventVersion: EVENT_VERSION,
-    userIdentity: userIdentityOf(e.principal),
-    eventTime: cloudTrailEventTime(e.eventTime),
-    eventSource: EVENT_SOURCE,
-    eventName: e.operation,
-    awsRegion: e.region,
-    sourceIPAddress: e.sourceIPAddress,
-    userAgent: e.userAgent,
-    ...(e.error !== undefined ? { errorCode: e.error.code, errorMessage: e.error.message } : {}),
-    requestParameters: requestParametersOf(e),
-    responseElements: responseElementsValue,
-    ...(additionalEventData !== undefined ? { additionalEventData } : {}),
-    requestID: e.requestId,
-    eventID: randomUUID(),
-    readOnly: e.readOnly,
-    resources: resourcesOf(e.keyArns, e.aliasArns ?? []),
-    eventType: 'AwsApiCall',
-    managementEvent: true,
-    ...(recipientAccountId !== undefined ? { recipientAccountId } : {}),
-    eventCategory: 'Management',
-    ...(e.tlsDetails !== undefined ? { tlsDetails: e.tlsDetails } : {}),
-  };
+  // What the caller passed in as objects (additionalEventData's values, tlsDetails) has keys in whatever order
+  // it was written with, and so may a client's map: those records are plain objects, for the generic canonical
+  // serialization. The others are SortedAuditRecords, with members assigned in sorted key order (see the top of
+  // this file), the optional ones only when present.
+  const sorted = order.sorted && e.additionalEventData === undefined && e.tlsDetails === undefined;
+  const record = (sorted ? new SortedAuditRecord() : {}) as AuditRecord;
+  if (additionalEventData !== undefined) record.additionalEventData = additionalEventData;
+  record.awsRegion = e.region;
+  if (e.error !== undefined) {
+    record.errorCode = e.error.code;
+    record.errorMessage = e.error.message;
+  }
+  record.eventCategory = 'Management';
+  record.eventID = randomUUID();
+  record.eventName = e.operation;
+  record.eventSource = EVENT_SOURCE;
+  record.eventTime = cloudTrailEventTime(e.eventTime);
+  record.eventType = 'AwsApiCall';
+  record.eventVersion = EVENT_VERSION;
+  record.managementEvent = true;
+  record.readOnly = e.readOnly;
+  if (recipientAccountId !== undefined) record.recipientAccountId = recipientAccountId;
+  record.requestID = e.requestId;
+  record.requestParameters = requestParameters;
+  record.resources = resources;
+  record.responseElements = responseElementsValue;
+  record.sourceIPAddress = e.sourceIPAddress;
+  if (e.tlsDetails !== undefined) record.tlsDetails = e.tlsDetails;
+  record.userAgent = e.userAgent;
+  record.userIdentity = userIdentityOf(e.principal);
   return record;
 }
 

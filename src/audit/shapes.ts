@@ -6,6 +6,8 @@
 //  - members the model does not know are dropped, so a client cannot smuggle data into the log under a
 //    misspelt or invented name (a failed request is logged as sent, before validation).
 // The model is the authority on shapes; SECRET_MEMBERS names the few secrets that are plain strings.
+// Output objects are built with their keys in sorted order (the order canonicalJson writes them in), so the audit
+// chain can hash a record's plain JSON.stringify instead of re-sorting every object of every record (chain.ts).
 
 import kmsModel from '../protocol/kms-model.json' with { type: 'json' };
 
@@ -57,22 +59,69 @@ const isSecretShape = (shape: Shape | undefined): boolean =>
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * Whether every object a conversion built holds its keys in sorted order. A map whose keys include array
+ * indices ("10", "9") cannot: JavaScript enumerates those first, in numeric order, whatever the insertion order.
+ */
+export interface KeyOrder {
+  sorted: boolean;
+}
+
+interface Member {
+  readonly name: string;
+  readonly camel: string;
+  readonly shape: string;
+}
+
+/** Per structure shape: its loggable members sorted by CloudTrail name, so output keys come out sorted. */
+const memberTables = new Map<Readonly<Record<string, ShapeRef>>, readonly Member[]>();
+
+function membersOf(members: Readonly<Record<string, ShapeRef>>): readonly Member[] {
+  let table = memberTables.get(members);
+  if (table === undefined) {
+    table = Object.entries(members)
+      .filter(([name]) => !SECRET_MEMBERS.has(name))
+      .map(([name, ref]) => ({ name, camel: lowerCamel(name), shape: ref.shape }))
+      .sort((a, b) => (a.camel < b.camel ? -1 : a.camel > b.camel ? 1 : 0));
+    memberTables.set(members, table);
+  }
+  return table;
+}
+
+const isSorted = (keys: readonly string[]): boolean => {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+};
+
+/** A key JavaScript may enumerate ahead of insertion order (an array index starts with a digit). */
+const mayBeIndex = (key: string): boolean => {
+  const code = key.charCodeAt(0);
+  return code >= 0x30 && code <= 0x39;
+};
+
 /** One value of the given shape, CloudTrail-cased, or undefined when it must not (or cannot) be logged. */
-function convert(value: unknown, shapeName: string): unknown {
+function convert(value: unknown, shapeName: string, order: KeyOrder): unknown {
   const shape = SHAPES[shapeName];
   if (isSecretShape(shape) || value === undefined || value === null) return undefined;
   switch (shape!.type) {
     case 'structure':
-      return isPlainObject(value) ? convertMembers(value, shape!.members ?? {}, undefined) : undefined;
+      return isPlainObject(value) ? convertMembers(value, shape!.members ?? {}, undefined, order) : undefined;
     case 'list':
-      return Array.isArray(value) ? value.map((item) => convert(item, shape!.member!.shape) ?? null) : undefined;
+      return Array.isArray(value) ? value.map((item) => convert(item, shape!.member!.shape, order) ?? null) : undefined;
     case 'map': {
       if (!isPlainObject(value)) return undefined;
+      // Map keys are client data in any order: sorted here, once, rather than at every hash.
+      const keys = Object.keys(value);
+      if (!isSorted(keys)) keys.sort();
       const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value)) {
-        const converted = convert(item, shape!.value!.shape);
-        if (converted !== undefined) out[key] = converted;
+      let indexLike = false;
+      for (const key of keys) {
+        const converted = convert(value[key], shape!.value!.shape, order);
+        if (converted === undefined) continue;
+        out[key] = converted;
+        if (mayBeIndex(key)) indexLike = true;
       }
+      if (indexLike && !isSorted(Object.keys(out))) order.sorted = false;
       return out;
     }
     case 'timestamp':
@@ -88,26 +137,37 @@ function convert(value: unknown, shapeName: string): unknown {
   }
 }
 
+/**
+ * The model members present in `value` (own or not: model member names are PascalCase, none is a property of
+ * Object.prototype), CloudTrail-cased, in sorted order.
+ */
 function convertMembers(
   value: Record<string, unknown>,
   members: Readonly<Record<string, ShapeRef>>,
   only: readonly string[] | undefined,
+  order: KeyOrder,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of only ?? Object.keys(value)) {
-    const ref = members[name];
-    if (ref === undefined || SECRET_MEMBERS.has(name)) continue;
-    const converted = convert(value[name], ref.shape);
-    if (converted !== undefined) out[lowerCamel(name)] = converted;
+  for (const member of membersOf(members)) {
+    const item = value[member.name];
+    if (item === undefined || (only !== undefined && !only.includes(member.name))) continue;
+    const converted = convert(item, member.shape, order);
+    if (converted !== undefined) out[member.camel] = converted;
   }
   return out;
 }
 
-/** The request members of `operation` that CloudTrail may show, lowerCamelCase; `{}` for an unknown operation. */
-export function requestElements(operation: string, request: Record<string, unknown>): Record<string, unknown> {
+/** Whoever does not ask whether the keys came out sorted. */
+const unobserved = (): KeyOrder => ({ sorted: true });
+
+/**
+ * The request members of `operation` that CloudTrail may show, lowerCamelCase, keys sorted at every depth
+ * unless `order.sorted` comes back false; `{}` for an unknown operation.
+ */
+export function requestElements(operation: string, request: Record<string, unknown>, order = unobserved()): Record<string, unknown> {
   const input = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation]!.input : null;
   if (input === null) return {};
-  return convertMembers(request, SHAPES[input]?.members ?? {}, undefined);
+  return convertMembers(request, SHAPES[input]?.members ?? {}, undefined, order);
 }
 
 /** Only the listed output members of `operation` (an allow-list), lowerCamelCase, secrets still removed. */
@@ -115,8 +175,9 @@ export function responseElements(
   operation: string,
   response: Record<string, unknown>,
   allowed: readonly string[],
+  order = unobserved(),
 ): Record<string, unknown> {
   const output = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation]!.output : null;
   if (output === null) return {};
-  return convertMembers(response, SHAPES[output]?.members ?? {}, allowed);
+  return convertMembers(response, SHAPES[output]?.members ?? {}, allowed, order);
 }
