@@ -1,5 +1,6 @@
 // The one storage contract, run against both KeyStore implementations: SQLite (embedded) and PostgreSQL (a
 // throwaway server, a fresh database per test). Whatever a store must do, both must do the same way.
+import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,6 +140,15 @@ describe.each(backends)('$name', (backend) => {
     expect(first).toEqual(sorted.slice(0, 4));
     expect(await store.listKeyIds(first.at(-1), 4)).toEqual(sorted.slice(4));
     expect(await store.countKeysByState()).toEqual({ Disabled: 2, Enabled: 4 });
+    // The counts follow state changes and deletions, and a state with no keys left is not reported.
+    const disabled = (await store.getKey(ids[0]!))!;
+    await store.updateKey({ ...disabled, state: 'Enabled', version: disabled.version + 1 }, disabled.version);
+    const enabled = (await store.getKey(ids[1]!))!;
+    await store.updateKey({ ...enabled, description: 'state unchanged', version: enabled.version + 1 }, enabled.version);
+    expect(await store.countKeysByState()).toEqual({ Disabled: 1, Enabled: 5 });
+    await store.deleteKey(ids[3]!);
+    await store.deleteKey(ids[1]!);
+    expect(await store.countKeysByState()).toEqual({ Enabled: 4 });
   });
 
   it('reports keys due for deletion or automatic rotation, and only those', async () => {
@@ -217,6 +227,28 @@ describe.each(backends)('$name', (backend) => {
       store.updateKey({ ...record, description: `writer ${i}`, version: 2 }, 1)));
     expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome.status === 'rejected' && outcome.reason instanceof StoreConflict)).toHaveLength(7);
+  });
+});
+
+describe('SqliteStore specifics', () => {
+  it('counts the keys of a store made before the per-state counts existed, once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kms-store-test-'));
+    try {
+      const path = join(dir, 'kms.sqlite');
+      const old = new SqliteStore(path);
+      for (const state of ['Enabled', 'Enabled', 'Disabled'] as const) await old.insertKey(keyRecord({ state }));
+      await old.close();
+      // What an older release left behind: the keys, without the counts table or its triggers.
+      const raw = new Database(path);
+      raw.exec('DROP TABLE key_state_counts; DROP TRIGGER keys_count_insert; DROP TRIGGER keys_count_delete; DROP TRIGGER keys_count_update;');
+      raw.close();
+      // Two openers (two front ends starting at once): the counts are filled by exactly one of them.
+      const reopened = [new SqliteStore(path), new SqliteStore(path)];
+      expect(await reopened[1]!.countKeysByState()).toEqual({ Disabled: 1, Enabled: 2 });
+      for (const store of reopened) await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
