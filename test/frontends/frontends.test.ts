@@ -177,7 +177,7 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
     expect((await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.Description).toBe('round 3');
   });
 
-  it('sums /metrics over both front ends, whichever answers the scrape', async () => {
+  it('sums /metrics over both front ends, whichever answers the scrape; /healthz answers on each', async () => {
     const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } })).text();
     const labels = { operation: 'GenerateRandom', outcome: 'ok' };
     const before = metricSum(await scrape(), 'kms_request_duration_seconds_count', labels);
@@ -187,6 +187,8 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
       const text = await scrape();
       expect(metricSum(text, 'kms_request_duration_seconds_count', labels) - before).toBe(30);
       expect(metricSum(text, 'kms_pool_workers')).toBe(2); // one worker in each front end
+      const health = await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } });
+      expect(health.status).toBe(200);
     }
   });
 

@@ -1,0 +1,60 @@
+// KMS_FRONTENDS=2 on a PostgreSQL store: the same guarantees as on SQLite (a change answered by one front end
+// holds on the other at once; concurrent writers to one key all succeed), with each front end a node of its own
+// on the change feed (`<node id>.<n>`) and its own audit chain.
+import {
+  CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, TagResourceCommand, UpdateKeyDescriptionCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { answeredBy, auditFiles, chainNodes, freshConnectionClient, outcome, verifyAudit } from './support.js';
+
+const plaintext = Buffer.from('front ends on PostgreSQL');
+let postgres: TestPostgres;
+let server: TestServer;
+let client: KMSClient;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  server = await startServer({ env: { KMS_FRONTENDS: '2', KMS_STORE: postgres.url, KMS_NODE_ID: 'pg-node' } });
+  client = freshConnectionClient(server);
+});
+
+afterAll(async () => {
+  await server?.remove();
+  await postgres?.remove();
+});
+
+describe('KMS_FRONTENDS=2 on PostgreSQL', () => {
+  it('refuses Encrypt on the other front end right after DisableKey, every time', async () => {
+    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const warmed = await Promise.all(Array.from({ length: 6 }, async () =>
+      (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))).$metadata.requestId!));
+    expect(new Set((await answeredBy(server.dataDir, warmed)).values())).toEqual(new Set([1, 2]));
+    for (let i = 0; i < 20; i++) {
+      await client.send(new DisableKeyCommand({ KeyId: keyId }));
+      expect(await outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('DisabledException');
+      await client.send(new EnableKeyCommand({ KeyId: keyId }));
+      expect(await outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('ok');
+    }
+  });
+
+  it('fails no call when both front ends change one key at once', async () => {
+    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => outcome(i % 2 === 0
+      ? client.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: `t${i % 20}`, TagValue: String(i) }] }))
+      : client.send(new UpdateKeyDescriptionCommand({ KeyId: keyId, Description: String(i) })))));
+    expect(results.filter((result) => result !== 'ok')).toEqual([]);
+  });
+
+  it('writes one verifying audit chain per front end, named <node id>.<n>', async () => {
+    expect(await server.stop()).toBe(0);
+    const files = auditFiles(server.dataDir);
+    expect([...files.keys()].sort()).toEqual([1, 2]);
+    for (const [index, path] of files) {
+      expect(verifyAudit(path).status).toBe(0);
+      expect(chainNodes(path)).toEqual(new Set([`pg-node.${index}`]));
+    }
+  });
+});
