@@ -142,6 +142,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   const realism: Realism | undefined = createRealism(config);
   const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism, nodeId };
 
+  // With KMS_FRONTENDS > 1 only front end 1 runs passes: N processes would race over the same due keys.
   const stopScheduler = frontend?.runsScheduledWork === false ? () => {} : startScheduledWork(core.cluster.workLock, engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
     await audit.append(buildServiceEventRecord({
       eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn, nodeId,
