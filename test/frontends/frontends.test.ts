@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import {
-  answeredBy, auditFiles, chainNodes, childPids, freshConnectionClient, isAlive, metricSum, outcome, sleep, verifyAudit,
+  answeredBy, auditFiles, auditLineCounts, chainNodes, childPids, freshConnectionClient, isAlive, metricSum, outcome, sleep, verifyAudit,
 } from './support.js';
 
 const APP = { accessKeyId: 'AKIAFRONTENDAPP00001', secretAccessKey: 'frontend-app-secret-0001-abcdefghijklmno' };
@@ -48,6 +48,13 @@ async function frontEndsOf(requestIds: string[]): Promise<Set<number>> {
   const answered = await answeredBy(server.dataDir, requestIds);
   expect(answered.size).toBe(requestIds.length);
   return new Set(answered.values());
+}
+
+/** Asserts that both front ends audited (so answered) requests since `before` was taken. */
+async function expectBothAnsweredSince(before: Map<number, number>): Promise<void> {
+  await sleep(300); // audit batches land within milliseconds; the checkpoint is not needed
+  const after = auditLineCounts(server.dataDir);
+  for (const index of [1, 2]) expect(after.get(index) ?? 0).toBeGreaterThan(before.get(index) ?? 0);
 }
 
 async function newKey(): Promise<string> {
@@ -129,6 +136,7 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
   });
 
   it('resolves an alias on the other front end right after CreateAlias, UpdateAlias and DeleteAlias', async () => {
+    const before = auditLineCounts(server.dataDir);
     const first = await newKey();
     const second = await newKey();
     for (let i = 0; i < LOOPS; i++) {
@@ -145,9 +153,11 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
       expect(await outcome(client.send(new DescribeKeyCommand({ KeyId: alias })))).toBe('NotFoundException');
       expect(await outcome(client.send(new DescribeKeyCommand({ KeyId: alias })))).toBe('NotFoundException');
     }
+    await expectBothAnsweredSince(before);
   });
 
   it('honours a grant on the other front end right after CreateGrant, and its revocation right after RevokeGrant', async () => {
+    const before = auditLineCounts(server.dataDir);
     const keyId = await newKey();
     for (let i = 0; i < 10; i++) {
       // Both front ends have cached the key's (empty) grant list.
@@ -157,11 +167,13 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
       await client.send(new RevokeGrantCommand({ KeyId: keyId, GrantId }));
       for (let j = 0; j < 2; j++) expect(await outcome(app.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('AccessDeniedException');
     }
+    await expectBothAnsweredSince(before);
   });
 
   it('loses no write and fails no call when both front ends change one key at once', async () => {
     // Within a process the keyring serializes a key's changes; across the two, the version check catches the
     // race and the per-key lock makes the keyring's one retry win (without it some calls fail with a 500).
+    const before = auditLineCounts(server.dataDir);
     const keyId = await newKey();
     const TAGS = 30;
     for (let round = 0; round < 4; round++) {
@@ -175,6 +187,7 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
     expect(Tags).toHaveLength(TAGS);
     for (const tag of Tags!) expect(tag.TagValue).toBe('3');
     expect((await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.Description).toBe('round 3');
+    await expectBothAnsweredSince(before);
   });
 
   it('sums /metrics over both front ends, whichever answers the scrape; /healthz answers on each', async () => {

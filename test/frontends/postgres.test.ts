@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { answeredBy, auditFiles, chainNodes, freshConnectionClient, outcome, verifyAudit } from './support.js';
+import { answeredBy, auditFiles, auditLineCounts, chainNodes, freshConnectionClient, outcome, sleep, verifyAudit } from './support.js';
 
 const plaintext = Buffer.from('front ends on PostgreSQL');
 let postgres: TestPostgres;
@@ -41,11 +41,15 @@ describe('KMS_FRONTENDS=2 on PostgreSQL', () => {
   });
 
   it('fails no call when both front ends change one key at once', async () => {
+    const before = auditLineCounts(server.dataDir);
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => outcome(i % 2 === 0
       ? client.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: `t${i % 20}`, TagValue: String(i) }] }))
       : client.send(new UpdateKeyDescriptionCommand({ KeyId: keyId, Description: String(i) })))));
     expect(results.filter((result) => result !== 'ok')).toEqual([]);
+    await sleep(300);
+    const after = auditLineCounts(server.dataDir);
+    for (const index of [1, 2]) expect(after.get(index) ?? 0).toBeGreaterThan(before.get(index) ?? 0);
   });
 
   it('writes one verifying audit chain per front end, named <node id>.<n>', async () => {

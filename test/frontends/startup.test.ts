@@ -59,6 +59,7 @@ describe('KMS_FRONTENDS start-up', () => {
       const { status, output, children } = await serveToExit({ KMS_FRONTENDS: '2', PORT: String(port) });
       expect(status).not.toBe(0);
       expect(status).not.toBeNull();
+      expect(children).toHaveLength(2); // both front ends were started, and both failed
       const lines = output.split('\n').filter((line) => line.includes('EADDRINUSE'));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^kms-engine: .*EADDRINUSE/);
@@ -96,6 +97,7 @@ describe('KMS_FRONTENDS start-up', () => {
     try {
       expect(second.output()).not.toContain('AWS_SECRET_ACCESS_KEY');
       expect(second.output().match(/kms-engine listening on /g)).toHaveLength(1);
+      expect(childPids(second.process.pid!)).toHaveLength(2);
       expect(await second.stop()).toBe(0);
     } finally {
       await second.remove();

@@ -68,6 +68,11 @@ export async function answeredBy(dataDir: string, requestIds: string[]): Promise
   return new Map(requestIds.filter((id) => found.has(id)).map((id) => [id, found.get(id)!]));
 }
 
+/** Audit lines written so far by each front end (by audit file index). */
+export function auditLineCounts(dataDir: string): Map<number, number> {
+  return new Map([...auditFiles(dataDir)].map(([index, path]) => [index, auditLines(path).length]));
+}
+
 /** The chain node ids written in an audit file. */
 export const chainNodes = (path: string): Set<string | undefined> => new Set(auditLines(path).map((line) => line.chain?.node));
 
