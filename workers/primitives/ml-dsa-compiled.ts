@@ -52,10 +52,19 @@ async function instantiate(): Promise<Record<MlDsaSpec, CompiledMlDsa> | undefin
   }
 }
 
-const COMPILED = await instantiate();
+let compiled: Record<MlDsaSpec, CompiledMlDsa> | undefined;
 
-/** Which implementation signs and verifies ML-DSA RAW messages in this process. */
-export const mlDsaRawBackend: '@oqs/liboqs-js' | '@noble/post-quantum' = COMPILED ? '@oqs/liboqs-js' : '@noble/post-quantum';
+/**
+ * Settles once the WebAssembly modules are instantiated (or failed to load); until then @noble/post-quantum
+ * signs and verifies (the same results, slower, for the first ~15 ms of a thread's life). Deliberately not a
+ * top-level await: terminating a worker thread while it evaluates a module graph that awaits at top level can
+ * abort the whole process on Node 20 (V8 fatal error "IsGraphAsync"), which a command that fails during start-up
+ * and closes its pool at once did about one time in eight.
+ */
+export const mlDsaCompiledReady: Promise<void> = instantiate().then((loaded) => { compiled = loaded; });
 
-/** The compiled implementation for this ML-DSA parameter set, or undefined when liboqs did not load. */
-export const compiledMlDsa = (spec: KeySpec): CompiledMlDsa | undefined => COMPILED?.[spec as MlDsaSpec];
+/** Which implementation signs and verifies ML-DSA RAW messages in this process right now. */
+export const mlDsaRawBackend = (): '@oqs/liboqs-js' | '@noble/post-quantum' => (compiled ? '@oqs/liboqs-js' : '@noble/post-quantum');
+
+/** The compiled implementation for this ML-DSA parameter set, or undefined when liboqs is not (yet) loaded. */
+export const compiledMlDsa = (spec: KeySpec): CompiledMlDsa | undefined => compiled?.[spec as MlDsaSpec];
