@@ -10,6 +10,7 @@
 // chain can hash a record's plain JSON.stringify instead of re-sorting every object of every record (chain.ts).
 
 import kmsModel from '../protocol/kms-model.json' with { type: 'json' };
+import { setEntry } from '../contract/own-entry.js';
 
 interface ShapeRef { readonly shape: string }
 interface Shape {
@@ -118,7 +119,7 @@ function convert(value: unknown, shapeName: string, order: KeyOrder): unknown {
       for (const key of keys) {
         const converted = convert(value[key], shape!.value!.shape, order);
         if (converted === undefined) continue;
-        out[key] = converted;
+        setEntry(out, key, converted);
         if (mayBeIndex(key)) indexLike = true;
       }
       if (indexLike && !isSorted(Object.keys(out))) order.sorted = false;

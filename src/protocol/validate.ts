@@ -5,6 +5,7 @@
 // constraint: ..."). Values are never echoed: a message cannot leak what a client sent.
 import { createRequire } from 'node:module';
 import { KmsError } from './errors.js';
+import { setEntry } from '../contract/own-entry.js';
 
 /** A shape of AWS's service model (the members this engine reads). */
 export interface ModelShape {
@@ -69,11 +70,6 @@ function membersOf(shape: ModelShape): readonly StructureMember[] {
   return members;
 }
 
-/** Defines `key` as data, as Object.fromEntries does: a key named "__proto__" stays an entry. */
-function setEntry(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-  else target[key] = value;
-}
 
 /**
  * Strict standard base64 (padded, no whitespace), or null. Node's decoder is lenient (it skips junk), so the

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildAuditRecord, buildServiceEventRecord, isReadOnlyOperation, type AuditCall } from '../../src/audit/record.js';
+import { chainLine, GENESIS_HASH } from '../../src/audit/chain.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ALIAS_ARN = 'arn:aws:kms:us-east-1:111122223333:alias/app';
@@ -53,6 +54,17 @@ describe('buildAuditRecord: cryptographic operations', () => {
     expect(record.eventID).toMatch(/^[0-9a-f-]{36}$/);
     expect(record).not.toHaveProperty('errorCode');
     expectNoSecret(record);
+  });
+
+  it('keeps an encryption context key named __proto__ as an entry, in the record and in its chained line', () => {
+    const context = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>;
+    const record = buildAuditRecord(call({ operation: 'Decrypt', request: { CiphertextBlob: 'AAAA', EncryptionContext: context },
+      response: { KeyId: KEY_ARN, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' } }));
+    const logged = (record.requestParameters as { encryptionContext: object }).encryptionContext;
+    expect(Object.keys(logged)).toEqual(['__proto__', 'a']);
+    expect(Object.getPrototypeOf(logged)).toBe(Object.prototype);
+    const line = JSON.parse(chainLine(record, 1, GENESIS_HASH, undefined).line) as { requestParameters: { encryptionContext: object } };
+    expect(Object.keys(line.requestParameters.encryptionContext)).toEqual(['__proto__', 'a']);
   });
 
   it('Decrypt names the key ARN even without KeyId and moves KeyMaterialId to additionalEventData', () => {
