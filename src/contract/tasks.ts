@@ -95,3 +95,6 @@ export interface EvictMessage {
 }
 
 export const KEY_CACHE_CHANNEL = 'kms-engine:key-cache';
+
+/** Each crypto worker posts once on this channel when its module graph has finished loading. */
+export const WORKER_READY_CHANNEL = 'kms-engine:worker-ready';

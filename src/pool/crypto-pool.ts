@@ -7,7 +7,8 @@
 import { Piscina } from 'piscina';
 import { THROTTLING_MESSAGE, type KmsFailure } from '../contract/errors.js';
 import {
-  KEY_CACHE_CHANNEL, type BatchResult, type EvictMessage, type Job, type JobInput, type JobName, type JobResult,
+  KEY_CACHE_CHANNEL, WORKER_READY_CHANNEL, type BatchResult, type EvictMessage, type Job, type JobInput, type JobName,
+  type JobResult,
 } from '../contract/tasks.js';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -52,6 +53,9 @@ const SOLO_JOBS: ReadonlySet<JobName> = new Set(['generateMaterial', 'generateDa
 /** Task slots per worker: one in flight leaves workers idle between tasks (ceilings.md: 4 doubled P-256). */
 const TASKS_PER_WORKER = 4;
 
+/** How long close() waits for workers still loading before it terminates them anyway. */
+const LOAD_WAIT_MS = 15_000;
+
 const INTERNAL: KmsFailure = { ok: false, code: 'KMSInternalException', message: 'The request failed because of an internal error.' };
 
 export class CryptoPool {
@@ -59,6 +63,9 @@ export class CryptoPool {
   private readonly waiting: Waiting[] = [];
   private readonly maxInFlight: number;
   private readonly evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
+  private readonly readiness = new BroadcastChannel(WORKER_READY_CHANNEL);
+  /** Settles once as many workers as the pool starts have loaded their module graph. */
+  private readonly workersLoaded: Promise<void>;
   private inFlight = 0;
   private soloOutstanding = 0;
   /** Each worker's event-loop utilization at the previous stats() call: utilization is reported per interval. */
@@ -88,6 +95,11 @@ export class CryptoPool {
     });
     this.maxInFlight = options.workers * TASKS_PER_WORKER;
     (this.evictions as unknown as { unref(): void }).unref();
+    let loaded = 0;
+    this.workersLoaded = new Promise((resolve) => {
+      this.readiness.onmessage = () => { if (++loaded >= options.workers) resolve(); };
+    });
+    (this.readiness as unknown as { unref(): void }).unref();
   }
 
   /** Runs one job; resolves with its result (failures are data). Throws ThrottlingException when saturated. */
@@ -153,7 +165,17 @@ export class CryptoPool {
     return Math.min(1, Math.max(0, sum / threads.length));
   }
 
+  /**
+   * Waits for workers still loading their modules, then stops them all. Terminating a worker while Node loads
+   * its ES module graph (Piscina require()s it) aborts the whole process on Node 20 (V8 fatal error "IsGraphAsync
+   * must be used on an instantiated module"): a command that failed right after start-up and closed its pool
+   * did that about one time in eight.
+   */
   async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.workersLoaded, new Promise<void>((resolve) => { timer = setTimeout(resolve, LOAD_WAIT_MS); })]);
+    clearTimeout(timer);
+    this.readiness.close();
     this.evictions.close();
     this.options.inline?.close();
     await this.piscina.destroy();

@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import type { TaskReport } from '../../src/pool/crypto-pool.js';
 import type { KeyRef } from '../../src/contract/tasks.js';
 import { createKey } from '../../src/keys/factory.js';
 import { runsInline } from '../../src/pool/inline-lane.js';
+import { CryptoPool, type TaskReport } from '../../src/pool/crypto-pool.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { LOAD_MS } from './slow-start.js';
 import { keyRef } from '../../src/operations/context.js';
 import { KmsError } from '../../src/protocol/errors.js';
 import { openEngine } from '../../src/server.js';
@@ -87,6 +89,19 @@ describe('CryptoPool', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe('closing', () => {
+  it('waits for workers still loading their modules: terminating one mid-load aborts the process on Node 20', async () => {
+    const pool = new CryptoPool({
+      workers: 2, batchSize: 32, maxQueuedJobs: 16, workerFile: join(PROJECT_ROOT, 'dist', 'test', 'core', 'slow-worker.js'),
+      rootKeys: { current: { kind: 'file', path: join(dataDir, 'root.key'), variable: 'KMS_ROOT_KEY_FILE' } },
+    });
+    const startedAt = performance.now();
+    await pool.close();
+    // Some of the load time passed before close() was called (worker start-up): most of it remains.
+    expect(performance.now() - startedAt).toBeGreaterThan(LOAD_MS / 2);
   });
 });
 
