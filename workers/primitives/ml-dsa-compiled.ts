@@ -56,10 +56,10 @@ let compiled: Record<MlDsaSpec, CompiledMlDsa> | undefined;
 
 /**
  * Settles once the WebAssembly modules are instantiated (or failed to load); until then @noble/post-quantum
- * signs and verifies (the same results, slower, for the first ~15 ms of a thread's life). Deliberately not a
- * top-level await: terminating a worker thread while it evaluates a module graph that awaits at top level can
- * abort the whole process on Node 20 (V8 fatal error "IsGraphAsync"), which a command that fails during start-up
- * and closes its pool at once did about one time in eight.
+ * signs and verifies (the same results, slower, for the first ~15 ms of a thread's life). Not a top-level
+ * await: Piscina loads the worker module with require(), which Node 20 grants only to module graphs without one
+ * (otherwise it throws ERR_REQUIRE_ASYNC_MODULE and Piscina loads the module a second way), so the worker now
+ * loads in one pass.
  */
 export const mlDsaCompiledReady: Promise<void> = instantiate().then((loaded) => { compiled = loaded; });
 
