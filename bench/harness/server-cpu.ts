@@ -28,7 +28,8 @@ function processTicks(pid: number): number | undefined {
   }
 }
 
-function childrenOf(pid: number): number[] {
+/** Direct child processes of `pid` (from every thread's children list in /proc). */
+export function childPids(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
       try {
@@ -50,7 +51,7 @@ export function processTree(roots: readonly number[]): number[] {
     const pid = queue.shift()!;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    queue.push(...childrenOf(pid));
+    queue.push(...childPids(pid));
   }
   return [...seen];
 }

@@ -64,12 +64,4 @@ export async function startCluster(options: { nodes: number; storeUrl: string; e
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The AWS error code of a failed SDK call (its `name`), or 'ok'. */
-export async function outcome(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'ok';
-  } catch (error) {
-    return (error as { name?: string }).name ?? 'unknown';
-  }
-}
+export { outcome } from '../support/sdk-errors.js';

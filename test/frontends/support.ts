@@ -21,15 +21,7 @@ export function freshConnectionClient(server: TestServer, credentials = server.c
   });
 }
 
-/** The AWS error code of a failed SDK call (its `name`), or 'ok'. */
-export async function outcome(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'ok';
-  } catch (error) {
-    return (error as { name?: string }).name ?? 'unknown';
-  }
-}
+export { outcome } from '../support/sdk-errors.js';
 
 /** The per-front-end audit files (KMS_AUDIT_LOG.N) in a data dir, by front-end index. */
 export function auditFiles(dataDir: string): Map<number, string> {
@@ -77,19 +69,7 @@ export function auditLineCounts(dataDir: string): Map<number, number> {
 export const chainNodes = (path: string): Set<string | undefined> => new Set(auditLines(path).map((line) => line.chain?.node));
 
 /** Direct child processes of `pid` (the front ends of a primary). */
-export function childPids(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
-      try {
-        return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    });
-  } catch {
-    return [];
-  }
-}
+export { childPids } from '../../bench/harness/server-cpu.js';
 
 export const isAlive = (pid: number): boolean => {
   try {

@@ -16,3 +16,13 @@ export async function failure(promise: Promise<unknown>): Promise<Failure> {
   }
   throw new Error('expected the call to fail');
 }
+
+/** The AWS error code of a failed SDK call (its `name`), or 'ok'. */
+export async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error) {
+    return (error as { name?: string }).name ?? 'unknown';
+  }
+}
