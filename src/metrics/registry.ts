@@ -137,9 +137,9 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
   poolGauge(METRIC_NAMES.poolWorkers, 'Crypto worker threads.', (s) => s.workers);
   poolGauge(METRIC_NAMES.poolUtilization, 'Share of worker capacity busy (0..1).', (s) => s.utilization, 'average');
 
-  const keyCacheHits = new Counter({ name: METRIC_NAMES.keyCacheHits, help: 'Worker key-cache lookups that found the unwrapped key.', registers: [registry] });
-  const keyCacheMisses = new Counter({ name: METRIC_NAMES.keyCacheMisses, help: 'Worker key-cache lookups that had to unwrap the key.', registers: [registry] });
-  const keyCacheEvictions = new Counter({ name: METRIC_NAMES.keyCacheEvictions, help: 'Keys dropped from worker key caches (size, age or use limits).', registers: [registry] });
+  const keyCacheHits = new Counter({ name: METRIC_NAMES.keyCacheHits, help: 'Key-cache lookups (workers and the inline lane) that found the unwrapped key.', registers: [registry] });
+  const keyCacheMisses = new Counter({ name: METRIC_NAMES.keyCacheMisses, help: 'Key-cache lookups (workers and the inline lane) that had to unwrap the key.', registers: [registry] });
+  const keyCacheEvictions = new Counter({ name: METRIC_NAMES.keyCacheEvictions, help: 'Keys dropped from the key caches of workers and the inline lane (size, age or use limits).', registers: [registry] });
 
   new Gauge({
     name: METRIC_NAMES.keys,
