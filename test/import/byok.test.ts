@@ -9,6 +9,7 @@ import {
 import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
+import { outcome } from '../support/sdk-errors.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { opensslKeyPair, wrapWithOpenssl, type WrappingAlgorithm } from './openssl-wrap.js';
 
@@ -23,16 +24,6 @@ afterAll(async () => {
   kms?.destroy();
   await server?.remove();
 });
-
-/** The SDK error's AWS code, or 'ok'. */
-async function errorCode(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'ok';
-  } catch (error) {
-    return (error as { name: string }).name;
-  }
-}
 
 async function externalKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage?: KeyUsageType): Promise<string> {
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: spec, KeyUsage: usage }));
@@ -78,7 +69,7 @@ describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', (
     const metadata = await keyState(keyId);
     expect(metadata).toMatchObject({ Origin: 'EXTERNAL', KeyState: 'PendingImport', Enabled: false });
     expect(metadata.CurrentKeyMaterialId).toBeUndefined();
-    expect(await errorCode(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toBe('KMSInvalidStateException');
+    expect(await outcome(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toBe('KMSInvalidStateException');
   });
 
   it('GetParametersForImport returns an RSA SPKI wrapping key and a token valid for 24 hours', async () => {
@@ -113,18 +104,18 @@ describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', (
   it('accepts the same material again, and refuses different material (IncorrectKeyMaterialException)', async () => {
     const again = await importMaterial(keyId, material, 'RSA_AES_KEY_WRAP_SHA_256');
     expect(again.KeyMaterialId).toBe(derivedMaterialId(keyId, material));
-    expect(await errorCode(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect(await outcome(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
   });
 
   it('DeleteImportedKeyMaterial returns the key to PendingImport; reimporting brings old ciphertexts back', async () => {
     const deleted = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
     expect(deleted.KeyMaterialId).toBe(derivedMaterialId(keyId, material));
     expect((await keyState(keyId)).KeyState).toBe('PendingImport');
-    expect(await errorCode(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
+    expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
     // Deleting again is a no-op on a key with no material.
-    expect(await errorCode(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('ok');
+    expect(await outcome(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('ok');
     // Different material is refused even while the key has none: it only ever takes back its own.
-    expect(await errorCode(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_1'))).toBe('IncorrectKeyMaterialException');
+    expect(await outcome(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_1'))).toBe('IncorrectKeyMaterialException');
     await importMaterial(keyId, material, 'RSAES_OAEP_SHA_1');
     const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
     expect(Buffer.from(Plaintext!).toString()).toBe('bring your own key');
@@ -173,9 +164,9 @@ describe('HMAC and asymmetric key material', () => {
   it('material of the wrong type or size is IncorrectKeyMaterialException', async () => {
     const ecKey = await externalKey('ECC_NIST_P384', 'SIGN_VERIFY');
     const p256 = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']).pkcs8;
-    expect(await errorCode(importMaterial(ecKey, p256, 'RSA_AES_KEY_WRAP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect(await outcome(importMaterial(ecKey, p256, 'RSA_AES_KEY_WRAP_SHA_256'))).toBe('IncorrectKeyMaterialException');
     const symmetric = await externalKey();
-    expect(await errorCode(importMaterial(symmetric, randomBytes(16), 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect(await outcome(importMaterial(symmetric, randomBytes(16), 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
     expect((await keyState(symmetric)).KeyState).toBe('PendingImport');
   });
 });
@@ -186,18 +177,18 @@ describe('errors', () => {
   it('keys not of Origin EXTERNAL: UnsupportedOperationException for all three operations', async () => {
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
     const keyId = KeyMetadata!.KeyId!;
-    expect(await errorCode(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('UnsupportedOperationException');
-    expect(await errorCode(kms.send(new ImportKeyMaterialCommand({
+    expect(await outcome(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('UnsupportedOperationException');
+    expect(await outcome(kms.send(new ImportKeyMaterialCommand({
       KeyId: keyId, ImportToken: randomBytes(200), EncryptedKeyMaterial: randomBytes(256), ...noExpiry,
     })))).toBe('UnsupportedOperationException');
-    expect(await errorCode(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('UnsupportedOperationException');
+    expect(await outcome(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('UnsupportedOperationException');
   });
 
   it('RSAES_PKCS1_V1_5 is refused; a key pending deletion is KMSInvalidStateException', async () => {
     const keyId = await externalKey();
-    expect(await errorCode(parameters(keyId, 'RSAES_PKCS1_V1_5' as WrappingAlgorithm))).toBe('ValidationException');
+    expect(await outcome(parameters(keyId, 'RSAES_PKCS1_V1_5' as WrappingAlgorithm))).toBe('ValidationException');
     await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
-    expect(await errorCode(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('KMSInvalidStateException');
+    expect(await outcome(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('KMSInvalidStateException');
   });
 
   it('tokens: another key\'s, tampered, edited or expired ones are refused; bad wrapping is InvalidCiphertextException', async () => {
@@ -207,7 +198,7 @@ describe('errors', () => {
     const { token, publicKey } = await parameters(keyId, 'RSAES_OAEP_SHA_256');
     const encrypted = wrapWithOpenssl(publicKey, 'RSAES_OAEP_SHA_256', material);
     const attempt = (importToken: Uint8Array, encryptedMaterial: Uint8Array = encrypted, id = keyId) =>
-      errorCode(kms.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: importToken, EncryptedKeyMaterial: encryptedMaterial, ...noExpiry })));
+      outcome(kms.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: importToken, EncryptedKeyMaterial: encryptedMaterial, ...noExpiry })));
 
     expect(await attempt(token, encrypted, otherKey)).toBe('InvalidImportTokenException');
     expect(await attempt(randomBytes(token.length))).toBe('InvalidImportTokenException');
@@ -233,7 +224,7 @@ describe('errors', () => {
     const keyId = await externalKey();
     const material = randomBytes(32);
     const day = 86_400_000;
-    const expect4 = async (expiration: Parameters<typeof importMaterial>[3]) => errorCode(importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', expiration));
+    const expect4 = async (expiration: Parameters<typeof importMaterial>[3]) => outcome(importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', expiration));
     expect(await expect4({})).toBe('ValidationException'); // default KEY_MATERIAL_EXPIRES needs ValidTo
     expect(await expect4({ ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ValidTo: new Date(Date.now() + day) })).toBe('ValidationException');
     expect(await expect4({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(Date.now() - day) })).toBe('ValidationException');
@@ -258,7 +249,7 @@ describe('expiring material', () => {
     }));
     const ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('short-lived') }))).CiphertextBlob!;
     await new Promise((resolve) => setTimeout(resolve, validTo - Date.now() + 500));
-    expect(await errorCode(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
+    expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
     const metadata = await keyState(keyId);
     expect(metadata.KeyState).toBe('PendingImport');
     expect(metadata.ValidTo).toBeUndefined();

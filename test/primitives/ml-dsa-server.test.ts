@@ -1,6 +1,7 @@
-// The pool's worker threads load liboqs too (ml-dsa-compiled.ts instantiates it with a top-level await when a
-// worker starts): Sign and Verify through the real server with the AWS SDK, every signature checked by @noble
-// against the published SPKI, and no worker fell back to pure JS (the fallback announces itself on stderr).
+// The pool's worker threads load liboqs too (ml-dsa-compiled.ts instantiates it when a worker starts; @noble
+// serves until it is ready): Sign and Verify through the real server with the AWS SDK, every signature checked
+// by @noble against the published SPKI, and no worker fell back to pure JS (the fallback announces itself on
+// stderr).
 import { CreateKeyCommand, GetPublicKeyCommand, SignCommand, VerifyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
