@@ -5,7 +5,7 @@
 // bench/out/<case>/.
 //
 //   npm run build && node dist/bench/run-targets.js [--duration 10] [--rounds 2] [--connections 64]
-//     [--workers 1] [--processes N] [--scenarios encrypt,encrypt-spread-over-many-keys,...]
+//     [--workers 1] [--processes N] [--frontends N|auto] [--scenarios encrypt,encrypt-spread-over-many-keys,...]
 //     [--results bench/RESULTS.md] [--store-keys 100000] [--spread-keys 10000]
 //
 // Both servers and the load generator share this machine; CPU-seconds are read from /proc for each
@@ -22,7 +22,9 @@ import { parseMix } from './harness/scenarios.js';
 import { runHalfPeak } from './targets/half-peak.js';
 import { manyKeysWarmupSeconds, runManyKeys, SPREAD_KEYS, STORE_KEYS } from './targets/many-keys.js';
 import { renderResults, type RunResults } from './targets/results.js';
-import { benchCredentials, machine, ROOT, startEngine, startReference, stop, type Started } from './targets/servers.js';
+import {
+  benchCredentials, describeEngineSettings, machine, ROOT, startEngine, startReference, stop, type Started,
+} from './targets/servers.js';
 
 interface ComparisonCase {
   name: string;
@@ -53,7 +55,10 @@ async function main(): Promise<number> {
     duration: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' },
     workers: { type: 'string' }, processes: { type: 'string' }, scenarios: { type: 'string' },
     results: { type: 'string' }, 'store-keys': { type: 'string' }, 'spread-keys': { type: 'string' },
+    frontends: { type: 'string' },
   } });
+  // The engine's KMS_FRONTENDS (one process by default): `auto` runs a front end on every core.
+  const engineSettings: Record<string, string> = values.frontends === undefined ? {} : { KMS_FRONTENDS: values.frontends };
   const chosen = values.scenarios ? values.scenarios.split(',').map((name) => name.trim()) : CASES.map((c) => c.name);
   const cases = chosen.map((name) => {
     const found = CASES.find((c) => c.name === name);
@@ -83,7 +88,7 @@ async function main(): Promise<number> {
     reference = await startReference(processes);
     const engineDir = join(workDir, 'engine');
     mkdirSync(engineDir);
-    engine = await startEngine(engineDir, credentials);
+    engine = await startEngine(engineDir, credentials, engineSettings);
     process.stderr.write(`engine ${engine.url} (pid ${engine.pid}), reference ${reference.url} (pid ${reference.pid})\n`);
     // Every case starts from these settings; each procedure sets its own endpoints, keys and rate.
     const base: BenchOptions = {
@@ -103,8 +108,8 @@ async function main(): Promise<number> {
       } else if (c.kind === 'many-keys') {
         const seededDir = join(workDir, 'many-keys');
         mkdirSync(seededDir);
-        const { report, summary } = await runManyKeys({ baseline: engine, credentials, workDir: seededDir, options: base,
-          hooks, storeKeys, spreadKeys });
+        const { report, summary } = await runManyKeys({ baseline: engine, credentials, settings: engineSettings,
+          workDir: seededDir, options: base, hooks, storeKeys, spreadKeys });
         await writeReportFiles(outDir(c.name), report);
         results.manyKeys = summary;
         rmSync(seededDir, { recursive: true, force: true });
@@ -117,7 +122,7 @@ async function main(): Promise<number> {
     }
     const settings = `${connections} connections, ${durationSeconds} s per endpoint in ${rounds} alternating rounds ` +
       `after 2 s warm-up (many keys: ${manyKeysWarmupSeconds(spreadKeys)} s), ${workers} load thread(s), payload 1024 B (RSA OAEP 128 B), reference on ` +
-      `${processes} process(es), engines with default settings`;
+      `${processes} process(es), engines with default settings plus ${describeEngineSettings(engineSettings)}`;
     writeFileSync(resultsPath, renderResults(results, settings, machine()));
     process.stderr.write(`wrote ${resultsPath}\n`);
     return 0;

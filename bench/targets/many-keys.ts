@@ -78,6 +78,8 @@ export interface ManyKeysRun {
   /** The run's main engine: the one-key baseline. */
   baseline: Started;
   credentials: Credentials;
+  /** The baseline's settings over ENGINE_SETTINGS: the seeded engine runs with the same. */
+  settings?: Readonly<Record<string, string>>;
   /** Where the seeded engine's data directory and the seed file go. */
   workDir: string;
   /** Connections, duration, rounds, workers... of the run; keys, warm-up and endpoints are set here. */
@@ -99,7 +101,7 @@ export async function runManyKeys(run: ManyKeysRun): Promise<{ report: BenchRepo
   note(`seeding ${storeKeys} keys`);
   const seedSeconds = seedEngine(dataDir, run.credentials, seedFile);
   note(`seeded ${storeKeys} keys in ${seedSeconds.toFixed(1)} s`);
-  const seeded = await startEngine(dataDir, run.credentials);
+  const seeded = await startEngine(dataDir, run.credentials, run.settings);
   try {
     const options: BenchOptions = {
       ...run.options, endpoint: seeded.url, serverPids: [seeded.pid], compare: run.baseline.url,
