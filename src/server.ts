@@ -18,7 +18,7 @@ import type { Pipeline, Realism } from './pipeline.js';
 import { CryptoPool } from './pool/crypto-pool.js';
 import { InlineLane } from './pool/inline-lane.js';
 import { parseQuotas, throttlingError } from './quota/index.js';
-import { openRequestQuotas } from './quota/redis-limiter.js';
+import { openRequestQuotas } from './quota/open.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
 import { rootCredentials } from './secrets.js';
 import { prepareRootKeys, rootKeyPlan } from './root-key/open.js';
