@@ -129,10 +129,6 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const frontends = env.KMS_FRONTENDS === 'auto' ? Math.max(1, availableParallelism()) : integer(env, 'KMS_FRONTENDS', 1, 1, 256);
   const quotas = env.KMS_QUOTAS || 'none';
-  if (frontends > 1 && quotas !== 'none' && quotaStore === 'memory') {
-    // In-memory buckets live in one process: N front ends would each admit the whole quota.
-    throw new ConfigError('KMS_QUOTAS with KMS_FRONTENDS above 1 needs shared buckets: set KMS_QUOTA_STORE=redis://..., or KMS_FRONTENDS=1');
-  }
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host,

@@ -19,6 +19,7 @@ import { CryptoPool } from './pool/crypto-pool.js';
 import { InlineLane } from './pool/inline-lane.js';
 import { parseQuotas, throttlingError } from './quota/index.js';
 import { openRequestQuotas } from './quota/open.js';
+import { FrontendBuckets } from './cluster/frontend-buckets.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
 import { rootCredentials } from './secrets.js';
 import { prepareRootKeys, rootKeyPlan } from './root-key/open.js';
@@ -82,7 +83,10 @@ export async function openEngine(config: Config, print: (line: string) => void, 
     onKeyRetired: (keyId) => pool.evict([keyId]),
   });
   frontend?.attach({ keyring, pool, access });
-  const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId });
+  // A front end with the in-memory store leases from the primary's buckets: the limits are the engine's, not each front end's.
+  const frontends = frontend === undefined ? undefined
+    : { buckets: new FrontendBuckets(frontend), name: `front end ${frontend.index}: quota store (the KMS_FRONTENDS primary)` };
+  const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId, frontends });
   // Other nodes' changes drop this node's cached keys, aliases, grants and worker key material.
   const cluster = await joinCluster(store, nodeId, { keyring, pool, access });
   let onThrottle: ((quotaClass: string) => void) | undefined;

@@ -6,7 +6,9 @@
 //  - cache invalidation: every key, alias or grant write this child commits is announced, and the write
 //    resolves only once every sibling has dropped what it cached (BroadcastingStore below). So a DisableKey
 //    answered by this child is honoured by a sibling's very next request, with no polling window;
-//  - /metrics: the child asked asks the primary, which gathers every child's registry and sums them.
+//  - /metrics: the child asked asks the primary, which gathers every child's registry and sums them;
+//  - request quotas (KMS_QUOTAS with the in-memory store): the primary keeps the token buckets and the
+//    children lease tokens from them (frontend-buckets.ts), so the limits hold for the engine, not per child.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore } from '../store/types.js';
@@ -43,6 +45,8 @@ export type ToPrimary =
   | { kmsfe: 'lock'; id: number; keyId: string }
   | { kmsfe: 'unlock'; keyId: string }
   | { kmsfe: 'metrics'; id: number }
+  | { kmsfe: 'lease'; id: number; bucket: string; rate: number; capacity: number; want: number; owed: number }
+  | { kmsfe: 'quota-heartbeat'; id: number }
   | { kmsfe: 'collected'; id: number; metrics: unknown[] };
 
 export type ToChild =
@@ -50,7 +54,9 @@ export type ToChild =
   | { kmsfe: 'changed-ack'; id: number }
   | { kmsfe: 'locked'; id: number; keyId: string }
   | { kmsfe: 'collect'; id: number }
-  | { kmsfe: 'metrics-text'; id: number; text?: string };
+  | { kmsfe: 'metrics-text'; id: number; text?: string }
+  | { kmsfe: 'leased'; id: number; granted: number }
+  | { kmsfe: 'quota-members'; id: number; live: number };
 
 /**
  * How long a write waits for its siblings' acknowledgement. Far above an IPC round trip (tens of microseconds);
@@ -65,12 +71,17 @@ const LOCK_TIMEOUT_MS = 10_000;
  * (reload, re-apply, write). A retry that is never written (the reloaded key refused the change) frees it then.
  */
 const CONFLICT_HOLD_MS = 2_000;
+/**
+ * How long a quota lease or heartbeat waits for the primary (an IPC round trip is tens of microseconds). Past it
+ * the child counts quotas locally at its share until the primary answers a heartbeat again.
+ */
+export const QUOTA_TIMEOUT_MS = 500;
 
 export class FrontendLink {
   #views: CachedViews | undefined;
   #registry: Registry | undefined;
   #nextId = 1;
-  readonly #pending = new Map<number, (value: string | undefined) => void>();
+  readonly #pending = new Map<number, (value: unknown) => void>();
 
   constructor(readonly index: number, readonly count: number) {
     process.on('message', (message: unknown) => {
@@ -126,7 +137,7 @@ export class FrontendLink {
 
   /** The Prometheus text summed over every front end; this child's own registry if the primary does not answer. */
   async renderMetrics(local: Registry): Promise<string> {
-    const text = await this.#request((id) => ({ kmsfe: 'metrics', id }), METRICS_TIMEOUT_MS);
+    const text = await this.#request<string>((id) => ({ kmsfe: 'metrics', id }), METRICS_TIMEOUT_MS);
     return text ?? local.metrics();
   }
 
@@ -143,12 +154,22 @@ export class FrontendLink {
     return new BroadcastingStore(store, this);
   }
 
-  #request(message: (id: number) => ToPrimary, timeoutMs: number): Promise<string | undefined> {
+  /** Tokens granted from the primary's bucket (see TokenBucketTable.lease); undefined if it did not answer in time. */
+  leaseTokens(bucket: string, rate: number, capacity: number, want: number, owed: number): Promise<number | undefined> {
+    return this.#request<number>((id) => ({ kmsfe: 'lease', id, bucket, rate, capacity, want, owed }), QUOTA_TIMEOUT_MS);
+  }
+
+  /** How many front ends the primary runs now; undefined if it did not answer in time. */
+  liveFrontends(): Promise<number | undefined> {
+    return this.#request<number>((id) => ({ kmsfe: 'quota-heartbeat', id }), QUOTA_TIMEOUT_MS);
+  }
+
+  #request<T = undefined>(message: (id: number) => ToPrimary, timeoutMs: number): Promise<T | undefined> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.#pending.delete(id); resolve(undefined); }, timeoutMs);
       timer.unref();
-      this.#pending.set(id, (value) => { clearTimeout(timer); this.#pending.delete(id); resolve(value); });
+      this.#pending.set(id, (value) => { clearTimeout(timer); this.#pending.delete(id); resolve(value as T | undefined); });
       if (!this.#send(message(id))) this.#pending.get(id)?.(undefined);
     });
   }
@@ -181,6 +202,12 @@ export class FrontendLink {
         return;
       case 'metrics-text':
         this.#pending.get(message.id)?.(message.text);
+        return;
+      case 'leased':
+        this.#pending.get(message.id)?.(message.granted);
+        return;
+      case 'quota-members':
+        this.#pending.get(message.id)?.(message.live);
         return;
     }
   }

@@ -10,6 +10,8 @@
 //  - relays cache invalidations between children and acknowledges them to the writer once every sibling
 //    has dropped the change, and grants per-key write locks (src/cluster/frontend-link.ts);
 //  - answers a child's /metrics request with every child's registry summed (prom-client AggregatorRegistry);
+//  - keeps the request-quota token buckets of the in-memory quota store (src/quota/bucket-table.ts) and
+//    grants the children's leases from them, so KMS_QUOTAS limits the engine, not each child;
 //  - replaces a child that dies after start-up (one line on stderr), and on SIGTERM/SIGINT drains and stops
 //    every child, then exits 0.
 import cluster, { type Worker } from 'node:cluster';
@@ -18,6 +20,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import type { Config } from '../config.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
 import { rootCredentials } from '../secrets.js';
+import { TokenBucketTable } from '../quota/bucket-table.js';
 import { openStore } from '../store/open.js';
 import { FRONTEND_INDEX_ENV, type Change, type ToChild, type ToPrimary } from './frontend-link.js';
 import { resolveNodeId } from './node-id.js';
@@ -30,6 +33,8 @@ const STOP_TIMEOUT_MS = 15_000;
 /** A child that dies this soon after it started is replaced after REPLACE_BACKOFF_MS, so a crash loop cannot spin. */
 const QUICK_DEATH_MS = 5_000;
 const REPLACE_BACKOFF_MS = 1_000;
+/** How often quota buckets untouched long enough to be full again are forgotten. */
+const BUCKET_SWEEP_MS = 60_000;
 
 type Collected = Array<MetricObjectWithValues<MetricValue<string>>>;
 
@@ -86,6 +91,8 @@ class Primary {
   readonly #collections = new Map<number, Gathering<Collected>>();
   /** Per-key write locks: the holder, then the requests waiting in order. */
   readonly #locks = new Map<string, { holder: Slot; waiting: Array<{ slot: Slot; id: number }> }>();
+  /** The quota buckets the children lease from (KMS_QUOTAS with the in-memory store; unused otherwise). */
+  readonly #quotaBuckets = new TokenBucketTable();
   #nextId = 1;
   #started = false;
   #stopping = false;
@@ -99,8 +106,11 @@ class Primary {
     const stop = () => this.#stop(0, 'kms-engine: shutting down');
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    const sweeper = setInterval(() => this.#quotaBuckets.sweep(), BUCKET_SWEEP_MS);
+    sweeper.unref();
     for (let index = 1; index <= this.config.frontends; index++) this.#fork(index);
     return finished.finally(() => {
+      clearInterval(sweeper);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
     });
@@ -155,6 +165,18 @@ class Primary {
       case 'collected':
         this.#answered(this.#collections, message.id, slot.worker, message.metrics as Collected);
         return;
+      case 'lease': {
+        const granted = this.#quotaBuckets.lease(message.bucket, message.rate, message.capacity, message.want, message.owed);
+        this.#send(slot.worker, { kmsfe: 'leased', id: message.id, granted });
+        return;
+      }
+      case 'quota-heartbeat': {
+        // Every child forked and not yet gone counts, linked or still starting: each will serve its share.
+        let live = 0;
+        for (const each of this.#slots.values()) if (!each.worker.isDead()) live++;
+        this.#send(slot.worker, { kmsfe: 'quota-members', id: message.id, live: Math.max(1, live) });
+        return;
+      }
     }
   }
 

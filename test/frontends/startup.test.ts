@@ -1,7 +1,7 @@
 // KMS_FRONTENDS start-up: what must happen once happens once (seed, credentials), a child's start-up failure
-// ends the whole server with that child's one line and a non-zero status, and configurations that N front ends
-// cannot honour (in-memory quotas) are refused up front.
-import { ListKeysCommand } from '@aws-sdk/client-kms';
+// ends the whole server with that child's one line and a non-zero status, and in-memory quotas start (the
+// primary keeps the buckets; test/frontends/quotas.test.ts floods them).
+import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -44,11 +44,23 @@ describe('KMS_FRONTENDS start-up', () => {
     expect(() => loadConfig({ KMS_FRONTENDS: '0' })).toThrow(ConfigError);
   });
 
-  it('refuses in-memory quotas with more than one front end, in one line naming the fix', async () => {
-    const { status, output, children } = await serveToExit({ KMS_FRONTENDS: '2', KMS_QUOTAS: 'aws' });
-    expect(status).toBe(2);
-    expect(output.trim()).toMatch(/^kms-engine: KMS_QUOTAS with KMS_FRONTENDS above 1 needs shared buckets: set KMS_QUOTA_STORE=redis:\/\/\.\.\., or KMS_FRONTENDS=1$/);
-    expect(children).toEqual([]);
+  it('starts with in-memory quotas and more than one front end (the primary keeps the buckets)', async () => {
+    expect(loadConfig({ KMS_FRONTENDS: '2', KMS_QUOTAS: 'aws' }).quotaStore).toBe('memory');
+    const server = await startServer({ env: { KMS_FRONTENDS: '2', KMS_QUOTAS: 'aws,CreateKey=2' } });
+    try {
+      expect(childPids(server.process.pid!)).toHaveLength(2);
+      expect(server.output().match(/kms-engine listening on /g)).toHaveLength(1);
+      // The quotas are in force: CreateKey at 2/s for the engine admits a few of 10 at once and throttles the rest
+      // (test/frontends/quotas.test.ts measures the shared rate).
+      const client = server.client();
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => client.send(new CreateKeyCommand({})).then(() => 'ok', (error: Error) => error.name)));
+      const admitted = outcomes.filter((each) => each === 'ok').length;
+      expect(admitted, outcomes.join()).toBeGreaterThanOrEqual(1);
+      expect(admitted, outcomes.join()).toBeLessThanOrEqual(2 + 2); // the bucket, and a lease in hand per front end
+      expect(outcomes.filter((each) => each !== 'ok').every((each) => each === 'ThrottlingException'), outcomes.join()).toBe(true);
+    } finally {
+      await server.remove();
+    }
   });
 
   it('stops every front end when the port is taken, with one line and a non-zero status', async () => {
