@@ -115,6 +115,8 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     help: 'Busiest account\'s requests in the current second over the quota, by quota class (1 = at the limit).',
     labelNames: ['quota_class'] as const,
     registers: [registry],
+    // Summed over KMS_FRONTENDS front ends: they spend one shared bucket, so their shares of it add up.
+    aggregator: 'sum',
     collect() {
       this.reset();
       for (const { quotaClass, limit, usedThisSecond } of sources.quotaSnapshot?.() ?? []) {
