@@ -8,9 +8,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import type { Credentials } from '../harness/signer.js';
 
-export const ROOT = new URL('../../../', import.meta.url).pathname; // dist/bench/targets/ -> repository root
+export const ROOT = PROJECT_ROOT; // compiled (dist/bench/targets/) or as source under vitest
 
 export interface Started {
   child: ChildProcess;
