@@ -59,15 +59,21 @@ async function flood(limiters: LeasedQuotaLimiter[], clock: ReturnType<typeof fa
 const degradedGauge = async (registry: Registry): Promise<number> =>
   (await registry.getSingleMetric('kms_quota_store_degraded')!.get()).values[0]!.value;
 
+/** Two members (nodes or front ends) leasing `ecc=ECC_LIMIT` from one table, on one fake clock. */
+async function twoMembersOnOneBucket() {
+  const clock = fakeClock();
+  const table = new TokenBucketTable(clock.now);
+  const config = parseQuotas(`ecc=${ECC_LIMIT}`, 'us-east-1');
+  const members = await Promise.all([1, 2].map((n) =>
+    LeasedQuotaLimiter.open(fakeBuckets(table).buckets, config, { memberId: `node.${n}`, now: clock.now, log: () => {} })));
+  return { clock, members };
+}
+
 afterEach(() => { vi.useRealTimers(); });
 
 describe('LeasedQuotaLimiter', () => {
   it('two members leasing from one bucket admit what one bucket admits, each some', async () => {
-    const clock = fakeClock();
-    const table = new TokenBucketTable(clock.now);
-    const config = parseQuotas(`ecc=${ECC_LIMIT}`, 'us-east-1');
-    const members = await Promise.all([1, 2].map((n) =>
-      LeasedQuotaLimiter.open(fakeBuckets(table).buckets, config, { memberId: `node.${n}`, now: clock.now, log: () => {} })));
+    const { clock, members } = await twoMembersOnOneBucket();
     try {
       const admitted = await flood(members, clock, 3_000);
       const total = admitted[0]! + admitted[1]!;
@@ -82,11 +88,7 @@ describe('LeasedQuotaLimiter', () => {
   });
 
   it('sustains the rate: after the first second, about 300 per second over both members', async () => {
-    const clock = fakeClock();
-    const table = new TokenBucketTable(clock.now);
-    const config = parseQuotas(`ecc=${ECC_LIMIT}`, 'us-east-1');
-    const members = await Promise.all([1, 2].map((n) =>
-      LeasedQuotaLimiter.open(fakeBuckets(table).buckets, config, { memberId: `node.${n}`, now: clock.now, log: () => {} })));
+    const { clock, members } = await twoMembersOnOneBucket();
     try {
       await flood(members, clock, 1_000);
       for (let second = 0; second < 3; second++) {
