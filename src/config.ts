@@ -128,7 +128,6 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`KMS_FRONTENDS must be 'auto' or a whole number, got '${env.KMS_FRONTENDS}'`);
   }
   const frontends = env.KMS_FRONTENDS === 'auto' ? Math.max(1, availableParallelism()) : integer(env, 'KMS_FRONTENDS', 1, 1, 256);
-  const quotas = env.KMS_QUOTAS || 'none';
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host,
@@ -138,7 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessKeyId,
     secretAccessKey,
     identitiesFile: optional(env, 'KMS_IDENTITIES'),
-    quotas,
+    quotas: env.KMS_QUOTAS || 'none',
     rootKeyFile: resolve(env.KMS_ROOT_KEY_FILE || resolve(dataDir, 'root.key')),
     rootKeyUri,
     newRootKeyFile: newRootKeyFile === undefined ? undefined : resolve(newRootKeyFile),

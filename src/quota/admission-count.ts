@@ -1,4 +1,4 @@
-// What a bucket (local limiter) or lease (Redis limiter) admitted per one-second interval, for the quota
+// What a bucket (QuotaLimiter) or lease (LeasedQuotaLimiter) admitted per one-second interval, for the quota
 // utilisation gauge. Counting is on the hot path, so it mutates in place and allocates nothing.
 
 export interface AdmissionCount {
@@ -26,7 +26,17 @@ export function countAdmission(count: AdmissionCount, nowMs: number): void {
  * Requests admitted in interval `second`, or in the one before when that was higher (so a scrape early in a
  * second does not read as a dip); 0 after a quiet second.
  */
-export function admittedAround(count: AdmissionCount, second: number): number {
+function admittedAround(count: AdmissionCount, second: number): number {
   if (count.second === second) return Math.max(count.admitted, count.admittedBefore);
   return count.second === second - 1 ? count.admitted : 0;
+}
+
+/** The busiest of `counts` around interval `second` (admittedAround), 0 when there are none. */
+export function busiestAround(counts: Iterable<AdmissionCount>, second: number): number {
+  let busiest = 0;
+  for (const count of counts) {
+    const used = admittedAround(count, second);
+    if (used > busiest) busiest = used;
+  }
+  return busiest;
 }

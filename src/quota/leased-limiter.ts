@@ -18,7 +18,7 @@
 // limit divided by the number of live members it last saw), says so in one log line and in
 // kms_quota_store_degraded, and goes back to the store as soon as a heartbeat succeeds.
 import { Gauge, type Registry } from 'prom-client';
-import { admittedAround, countAdmission, newAdmissionCount, type AdmissionCount } from './admission-count.js';
+import { busiestAround, countAdmission, newAdmissionCount, type AdmissionCount } from './admission-count.js';
 import { QuotaLimiter, type QuotaUsage } from './limiter.js';
 import type { RequestQuotas } from './open.js';
 import type { QuotaConfig } from './parse.js';
@@ -146,12 +146,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
     const second = Math.floor(this.#now() / 1000);
     const usage: QuotaUsage[] = [];
     for (const state of this.#classes.values()) {
-      let usedThisSecond = 0;
-      for (const lease of state.leases.values()) {
-        const used = admittedAround(lease, second);
-        if (used > usedThisSecond) usedThisSecond = used;
-      }
-      usage.push({ quotaClass: state.quotaClass, limit: state.limit, usedThisSecond });
+      usage.push({ quotaClass: state.quotaClass, limit: state.limit, usedThisSecond: busiestAround(state.leases.values(), second) });
     }
     return usage;
   }
@@ -162,7 +157,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
       name: 'kms_quota_store_degraded',
       help: 'Whether this node counts quotas locally at its share because the shared quota store (Redis, or the KMS_FRONTENDS primary) is unreachable (1) or shares them through it (0).',
       registers: [registry],
-      aggregator: 'max', // summed over front ends: 1 when any of them counts locally
+      aggregator: 'max', // over KMS_FRONTENDS front ends: 1 when any of them counts locally
     });
     this.#gauge.set(this.#degraded ? 1 : 0);
   }

@@ -12,7 +12,7 @@
 
 import { THROTTLING_MESSAGE } from '../contract/errors.js';
 import { type KmsError, kmsError } from '../protocol/errors.js';
-import { admittedAround, countAdmission, newAdmissionCount, type AdmissionCount } from './admission-count.js';
+import { busiestAround, countAdmission, newAdmissionCount, type AdmissionCount } from './admission-count.js';
 import type { QuotaConfig } from './parse.js';
 
 interface Bucket extends AdmissionCount {
@@ -80,12 +80,7 @@ export class QuotaLimiter {
     const second = Math.floor(this.#now() / 1000);
     const usage: QuotaUsage[] = [];
     for (const [quotaClass, state] of this.#classes) {
-      let usedThisSecond = 0;
-      for (const bucket of state.buckets.values()) {
-        const used = admittedAround(bucket, second);
-        if (used > usedThisSecond) usedThisSecond = used;
-      }
-      usage.push({ quotaClass, limit: state.limit, usedThisSecond });
+      usage.push({ quotaClass, limit: state.limit, usedThisSecond: busiestAround(state.buckets.values(), second) });
     }
     return usage;
   }
