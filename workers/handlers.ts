@@ -1,6 +1,6 @@
 // One handler per job: plain functions (job in, result out), used by the pool's worker entry and callable
 // in-process by tests. Failures are returned as { ok: false, code, message }, never thrown across the hop.
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
 import type { KmsErrorCode, KmsFailure } from '../src/contract/errors.js';
 import { KEY_SPECS, type KeySpec } from '../src/contract/key-specs.js';
 import type {
@@ -12,10 +12,11 @@ import { randomBytesFromPool } from './random-pool.js';
 import { derivedMaterialId } from '../src/keys/factory.js';
 import { makeImportParameters, unwrapImportedMaterial } from './import.js';
 import type { RootKey } from './root-key.js';
-import { openSymmetric, sealSymmetric } from './symmetric.js';
+import { openSymmetric, sealSymmetric, type SymmetricKey } from './symmetric.js';
+import { blobHeader } from '../src/contract/ciphertext-blob.js';
 
 interface UsableKey extends CachedKey {
-  secret?: KeyObject; // SYMMETRIC_DEFAULT
+  symmetric?: SymmetricKey; // SYMMETRIC_DEFAULT
   loaded?: primitives.LoadedKey; // every other spec
 }
 
@@ -95,14 +96,14 @@ export class JobRunner {
     },
     generateDataKey: ({ key, bytes, context, withPlaintext }) => {
       const plaintext = randomBytesFromPool(bytes);
-      const ciphertext = sealSymmetric(this.secret(key), key.keyId, key.materialId, plaintext, context);
+      const ciphertext = sealSymmetric(this.symmetric(key), plaintext, context);
       if (withPlaintext) return { ok: true, ciphertext, plaintext };
       plaintext.fill(0);
       return { ok: true, ciphertext };
     },
     generateDataKeyPair: async ({ key, pairSpec, context, withPlaintext }) => {
       const pair = await primitives.generateDataKeyPair(pairSpec);
-      const privateKeyCiphertext = sealSymmetric(this.secret(key), key.keyId, key.materialId, pair.privateKey, context);
+      const privateKeyCiphertext = sealSymmetric(this.symmetric(key), pair.privateKey, context);
       if (withPlaintext) return { ok: true, privateKeyCiphertext, privateKeyPlaintext: pair.privateKey, publicKey: pair.publicKey };
       pair.privateKey.fill(0);
       return { ok: true, privateKeyCiphertext, publicKey: pair.publicKey };
@@ -135,13 +136,13 @@ export class JobRunner {
 
   private seal(target: SealTarget, plaintext: Uint8Array): Buffer {
     if (target.kind === 'symmetric') {
-      return sealSymmetric(this.secret(target.key), target.key.keyId, target.key.materialId, plaintext, target.context);
+      return sealSymmetric(this.symmetric(target.key), plaintext, target.context);
     }
     return primitives.rsaEncrypt(this.loaded(target.key), target.algorithm, plaintext);
   }
 
   private open(source: SealedInput): Buffer | null {
-    if (source.kind === 'symmetric') return openSymmetric(this.secret(source.key), source.blob, source.context);
+    if (source.kind === 'symmetric') return openSymmetric(this.symmetric(source.key).secret, source.blob, source.context);
     try {
       return primitives.rsaDecrypt(this.loaded(source.key), source.algorithm, source.ciphertext);
     } catch (error) {
@@ -154,8 +155,8 @@ export class JobRunner {
     return this.cache.getOrLoad(`${ref.keyId}:${ref.materialId}`, () => loadUsable(this.root, ref));
   }
 
-  private secret(ref: KeyRef): KeyObject {
-    const key = this.usable(ref).secret;
+  private symmetric(ref: KeyRef): SymmetricKey {
+    const key = this.usable(ref).symmetric;
     if (key === undefined) throw new primitives.PrimitiveError('InvalidKeyUsageException', 'Key is not symmetric.');
     return key;
   }
@@ -170,7 +171,9 @@ export class JobRunner {
 function loadUsable(root: RootKey, ref: KeyRef): UsableKey {
   const material = root.unwrap(ref.keyId, ref.materialId, ref.wrapped);
   try {
-    return isSymmetric(ref.spec) ? { secret: createSecretKey(material) } : { loaded: primitives.loadKey(ref.spec, material) };
+    return isSymmetric(ref.spec)
+      ? { symmetric: { secret: createSecretKey(material), header: blobHeader(ref.keyId, ref.materialId) } }
+      : { loaded: primitives.loadKey(ref.spec, material) };
   } finally {
     material.fill(0);
   }

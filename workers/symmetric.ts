@@ -1,19 +1,22 @@
 // SYMMETRIC_DEFAULT: AES-256-GCM over the self-describing blob of src/contract/ciphertext-blob.ts. The blob
 // header and the canonical encryption context are the associated data, so changing either fails the tag.
 import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
-import {
-  HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES, decodeHeader, encodeHeader,
-} from '../src/contract/ciphertext-blob.js';
+import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES, hasBlobShape } from '../src/contract/ciphertext-blob.js';
 import { canonicalContext, type EncryptionContext } from '../src/contract/encryption-context.js';
 import { randomInto } from './random-pool.js';
 
-export function sealSymmetric(key: KeyObject, keyId: string, materialId: string, plaintext: Uint8Array,
-  context: EncryptionContext | undefined): Buffer {
+/** A symmetric key as sealing needs it: the AES key, and the blob header naming it (ciphertext-blob.ts). */
+export interface SymmetricKey {
+  readonly secret: KeyObject;
+  readonly header: Buffer;
+}
+
+export function sealSymmetric(key: SymmetricKey, plaintext: Uint8Array, context: EncryptionContext | undefined): Buffer {
   const blob = Buffer.allocUnsafe(OVERHEAD_BYTES + plaintext.length);
-  encodeHeader(keyId, materialId, blob);
+  key.header.copy(blob, 0);
   const iv = blob.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES);
   randomInto(iv);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const cipher = createCipheriv('aes-256-gcm', key.secret, iv);
   cipher.setAAD(associatedData(blob.subarray(0, HEADER_BYTES), context));
   const body = cipher.update(plaintext);
   cipher.final();
@@ -24,7 +27,7 @@ export function sealSymmetric(key: KeyObject, keyId: string, materialId: string,
 
 /** Opens a blob; null when the tag does not verify (tampered blob, wrong context, wrong key). */
 export function openSymmetric(key: KeyObject, blob: Uint8Array, context: EncryptionContext | undefined): Buffer | null {
-  if (decodeHeader(blob) === null) return null;
+  if (!hasBlobShape(blob)) return null;
   const bytes = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   const header = bytes.subarray(0, HEADER_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));

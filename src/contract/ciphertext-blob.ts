@@ -26,9 +26,19 @@ export function encodeHeader(keyId: string, materialId: string, into: Buffer): v
   into.write(materialId, 17, 32, 'hex');
 }
 
+/** The header of every blob sealed under this key material: computed once per cached key, not per call. */
+export function blobHeader(keyId: string, materialId: string): Buffer {
+  const header = Buffer.allocUnsafeSlow(HEADER_BYTES);
+  encodeHeader(keyId, materialId, header);
+  return header;
+}
+
+/** Whether `blob` is long enough and of the version to be one of ours (decodeHeader without the strings). */
+export const hasBlobShape = (blob: Uint8Array): boolean => blob.length >= OVERHEAD_BYTES && blob[0] === BLOB_VERSION;
+
 /** Parses the header of a symmetric ciphertext blob; null when it cannot be one of ours. */
 export function decodeHeader(blob: Uint8Array): BlobHeader | null {
-  if (blob.length < OVERHEAD_BYTES || blob[0] !== BLOB_VERSION) return null;
+  if (!hasBlobShape(blob)) return null;
   const bytes = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   const hex = bytes.toString('hex', 1, 17);
   const keyId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
