@@ -13,7 +13,7 @@ export interface ParsedAuthorization {
   date: string; // yyyymmdd from the credential scope
   region: string;
   service: string;
-  signedHeaders: string[];
+  signedHeaders: readonly string[];
   signature: string;
 }
 
@@ -39,6 +39,39 @@ const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
  * split/trim/regex version allocated a dozen strings and arrays to find three values.
  */
 export function parseAuthorization(header: string): ParsedAuthorization | null {
+  const signature = lastScope.signatureOf(header);
+  if (signature !== undefined) return { ...lastScope.parsed!, signature };
+  const fields = parseAuthorizationFully(header);
+  if (fields === null) return null;
+  if (fields.signatureEnd === header.length) lastScope.remember(header, fields.parsed);
+  return fields.parsed;
+}
+
+const SIGNATURE_HEX_LENGTH = 64;
+
+/**
+ * The last header parsed, up to its signature. A client signs every request with the same credential scope and
+ * signed headers for a day, so consecutive headers differ only in their last 64 characters: when a header has
+ * the remembered prefix and 64 lowercase hex digits after it, nothing else in it can differ (hex holds no ',',
+ * '=' or whitespace), and it parses to the remembered fields with the new signature.
+ */
+const lastScope = {
+  prefix: '',
+  parsed: undefined as ParsedAuthorization | undefined,
+  signatureOf(header: string): string | undefined {
+    if (this.parsed === undefined || header.length !== this.prefix.length + SIGNATURE_HEX_LENGTH
+      || !header.startsWith(this.prefix)) return undefined;
+    const signature = header.slice(this.prefix.length);
+    return SIGNATURE_PATTERN.test(signature) ? signature : undefined;
+  },
+  /** For a header whose signature value runs to its very end. */
+  remember(header: string, parsed: ParsedAuthorization): void {
+    this.prefix = header.slice(0, header.length - SIGNATURE_HEX_LENGTH);
+    this.parsed = { ...parsed, signedHeaders: Object.freeze(parsed.signedHeaders.slice()) };
+  },
+};
+
+function parseAuthorizationFully(header: string): { parsed: ParsedAuthorization; signatureEnd: number } | null {
   if (!header.startsWith(AUTHORIZATION_PREFIX)) return null;
   // [start, end) of each parameter's value; -1 when absent.
   let credentialStart = -1, credentialEnd = -1, headersStart = -1, headersEnd = -1, signatureStart = -1, signatureEnd = -1;
@@ -72,7 +105,7 @@ export function parseAuthorization(header: string): ParsedAuthorization | null {
   const signature = header.slice(signatureStart, signatureEnd);
   // A compiled regular expression checks 64 characters faster than a charCodeAt loop.
   if (!SIGNATURE_PATTERN.test(signature)) return null;
-  return {
+  const parsed = {
     accessKeyId: header.slice(credentialStart, slash1),
     date: header.slice(slash1 + 1, slash2),
     region: header.slice(slash2 + 1, slash3),
@@ -80,6 +113,7 @@ export function parseAuthorization(header: string): ParsedAuthorization | null {
     signedHeaders: header.slice(headersStart, headersEnd).split(';'),
     signature,
   };
+  return { parsed, signatureEnd };
 }
 
 const WHITESPACE = /\s/;
@@ -203,8 +237,18 @@ export function computeSignature(secret: string, amzDate: string, date: string, 
   return hmacSha256Hex(signingKeyEntry(secret, date, region, service).hmac, stringToSign(amzDate, date, region, service, canonical));
 }
 
-export const signaturesEqual = (a: string, b: string): boolean =>
-  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/** Scratch for two hex signatures' bytes: comparing them allocates no Buffers per request. */
+const comparison = { left: Buffer.allocUnsafeSlow(SIGNATURE_HEX_LENGTH), right: Buffer.allocUnsafeSlow(SIGNATURE_HEX_LENGTH) };
+
+/** Constant-time comparison of two signatures, as their UTF-8 bytes. */
+export function signaturesEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  // Hex digits are one byte each in any encoding; the pattern test reveals only whether the client sent hex.
+  if (!SIGNATURE_PATTERN.test(a) || !SIGNATURE_PATTERN.test(b)) return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  comparison.left.write(a, 'latin1');
+  comparison.right.write(b, 'latin1');
+  return timingSafeEqual(comparison.left, comparison.right);
+}
 
 /** `yyyymmddThhmmssZ` for a Date. */
 export const amzDate = (date: Date): string => date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');

@@ -5,7 +5,7 @@ import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  canonicalRequest, computeSignature, hmacKey, hmacSha256Hex, parseAuthorization, signingKey, type ParsedAuthorization,
+  canonicalRequest, computeSignature, hmacKey, hmacSha256Hex, parseAuthorization, signaturesEqual, signingKey, type ParsedAuthorization,
 } from '../../src/auth/sigv4.js';
 
 const hex = (text: string): Buffer => Buffer.from(text, 'hex');
@@ -133,6 +133,44 @@ describe('parseAuthorization', () => {
     fc.assert(fc.property(fc.oneof(arbitrary, mutated, fc.string({ unit: 'binary' })), (header) => {
       expect(parseAuthorization(header)).toEqual(referenceParseAuthorization(header));
     }), { numRuns: 20_000 });
+  });
+});
+
+describe('parseAuthorization on consecutive headers', () => {
+  // parseAuthorization remembers the last header up to its signature; the next one with that prefix is read
+  // from memory. Whatever came before, each header must still parse exactly as the reference parser reads it.
+  const tailChars = [...'0123456789abcdef', 'A', 'g', ' ', ',', '=', '\u00e9'];
+  const tail = fc.array(fc.constantFrom(...tailChars), { minLength: 60, maxLength: 68 }).map((chars) => chars.join(''));
+  const first = fc.oneof(fc.constant(VALID), fc.constant(`${VALID} `), fc.constant(`${VALID}, Signature=${SIGNATURE}`),
+    fc.constant(VALID.replace('Credential=AKID', 'Credential=OTHER')),
+    fc.constant(`AWS4-HMAC-SHA256 Signature=${SIGNATURE}, Credential=AKID/20260101/us-east-1/kms/aws4_request, SignedHeaders=host;${SIGNATURE}`));
+
+  it('reads a new signature after the same prefix, and nothing else from memory', () => {
+    fc.assert(fc.property(first, tail, (previous, signature) => {
+      parseAuthorization(previous);
+      const next = previous.slice(0, previous.length - 64) + signature;
+      expect(parseAuthorization(next)).toEqual(referenceParseAuthorization(next));
+      expect(parseAuthorization(previous)).toEqual(referenceParseAuthorization(previous));
+    }), { numRuns: 5_000 });
+  });
+
+  it('answers a remembered prefix with the signature of the header in hand', () => {
+    const other = 'f'.repeat(64);
+    expect(parseAuthorization(VALID)?.signature).toBe(SIGNATURE);
+    expect(parseAuthorization(VALID.replace(SIGNATURE, other))).toEqual({ ...referenceParseAuthorization(VALID), signature: other });
+  });
+});
+
+describe('signaturesEqual', () => {
+  it('compares hex signatures, and any other strings by their bytes', () => {
+    expect(signaturesEqual(SIGNATURE, SIGNATURE.slice())).toBe(true);
+    expect(signaturesEqual(SIGNATURE, `${SIGNATURE.slice(0, 63)}0`)).toBe(false);
+    expect(signaturesEqual(SIGNATURE, `0${SIGNATURE.slice(1)}`)).toBe(false);
+    expect(signaturesEqual(SIGNATURE, SIGNATURE.slice(1))).toBe(false);
+    expect(signaturesEqual(SIGNATURE, SIGNATURE.toUpperCase())).toBe(false);
+    expect(signaturesEqual('\u00e9'.repeat(64), '\u00e8'.repeat(64))).toBe(false);
+    expect(signaturesEqual('\u00e9'.repeat(64), '\u00e9'.repeat(64))).toBe(true);
+    expect(signaturesEqual('', '')).toBe(true);
   });
 });
 
