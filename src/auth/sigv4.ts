@@ -237,18 +237,8 @@ export function computeSignature(secret: string, amzDate: string, date: string, 
   return hmacSha256Hex(signingKeyEntry(secret, date, region, service).hmac, stringToSign(amzDate, date, region, service, canonical));
 }
 
-/** Scratch for two hex signatures' bytes: comparing them allocates no Buffers per request. */
-const comparison = { left: Buffer.allocUnsafeSlow(SIGNATURE_HEX_LENGTH), right: Buffer.allocUnsafeSlow(SIGNATURE_HEX_LENGTH) };
-
-/** Constant-time comparison of two signatures, as their UTF-8 bytes. */
-export function signaturesEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  // Hex digits are one byte each in any encoding; the pattern test reveals only whether the client sent hex.
-  if (!SIGNATURE_PATTERN.test(a) || !SIGNATURE_PATTERN.test(b)) return timingSafeEqual(Buffer.from(a), Buffer.from(b));
-  comparison.left.write(a, 'latin1');
-  comparison.right.write(b, 'latin1');
-  return timingSafeEqual(comparison.left, comparison.right);
-}
+export const signaturesEqual = (a: string, b: string): boolean =>
+  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** `yyyymmddThhmmssZ` for a Date. */
 export const amzDate = (date: Date): string => date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
