@@ -17,6 +17,20 @@ export interface SignedRequest {
   body: Uint8Array;
 }
 
+/** The last X-Amz-Date read: every request signed in the same second carries the same one. */
+let lastStamp = '';
+let lastSignedAt = 0;
+
+/** Milliseconds since the epoch of a `yyyymmddThhmmssZ` stamp; undefined when it is not one. */
+function signingTime(stamp: string): number | undefined {
+  if (stamp === lastStamp) return lastSignedAt;
+  const match = AMZ_DATE.exec(stamp);
+  if (match === null) return undefined;
+  lastSignedAt = Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!);
+  lastStamp = stamp;
+  return lastSignedAt;
+}
+
 const invalidSignature = (): KmsError => new KmsError('InvalidSignatureException',
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
 
@@ -37,14 +51,13 @@ export function authenticate(request: SignedRequest, lookup: (accessKeyId: strin
     throw new KmsError('IncompleteSignatureException', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
   }
   const stamp = request.header('x-amz-date');
-  const match = stamp === undefined ? null : AMZ_DATE.exec(stamp);
-  if (match === null) {
+  const signedAt = stamp === undefined ? undefined : signingTime(stamp);
+  if (signedAt === undefined) {
     throw new KmsError('IncompleteSignatureException', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
   }
   if (stamp!.slice(0, 8) !== parsed.date) {
     throw new KmsError('InvalidSignatureException', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.');
   }
-  const signedAt = Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!);
   if (Math.abs(now - signedAt) > MAX_SKEW_MS) {
     const fmt = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
     const relation = signedAt < now ? `earlier than ${fmt(now - MAX_SKEW_MS)} (${fmt(now)} - 5 min.)` : `later than ${fmt(now + MAX_SKEW_MS)} (${fmt(now)} + 5 min.)`;
