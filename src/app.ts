@@ -1,4 +1,5 @@
-// The Hono front end: transport only. POST / hands the raw request to the KMS pipeline; GET /healthz and
+// The Hono front end: transport only. POST / hands the raw request to the KMS pipeline, together with the
+// other requests read in the same event-loop turn (turn-batch.ts); GET /healthz and
 // GET /metrics answer operators. KMS concerns (auth, quotas, audit) are plain calls in pipeline.ts, not
 // middleware, so a request pays for no compose frames it does not need.
 //
@@ -10,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { handleKms, type Pipeline } from './pipeline.js';
+import { TurnBatch } from './turn-batch.js';
 
 const JSON_TYPE = 'application/x-amz-json-1.1';
 
@@ -56,6 +58,7 @@ function headerLookup(incoming: IncomingMessage): (name: string) => string | und
 
 export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () => boolean): Hono<{ Bindings: NodeBindings }> {
   const app = new Hono<{ Bindings: NodeBindings }>();
+  const batch = new TurnBatch();
 
   app.get('/healthz', (c) => (isReady() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));
 
@@ -75,13 +78,15 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       return c.body(errorBody('RequestEntityTooLargeException', 'Request body is too large.'), 413,
         { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID(), connection: 'close' });
     }
-    const response = await handleKms(pipeline, {
+    const request = {
       method: 'POST',
       path: (incoming.url ?? '/').split('?')[0]!,
       header: headerLookup(incoming),
       body,
       sourceIp: incoming.socket.remoteAddress ?? '127.0.0.1',
-    });
+    };
+    // With the other requests of this turn, at its end (turn-batch.ts).
+    const response = await batch.run(() => handleKms(pipeline, request));
     if (response.reset) {
       incoming.socket.destroy();
       return c.body(null, 500);
