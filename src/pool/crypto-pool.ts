@@ -17,6 +17,7 @@ import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
 import type { RootKeyPlan } from '../root-key/open.js';
 import { runsInline, type InlineLane } from './inline-lane.js';
+import { withStandaloneViews } from './standalone-views.js';
 
 export interface CryptoPoolOptions {
   workers: number;
@@ -205,7 +206,8 @@ export class CryptoPool {
     this.inFlight++;
     const startedAt = performance.now();
     const jobs = batch.map((entry) => entry.job);
-    return this.piscina.run(jobs).then(
+    // Pooled Buffers would cross as their whole 8 KiB pool (standalone-views.ts).
+    return this.piscina.run(jobs.map((job) => withStandaloneViews(job))).then(
       (outcome) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outcome.results[i] ?? INTERNAL);
         this.options.onTask?.({
