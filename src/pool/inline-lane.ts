@@ -1,12 +1,13 @@
 // The inline lane: jobs cheaper than a thread hop run on the main thread. A hop (postMessage, structured clone,
-// a wake-up on each side) costs more CPU than an AES-GCM encryption of a few KiB (~5 us) or an HMAC (~3 us)
-// (bench/micro/primitives.ts; ceilings.md), so symmetric and HMAC jobs run here, synchronously, in the same
-// JobRunner the workers use, with the main thread's own guarded key cache. Measured side by side (bench --compare,
-// KMS_INLINE_CRYPTO on vs off, 64 connections): Encrypt 1 KiB +17% requests per server CPU-second inline; Sign
-// P-256 -5%, Verify P-256 +4%, Sign Ed25519 +5% (all within the machine's noise) but up to -17% requests per
-// second, because a saturated main thread then signs too while the workers idle. Batched signing jobs amortize
-// their hop, so every asymmetric job, like key generation, stays in the pool, where it spreads over cores.
-import type { KeySpec } from '../contract/key-specs.js';
+// a wake-up on each side, and on this virtual machine a cross-CPU interrupt) costs more CPU than an AES-GCM
+// encryption of a few KiB (~5 us), an HMAC (~3 us), or an ECDSA P-256 or Ed25519 signature in OpenSSL (25-70 us
+// with verification), so those run here, synchronously, in the same JobRunner the workers use, with the main
+// thread's own guarded key cache. Decided side by side (bench/README.md, "When not to hop"): Encrypt 1 KiB +17%
+// requests per server CPU-second inline; with the turn batch (turn-batch.ts) Sign P-256 +26% and +39%, Verify
+// P-256 +17%, Sign Ed25519 +25%, at equal or higher requests per second. Everything slower stays in the pool,
+// where it spreads over cores: RSA, the other curves, Ed25519ph (pure JS), ML-DSA and key generation. On a
+// machine with many cores, KMS_FRONTENDS spreads the inline work too (a front end per core).
+import type { KeySpec, SigningAlgorithm } from '../contract/key-specs.js';
 import type { Job, JobResult, KeyRef, SealTarget, SealedInput } from '../contract/tasks.js';
 import type { RootKeyPlan } from '../root-key/open.js';
 import { openRootKeyRing } from '../root-key/open.js';
@@ -16,6 +17,10 @@ import type { KeyCacheStats } from '../../workers/key-cache.js';
 
 /** Specs whose every job is cheaper than the hop. */
 const CHEAP_SECRET_SPECS: ReadonlySet<KeySpec> = new Set(['SYMMETRIC_DEFAULT', 'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512']);
+
+/** Signing (and verifying) where OpenSSL is fast enough that the hop would cost more than the signature. */
+const cheapSignature = (key: KeyRef, algorithm: SigningAlgorithm): boolean =>
+  key.spec === 'ECC_NIST_P256' || (key.spec === 'ECC_NIST_EDWARDS25519' && algorithm === 'ED25519_SHA_512');
 
 const cheapKey = (key: KeyRef): boolean => CHEAP_SECRET_SPECS.has(key.spec);
 const cheapSealed = (sealed: SealedInput | SealTarget): boolean => sealed.kind === 'symmetric' && cheapKey(sealed.key);
@@ -27,6 +32,7 @@ export function runsInline(job: Job): boolean {
     case 'decrypt': return cheapSealed(job.source);
     case 'reEncrypt': return cheapSealed(job.source) && cheapSealed(job.target);
     case 'generateDataKey': case 'generateMac': case 'verifyMac': return cheapKey(job.key);
+    case 'sign': case 'verify': return cheapSignature(job.key, job.algorithm);
     default: return false;
   }
 }
