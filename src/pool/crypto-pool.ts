@@ -4,7 +4,8 @@
 // than an ECDSA P-256 signature or a small AES-GCM encryption, so under load one hop carries many jobs; a lone
 // job is a batch of one and waits only until the end of its turn. Past maxQueuedJobs the pool refuses work
 // (ThrottlingException) instead of queueing without bound, so memory stays flat under overload. Jobs cheaper
-// than the hop itself (symmetric and HMAC) never cross: they run on this thread (inline-lane.ts).
+// than the hop itself (symmetric, HMAC, P-256 and Ed25519 signatures) never cross: they run on this thread
+// (inline-lane.ts).
 import { Piscina } from 'piscina';
 import { THROTTLING_MESSAGE, type KmsFailure } from '../contract/errors.js';
 import {
