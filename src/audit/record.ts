@@ -309,6 +309,31 @@ function quoted(value: string): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The JSON of a member whose value mostly repeats from one record to the next (region, operation, account, the
+ * client's address and user agent), kept for its last value: a string compare instead of an escaping pass and a
+ * new string per record.
+ */
+class RepeatedMember {
+  #value: string | undefined;
+  #json = '';
+
+  json(value: string): string {
+    if (value === this.#value) return this.#json;
+    const json = quoted(value);
+    if (typeof value === 'string') {
+      this.#value = value;
+      this.#json = json;
+    }
+    return json;
+  }
+}
+
+const repeated = {
+  awsRegion: new RepeatedMember(), eventName: new RepeatedMember(), recipientAccountId: new RepeatedMember(),
+  sourceIPAddress: new RepeatedMember(), userAgent: new RepeatedMember(),
+};
+
 /** The JSON of a record's array of shared resource entries. */
 function resourcesJson(resources: readonly AuditResource[]): string {
   let out = '[';
@@ -333,21 +358,21 @@ function auditRecordJson(r: AuditRecord): string {
     out += `"additionalEventData":${JSON.stringify(r.additionalEventData)},`;
     members += 1;
   }
-  out += `"awsRegion":${quoted(r.awsRegion)}`;
+  out += `"awsRegion":${repeated.awsRegion.json(r.awsRegion)}`;
   if (r.errorCode !== undefined) {
     out += `,"errorCode":${quoted(r.errorCode)},"errorMessage":${quoted(r.errorMessage!)}`;
     members += 2;
   }
-  out += `,"eventCategory":"Management","eventID":"${r.eventID}","eventName":${quoted(r.eventName)}`
+  out += `,"eventCategory":"Management","eventID":"${r.eventID}","eventName":${repeated.eventName.json(r.eventName)}`
     + `,"eventSource":"${EVENT_SOURCE}","eventTime":"${r.eventTime}","eventType":"AwsApiCall","eventVersion":"${EVENT_VERSION}"`
     + `,"managementEvent":true,"readOnly":${r.readOnly === true ? 'true' : 'false'}`;
   if (r.recipientAccountId !== undefined) {
-    out += `,"recipientAccountId":${quoted(r.recipientAccountId)}`;
+    out += `,"recipientAccountId":${repeated.recipientAccountId.json(r.recipientAccountId)}`;
     members += 1;
   }
   out += `,"requestID":${quoted(r.requestID)},"requestParameters":${JSON.stringify(r.requestParameters)}`
     + `,"resources":${resourcesJson(r.resources)},"responseElements":${JSON.stringify(r.responseElements)}`
-    + `,"sourceIPAddress":${quoted(r.sourceIPAddress)},"userAgent":${quoted(r.userAgent)}`
+    + `,"sourceIPAddress":${repeated.sourceIPAddress.json(r.sourceIPAddress)},"userAgent":${repeated.userAgent.json(r.userAgent)}`
     + `,"userIdentity":${sharedJson.get(r.userIdentity) ?? JSON.stringify(r.userIdentity)}}`;
   if (!allStrings || typeof r.readOnly !== 'boolean' || Object.keys(r).length !== members) return JSON.stringify(r);
   return out;

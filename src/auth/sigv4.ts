@@ -59,8 +59,9 @@ const lastScope = {
   prefix: '',
   parsed: undefined as ParsedAuthorization | undefined,
   signatureOf(header: string): string | undefined {
+    // slice + === compares with memcmp; startsWith walks the string a character at a time (several times slower).
     if (this.parsed === undefined || header.length !== this.prefix.length + SIGNATURE_HEX_LENGTH
-      || !header.startsWith(this.prefix)) return undefined;
+      || header.slice(0, this.prefix.length) !== this.prefix) return undefined;
     const signature = header.slice(this.prefix.length);
     return SIGNATURE_PATTERN.test(signature) ? signature : undefined;
   },
