@@ -4,7 +4,7 @@
 // bench/RESULTS.md, plus the machine, Node version, git commit and date. Per-case report files go to
 // bench/out/<case>/.
 //
-//   npm run build && node dist/bench/run-targets.js [--duration 10] [--rounds 2] [--connections 64]
+//   npm run build && node dist/bench/run-targets.js [--duration 20] [--rounds 4] [--connections 64]
 //     [--workers 1] [--processes N] [--frontends N|auto] [--scenarios encrypt,encrypt-spread-over-many-keys,...]
 //     [--results bench/RESULTS.md] [--store-keys 100000] [--spread-keys 10000]
 //
@@ -65,8 +65,10 @@ async function main(): Promise<number> {
     if (!found) throw new Error(`unknown scenario '${name}'; one of ${CASES.map((c) => c.name).join(', ')}`);
     return found;
   });
-  const durationSeconds = Number(values.duration ?? 10);
-  const rounds = Number(values.rounds ?? 2);
+  // 4 rounds of 5 s per endpoint: with 2 of 5 s, single scenarios' ratios moved by up to 0.2 between runs of the
+  // same commit on this shared machine; more alternations average more of its swings into both sides.
+  const durationSeconds = Number(values.duration ?? 20);
+  const rounds = Number(values.rounds ?? 4);
   const connections = Number(values.connections ?? 64);
   const workers = Number(values.workers ?? 1);
   const processes = Number(values.processes ?? availableParallelism());
