@@ -234,8 +234,11 @@ describe('decisions', () => {
       ['kms:TagResource', bob.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: 'k', TagValue: 'v' }] }))],
       ['kms:CreateGrant', bob.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Decrypt'] }))],
     ];
-    for (const [action, attempt] of attempts) {
-      expect(await failure(attempt)).toEqual(accessDenied('bob', action, arn, 'no-identity'));
+    // Every answer's handler is attached now: the six answers can arrive together (one event-loop turn on the
+    // server), and one awaited later must not count as an unhandled rejection meanwhile.
+    const outcomes = attempts.map(([action, attempt]) => [action, failure(attempt)] as const);
+    for (const [action, outcome] of outcomes) {
+      expect(await outcome).toEqual(accessDenied('bob', action, arn, 'no-identity'));
     }
     const after: DescribeKeyCommandOutput = await bob.send(new DescribeKeyCommand({ KeyId: keyId }));
     expect(after.KeyMetadata).toEqual(before.KeyMetadata);
