@@ -30,7 +30,9 @@ function isTrimmable(code: number): boolean {
       || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff));
 }
 
-const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
+/** A SigV4 signature: a SHA-256 HMAC in lowercase hex. */
+const SIGNATURE_HEX_LENGTH = 64;
+const SIGNATURE_PATTERN = new RegExp(`^[0-9a-f]{${SIGNATURE_HEX_LENGTH}}$`);
 
 /**
  * Parses `AWS4-HMAC-SHA256 Credential=AKID/date/region/kms/aws4_request, SignedHeaders=a;b, Signature=hex`.
@@ -46,8 +48,6 @@ export function parseAuthorization(header: string): ParsedAuthorization | null {
   if (fields.signatureEnd === header.length) lastScope.remember(header, fields.parsed);
   return fields.parsed;
 }
-
-const SIGNATURE_HEX_LENGTH = 64;
 
 /**
  * The last header parsed, up to its signature. A client signs every request with the same credential scope and

@@ -1,12 +1,12 @@
-// The inline lane: jobs cheaper than a thread hop run on the main thread. A hop (postMessage, structured clone,
-// a wake-up on each side, and on this virtual machine a cross-CPU interrupt) costs more CPU than an AES-GCM
-// encryption of a few KiB (~5 us), an HMAC (~3 us), or an ECDSA P-256 or Ed25519 signature in OpenSSL (25-70 us
-// with verification), so those run here, synchronously, in the same JobRunner the workers use, with the main
-// thread's own guarded key cache. Decided side by side (bench/README.md, "When not to hop"): Encrypt 1 KiB +17%
-// requests per server CPU-second inline; with the turn batch (turn-batch.ts) Sign P-256 +26% and +39%, Verify
-// P-256 +17%, Sign Ed25519 +25%, at equal or higher requests per second. Everything slower stays in the pool,
-// where it spreads over cores: RSA, the other curves, Ed25519ph (pure JS), ML-DSA and key generation. On a
-// machine with many cores, KMS_FRONTENDS spreads the inline work too (a front end per core).
+// The inline lane: jobs cheaper than a thread hop run on the main thread. A hop (postMessage, structured clone, a
+// wake-up on each side) costs more CPU than an AES-GCM encryption of a few KiB (~5 us), an HMAC (~3 us), or an
+// ECDSA P-256 or Ed25519 signature in OpenSSL (25-70 us with verification), so those run here, synchronously, in
+// the same JobRunner the workers use, with the main thread's own guarded key cache. Decided side by side
+// (bench/README.md, "When not to hop"): Encrypt 1 KiB +17% requests per server CPU-second inline; with the turn
+// batch (turn-batch.ts) Sign P-256 +26% and +39%, Verify P-256 +17%, Sign Ed25519 +25%, at equal or higher requests
+// per second. Everything slower stays in the pool, where it spreads over cores: RSA, the other curves, Ed25519ph
+// (pure JS), ML-DSA and key generation. On a machine with many cores, KMS_FRONTENDS spreads the inline work too (a
+// front end per core).
 import type { KeySpec, SigningAlgorithm } from '../contract/key-specs.js';
 import type { Job, JobResult, KeyRef, SealTarget, SealedInput } from '../contract/tasks.js';
 import type { RootKeyPlan } from '../root-key/open.js';

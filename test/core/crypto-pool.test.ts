@@ -157,16 +157,17 @@ describe('inline lane', () => {
         });
         expect(opened.ok && Buffer.from(opened.plaintext).toString()).toBe('inline');
         // Signing inline: OpenSSL verifies the signature, and so does a worker, from the same wrapped key.
+        const signedMessage = Buffer.from('inline signature');
         for (const [spec, algorithm, digest] of [['ECC_NIST_P256', 'ECDSA_SHA_256', 'sha256'], ['ECC_NIST_EDWARDS25519', 'ED25519_SHA_512', null]] as const) {
           const signingKey = await createKey(inline.engine.keyring, inline.engine.pool, {
             spec, usage: 'SIGN_VERIFY', origin: 'AWS_KMS', description: '', policy: '{}', tags: [],
           });
           const before = inlineReports.length;
-          const signed = await inline.engine.pool.run({ op: 'sign', key: keyRef(signingKey), algorithm, messageType: 'RAW', message: Buffer.from('inline signature') });
+          const signed = await inline.engine.pool.run({ op: 'sign', key: keyRef(signingKey), algorithm, messageType: 'RAW', message: signedMessage });
           expect(inlineReports.slice(before).map((r) => [r.jobs[0]!.op, r.waitSeconds])).toEqual([['sign', 0]]);
           const signature = (signed as { signature: Uint8Array }).signature;
-          expect(cryptoVerify(digest, Buffer.from('inline signature'), createPublicKey({ key: Buffer.from(signingKey.publicKey!), format: 'der', type: 'spki' }), signature)).toBe(true);
-          const checked = await pooled.engine.pool.run({ op: 'verify', key: keyRef(signingKey), algorithm, messageType: 'RAW', message: Buffer.from('inline signature'), signature });
+          expect(cryptoVerify(digest, signedMessage, createPublicKey({ key: Buffer.from(signingKey.publicKey!), format: 'der', type: 'spki' }), signature)).toBe(true);
+          const checked = await pooled.engine.pool.run({ op: 'verify', key: keyRef(signingKey), algorithm, messageType: 'RAW', message: signedMessage, signature });
           expect(checked.ok && checked.valid).toBe(true);
         }
       } finally {
