@@ -21,8 +21,15 @@ export class KmsClient {
     const request = this.signer.sign(operation, JSON.stringify(input));
     const { host: _host, ...headers } = request.headers; // fetch derives Host from the URL, identically
     const url = new URL(request.path, this.target.endpoint);
-    const response = await fetch(url, { method: 'POST', headers, body: request.body,
-      signal: AbortSignal.timeout(30_000) });
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'POST', headers, body: request.body, signal: AbortSignal.timeout(30_000) });
+    } catch (error) {
+      // fetch says only "fetch failed"; why (refused, certificate, timeout) is in its cause.
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      throw new Error(`${operation} to ${this.target.endpoint} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause: error });
+    }
     const text = await response.text();
     let parsed: Record<string, unknown> = {};
     try {
