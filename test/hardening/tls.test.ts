@@ -1,6 +1,6 @@
 // HTTPS with KMS_TLS_CERT/KMS_TLS_KEY: a throwaway CA and server certificate made with the openssl CLI; the JS
 // AWS SDK, the AWS CLI v2 and the AWS Encryption SDK work unchanged when given the CA; clients offering only
-// TLS 1.1, and plain HTTP clients, are refused. Plain HTTP on a non-loopback address prints a warning.
+// TLS 1.1, and plain HTTP clients, are refused; `kms-engine bench` drives it over TLS. Plain HTTP on a non-loopback address prints a warning.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
@@ -97,6 +97,20 @@ describe('HTTPS', () => {
     const message = Buffer.alloc(64 * 1024, 7);
     const { result } = await encrypt(keyring, message, { encryptionContext: { purpose: 'tls' } });
     expect(Buffer.from((await decrypt(keyring, result)).plaintext).equals(message)).toBe(true);
+  });
+
+  it('kms-engine bench drives it at a fixed rate over TLS, trusting the CA from NODE_EXTRA_CA_CERTS', async () => {
+    const bench = (extraCa: boolean) => run(process.execPath, [BIN, 'bench', '--endpoint', httpsUrl, '--scenario', 'encrypt',
+      '--rate', '50', '--duration', '1', '--connections', '4', '--warmup', '0', '--quiet', '--json'], {
+      env: {
+        ...process.env, KMS_ACCESS_KEY_ID: server.credentials.accessKeyId, KMS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+        ...(extraCa ? { NODE_EXTRA_CA_CERTS: caFile } : {}),
+      },
+    });
+    const report = JSON.parse((await bench(true)).stdout) as { targets: Array<{ requests: Record<string, number> }> };
+    expect(report.targets[0]!.requests).toMatchObject({ total: 50, ok: 50, non2xx: 0, transportErrors: 0 });
+    // Without the CA the harness cannot even prepare its key: the server's certificate is refused.
+    await expect(bench(false)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
   });
 
   it('refuses a client that offers only TLS 1.1, and accepts TLS 1.2', async () => {

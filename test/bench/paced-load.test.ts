@@ -1,0 +1,77 @@
+// The paced open loop (bench/harness/paced-load.ts) against small loopback servers that misbehave: the clock
+// starts on warm connections, a server that closes every connection still gets every request, requests it never
+// answers time out as transport errors, and a dead endpoint ends the run with errors rather than a hang.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLoad } from '../../bench/harness/load.js';
+import type { Workload } from '../../bench/harness/scenarios.js';
+
+const WORKLOAD: Workload = {
+  label: 'encrypt', keys: {},
+  items: [{ scenario: 'encrypt', weight: 1, operation: 'Encrypt', bodies: ['{"KeyId":"k","Plaintext":"AA=="}'] }],
+};
+const CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
+
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+/** A server answering `{}` (or leaving the request unanswered when `answer` says so); returns its URL. */
+async function serve(answer: (index: number) => 'answer' | 'close' | 'ignore', seen: Array<{ at: number; socket: Socket }>): Promise<string> {
+  server = createServer((req, res) => {
+    req.resume().on('end', () => {
+      const index = seen.push({ at: performance.now(), socket: req.socket }) - 1;
+      const how = answer(index);
+      if (how === 'ignore') return;
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', ...(how === 'close' ? { connection: 'close' } : {}) });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const paced = (endpoint: string, rate: number, connections: number, timeoutSeconds = 10) => runLoad({
+  target: { endpoint, region: 'us-east-1', credentials: CREDENTIALS }, workload: WORKLOAD, connections, rate,
+  arrivals: 'even', durationSeconds: 1, timeoutSeconds,
+});
+
+describe('the paced open loop', () => {
+  it('starts its clock once every connection is open and has carried one request, which it does not count', async () => {
+    const seen: Array<{ at: number; socket: Socket }> = [];
+    const result = await paced(await serve(() => 'answer', seen), 100, 4);
+    expect(result).toMatchObject({ responses: 100, ok: 100, non2xx: 0, transportErrors: 0 });
+    expect(seen).toHaveLength(104);
+    // The lead-ins: one per connection, each on its own socket, all before the first measured request.
+    const leadIns = seen.slice(0, 4);
+    expect(new Set(leadIns.map((s) => s.socket)).size).toBe(4);
+    // Measured requests rotate over those same warm connections.
+    expect(new Set(seen.map((s) => s.socket)).size).toBe(4);
+  });
+
+  it('opens new connections when the server closes each one after answering, and loses no request', async () => {
+    const seen: Array<{ at: number; socket: Socket }> = [];
+    const result = await paced(await serve(() => 'close', seen), 100, 4);
+    expect(result).toMatchObject({ responses: 100, ok: 100, transportErrors: 0 });
+    expect(new Set(seen.map((s) => s.socket)).size).toBe(104);
+  });
+
+  it('counts requests the server never answers as timed-out transport errors, and still ends', async () => {
+    const seen: Array<{ at: number; socket: Socket }> = [];
+    // After the 4 lead-ins, the 11th to 15th measured requests are left hanging.
+    const result = await paced(await serve((index) => (index >= 14 && index < 19 ? 'ignore' : 'answer'), seen), 50, 4, 1);
+    expect(result).toMatchObject({ responses: 45, ok: 45, transportErrors: 5, timeouts: 5 });
+  });
+
+  it('fails every request of a run against a dead endpoint as a transport error, without hanging', async () => {
+    const endpoint = await serve(() => 'answer', []);
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    server = undefined;
+    const result = await paced(endpoint, 50, 4);
+    expect(result).toMatchObject({ responses: 0, ok: 0, transportErrors: 50, timeouts: 0 });
+  });
+});
