@@ -42,6 +42,30 @@ describe('AuditLog', () => {
     expect(await verifyAuditLog(path)).toEqual({ ok: true, records: 50, checkpoint: 'matched' });
   });
 
+  it('writes what one callback\'s promise jobs appended as one batch, before the event loop runs anything else', async () => {
+    const path = await tempLogPath();
+    const log = await AuditLog.open(path);
+    const write = vi.spyOn(logFile, 'append');
+    let appends: Array<Promise<void>> = [];
+    // Two immediates of one check phase: the first appends from promise jobs at different depths (as the
+    // requests of a turn batch reach their audit record after different numbers of awaits); by the time the
+    // second runs, their one batch is written. (Flushed at setImmediate, it waited for the next iteration.)
+    const writesSeenNext = await new Promise<number>((resolve) => {
+      setImmediate(() => {
+        appends = [0, 1, 2].map(async (depth) => {
+          for (let hop = 0; hop < depth * 3; hop++) await Promise.resolve();
+          await log.append(sampleRecord(depth));
+        });
+      });
+      setImmediate(() => resolve(write.mock.calls.length));
+    });
+    expect(writesSeenNext).toBe(1);
+    await Promise.all(appends);
+    expect(write).toHaveBeenCalledTimes(1);
+    await log.close();
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: true, records: 3 });
+  });
+
   it('queues records behind the write in flight and sends them as the next single batch', async () => {
     const path = await tempLogPath();
     const log = await AuditLog.open(path);
