@@ -2,13 +2,12 @@
 // with group commit.
 //
 // Group commit. append() queues the record and returns a promise; everything queued until the current callback
-// and all the promise jobs it set off have run (afterPromiseJobs) is serialized, chained and written with ONE
-// write call, and all of those promises settle together. For the requests of one turn batch (turn-batch.ts) that is the whole batch, written in the
-// same event-loop iteration that ran it; with setImmediate the write, and every answer, waited for the next
-// iteration, behind the poll phase's parsing of whatever had arrived meanwhile. While that write is in flight, new records
-// queue for the next batch, so a request waits for at most the write in flight plus its own. If the write
-// fails, every append of the batch rejects (a KMSInternalException for the client: a call must fail rather than
-// go unrecorded) and the file is truncated back to the last complete batch so the chain stays intact; if even
+// and the promise jobs it set off have all run (after-promise-jobs.ts) is serialized, chained and written with
+// ONE write call, and all of those promises settle together: for a turn batch (turn-batch.ts), the whole
+// batch, in the event-loop iteration that ran it. While that write is in flight, new records queue for the
+// next batch, so a request waits for at most the write in flight plus its own. If the write fails, every
+// append of the batch rejects (a KMSInternalException for the client: a call must fail rather than go
+// unrecorded) and the file is truncated back to the last complete batch so the chain stays intact; if even
 // that fails the log refuses all further appends.
 //
 // Durability. "Written" means handed to the kernel with write(2): it survives a crash of the process. With
@@ -34,6 +33,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { afterPromiseJobs } from '../after-promise-jobs.js';
 import { KmsError } from '../protocol/errors.js';
 import { KMS_INTERNAL_MESSAGE } from '../realism/messages.js';
 import { logFile } from './file-io.js';
@@ -61,13 +61,6 @@ interface Waiter {
 const TAIL_CHUNK = 64 * 1024;
 /** How far the checkpoint may trail the log while it runs (close() brings it level). */
 const CHECKPOINT_INTERVAL_MS = 100;
-
-/**
- * Runs `task` once the promise jobs queued so far, and the ones they queue in turn, have all run, still before
- * the event loop moves on. Node runs process.nextTick callbacks before promise jobs when a callback returns, but
- * a tick queued from a promise job waits until the microtask queue is empty: hence the tick is queued from one.
- */
-const afterPromiseJobs = (task: () => void): void => queueMicrotask(() => process.nextTick(task));
 
 /** The client-facing failure of a call whose audit record could not be written (cause kept for operators). */
 function auditWriteFailure(cause: unknown): KmsError {

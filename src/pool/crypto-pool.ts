@@ -1,5 +1,5 @@
-// The crypto worker pool, fed in batches. Jobs are collected for the rest of the current event-loop turn and
-// leave together at setImmediate, in Piscina tasks of up to KMS_BATCH_SIZE jobs; jobs that arrive while every
+// The crypto worker pool, fed in batches. Jobs are collected until the current callback's promise jobs have
+// run (after-promise-jobs.ts) and leave together, in Piscina tasks of up to KMS_BATCH_SIZE jobs; jobs that arrive while every
 // task slot is busy wait and leave with the next free slot. A thread hop (postMessage, clone, wake-up) costs more
 // than an ECDSA P-256 signature or a small AES-GCM encryption, so under load one hop carries many jobs; a lone
 // job is a batch of one and waits only until the end of its turn. Past maxQueuedJobs the pool refuses work
@@ -14,6 +14,7 @@ import {
 } from '../contract/tasks.js';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import type { EventLoopUtilization } from 'node:perf_hooks';
+import { afterPromiseJobs } from '../after-promise-jobs.js';
 import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
 import type { RootKeyPlan } from '../root-key/open.js';
@@ -184,11 +185,11 @@ export class CryptoPool {
     await this.piscina.destroy();
   }
 
-  /** One flush per event-loop turn: every request parsed in this turn shares the hop. */
+  /** One flush per callback: the jobs of a turn batch's requests, whatever awaits led to them, share the hop. */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    setImmediate(() => {
+    afterPromiseJobs(() => {
       this.pumpScheduled = false;
       this.pump();
     });

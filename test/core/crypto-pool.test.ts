@@ -50,6 +50,27 @@ describe('CryptoPool', () => {
     expect(opened.map((r) => r.ok && Buffer.from(r.plaintext).toString())).toEqual(Array.from({ length: 40 }, (_, i) => `m${i}`));
   });
 
+  it('sends the jobs that one callback\'s promise jobs submitted before the event loop runs anything else', async () => {
+    const key = (await core.engine.keyring.get((await core.engine.keyring.store.listKeyIds(undefined, 1))[0]!))!;
+    const ref = keyRef(key);
+    reports.length = 0;
+    let results: Array<Promise<unknown>> = [];
+    // Two immediates of one check phase: the first submits jobs after different numbers of awaits (as the
+    // requests of a turn batch do); when the second runs, they have left, as one batch over the two workers.
+    const seenNext = await new Promise<ReturnType<CryptoPool['stats']>>((resolve) => {
+      setImmediate(() => {
+        results = Array.from({ length: 6 }, async (_, depth) => {
+          for (let hop = 0; hop < depth * 2; hop++) await Promise.resolve();
+          return core.engine.pool.run({ op: 'encrypt', target: { kind: 'symmetric', key: ref }, plaintext: Buffer.from('x') });
+        });
+      });
+      setImmediate(() => resolve(core.engine.pool.stats()));
+    });
+    expect(seenNext).toMatchObject({ queueDepth: 0, inFlight: 2 });
+    await Promise.all(results);
+    expect(reports.map((r) => r.jobs.length)).toEqual([3, 3]);
+  });
+
   it('refuses work past the queue bound with ThrottlingException instead of queueing without bound', async () => {
     const key = (await core.engine.keyring.get((await core.engine.keyring.store.listKeyIds(undefined, 1))[0]!))!;
     const ref = keyRef(key);
