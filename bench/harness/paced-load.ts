@@ -8,8 +8,9 @@
 // The clock starts on warm connections: every connection is opened and carries one request of the workload
 // (a lead-in, not recorded) before the first measured request is due. Otherwise each measured segment began
 // with `connections` handshakes and the server setting up as many sockets while the schedule already ran, and
-// that first second set the p99 of the whole segment (16.8 ms in its first second, 2.6-7.3 ms in the others,
-// engine at 5,400 req/s). A client pipeline at a steady rate runs on connections it opened long before.
+// that first second set the p99 of the whole segment (engine alone at 5,400 Encrypt req/s: 16.6 ms in the first
+// second, 2.8-8.7 ms in the others; bench/README.md). A pipeline at a steady rate runs on connections it opened
+// long before.
 //
 // autocannon's overallRate is not used for this: it lets every connection send its per-second budget back to
 // back at the start of each second, i.e. closed-loop bursts, which inflates the p99 of any server (README).

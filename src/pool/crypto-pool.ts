@@ -1,11 +1,11 @@
 // The crypto worker pool, fed in batches. Jobs are collected until the current callback's promise jobs have
-// run (after-promise-jobs.ts) and leave together, in Piscina tasks of up to KMS_BATCH_SIZE jobs; jobs that arrive while every
-// task slot is busy wait and leave with the next free slot. A thread hop (postMessage, clone, wake-up) costs more
-// than an ECDSA P-256 signature or a small AES-GCM encryption, so under load one hop carries many jobs; a lone
-// job is a batch of one and waits only until the end of its turn. Past maxQueuedJobs the pool refuses work
-// (ThrottlingException) instead of queueing without bound, so memory stays flat under overload. Jobs cheaper
-// than the hop itself (symmetric, HMAC, P-256 and Ed25519 signatures) never cross: they run on this thread
-// (inline-lane.ts).
+// run (after-promise-jobs.ts) and leave together, in Piscina tasks of up to KMS_BATCH_SIZE jobs; jobs that
+// arrive while every task slot is busy wait and leave with the next free slot. A thread hop (postMessage,
+// clone, wake-up) costs more than an ECDSA P-256 signature or a small AES-GCM encryption, so under load one hop
+// carries many jobs; a lone job is a batch of one and waits for nothing else. Past maxQueuedJobs the pool
+// refuses work (ThrottlingException) instead of queueing without bound, so memory stays flat under overload.
+// Jobs cheaper than the hop itself (symmetric, HMAC, P-256 and Ed25519 signatures) never cross: they run on
+// this thread (inline-lane.ts).
 import { Piscina } from 'piscina';
 import { THROTTLING_MESSAGE, type KmsFailure } from '../contract/errors.js';
 import {
