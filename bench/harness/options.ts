@@ -71,7 +71,7 @@ Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed
   --signing-algorithm ALG   for sign/verify (default: the spec's first; RSASSA_PSS_SHA_256 for RSA)
   --payload-bytes N         plaintext / message size (default 1024, at most 4096)
   --connections N           concurrent connections (default 64)
-  --rate R                  fixed arrival rate in requests/s (open loop), on at most --connections sockets
+  --rate R                  fixed arrival rate in requests/s (open loop), on --connections connections
   --arrivals even|autocannon  how --rate arrives: evenly spaced (default), or autocannon's overallRate,
                               which sends each connection's per-second budget in a burst
   --duration S              measured seconds per endpoint (default 10)
