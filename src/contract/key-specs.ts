@@ -131,6 +131,10 @@ export const DATA_KEY_PAIR_SPECS: readonly DataKeyPairSpec[] = [
   'ECC_NIST_EDWARDS25519',
 ];
 
+/** The model also allows SM2, which AWS offers only in its China Regions (as CreateKey's KeySpec SM2). */
+export const isDataKeyPairSpec = (value: string): value is DataKeyPairSpec =>
+  (DATA_KEY_PAIR_SPECS as readonly string[]).includes(value);
+
 /** Algorithms DescribeKey/GetPublicKey report: only the list matching the key's usage (kms-api.md section 5). */
 export function algorithmsFor(info: KeySpecInfo, usage: KeyUsage): {
   EncryptionAlgorithms?: readonly string[]; SigningAlgorithms?: readonly string[];

@@ -1,6 +1,6 @@
 // GenerateDataKey, GenerateDataKeyPair and their WithoutPlaintext variants: one implementation each, the
 // variant a flag (local-kms style).
-import type { DataKeyPairSpec } from '../contract/key-specs.js';
+import { isDataKeyPairSpec } from '../contract/key-specs.js';
 import { KmsError } from '../protocol/errors.js';
 import type { KeyRecord } from '../store/types.js';
 import { b64, keyRef, type RequestContext, type UseKeyOptions } from './context.js';
@@ -49,7 +49,11 @@ function dataKeyPair(name: string, withPlaintext: boolean): Operation {
   return {
     readOnly: true,
     async run(input, ctx: RequestContext) {
-      const pairSpec = input.KeyPairSpec as DataKeyPairSpec;
+      const pairSpec = input.KeyPairSpec as string;
+      // Refused before the key is looked at, as CreateKey refuses KeySpec SM2.
+      if (!isDataKeyPairSpec(pairSpec)) {
+        throw new KmsError('UnsupportedOperationException', `KeyPairSpec ${pairSpec} is not supported in this region.`);
+      }
       // Data key pairs have their own quota per pair spec, not the symmetric crypto quota.
       const key = await wrappingKey(ctx, name, () => [`datakeypair:${pairSpec}`]);
       const ref = keyRef(key);

@@ -135,6 +135,17 @@ describe('GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext', () => {
     expect(await failure(kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: rsaKeys.get('RSA_2048 ENCRYPT_DECRYPT')!, KeyPairSpec: 'ECC_NIST_P256' }))))
       .toMatchObject({ name: 'InvalidKeyUsageException', status: 400 });
   });
+
+  it('refuses KeyPairSpec SM2 as CreateKey refuses KeySpec SM2: AWS offers it only in China Regions', async () => {
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+    for (const send of [
+      () => kms.send(new GenerateDataKeyPairCommand({ KeyId: KeyMetadata!.KeyId!, KeyPairSpec: 'SM2' })),
+      () => kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: KeyMetadata!.KeyId!, KeyPairSpec: 'SM2' })),
+    ]) {
+      expect(await failure(send())).toMatchObject({ name: 'UnsupportedOperationException', status: 400,
+        message: 'KeyPairSpec SM2 is not supported in this region.' });
+    }
+  });
 });
 
 describe('RSA keys of every size', () => {
