@@ -8,4 +8,21 @@
 // promise job waits until the microtask queue is empty: hence the tick is queued from one.
 
 /** Runs `task` once the promise jobs queued so far, and the ones they queue in turn, have all run. */
-export const afterPromiseJobs = (task: () => void): void => queueMicrotask(() => process.nextTick(task));
+const afterPromiseJobs = (task: () => void): void => queueMicrotask(() => process.nextTick(task));
+
+/**
+ * A function that runs `task` once the current promise jobs have run (afterPromiseJobs), however often it is
+ * called before then: the audit log's batch write and the crypto pool's pump each go out once per callback.
+ */
+export function onceAfterPromiseJobs(task: () => void): () => void {
+  let scheduled = false;
+  const run = (): void => {
+    scheduled = false;
+    task();
+  };
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    afterPromiseJobs(run);
+  };
+}

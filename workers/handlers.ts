@@ -142,7 +142,7 @@ export class JobRunner {
   }
 
   private open(source: SealedInput): Buffer | null {
-    if (source.kind === 'symmetric') return openSymmetric(this.symmetric(source.key).secret, source.blob, source.context);
+    if (source.kind === 'symmetric') return openSymmetric(this.symmetric(source.key), source.blob, source.context);
     try {
       return primitives.rsaDecrypt(this.loaded(source.key), source.algorithm, source.ciphertext);
     } catch (error) {

@@ -5,7 +5,7 @@ import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES, hasBlobShape } from '../src/con
 import { canonicalContext, type EncryptionContext } from '../src/contract/encryption-context.js';
 import { randomInto } from './random-pool.js';
 
-/** A symmetric key as sealing needs it: the AES key, and the blob header naming it (ciphertext-blob.ts). */
+/** A cached symmetric key: the AES key, and the header of the blobs it seals (ciphertext-blob.ts). */
 export interface SymmetricKey {
   readonly secret: KeyObject;
   readonly header: Buffer;
@@ -26,11 +26,11 @@ export function sealSymmetric(key: SymmetricKey, plaintext: Uint8Array, context:
 }
 
 /** Opens a blob; null when the tag does not verify (tampered blob, wrong context, wrong key). */
-export function openSymmetric(key: KeyObject, blob: Uint8Array, context: EncryptionContext | undefined): Buffer | null {
+export function openSymmetric(key: SymmetricKey, blob: Uint8Array, context: EncryptionContext | undefined): Buffer | null {
   if (!hasBlobShape(blob)) return null;
   const bytes = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   const header = bytes.subarray(0, HEADER_BYTES);
-  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));
+  const decipher = createDecipheriv('aes-256-gcm', key.secret, bytes.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES));
   decipher.setAAD(associatedData(header, context));
   decipher.setAuthTag(bytes.subarray(HEADER_BYTES + IV_BYTES, OVERHEAD_BYTES));
   const body = decipher.update(bytes.subarray(OVERHEAD_BYTES));

@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterPromiseJobs } from '../after-promise-jobs.js';
+import { onceAfterPromiseJobs } from '../after-promise-jobs.js';
 import { KmsError } from '../protocol/errors.js';
 import { KMS_INTERNAL_MESSAGE } from '../realism/messages.js';
 import { logFile } from './file-io.js';
@@ -82,7 +82,8 @@ export class AuditLog {
   #queue: Waiter[] = [];
   #inFlight: Waiter[] = [];
   #writing: Promise<void> | undefined;
-  #flushScheduled = false;
+  /** Writes what is queued once this callback's promise jobs have run (after-promise-jobs.ts). */
+  readonly #scheduleFlush = onceAfterPromiseJobs(() => this.#flush());
   #checkpointWriting: Promise<void> | undefined;
   #checkpointDirty = false;
   #checkpointTimer: NodeJS.Timeout | undefined;
@@ -141,10 +142,7 @@ export class AuditLog {
     if (this.#broken !== undefined) return Promise.reject(auditWriteFailure(this.#broken));
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ record, enqueuedAt: performance.now(), resolve, reject });
-      if (this.#writing === undefined && !this.#flushScheduled) {
-        this.#flushScheduled = true;
-        afterPromiseJobs(() => this.#flush());
-      }
+      if (this.#writing === undefined) this.#scheduleFlush();
     });
   }
 
@@ -185,7 +183,6 @@ export class AuditLog {
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
     if (this.#writing !== undefined || this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];

@@ -14,7 +14,7 @@ import {
 } from '../contract/tasks.js';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { afterPromiseJobs } from '../after-promise-jobs.js';
+import { onceAfterPromiseJobs } from '../after-promise-jobs.js';
 import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
 import type { RootKeyPlan } from '../root-key/open.js';
@@ -74,7 +74,6 @@ export class CryptoPool {
   private soloOutstanding = 0;
   /** Each worker's event-loop utilization at the previous stats() call: utilization is reported per interval. */
   private readonly lastUtilization = new WeakMap<Worker, EventLoopUtilization>();
-  private pumpScheduled = false;
   /** Jobs whose worker died under them, waiting to be retried one at a time. */
   private readonly suspects: Waiting[] = [];
   private retryingSuspect = false;
@@ -186,14 +185,7 @@ export class CryptoPool {
   }
 
   /** One flush per callback: the jobs of a turn batch's requests, whatever awaits led to them, share the hop. */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    afterPromiseJobs(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
+  private readonly schedulePump = onceAfterPromiseJobs(() => this.pump());
 
   private pump(): void {
     // Spread a deep queue over every worker rather than handing one worker a full batch and another a crumb.
