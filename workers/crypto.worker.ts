@@ -3,9 +3,10 @@
 // Evictions arrive on a broadcast channel.
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import {
-  KEY_CACHE_CHANNEL, WORKER_READY_CHANNEL, type BatchResult, type EvictMessage, type Job,
+  KEY_CACHE_CHANNEL, type BatchResult, type EvictMessage, type Job,
 } from '../src/contract/tasks.js';
 import { JobRunner } from './handlers.js';
+import { announceLoaded } from './loaded.js';
 import { rsaKeyPairPool } from './primitives/rsa-pool.js';
 import { openRootKeyRing, type RootKeyPlan } from '../src/root-key/open.js';
 
@@ -25,10 +26,7 @@ evictions.onmessage = (event) => runner.cache.evictKeys((event as unknown as { d
 // The channel must not keep an idle worker alive on its own.
 (evictions as unknown as { unref(): void }).unref();
 
-// Loaded: from here on the pool may terminate this thread (CryptoPool.close waits for this message).
-const ready = new BroadcastChannel(WORKER_READY_CHANNEL);
-ready.postMessage('ready');
-ready.close();
+announceLoaded();
 
 export default function runBatch(jobs: Job[]): Promise<BatchResult> {
   return runner.runBatch(jobs);

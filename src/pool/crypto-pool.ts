@@ -68,8 +68,10 @@ export class CryptoPool {
   private readonly maxInFlight: number;
   private readonly evictions = new BroadcastChannel(KEY_CACHE_CHANNEL);
   private readonly readiness = new BroadcastChannel(WORKER_READY_CHANNEL);
-  /** Settles once as many workers as the pool starts have loaded their module graph. */
-  private readonly workersLoaded: Promise<void>;
+  /** Threads (of any pool in this process) that have finished loading their module graph (workers/loaded.ts). */
+  private readonly loadedThreads = new Set<number>();
+  /** close() waiting for threads still loading: called on every thread that finishes. */
+  private onThreadLoaded: (() => void) | undefined;
   private inFlight = 0;
   private soloOutstanding = 0;
   /** Each worker's event-loop utilization at the previous stats() call: utilization is reported per interval. */
@@ -98,10 +100,10 @@ export class CryptoPool {
     });
     this.maxInFlight = options.workers * TASKS_PER_WORKER;
     (this.evictions as unknown as { unref(): void }).unref();
-    let loaded = 0;
-    this.workersLoaded = new Promise((resolve) => {
-      this.readiness.onmessage = () => { if (++loaded >= options.workers) resolve(); };
-    });
+    this.readiness.onmessage = (event) => {
+      this.loadedThreads.add((event as unknown as { data: number }).data);
+      this.onThreadLoaded?.();
+    };
     (this.readiness as unknown as { unref(): void }).unref();
   }
 
@@ -172,16 +174,31 @@ export class CryptoPool {
    * Waits for workers still loading their modules, then stops them all. Terminating a worker while Node loads
    * its ES module graph (Piscina require()s it) aborts the whole process on Node 20 (V8 fatal error "IsGraphAsync
    * must be used on an instantiated module"): a command that failed right after start-up and closed its pool
-   * did that about one time in eight.
+   * did that about one time in eight, and test/hardening/worker-crash once did the same when it closed its pool
+   * while Piscina was loading replacements for the workers it had killed. So every thread the pool runs now,
+   * replacements included, must have said it loaded (workers/loaded.ts).
    */
   async close(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.workersLoaded, new Promise<void>((resolve) => { timer = setTimeout(resolve, LOAD_WAIT_MS); })]);
-    clearTimeout(timer);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.onThreadLoaded = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, LOAD_WAIT_MS);
+      this.onThreadLoaded = () => { if (this.allThreadsLoaded()) done(); };
+      this.onThreadLoaded();
+    });
     this.readiness.close();
     this.evictions.close();
     this.options.inline?.close();
     await this.piscina.destroy();
+  }
+
+  /** As many threads as the pool keeps (a dead one's replacement may not exist yet), each of them loaded. */
+  private allThreadsLoaded(): boolean {
+    const threads = this.piscina.threads;
+    return threads.length >= this.options.workers && threads.every((thread) => this.loadedThreads.has(thread.threadId));
   }
 
   /** One flush per callback: the jobs of a turn batch's requests, whatever awaits led to them, share the hop. */

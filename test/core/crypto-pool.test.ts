@@ -4,9 +4,10 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import type { KeyRef } from '../../src/contract/tasks.js';
+import { WORKER_READY_CHANNEL, type KeyRef } from '../../src/contract/tasks.js';
 import { createKey } from '../../src/keys/factory.js';
 import { runsInline } from '../../src/pool/inline-lane.js';
 import { CryptoPool, type TaskReport } from '../../src/pool/crypto-pool.js';
@@ -124,6 +125,29 @@ describe('closing', () => {
     await pool.close();
     // Some of the load time passed before close() was called (worker start-up): most of it remains.
     expect(performance.now() - startedAt).toBeGreaterThan(LOAD_MS / 2);
+  });
+
+  it('waits for the replacement of a worker that died, still loading its modules, too', async () => {
+    const pool = new CryptoPool({
+      workers: 2, batchSize: 32, maxQueuedJobs: 16, workerFile: join(PROJECT_ROOT, 'dist', 'test', 'core', 'slow-worker.js'),
+      rootKeys: { current: { kind: 'file', path: join(dataDir, 'root.key'), variable: 'KMS_ROOT_KEY_FILE' } },
+    });
+    const announced = new Set<number>();
+    const ready = new BroadcastChannel(WORKER_READY_CHANNEL);
+    ready.onmessage = (event) => { announced.add((event as unknown as { data: number }).data); };
+    try {
+      await new Promise((resolve) => setTimeout(resolve, LOAD_MS * 3)); // both loaded
+      // The test reaches into Piscina to kill a thread: production code has no such hook.
+      const piscina = (pool as unknown as { piscina: { threads: Array<{ threadId: number; terminate(): Promise<number> }> } }).piscina;
+      await piscina.threads[0]!.terminate(); // Piscina starts a replacement, which takes LOAD_MS to load
+      // (Read now: a terminated Worker's threadId reads -1.)
+      const replacement = piscina.threads.find((thread) => !announced.has(thread.threadId))?.threadId;
+      expect(replacement).toBeDefined();
+      await pool.close();
+      expect(announced.has(replacement!)).toBe(true);
+    } finally {
+      ready.close();
+    }
   });
 });
 

@@ -1,8 +1,8 @@
 // A test stand-in for the crypto worker: answers each job with the size of the ArrayBuffer behind every byte
 // array it received, so a test can see what a job cost to clone on its way over. Runs compiled, from
 // dist/test/core/view-probe-worker.js.
-import { BroadcastChannel } from 'node:worker_threads';
-import { WORKER_READY_CHANNEL, type BatchResult, type Job } from '../../src/contract/tasks.js';
+import type { BatchResult, Job } from '../../src/contract/tasks.js';
+import { announceLoaded } from '../../workers/loaded.js';
 
 function backings(value: unknown, out: number[] = []): number[] {
   if (value instanceof Uint8Array) out.push(value.buffer.byteLength);
@@ -10,9 +10,7 @@ function backings(value: unknown, out: number[] = []): number[] {
   return out;
 }
 
-const ready = new BroadcastChannel(WORKER_READY_CHANNEL);
-ready.postMessage('ready');
-ready.close();
+announceLoaded();
 
 export default function probe(jobs: Job[]): BatchResult {
   return {
