@@ -4,7 +4,7 @@
 // bench/RESULTS.md, plus the machine, Node version, git commit and date. Per-case report files go to
 // bench/out/<case>/.
 //
-//   npm run build && node dist/bench/run-targets.js [--duration 20] [--rounds 4] [--connections 64]
+//   npm run build && node dist/bench/run-targets.js [--duration 40] [--rounds 8] [--connections 64]
 //     [--workers 1] [--processes N] [--frontends N|auto] [--scenarios encrypt,encrypt-spread-over-many-keys,...]
 //     [--results bench/RESULTS.md] [--store-keys 100000] [--spread-keys 10000]
 //
@@ -65,10 +65,11 @@ async function main(): Promise<number> {
     if (!found) throw new Error(`unknown scenario '${name}'; one of ${CASES.map((c) => c.name).join(', ')}`);
     return found;
   });
-  // 4 rounds of 5 s per endpoint: with 2 of 5 s, single scenarios' ratios moved by up to 0.2 between runs of the
-  // same commit on this shared machine; more alternations average more of its swings into both sides.
-  const durationSeconds = Number(values.duration ?? 20);
-  const rounds = Number(values.rounds ?? 4);
+  // 8 rounds of 5 s per endpoint: with 2 of 5 s, single scenarios' ratios moved by up to 0.2 between runs of the
+  // same commit on this shared machine, and with 4 the RSA rows still moved between 0.84 and 0.99; more
+  // alternations average more of its swings into both sides.
+  const durationSeconds = Number(values.duration ?? 40);
+  const rounds = Number(values.rounds ?? 8);
   const connections = Number(values.connections ?? 64);
   const workers = Number(values.workers ?? 1);
   const processes = Number(values.processes ?? availableParallelism());
