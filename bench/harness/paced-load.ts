@@ -38,8 +38,9 @@ export const dueBy = (elapsedMs: number, rate: number, total: number): number =>
 interface Job {
   wire: WireRequest;
   chain: ChainContext;
-  /** When it was handed to the client (ms, performance.now()); undefined for a lead-in. */
-  began?: number;
+  /** When it was handed to the client (ms, performance.now()). Lead-ins never become jobs: they are sent on
+   * their connection before the clock starts. */
+  began: number;
 }
 
 /** How often requests in flight are checked against the timeout. */
@@ -72,7 +73,6 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
   };
 
   const answered = (job: Job, response: Http1Response): void => {
-    if (job.began === undefined) return; // lead-in
     source.onResponse(job.chain, response.status, response.body);
     recorder.recordLatency(performance.now() - job.began);
     const next = source.followUp(job.chain);
@@ -81,7 +81,6 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
   };
 
   const failed = (job: Job, error: Error): void => {
-    if (job.began === undefined) return;
     recorder.recordTransportError(error.message === 'request timed out');
     finished();
   };
@@ -149,7 +148,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const [connection, job] of busy) {
-      if (job.began !== undefined && now - job.began > timeoutMs) connection.destroy(new Error('request timed out'));
+      if (now - job.began > timeoutMs) connection.destroy(new Error('request timed out'));
     }
   }, Math.min(TIMEOUT_SWEEP_MS, timeoutMs));
   const start = performance.now();
