@@ -9,10 +9,15 @@ import type { Operation } from './types.js';
 const MAX_ALIASES_PER_KEY = 50;
 const ALIAS_NAME = /^alias\/[A-Za-z0-9/_-]+$/;
 
-function checkAliasName(name: string): void {
+function checkAliasPattern(name: string): void {
   if (!ALIAS_NAME.test(name)) {
     throw new KmsError('ValidationException', "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$");
   }
+}
+
+/** For the names CreateAlias and UpdateAlias give: the pattern, and not in the prefix AWS keeps for itself. */
+function checkAliasName(name: string): void {
+  checkAliasPattern(name);
   if (name.startsWith('alias/aws/')) throw new KmsError('NotAuthorizedException', "Cannot create alias with prefix 'alias/aws/'");
 }
 
@@ -72,6 +77,7 @@ export const deleteAlias: Operation = {
   readOnly: false,
   async run(input, ctx) {
     const name = input.AliasName as string;
+    checkAliasPattern(name);
     const alias = await ctx.keyring.getAlias(name);
     if (alias === undefined) throw new KmsError('NotFoundException', `Alias ${ctx.keyring.aliasArnOf(name)} is not found.`);
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
@@ -98,7 +104,7 @@ export const listAliases: Operation = {
       CreationDate: alias.creationDate,
       LastUpdatedDate: alias.lastUpdatedDate,
     }));
-    const { items, truncated, nextMarker } = page(aliases, input, 50);
+    const { items, truncated, nextMarker } = page(aliases, input, 50, 100);
     return { Aliases: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

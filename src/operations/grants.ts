@@ -77,7 +77,7 @@ export const listGrants: Operation = {
     const grants = (await ctx.keyring.store.listGrants(key.keyId)).filter((grant) =>
       (input.GrantId === undefined || grant.grantId === input.GrantId)
       && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal));
-    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant)), input, 50);
+    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant)), input, 50, 100);
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };
@@ -88,7 +88,7 @@ export const listRetirableGrants: Operation = {
     await ctx.authorizeAccount('kms:ListRetirableGrants');
     const grants = await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string);
     const entries = grants.map((grant) => listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant));
-    const { items, truncated, nextMarker } = page(entries, input, 50);
+    const { items, truncated, nextMarker } = page(entries, input, 50, 100);
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

@@ -97,7 +97,7 @@ export const listKeyRotations: Operation = {
         RotationDate: material.rotationType === undefined ? undefined : material.createdAt,
         RotationType: material.rotationType,
       }));
-    const { items, truncated, nextMarker } = page(rotations, input, 100);
+    const { items, truncated, nextMarker } = page(rotations, input, 100, 1000);
     return { Rotations: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

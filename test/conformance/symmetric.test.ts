@@ -258,6 +258,23 @@ describe('aliases, tags and descriptions', () => {
     await kms.send(new DeleteAliasCommand({ AliasName: 'alias/app/one' }));
     expect(await failure(kms.send(new DescribeKeyCommand({ KeyId: 'alias/app/one' })))).toMatchObject({ name: 'NotFoundException' });
     expect(await failure(kms.send(new DeleteAliasCommand({ AliasName: 'alias/app/one' })))).toMatchObject({ name: 'NotFoundException' });
+    expect(await failure(kms.send(new DeleteAliasCommand({ AliasName: 'nope' })))).toMatchObject({ name: 'ValidationException' });
+  });
+
+  it('caps a ListAliases page at 100 whatever Limit asks for, and pages on with the marker', async () => {
+    const keys = [await newKey(), await newKey(), await newKey()];
+    const names = Array.from({ length: 105 }, (_, i) => `alias/cap/${String(i).padStart(3, '0')}`);
+    await Promise.all(names.map((name, i) => kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: keys[i % 3]!.keyId }))));
+    const first = await kms.send(new ListAliasesCommand({ Limit: 500 }));
+    expect(first.Aliases).toHaveLength(100);
+    expect(first.Truncated).toBe(true);
+    const seen = new Set(first.Aliases!.map((alias) => alias.AliasName));
+    for (let marker = first.NextMarker; marker !== undefined;) {
+      const next = await kms.send(new ListAliasesCommand({ Limit: 500, Marker: marker }));
+      next.Aliases!.forEach((alias) => seen.add(alias.AliasName));
+      marker = next.Truncated ? next.NextMarker : undefined;
+    }
+    expect(names.every((name) => seen.has(name))).toBe(true);
   });
 
   it('tags upsert, untag ignores unknown keys, and reserved keys are refused', async () => {
