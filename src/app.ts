@@ -102,7 +102,9 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
     return RESPONSE_ALREADY_SENT;
   });
 
-  app.notFound((c) => c.json({ __type: 'UnknownOperationException', message: '' }, 404));
+  // Any other method or path: the same error shape as the API's, so SDKs and the CLI can read it.
+  app.notFound((c) => c.body(errorBody('UnknownOperationException', 'Only POST / (the KMS API), GET /healthz and GET /metrics are served.'),
+    404, { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID() }));
   app.onError((error, c) => {
     console.error(`kms-engine: unhandled error in HTTP layer: ${error.name}`, error.stack?.split('\n').slice(1, 4).join(' | '));
     return c.body(errorBody('KMSInternalException', 'The request failed because of an internal error.'), 500,

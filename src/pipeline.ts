@@ -67,7 +67,7 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   let failure: KmsError | undefined;
   const operation = operationNamed(operationName);
   try {
-    if (operation === undefined) throw new KmsError('UnknownOperationException', '');
+    if (operation === undefined) throw new KmsError('UnknownOperationException', 'X-Amz-Target does not name a TrentService operation.');
     principal = authenticate(request, pipeline.lookupPrincipal);
     input = decodeInput(operationName, parseJson(request.body));
     if (!KEY_QUOTA_OPERATIONS.has(operationName)) pipeline.engine.quotas.take(principal.accountId, [operationName]);

@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   // Modeled KMS errors.
   AlreadyExistsException: 409,
   ConflictException: 409,
+  CustomKeyStoreNotFoundException: 400,
   DependencyTimeoutException: 503,
   DisabledException: 409,
   DryRunOperationException: 412,

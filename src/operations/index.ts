@@ -1,6 +1,7 @@
 // The static registry: every operation the engine serves, typed exhaustively. An X-Amz-Target naming an
 // operation not listed here is UnknownOperationException (model operations outside the engine's scope, such as
-// custom key stores and multi-Region keys, answer UnsupportedOperationException through `unsupported`).
+// custom key stores, multi-Region keys, ML-KEM and key usage tracking, answer UnsupportedOperationException
+// through `unsupported`).
 import { KmsError } from '../protocol/errors.js';
 import { createAlias, deleteAlias, listAliases, updateAlias } from './aliases.js';
 import { createKey } from './create-key.js';
@@ -26,15 +27,27 @@ import { sign, verify } from './sign-verify.js';
 import { listResourceTags, tagResource, untagResource } from './tags.js';
 import type { Operation } from './types.js';
 
-const unsupported = (what: string): Operation => ({
+const unsupported = (message: string): Operation => ({
   readOnly: true,
   async run() {
-    throw new KmsError('UnsupportedOperationException', `${what} are not supported by this engine.`);
+    throw new KmsError('UnsupportedOperationException', message);
   },
 });
 
-const customKeyStores = unsupported('Custom key stores');
-const multiRegion = unsupported('Multi-Region keys');
+const customKeyStores = unsupported('Custom key stores are not supported by this engine.');
+const multiRegion = unsupported('Multi-Region keys are not supported by this engine.');
+const mlKem = unsupported('ML-KEM keys (Encapsulate, Decapsulate) are not supported by this engine.');
+
+/** There are none, so the listing is empty and any store asked for by id or name is not found. */
+const describeCustomKeyStores: Operation = {
+  readOnly: true,
+  async run(input) {
+    if (input.CustomKeyStoreId !== undefined || input.CustomKeyStoreName !== undefined) {
+      throw new KmsError('CustomKeyStoreNotFoundException', 'The specified custom key store does not exist.');
+    }
+    return { CustomKeyStores: [], Truncated: false };
+  },
+};
 
 export const OPERATIONS = {
   CancelKeyDeletion: cancelKeyDeletion,
@@ -48,13 +61,15 @@ export const OPERATIONS = {
   DeleteCustomKeyStore: customKeyStores,
   DeleteImportedKeyMaterial: deleteImportedKeyMaterial,
   DeriveSharedSecret: deriveSharedSecret,
-  DescribeCustomKeyStores: customKeyStores,
+  Decapsulate: mlKem,
+  DescribeCustomKeyStores: describeCustomKeyStores,
   DescribeKey: describeKey,
   DisableKey: disableKey,
   DisableKeyRotation: disableKeyRotation,
   DisconnectCustomKeyStore: customKeyStores,
   EnableKey: enableKey,
   EnableKeyRotation: enableKeyRotation,
+  Encapsulate: mlKem,
   Encrypt: encrypt,
   GenerateDataKey: generateDataKey,
   GenerateDataKeyPair: generateDataKeyPair,
@@ -62,6 +77,7 @@ export const OPERATIONS = {
   GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
   GenerateMac: generateMac,
   GenerateRandom: generateRandom,
+  GetKeyLastUsage: unsupported('Key usage tracking (GetKeyLastUsage) is not supported by this engine.'),
   GetKeyPolicy: getKeyPolicy,
   GetKeyRotationStatus: getKeyRotationStatus,
   GetParametersForImport: getParametersForImport,

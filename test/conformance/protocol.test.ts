@@ -77,10 +77,43 @@ describe('errors', () => {
   });
 
   it('UnknownOperationException for an unknown or missing target', async () => {
-    expect((await call('NoSuchOperation', {})).json.__type).toBe('UnknownOperationException');
+    const unknown = await call('NoSuchOperation', {});
+    expect(unknown.json.__type).toBe('UnknownOperationException');
+    expect(unknown.json.message).toMatch(/TrentService operation/);
     const noTarget = await send('Encrypt', '{}', (h) => { delete h['x-amz-target']; });
     expect(noTarget.status).toBe(400);
     expect(noTarget.json.__type).toBe('UnknownOperationException');
+  });
+
+  it('UnsupportedOperationException, with a reason, for model operations outside the engine', async () => {
+    for (const [operation, reason] of [['GetKeyLastUsage', /GetKeyLastUsage/], ['Encapsulate', /ML-KEM/], ['Decapsulate', /ML-KEM/],
+      ['CreateCustomKeyStore', /Custom key stores/], ['ReplicateKey', /Multi-Region/]] as const) {
+      const answer = await call(operation, { KeyId: 'alias/any', CustomKeyStoreName: 'x', ReplicaRegion: 'eu-west-1' });
+      expect({ operation, status: answer.status, type: answer.json.__type }).toEqual({ operation, status: 400, type: 'UnsupportedOperationException' });
+      expect(answer.json.message).toMatch(reason);
+    }
+  });
+
+  it('DescribeCustomKeyStores lists none, and any store asked for by id or name is not found', async () => {
+    const all = await call('DescribeCustomKeyStores', {});
+    expect(all.status).toBe(200);
+    expect(all.json).toEqual({ CustomKeyStores: [], Truncated: false });
+    for (const filter of [{ CustomKeyStoreId: 'cks-1234567890abcdef0' }, { CustomKeyStoreName: 'mine' }]) {
+      const one = await call('DescribeCustomKeyStores', filter);
+      expect({ status: one.status, type: one.json.__type }).toEqual({ status: 400, type: 'CustomKeyStoreNotFoundException' });
+    }
+  });
+
+  it('other methods and paths get the same error shape, with a request id', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const response = await fetch(server.url + '/', { method });
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toBe('application/x-amz-json-1.1');
+      expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+      const body = await response.json() as Record<string, unknown>;
+      expect(body.__type).toBe('UnknownOperationException');
+      expect(body.message).toMatch(/POST \//);
+    }
   });
 
   it('SerializationException for bad JSON and wrong JSON types', async () => {
