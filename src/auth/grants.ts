@@ -65,7 +65,22 @@ export function validateGrantRequest(key: Pick<KeyRecord, 'spec' | 'usage'>, ope
   if (hasContextConstraint && KEY_SPECS[key.spec].family !== 'symmetric') {
     throw validation('Encryption context grant constraints are supported only on symmetric encryption KMS keys.');
   }
+  for (const [member, context] of [['encryptionContextEquals', constraints?.EncryptionContextEquals],
+    ['encryptionContextSubset', constraints?.EncryptionContextSubset]] as const) {
+    if (context === undefined) continue;
+    const pairs = Object.entries(context);
+    if (pairs.length > MAX_CONSTRAINT_PAIRS) {
+      throw validation(`1 validation error detected: Value at 'constraints.${member}' failed to satisfy constraint: Member must have at most ${MAX_CONSTRAINT_PAIRS} entries`);
+    }
+    if (pairs.some(([name, value]) => name.length > MAX_CONSTRAINT_CHARS || value.length > MAX_CONSTRAINT_CHARS)) {
+      throw validation(`1 validation error detected: Value at 'constraints.${member}' failed to satisfy constraint: Member must have keys and values of at most ${MAX_CONSTRAINT_CHARS} characters`);
+    }
+  }
 }
+
+/** Grant constraint limits (kms-api.md section 5.1): encryption context pairs per constraint, characters per entry. */
+const MAX_CONSTRAINT_PAIRS = 8;
+const MAX_CONSTRAINT_CHARS = 384;
 
 function equalsExactly(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
   const requiredKeys = Object.keys(required);

@@ -29,6 +29,14 @@ async function targetKey(ctx: RequestContext, action: string): Promise<KeyRecord
   return ctx.useKey(target, { action, allowAlias: false, states: 'not-pending-deletion' });
 }
 
+/** LimitExceededException when `key` already has its most aliases (unless the alias moving there is already its). */
+async function requireAliasRoom(ctx: RequestContext, key: KeyRecord, movingFromKeyId: string | undefined): Promise<void> {
+  if (movingFromKeyId === key.keyId) return;
+  if ((await ctx.keyring.store.listAliases(key.keyId)).length >= MAX_ALIASES_PER_KEY) {
+    throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_ALIASES_PER_KEY} aliases.`);
+  }
+}
+
 const keyType = (key: KeyRecord): string => KEY_SPECS[key.spec].family === 'symmetric' ? 'symmetric'
   : KEY_SPECS[key.spec].family === 'hmac' ? 'hmac' : 'asymmetric';
 
@@ -39,9 +47,7 @@ export const createAlias: Operation = {
     checkAliasName(name);
     const key = await targetKey(ctx, 'kms:CreateAlias');
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
-    if ((await ctx.keyring.store.listAliases(key.keyId)).length >= MAX_ALIASES_PER_KEY) {
-      throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_ALIASES_PER_KEY} aliases.`);
-    }
+    await requireAliasRoom(ctx, key, undefined);
     const now = Date.now() / 1000;
     try {
       await ctx.keyring.putAlias({ name, keyId: key.keyId, creationDate: now, lastUpdatedDate: now }, true);
@@ -68,6 +74,7 @@ export const updateAlias: Operation = {
     if (current !== undefined && (keyType(current) !== keyType(key) || current.usage !== key.usage)) {
       throw new KmsError('ValidationException', 'The new target key must have the same key type and key usage as the current target key.');
     }
+    await requireAliasRoom(ctx, key, alias.keyId);
     await ctx.keyring.putAlias({ ...alias, keyId: key.keyId, lastUpdatedDate: Date.now() / 1000 }, false);
     return undefined;
   },

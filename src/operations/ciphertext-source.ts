@@ -4,7 +4,7 @@ import type { EncryptionContext } from '../contract/encryption-context.js';
 import type { SealedInput } from '../contract/tasks.js';
 import { KmsError } from '../protocol/errors.js';
 import type { KeyRecord } from '../store/types.js';
-import { keyRef, type RequestContext } from './context.js';
+import { ignoresCiphertext, keyRef, type RequestContext } from './context.js';
 import { contextOf, cryptoQuota, encryptionAlgorithmFor } from './crypto-common.js';
 
 export const invalidCiphertext = (): KmsError =>
@@ -14,10 +14,6 @@ export interface CiphertextSource {
   key: KeyRecord;
   sealed: SealedInput;
 }
-
-/** DryRun with DryRunModifiers [IGNORE_CIPHERTEXT]: check everything but the ciphertext, which may be absent. */
-const ignoresCiphertext = (input: Record<string, unknown>): boolean =>
-  input.DryRun === true && (input.DryRunModifiers as string[] | undefined)?.includes('IGNORE_CIPHERTEXT') === true;
 
 /**
  * Symmetric blobs name their key and material, so KeyId is optional and, when given, must be that key

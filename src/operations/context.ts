@@ -127,11 +127,36 @@ export class RequestContext {
    */
   async job<N extends JobName>(job: JobInput<N>): Promise<JobOutput<N>> {
     if (this.input.DryRun === true) {
+      // Except that a dry run of Decrypt or ReEncrypt opens the ciphertext too, unless DryRunModifiers says
+      // IGNORE_CIPHERTEXT: one that would not decrypt answers InvalidCiphertextException, as the real call would.
+      if ((job.op === 'decrypt' || job.op === 'reEncrypt') && !ignoresCiphertext(this.input)) {
+        const opened = await this.runJob(job);
+        (opened as { plaintext?: Buffer }).plaintext?.fill(0);
+      }
       throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
     }
+    return this.runJob(job);
+  }
+
+  private async runJob<N extends JobName>(job: JobInput<N>): Promise<JobOutput<N>> {
     const result = await this.engine.pool.run(job);
     if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message);
     return result as JobOutput<N>;
+  }
+}
+
+/** DryRun with DryRunModifiers [IGNORE_CIPHERTEXT]: check everything but the ciphertext, which may be absent. */
+export const ignoresCiphertext = (input: Record<string, unknown>): boolean =>
+  input.DryRun === true && (input.DryRunModifiers as string[] | undefined)?.includes('IGNORE_CIPHERTEXT') === true;
+
+/**
+ * Recipient (a Nitro Enclave's attestation document) asks for the result sealed to the enclave instead of in
+ * plaintext. There are no enclaves to attest here, so it is refused rather than ignored: ignoring it would hand
+ * back the plaintext the caller asked never to see.
+ */
+export function refuseRecipient(input: Record<string, unknown>): void {
+  if (input.Recipient !== undefined) {
+    throw new KmsError('UnsupportedOperationException', 'Nitro Enclave attestation (Recipient) is not supported by this engine.');
   }
 }
 

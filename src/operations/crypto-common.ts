@@ -3,7 +3,6 @@ import type { EncryptionContext } from '../contract/encryption-context.js';
 import { KEY_SPECS, rsaOaepMaxPlaintext, type EncryptionAlgorithm, type KeySpecInfo } from '../contract/key-specs.js';
 import type { SealTarget } from '../contract/tasks.js';
 import { KmsError } from '../protocol/errors.js';
-import { validationError } from '../protocol/validate.js';
 import type { KeyRecord } from '../store/types.js';
 import { keyRef, requireUsage } from './context.js';
 
@@ -15,16 +14,17 @@ export function contextOf(input: Record<string, unknown>, member = 'EncryptionCo
   return context === undefined || Object.keys(context).length === 0 ? undefined : context;
 }
 
-/** The algorithm to use with an encryption key: SYMMETRIC_DEFAULT by default, and only one the key supports. */
+/**
+ * The algorithm to use with an encryption key: SYMMETRIC_DEFAULT by default (the model's default, so an RSA key
+ * named without an algorithm is InvalidKeyUsageException, as in AWS), and only one the key supports.
+ */
 export function encryptionAlgorithmFor(key: KeyRecord, requested: unknown, operation: string): EncryptionAlgorithm {
   requireUsage(key, 'ENCRYPT_DECRYPT', operation);
   const info = KEY_SPECS[key.spec];
-  if (requested === undefined && info.family !== 'symmetric') {
-    throw validationError('encryptionAlgorithm', 'Member must not be null for asymmetric keys');
-  }
   const algorithm = (requested ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm;
   if (!info.encryptionAlgorithms?.includes(algorithm)) {
-    throw new KmsError('InvalidKeyUsageException', `The encryption algorithm ${algorithm} is not valid for ${key.arn} with key spec ${key.spec}.`);
+    // AWS's words for it.
+    throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.spec}.`);
   }
   return algorithm;
 }

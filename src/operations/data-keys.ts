@@ -3,7 +3,7 @@
 import { isDataKeyPairSpec } from '../contract/key-specs.js';
 import { KmsError } from '../protocol/errors.js';
 import type { KeyRecord } from '../store/types.js';
-import { b64, keyRef, type RequestContext, type UseKeyOptions } from './context.js';
+import { b64, keyRef, refuseRecipient, type RequestContext, type UseKeyOptions } from './context.js';
 import { contextOf, cryptoQuota, requireSymmetricEncryptionKey } from './crypto-common.js';
 import type { Operation } from './types.js';
 
@@ -24,6 +24,7 @@ async function wrappingKey(ctx: RequestContext, name: string, quota: UseKeyOptio
     action: `kms:${name}`, allowAlias: true, states: 'enabled', grantOperation: name, quota,
   });
   requireSymmetricEncryptionKey(key, name);
+  refuseRecipient(ctx.input);
   return key;
 }
 

@@ -1,4 +1,4 @@
-import { b64 } from './context.js';
+import { b64, refuseRecipient } from './context.js';
 import { ciphertextSource, materialIdOf } from './ciphertext-source.js';
 import type { Operation } from './types.js';
 
@@ -7,6 +7,7 @@ export const decrypt: Operation = {
   async run(input, ctx) {
     const { key, sealed } = await ciphertextSource(ctx, input.CiphertextBlob as Buffer | undefined, input.KeyId as string | undefined,
       input.EncryptionAlgorithm, input, 'EncryptionContext', 'kms:Decrypt', 'Decrypt', 'Decrypt');
+    refuseRecipient(input);
     const { plaintext } = await ctx.job({ op: 'decrypt', source: sealed });
     const algorithm = sealed.kind === 'symmetric' ? 'SYMMETRIC_DEFAULT' : sealed.algorithm;
     return { KeyId: key.arn, Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm, KeyMaterialId: materialIdOf(sealed) };

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { KmsError } from '../protocol/errors.js';
 import { validationError } from '../protocol/validate.js';
+import { refuseRecipient } from './context.js';
 import type { Operation } from './types.js';
 
 export const generateRandom: Operation = {
@@ -9,11 +10,13 @@ export const generateRandom: Operation = {
   async run(input, ctx) {
     const count = input.NumberOfBytes as number | undefined;
     if (count === undefined) throw validationError('numberOfBytes', 'Member must not be null');
+    // There are no custom key stores, so any one named does not exist.
     if (input.CustomKeyStoreId !== undefined) {
-      throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this engine.');
+      throw new KmsError('CustomKeyStoreNotFoundException', 'The specified custom key store does not exist.');
     }
     ctx.engine.quotas.take(ctx.caller.accountId, ['symmetric']);
     await ctx.authorizeAccount('kms:GenerateRandom');
+    refuseRecipient(input);
     return { Plaintext: randomBytes(count).toString('base64') };
   },
 };

@@ -39,6 +39,10 @@ export const createGrant: Operation = {
     if (input.GranteeServicePrincipal !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Grants to AWS service principals are not supported by this engine.');
     }
+    // The model marks neither required, but a grant must name exactly one grantee (kms-api.md section 6).
+    if (input.GranteePrincipal === undefined) {
+      throw new KmsError('ValidationException', 'Exactly one of GranteePrincipal and GranteeServicePrincipal is required.');
+    }
     const key = await ctx.useKey(input.KeyId as string, {
       action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant',
     });
@@ -85,6 +89,11 @@ export const listGrants: Operation = {
 export const listRetirableGrants: Operation = {
   readOnly: true,
   async run(input, ctx) {
+    if ((input.RetiringPrincipal === undefined) === (input.RetiringServicePrincipal === undefined)) {
+      throw new KmsError('ValidationException', 'Exactly one of RetiringPrincipal and RetiringServicePrincipal is required.');
+    }
+    // No grant has a service principal for its retiring principal (grants to services are not supported).
+    if (input.RetiringServicePrincipal !== undefined) return { Grants: [], Truncated: false };
     await ctx.authorizeAccount('kms:ListRetirableGrants');
     const grants = await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string);
     const entries = grants.map((grant) => listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant));

@@ -2,7 +2,7 @@
 // DeriveSharedSecret (ECDH in a worker).
 import { KEY_SPECS, algorithmsFor } from '../contract/key-specs.js';
 import { KmsError } from '../protocol/errors.js';
-import { b64, keyRef, requireUsage } from './context.js';
+import { b64, keyRef, requireUsage, refuseRecipient } from './context.js';
 import { cryptoQuota } from './crypto-common.js';
 import type { Operation } from './types.js';
 
@@ -34,9 +34,7 @@ export const deriveSharedSecret: Operation = {
       quota: cryptoQuota,
     });
     requireUsage(key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
-    if (input.Recipient !== undefined) {
-      throw new KmsError('UnsupportedOperationException', 'Nitro Enclave attestation is not supported by this engine.');
-    }
+    refuseRecipient(input);
     const { sharedSecret } = await ctx.job({ op: 'deriveSharedSecret', key: keyRef(key), peerPublicKey: input.PublicKey as Buffer });
     return { KeyId: key.arn, SharedSecret: b64(sharedSecret), KeyAgreementAlgorithm: 'ECDH', KeyOrigin: key.origin };
   },

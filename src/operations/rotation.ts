@@ -27,6 +27,8 @@ export const enableKeyRotation: Operation = {
     const period = (input.RotationPeriodInDays as number | undefined) ?? 365;
     const key = await rotationKey(ctx, 'kms:EnableKeyRotation');
     await ctx.keyring.mutate(key.keyId, (draft) => {
+      // An EXTERNAL key awaiting its material is refused for its origin before its state (kms-api.md 5.3).
+      if (draft.state === 'PendingImport') requireRotatable(draft);
       requireEnabled(draft);
       requireRotatable(draft);
       draft.rotationEnabled = true;
@@ -42,6 +44,8 @@ export const disableKeyRotation: Operation = {
   async run(_input, ctx) {
     const key = await rotationKey(ctx, 'kms:DisableKeyRotation');
     await ctx.keyring.mutate(key.keyId, (draft) => {
+      // An EXTERNAL key awaiting its material is refused for its origin before its state (kms-api.md 5.3).
+      if (draft.state === 'PendingImport') requireRotatable(draft);
       requireEnabled(draft);
       requireRotatable(draft);
       draft.rotationEnabled = false;

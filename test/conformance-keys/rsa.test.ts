@@ -226,9 +226,10 @@ describe('RSA Encrypt, Decrypt and ReEncrypt', () => {
     }
   });
 
-  it('asymmetric encryption rules: algorithm required and the key\'s own, no encryption context, KeyId required to decrypt', async () => {
+  it('asymmetric encryption rules: the key\'s own algorithm (the default, SYMMETRIC_DEFAULT, is not), no encryption context, KeyId required to decrypt', async () => {
     const arn = arnOf('RSA_2048');
-    expect(await failure(kms.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x') })))).toMatchObject({ name: 'ValidationException' });
+    expect(await failure(kms.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x') }))))
+      .toMatchObject({ name: 'InvalidKeyUsageException', status: 400, message: 'Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.' });
     expect(await failure(kms.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' }))))
       .toMatchObject({ name: 'InvalidKeyUsageException', status: 400 });
     expect(await failure(kms.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256', EncryptionContext: { a: 'b' } }))))
@@ -239,7 +240,7 @@ describe('RSA Encrypt, Decrypt and ReEncrypt', () => {
       .toMatchObject({ name: 'InvalidKeyUsageException' });
     const { CiphertextBlob } = await encrypt('RSA_2048', 'RSAES_OAEP_SHA_256', Buffer.from('x'));
     expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob })))).toMatchObject({ name: 'InvalidCiphertextException' });
-    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob, KeyId: arn })))).toMatchObject({ name: 'ValidationException', status: 400 });
+    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob, KeyId: arn })))).toMatchObject({ name: 'InvalidKeyUsageException', status: 400 });
   });
 
   it('ReEncrypt symmetric -> RSA, RSA -> symmetric and RSA -> RSA', async () => {
@@ -280,9 +281,9 @@ describe('RSA Encrypt, Decrypt and ReEncrypt', () => {
     })))).toEqual({
       name: 'ValidationException', status: 400, message: 'Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.',
     });
-    // RSA source without its algorithm: AWS needs SourceEncryptionAlgorithm for asymmetric ciphertext.
+    // RSA source without its algorithm: the default, SYMMETRIC_DEFAULT, is not one an RSA key supports.
     expect(await failure(kms.send(new ReEncryptCommand({
       CiphertextBlob: toRsa.CiphertextBlob, SourceKeyId: arnOf('RSA_3072'), DestinationKeyId: symmetricArn,
-    })))).toMatchObject({ name: 'ValidationException' });
+    })))).toMatchObject({ name: 'InvalidKeyUsageException' });
   });
 });

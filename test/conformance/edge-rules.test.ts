@@ -1,0 +1,150 @@
+// Rules at the edges of the API that a fresh review against kms-api.md found missing: Nitro Enclave recipients,
+// dry runs that still open the ciphertext, the default encryption algorithm on RSA keys, grant and alias limits,
+// duplicate tag keys, rotation of keys awaiting imported material. The real server, driven by the AWS SDK.
+import {
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, EnableKeyRotationCommand, EncryptCommand,
+  GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMSClient, ListRetirableGrantsCommand,
+  ReEncryptCommand, TagResourceCommand, UpdateAliasCommand, type KeySpec, type KeyUsageType,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure } from '../support/sdk-errors.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let kms: KMSClient;
+
+beforeAll(async () => {
+  server = await startServer();
+  kms = server.client();
+});
+afterAll(async () => {
+  await server?.remove();
+});
+
+async function newKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage: KeyUsageType = 'ENCRYPT_DECRYPT'): Promise<string> {
+  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: usage }));
+  return KeyMetadata!.KeyId!;
+}
+
+const recipient = { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' as const, AttestationDocument: Buffer.from('not an attestation') };
+
+describe('Recipient (Nitro Enclave attestation)', () => {
+  it('is refused, never ignored: no plaintext goes back to a caller who asked for it sealed', async () => {
+    const keyId = await newKey();
+    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('secret') }));
+    const calls = [
+      kms.send(new DecryptCommand({ CiphertextBlob, Recipient: recipient })),
+      kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', Recipient: recipient })),
+      kms.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256', Recipient: recipient })),
+      kms.send(new GenerateRandomCommand({ NumberOfBytes: 32, Recipient: recipient })),
+    ];
+    for (const call of calls) {
+      expect(await failure(call)).toMatchObject({ name: 'UnsupportedOperationException', status: 400, message: expect.stringMatching(/Recipient/) });
+    }
+  });
+});
+
+describe('DryRun of Decrypt and ReEncrypt', () => {
+  it('opens the ciphertext unless told to ignore it', async () => {
+    const source = await newKey();
+    const destination = await newKey();
+    const { CiphertextBlob } = await kms.send(new EncryptCommand({
+      KeyId: source, Plaintext: Buffer.from('secret'), EncryptionContext: { purpose: 'test' },
+    }));
+    const tampered = Buffer.from(CiphertextBlob!);
+    tampered[tampered.length - 1]! ^= 1;
+    const context = { purpose: 'test' };
+    // A good ciphertext: the dry run would have succeeded.
+    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context, DryRun: true }))))
+      .toMatchObject({ name: 'DryRunOperationException', status: 412 });
+    // A tampered one, or the wrong context: the answer the real call would give.
+    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context, DryRun: true }))))
+      .toMatchObject({ name: 'InvalidCiphertextException' });
+    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { purpose: 'other' }, DryRun: true }))))
+      .toMatchObject({ name: 'InvalidCiphertextException' });
+    expect(await failure(kms.send(new ReEncryptCommand({
+      CiphertextBlob: tampered, SourceEncryptionContext: context, DestinationKeyId: destination, DryRun: true,
+    })))).toMatchObject({ name: 'InvalidCiphertextException' });
+    // IGNORE_CIPHERTEXT: everything but the ciphertext is checked.
+    expect(await failure(kms.send(new DecryptCommand({
+      CiphertextBlob: tampered, KeyId: source, EncryptionContext: context, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'],
+    })))).toMatchObject({ name: 'DryRunOperationException' });
+  });
+});
+
+describe('RSA encryption keys named without an EncryptionAlgorithm', () => {
+  it('get the default, SYMMETRIC_DEFAULT, which the key does not support: InvalidKeyUsageException', async () => {
+    const rsa = await newKey('RSA_2048', 'ENCRYPT_DECRYPT');
+    expect(await failure(kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.from('x') }))))
+      .toMatchObject({ name: 'InvalidKeyUsageException', status: 400, message: expect.stringMatching(/SYMMETRIC_DEFAULT/) });
+    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    expect(await failure(kms.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob }))))
+      .toMatchObject({ name: 'InvalidKeyUsageException' });
+  });
+});
+
+describe('GenerateRandom with a custom key store', () => {
+  it('answers CustomKeyStoreNotFoundException: there are none', async () => {
+    expect(await failure(kms.send(new GenerateRandomCommand({ NumberOfBytes: 16, CustomKeyStoreId: 'cks-1234567890abcdef0' }))))
+      .toMatchObject({ name: 'CustomKeyStoreNotFoundException', status: 400 });
+  });
+});
+
+describe('grants', () => {
+  const grantee = 'arn:aws:iam::111122223333:user/app';
+
+  it('CreateGrant needs a grantee', async () => {
+    const keyId = await newKey();
+    expect(await failure(kms.send(new CreateGrantCommand({ KeyId: keyId, Operations: ['Encrypt'] }))))
+      .toMatchObject({ name: 'ValidationException', message: expect.stringMatching(/GranteePrincipal/) });
+  });
+
+  it('encryption context constraints hold at most 8 pairs of at most 384 characters', async () => {
+    const keyId = await newKey();
+    const pairs = (count: number, length = 1) =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 'v'.repeat(length)]));
+    await kms.send(new CreateGrantCommand({
+      KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encrypt'], Constraints: { EncryptionContextSubset: pairs(8, 384) },
+    }));
+    for (const constraints of [{ EncryptionContextSubset: pairs(9) }, { EncryptionContextEquals: pairs(1, 385) }]) {
+      expect(await failure(kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encrypt'], Constraints: constraints }))))
+        .toMatchObject({ name: 'ValidationException' });
+    }
+  });
+
+  it('ListRetirableGrants needs exactly one retiring principal', async () => {
+    expect(await failure(kms.send(new ListRetirableGrantsCommand({})))).toMatchObject({ name: 'ValidationException' });
+    expect(await failure(kms.send(new ListRetirableGrantsCommand({ RetiringPrincipal: grantee, RetiringServicePrincipal: 'dynamodb.amazonaws.com' }))))
+      .toMatchObject({ name: 'ValidationException' });
+    expect((await kms.send(new ListRetirableGrantsCommand({ RetiringServicePrincipal: 'dynamodb.amazonaws.com' }))).Grants).toEqual([]);
+  });
+});
+
+describe('aliases and tags', () => {
+  it('UpdateAlias cannot give a key a 51st alias', async () => {
+    const full = await newKey();
+    const other = await newKey();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => kms.send(new CreateAliasCommand({ AliasName: `alias/full/${i}`, TargetKeyId: full }))));
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: other }));
+    expect(await failure(kms.send(new UpdateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: full }))))
+      .toMatchObject({ name: 'LimitExceededException' });
+    // Pointing one of its own aliases at it again is no new alias.
+    await kms.send(new UpdateAliasCommand({ AliasName: 'alias/full/0', TargetKeyId: full }));
+  });
+
+  it('a tag key given twice in one request is TagException, in TagResource and in CreateKey', async () => {
+    const keyId = await newKey();
+    const tags = [{ TagKey: 'team', TagValue: 'a' }, { TagKey: 'team', TagValue: 'b' }];
+    expect(await failure(kms.send(new TagResourceCommand({ KeyId: keyId, Tags: tags })))).toMatchObject({ name: 'TagException' });
+    expect(await failure(kms.send(new CreateKeyCommand({ Tags: tags })))).toMatchObject({ name: 'TagException' });
+  });
+});
+
+describe('rotation of a key awaiting imported material', () => {
+  it('is refused for its origin (UnsupportedOperationException), not its state', async () => {
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    expect(KeyMetadata!.KeyState).toBe('PendingImport');
+    expect(await failure(kms.send(new EnableKeyRotationCommand({ KeyId: KeyMetadata!.KeyId! }))))
+      .toMatchObject({ name: 'UnsupportedOperationException' });
+  });
+});
