@@ -41,7 +41,8 @@ const mlKem = unsupported('ML-KEM keys (Encapsulate, Decapsulate) are not suppor
 /** There are none, so the listing is empty and any store asked for by id or name is not found. */
 const describeCustomKeyStores: Operation = {
   readOnly: true,
-  async run(input) {
+  async run(input, ctx) {
+    await ctx.authorizeAccount('kms:DescribeCustomKeyStores');
     if (input.CustomKeyStoreId !== undefined || input.CustomKeyStoreName !== undefined) {
       throw new KmsError('CustomKeyStoreNotFoundException', 'The specified custom key store does not exist.');
     }
