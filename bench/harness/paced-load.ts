@@ -80,7 +80,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
     else finished();
   };
 
-  const failed = (job: Job, error: Error): void => {
+  const failed = (error: Error): void => {
     recorder.recordTransportError(error.message === 'request timed out');
     finished();
   };
@@ -94,7 +94,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
         opened--;
         if (queued.length > 0) connect();
       }
-      if (error) failed(job, error);
+      if (error) failed(error);
       else answered(job, response!);
     });
   };
@@ -111,8 +111,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
     Http1Connection.open(endpoint, timeoutMs).then(release, (error: Error) => {
       opened--;
       // Nothing to send on: the oldest waiting request fails, so a dead endpoint ends the run with errors.
-      const job = queued.shift();
-      if (job) failed(job, error);
+      if (queued.shift()) failed(error);
       if (queued.length > 0) setTimeout(connect, 10);
     });
   };

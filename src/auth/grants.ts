@@ -39,6 +39,10 @@ export function grantOperationsFor(key: Pick<KeyRecord, 'spec' | 'usage'>): read
   }
 }
 
+/** Grant constraint limits (kms-api.md section 5.1): encryption context pairs per constraint, characters per entry. */
+const MAX_CONSTRAINT_PAIRS = 8;
+const MAX_CONSTRAINT_CHARS = 384;
+
 const validation = (message: string): KmsError => new KmsError('ValidationException', message);
 
 /**
@@ -77,10 +81,6 @@ export function validateGrantRequest(key: Pick<KeyRecord, 'spec' | 'usage'>, ope
     }
   }
 }
-
-/** Grant constraint limits (kms-api.md section 5.1): encryption context pairs per constraint, characters per entry. */
-const MAX_CONSTRAINT_PAIRS = 8;
-const MAX_CONSTRAINT_CHARS = 384;
 
 function equalsExactly(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
   const requiredKeys = Object.keys(required);

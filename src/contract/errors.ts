@@ -2,6 +2,9 @@
 // Workers return these codes as data ({ ok: false, code, message }): an Error subclass does not survive a
 // thread hop. Imported by both threads: pure data, no I/O.
 
+/** There are no custom key stores: any one a request names does not exist. */
+export const CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE = 'The specified custom key store does not exist.';
+
 export const ERROR_STATUS = {
   // Modeled KMS errors.
   AlreadyExistsException: 409,

@@ -1,5 +1,6 @@
 // GenerateRandom runs on the main thread: randomBytes is cheaper than a thread hop, and no key is involved.
 import { randomBytes } from 'node:crypto';
+import { CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE } from '../contract/errors.js';
 import { KmsError } from '../protocol/errors.js';
 import { validationError } from '../protocol/validate.js';
 import { refuseRecipient } from './context.js';
@@ -10,9 +11,8 @@ export const generateRandom: Operation = {
   async run(input, ctx) {
     const count = input.NumberOfBytes as number | undefined;
     if (count === undefined) throw validationError('numberOfBytes', 'Member must not be null');
-    // There are no custom key stores, so any one named does not exist.
     if (input.CustomKeyStoreId !== undefined) {
-      throw new KmsError('CustomKeyStoreNotFoundException', 'The specified custom key store does not exist.');
+      throw new KmsError('CustomKeyStoreNotFoundException', CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE);
     }
     ctx.engine.quotas.take(ctx.caller.accountId, ['symmetric']);
     await ctx.authorizeAccount('kms:GenerateRandom');

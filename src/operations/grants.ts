@@ -92,9 +92,9 @@ export const listRetirableGrants: Operation = {
     if ((input.RetiringPrincipal === undefined) === (input.RetiringServicePrincipal === undefined)) {
       throw new KmsError('ValidationException', 'Exactly one of RetiringPrincipal and RetiringServicePrincipal is required.');
     }
+    await ctx.authorizeAccount('kms:ListRetirableGrants');
     // No grant has a service principal for its retiring principal (grants to services are not supported).
     if (input.RetiringServicePrincipal !== undefined) return { Grants: [], Truncated: false };
-    await ctx.authorizeAccount('kms:ListRetirableGrants');
     const grants = await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string);
     const entries = grants.map((grant) => listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant));
     const { items, truncated, nextMarker } = page(entries, input, 50, 100);

@@ -2,6 +2,7 @@
 // operation not listed here is UnknownOperationException (model operations outside the engine's scope, such as
 // custom key stores, multi-Region keys, ML-KEM and key usage tracking, answer UnsupportedOperationException
 // through `unsupported`).
+import { CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE } from '../contract/errors.js';
 import { KmsError } from '../protocol/errors.js';
 import { createAlias, deleteAlias, listAliases, updateAlias } from './aliases.js';
 import { createKey } from './create-key.js';
@@ -44,7 +45,7 @@ const describeCustomKeyStores: Operation = {
   async run(input, ctx) {
     await ctx.authorizeAccount('kms:DescribeCustomKeyStores');
     if (input.CustomKeyStoreId !== undefined || input.CustomKeyStoreName !== undefined) {
-      throw new KmsError('CustomKeyStoreNotFoundException', 'The specified custom key store does not exist.');
+      throw new KmsError('CustomKeyStoreNotFoundException', CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE);
     }
     return { CustomKeyStores: [], Truncated: false };
   },
