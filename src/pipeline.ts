@@ -8,6 +8,7 @@ import { authenticate } from './auth/authenticate.js';
 import type { Principal } from './auth/identities.js';
 import type { HeaderLookup } from './auth/sigv4.js';
 import { ERROR_STATUS } from './contract/errors.js';
+import { TRACKED_OPERATIONS } from './keys/usage-tracker.js';
 import type { Metrics } from './metrics/registry.js';
 import { RequestContext, type Engine } from './operations/context.js';
 import { operationNamed } from './operations/index.js';
@@ -83,10 +84,11 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   }
   if (operation !== undefined) {
     try {
-      await pipeline.audit.append(buildAuditRecord({
+      const eventTime = new Date();
+      const record = buildAuditRecord({
         operation: operationName,
         requestId,
-        eventTime: new Date(),
+        eventTime,
         principal,
         sourceIPAddress: request.sourceIp,
         userAgent: request.header('user-agent') ?? '',
@@ -98,7 +100,12 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
         aliasArns: ctx?.aliasArns,
         readOnly: operation.readOnly,
         nodeId: pipeline.nodeId,
-      }));
+      });
+      await pipeline.audit.append(record);
+      // A use counts once it is recorded, like the call itself (GetKeyLastUsage names its audit event).
+      if (failure === undefined && ctx !== undefined && TRACKED_OPERATIONS.has(operationName)) {
+        pipeline.engine.keyUsage.note(ctx.keyArns, operationName, eventTime.getTime() / 1000, record.eventID, requestId);
+      }
     } catch (error) {
       // Writing the audit record is part of the call: unrecorded means failed.
       failure = asKmsError(error);

@@ -12,6 +12,7 @@ import { loadIdentities } from './auth/identities.js';
 import { loadConfig, type Config } from './config.js';
 import type { JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
+import { KeyUsageTracker } from './keys/usage-tracker.js';
 import { createMetrics } from './metrics/registry.js';
 import type { Engine, QuotaGate } from './operations/context.js';
 import type { Pipeline, Realism } from './pipeline.js';
@@ -100,12 +101,14 @@ export async function openEngine(config: Config, print: (line: string) => void, 
       }
     },
   };
-  const engine: Engine = { config, keyring, pool, access, quotas };
+  const keyUsage = new KeyUsageTracker(sharedStore);
+  const engine: Engine = { config, keyring, pool, access, quotas, keyUsage };
   return {
     engine, identities, store, pool, limiter, nodeId, cluster,
     setTaskObserver(observer: typeof onTask) { onTask = observer; },
     setThrottleObserver(observer: (quotaClass: string) => void) { onThrottle = observer; },
     async close() {
+      await keyUsage.close();
       await cluster.close();
       await limiter.close?.();
       await pool.close();

@@ -11,7 +11,7 @@
 //    children lease tokens from them (frontend-buckets.ts), so the limits hold for the engine, not per child.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore } from '../store/types.js';
+import { StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord } from '../store/types.js';
 import type { StoreChange } from './change-feed.js';
 import { dropChanged, type CachedViews } from './invalidation.js';
 
@@ -253,6 +253,10 @@ export class BroadcastingStore implements KeyStore {
   listGrants(keyId: string): Promise<GrantRecord[]> { return this.inner.listGrants(keyId); }
   getGrant(grantId: string): Promise<GrantRecord | undefined> { return this.inner.getGrant(grantId); }
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> { return this.inner.listGrantsByRetiringPrincipal(principal); }
+  // Uses are not announced: no front end caches them (src/keys/usage-tracker.ts reads the store).
+  recordKeyUsage(uses: readonly KeyUsageRecord[]): Promise<void> { return this.inner.recordKeyUsage(uses); }
+  getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> { return this.inner.getKeyUsage(keyId); }
+  usageTrackingStart(): Promise<number> { return this.inner.usageTrackingStart(); }
   close(): Promise<void> { return this.inner.close(); }
 
   // A new key id is random: no sibling can have cached it (the keyring caches no misses for keys).

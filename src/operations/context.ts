@@ -5,6 +5,7 @@ import type { KmsFailure } from '../contract/errors.js';
 import { KEY_SPECS, type KeySpecInfo, type KeyUsage } from '../contract/key-specs.js';
 import type { JobInput, JobName, JobOutput, KeyRef } from '../contract/tasks.js';
 import type { Keyring } from '../keys/keyring.js';
+import type { KeyUsageTracker } from '../keys/usage-tracker.js';
 import { requireEnabled, requireNotPendingDeletion } from '../keys/states.js';
 import type { CryptoPool } from '../pool/crypto-pool.js';
 import { KmsError } from '../protocol/errors.js';
@@ -52,6 +53,8 @@ export interface Engine {
   pool: CryptoPool;
   access: AccessControl;
   quotas: QuotaGate;
+  /** Each key's last successful cryptographic use (GetKeyLastUsage); the pipeline notes uses. */
+  keyUsage: KeyUsageTracker;
 }
 
 export type KeyStates = 'enabled' | 'not-pending-deletion' | 'any';

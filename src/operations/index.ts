@@ -1,6 +1,6 @@
 // The static registry: every operation the engine serves, typed exhaustively. An X-Amz-Target naming an
 // operation not listed here is UnknownOperationException (model operations outside the engine's scope, such as
-// custom key stores, multi-Region keys, ML-KEM and key usage tracking, answer UnsupportedOperationException
+// custom key stores, multi-Region keys and ML-KEM, answer UnsupportedOperationException
 // through `unsupported`).
 import { CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE } from '../contract/errors.js';
 import { KmsError } from '../protocol/errors.js';
@@ -15,6 +15,7 @@ import { generateRandom } from './generate-random.js';
 import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import.js';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grants.js';
 import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy.js';
+import { getKeyLastUsage } from './key-usage.js';
 import {
   cancelKeyDeletion, describeKey, disableKey, enableKey, listKeys, scheduleKeyDeletion, updateKeyDescription,
 } from './keys.js';
@@ -79,7 +80,7 @@ export const OPERATIONS = {
   GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
   GenerateMac: generateMac,
   GenerateRandom: generateRandom,
-  GetKeyLastUsage: unsupported('Key usage tracking (GetKeyLastUsage) is not supported by this engine.'),
+  GetKeyLastUsage: getKeyLastUsage,
   GetKeyPolicy: getKeyPolicy,
   GetKeyRotationStatus: getKeyRotationStatus,
   GetParametersForImport: getParametersForImport,

@@ -13,7 +13,7 @@ import { keyFromDocument, keyToDocument } from './codec.js';
 import { migrate } from './migrations/index.js';
 import { dueAt } from './sqlite.js';
 import {
-  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore,
+  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord,
 } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -147,7 +147,8 @@ export class PostgresStore implements KeyStore {
   async deleteKey(keyId: string): Promise<void> {
     // Data-modifying CTEs: one statement, so the key, its aliases and its grants go together or not at all.
     await this.query(`WITH aliases AS (DELETE FROM kms_aliases WHERE key_id = $1),
-      grants AS (DELETE FROM kms_grants WHERE key_id = $1)
+      grants AS (DELETE FROM kms_grants WHERE key_id = $1),
+      uses AS (DELETE FROM kms_key_last_usage WHERE key_id = $1)
       DELETE FROM kms_keys WHERE key_id = $1`, [keyId]);
   }
 
@@ -204,6 +205,36 @@ export class PostgresStore implements KeyStore {
 
   async deleteGrant(grantId: string): Promise<boolean> {
     return ((await this.query('DELETE FROM kms_grants WHERE grant_id = $1', [grantId])).rowCount ?? 0) > 0;
+  }
+
+  async recordKeyUsage(uses: readonly KeyUsageRecord[]): Promise<void> {
+    if (uses.length === 0) return;
+    // One statement for the whole batch: the uses arrive as parallel arrays, the newest per key first (an upsert
+    // may touch a row only once per statement).
+    await this.query(`INSERT INTO kms_key_last_usage (key_id, operation, used_at, event_id, request_id)
+      SELECT DISTINCT ON (u.key_id) u.key_id, u.operation, u.used_at, u.event_id, u.request_id
+      FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[]) AS u(key_id, operation, used_at, event_id, request_id)
+      WHERE EXISTS (SELECT 1 FROM kms_keys k WHERE k.key_id = u.key_id)
+      ORDER BY u.key_id, u.used_at DESC
+      ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+        event_id = excluded.event_id, request_id = excluded.request_id
+      WHERE excluded.used_at > kms_key_last_usage.used_at`,
+    [uses.map((u) => u.keyId), uses.map((u) => u.operation), uses.map((u) => u.usedAt), uses.map((u) => u.eventId),
+      uses.map((u) => u.requestId)]);
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const { rows } = await this.query<{ operation: string; used_at: number; event_id: string; request_id: string }>(
+      'SELECT operation, used_at, event_id, request_id FROM kms_key_last_usage WHERE key_id = $1', [keyId], true);
+    const row = rows[0];
+    return row === undefined ? undefined
+      : { keyId, operation: row.operation, usedAt: row.used_at, eventId: row.event_id, requestId: row.request_id };
+  }
+
+  async usageTrackingStart(): Promise<number> {
+    const { rows } = await this.query<{ at: number }>(
+      'SELECT extract(epoch FROM applied_at)::float8 AS at FROM kms_schema_migrations WHERE version = 2', [], true);
+    return rows[0]!.at;
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import {
-  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore,
+  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord,
 } from './types.js';
 
 const SCHEMA = `
@@ -28,6 +28,9 @@ CREATE TRIGGER IF NOT EXISTS keys_count_update AFTER UPDATE OF state ON keys WHE
   UPDATE key_state_counts SET n = n - 1 WHERE state = OLD.state;
   INSERT INTO key_state_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
 END;
+CREATE TABLE IF NOT EXISTS key_last_usage (
+  key_id TEXT PRIMARY KEY, operation TEXT NOT NULL, used_at REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value REAL NOT NULL);
 `;
 
 /**
@@ -41,6 +44,8 @@ function createSchema(db: Database.Database): void {
     const hadCounts = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'key_state_counts'").get() !== undefined;
     db.exec(SCHEMA);
     if (!hadCounts) db.exec('INSERT INTO key_state_counts (state, n) SELECT state, count(*) FROM keys GROUP BY state');
+    // The first open that knows key_last_usage starts tracking; later opens keep that date.
+    db.prepare("INSERT OR IGNORE INTO store_meta (name, value) VALUES ('usage_tracking_start', ?)").run(Date.now() / 1000);
   }).immediate();
 }
 
@@ -55,6 +60,8 @@ export const dueAt = (record: KeyRecord): number | null => {
   return expires === null ? scheduled : scheduled === null ? expires : Math.min(scheduled, expires);
 };
 
+interface UsageRow { key_id: string; operation: string; used_at: number; event_id: string; request_id: string }
+
 interface AliasRow { name: string; key_id: string; creation_date: number; last_updated_date: number }
 const aliasFromRow = (row: AliasRow): AliasRecord =>
   ({ name: row.name, keyId: row.key_id, creationDate: row.creation_date, lastUpdatedDate: row.last_updated_date });
@@ -62,7 +69,14 @@ const aliasFromRow = (row: AliasRow): AliasRecord =>
 export class SqliteStore implements KeyStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
+  /**
+   * Key uses are written through a second connection with synchronous = NORMAL: no fsync per commit (WAL still
+   * survives a crash of the process). A use is no change any answer depends on, and AWS reports it eventually;
+   * an fsync on the main thread every flush would be a stall in every request's tail.
+   */
+  private readonly usageDb: Database.Database;
   private readonly statements;
+  private readonly usageStatements;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -92,6 +106,23 @@ export class SqliteStore implements KeyStore {
       listRetirable: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE retiring_principal = ? ORDER BY rowid'),
       insertGrant: db.prepare('INSERT INTO grants (grant_id, key_id, retiring_principal, doc) VALUES (?, ?, ?, ?)'),
       deleteGrant: db.prepare('DELETE FROM grants WHERE grant_id = ?'),
+      getUsage: db.prepare<[string], UsageRow>('SELECT * FROM key_last_usage WHERE key_id = ?'),
+      deleteKeyUsage: db.prepare('DELETE FROM key_last_usage WHERE key_id = ?'),
+      trackingStart: db.prepare<[], { value: number }>("SELECT value FROM store_meta WHERE name = 'usage_tracking_start'"),
+    };
+    this.usageDb = new Database(path);
+    this.usageDb.pragma('synchronous = NORMAL');
+    this.usageDb.pragma('busy_timeout = 5000');
+    // The SELECT's WHERE also keeps SQLite from reading ON CONFLICT as a join constraint.
+    const upsert = this.usageDb.prepare<[KeyUsageRecord]>(`INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id)
+      SELECT @keyId, @operation, @usedAt, @eventId, @requestId WHERE EXISTS (SELECT 1 FROM keys WHERE key_id = @keyId)
+      ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+        event_id = excluded.event_id, request_id = excluded.request_id
+      WHERE excluded.used_at > key_last_usage.used_at`);
+    this.usageStatements = {
+      record: this.usageDb.transaction((uses: readonly KeyUsageRecord[]) => {
+        for (const { keyId, operation, usedAt, eventId, requestId } of uses) upsert.run({ keyId, operation, usedAt, eventId, requestId });
+      }),
     };
   }
 
@@ -130,6 +161,7 @@ export class SqliteStore implements KeyStore {
     this.db.transaction(() => {
       this.statements.deleteKeyAliases.run(keyId);
       this.statements.deleteKeyGrants.run(keyId);
+      this.statements.deleteKeyUsage.run(keyId);
       this.statements.deleteKey.run(keyId);
     })();
   }
@@ -181,7 +213,22 @@ export class SqliteStore implements KeyStore {
     return this.statements.deleteGrant.run(grantId).changes > 0;
   }
 
+  async recordKeyUsage(uses: readonly KeyUsageRecord[]): Promise<void> {
+    if (uses.length > 0) this.usageStatements.record.immediate(uses);
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const row = this.statements.getUsage.get(keyId);
+    return row === undefined ? undefined
+      : { keyId: row.key_id, operation: row.operation, usedAt: row.used_at, eventId: row.event_id, requestId: row.request_id };
+  }
+
+  async usageTrackingStart(): Promise<number> {
+    return this.statements.trackingStart.get()!.value;
+  }
+
   async close(): Promise<void> {
+    this.usageDb.close();
     this.db.close();
   }
 }

@@ -76,6 +76,17 @@ export interface GrantRecord {
   creationDate: number;
 }
 
+/** A key's newest successful cryptographic use (GetKeyLastUsage), as src/keys/usage-tracker.ts records it. */
+export interface KeyUsageRecord {
+  keyId: string;
+  /** The KMS operation: Encrypt, Sign, ... (KeyLastUsageTrackingOperation). */
+  operation: string;
+  usedAt: number; // epoch seconds (fractional)
+  /** The audit record's eventID, which is CloudTrail's. */
+  eventId: string;
+  requestId: string;
+}
+
 /**
  * A deep copy of a key record that keeps its Buffers Buffers (structuredClone turns them into plain
  * Uint8Arrays, whose toString('base64') writes "1,2,3"): every change is made to a copy, never in place.
@@ -121,6 +132,15 @@ export interface KeyStore {
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]>;
   insertGrant(grant: GrantRecord): Promise<void>;
   deleteGrant(grantId: string): Promise<boolean>;
+
+  /**
+   * Saves key uses: per key the newest (by usedAt) of the stored and the given wins, so writers in any order
+   * (front ends, nodes) converge. Uses of keys that no longer exist are dropped. Deleting a key deletes its use.
+   */
+  recordKeyUsage(uses: readonly KeyUsageRecord[]): Promise<void>;
+  getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined>;
+  /** When this store began recording key uses (epoch seconds): GetKeyLastUsage's TrackingStartDate for older keys. */
+  usageTrackingStart(): Promise<number>;
 
   close(): Promise<void>;
 }

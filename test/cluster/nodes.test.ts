@@ -3,7 +3,7 @@
 // and a PostgreSQL restart is survived without restarting any node.
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
-  EncryptCommand, ListKeysCommand, RevokeGrantCommand, SignCommand, UpdateAliasCommand, VerifyCommand, type KMSClient,
+  EncryptCommand, GetKeyLastUsageCommand, ListKeysCommand, RevokeGrantCommand, SignCommand, UpdateAliasCommand, VerifyCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -102,6 +102,19 @@ describe('a cluster of three nodes on PostgreSQL', () => {
     await c.send(new RevokeGrantCommand({ KeyId: keyId, GrantId }));
     await sleep(PROPAGATION_BOUND_MS);
     expect([await encryptAs(appOn(0)), await encryptAs(appOn(1))]).toEqual(['AccessDeniedException', 'AccessDeniedException']);
+  });
+
+  it('reports a key\'s last use, made on one node, from every node within a second', async () => {
+    const [a, b, c] = clients as [KMSClient, KMSClient, KMSClient];
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await a.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
+    const { CiphertextBlob, $metadata } = await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
+    await sleep(PROPAGATION_BOUND_MS);
+    await c.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { wrong: 'context' } })).catch(() => {}); // a failure: no use
+    for (const client of [a, b, c]) {
+      const { KeyLastUsage } = await client.send(new GetKeyLastUsageCommand({ KeyId: keyId }));
+      expect(KeyLastUsage).toMatchObject({ Operation: 'Encrypt', KmsRequestId: $metadata.requestId });
+    }
   });
 
   it('creates 200 distinct keys from 200 concurrent CreateKey calls spread over the nodes', async () => {

@@ -78,6 +78,20 @@ CREATE TRIGGER kms_grants_changed AFTER INSERT OR UPDATE OR DELETE ON kms_grants
   FOR EACH ROW EXECUTE FUNCTION kms_record_change('grant', 'key_id');
 `,
   },
+  {
+    version: 2,
+    description: 'key last usage (GetKeyLastUsage)',
+    // Not announced on kms_changes: no node caches uses, and a use changes no answer but GetKeyLastUsage's.
+    // Tracking starts when this migration is applied (kms_schema_migrations.applied_at).
+    sql: `
+CREATE TABLE kms_key_last_usage (
+  key_id text COLLATE "C" PRIMARY KEY,
+  operation text NOT NULL,
+  used_at double precision NOT NULL,
+  event_id text NOT NULL,
+  request_id text NOT NULL);
+`,
+  },
 ];
 
 /** Applies every migration the database has not recorded yet; safe to call from many nodes at once. */
