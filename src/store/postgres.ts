@@ -145,7 +145,7 @@ export class PostgresStore implements KeyStore {
   }
 
   async deleteKey(keyId: string): Promise<void> {
-    // Data-modifying CTEs: one statement, so the key, its aliases and its grants go together or not at all.
+    // Data-modifying CTEs: one statement, so the key, its aliases, grants and last use go together or not at all.
     await this.query(`WITH aliases AS (DELETE FROM kms_aliases WHERE key_id = $1),
       grants AS (DELETE FROM kms_grants WHERE key_id = $1),
       uses AS (DELETE FROM kms_key_last_usage WHERE key_id = $1)

@@ -254,7 +254,7 @@ describe.each(backends)('$name', (backend) => {
 
     await store.deleteKey(a.keyId);
     expect(await store.getKeyUsage(a.keyId)).toBeUndefined();
-    // Re-created under the same id (imports do that), the key starts without a use.
+    // A key inserted again under a deleted key's id starts without a use.
     await store.insertKey(a);
     expect(await store.getKeyUsage(a.keyId)).toBeUndefined();
     expect((await store.getKeyUsage(b.keyId))?.usedAt).toBe(1_800_000_000);
