@@ -5,7 +5,7 @@
 // once, a killed child is replaced, and SIGTERM stops everything with exit 0.
 import {
   CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand,
-  DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, GenerateRandomCommand, ListResourceTagsCommand,
+  DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, GenerateRandomCommand, GetKeyLastUsageCommand, ListResourceTagsCommand,
   RevokeGrantCommand, ScheduleKeyDeletionCommand, TagResourceCommand, UpdateAliasCommand, UpdateKeyDescriptionCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
@@ -168,6 +168,21 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
       for (let j = 0; j < 2; j++) expect(await outcome(app.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('AccessDeniedException');
     }
     await expectBothAnsweredSince(before);
+  });
+
+  it('reports a key\'s last use, made on either front end, from both once saved', async () => {
+    const keyId = await newKey();
+    const uses: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      uses.push(await requestIdOf(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))));
+      await sleep(5); // uses a few milliseconds apart: timestamps order them across front ends
+    }
+    expect(await frontEndsOf(uses)).toEqual(new Set([1, 2]));
+    await sleep(1_000); // saved four times a second
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await client.send(new GetKeyLastUsageCommand({ KeyId: keyId })));
+    expect(await frontEndsOf(answers.map((answer) => answer.$metadata.requestId!))).toEqual(new Set([1, 2]));
+    for (const answer of answers) expect(answer.KeyLastUsage).toMatchObject({ Operation: 'Encrypt', KmsRequestId: uses[3] });
   });
 
   it('loses no write and fails no call when both front ends change one key at once', async () => {
