@@ -8,22 +8,25 @@ export type KeyIdentifier =
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
 
+/** The partition of every ARN the engine makes; an ARN in another (aws-cn, aws-us-gov, ...) names nothing here. */
+const PARTITION = 'aws';
+
 export const isKeyId = (value: string): boolean => UUID.test(value);
-export const keyArn = (region: string, account: string, keyId: string): string => `arn:aws:kms:${region}:${account}:key/${keyId}`;
-export const aliasArn = (region: string, account: string, aliasName: string): string => `arn:aws:kms:${region}:${account}:${aliasName}`;
+export const keyArn = (region: string, account: string, keyId: string): string => `arn:${PARTITION}:kms:${region}:${account}:key/${keyId}`;
+export const aliasArn = (region: string, account: string, aliasName: string): string => `arn:${PARTITION}:kms:${region}:${account}:${aliasName}`;
 
 /**
- * Parses a KeyId parameter. ARNs naming another region or account cannot exist here: NotFoundException, as AWS
- * answers for a key it does not hold. `allowAlias` is false for management operations, which take key ids and
- * key ARNs only.
+ * Parses a KeyId parameter. ARNs naming another partition, region or account cannot exist here:
+ * NotFoundException, as AWS answers for a key it does not hold. `allowAlias` is false for management operations,
+ * which take key ids and key ARNs only.
  */
 export function parseKeyIdentifier(value: string, region: string, account: string, allowAlias: boolean): KeyIdentifier {
   let parsed: KeyIdentifier;
   if (value.startsWith('arn:')) {
     const match = ARN.exec(value);
     if (match === null) throw new KmsError('InvalidArnException', 'The ARN in the request is not valid.');
-    const [, , arnRegion, arnAccount, type, resource] = match as unknown as [string, string, string, string, string, string];
-    if (arnRegion !== region || arnAccount !== account) {
+    const [, partition, arnRegion, arnAccount, type, resource] = match as unknown as [string, string, string, string, string, string];
+    if (partition !== PARTITION || arnRegion !== region || arnAccount !== account) {
       throw new KmsError('NotFoundException', `${type === 'key' ? 'Key' : 'Alias'} '${value}' does not exist`);
     }
     parsed = type === 'key' ? { kind: 'key', keyId: resource, viaArn: true } : { kind: 'alias', aliasName: `alias/${resource}`, viaArn: true };

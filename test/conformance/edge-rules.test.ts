@@ -2,7 +2,7 @@
 // dry runs that still open the ciphertext, the default encryption algorithm on RSA keys, grant and alias limits,
 // duplicate tag keys, rotation of keys awaiting imported material. The real server, driven by the AWS SDK.
 import {
-  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, EnableKeyRotationCommand, EncryptCommand,
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
   GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMSClient, ListRetirableGrantsCommand,
   ReEncryptCommand, TagResourceCommand, UpdateAliasCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
@@ -137,6 +137,23 @@ describe('aliases and tags', () => {
     const tags = [{ TagKey: 'team', TagValue: 'a' }, { TagKey: 'team', TagValue: 'b' }];
     expect(await failure(kms.send(new TagResourceCommand({ KeyId: keyId, Tags: tags })))).toMatchObject({ name: 'TagException' });
     expect(await failure(kms.send(new CreateKeyCommand({ Tags: tags })))).toMatchObject({ name: 'TagException' });
+  });
+});
+
+describe('ARNs of another partition', () => {
+  it('name no key or alias here: NotFoundException, as for another region or account', async () => {
+    const keyId = await newKey();
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/partitioned', TargetKeyId: keyId }));
+    const region = 'us-east-1';
+    const account = '111122223333';
+    // The engine's own ARNs work; the same ARNs in aws-cn or aws-us-gov do not.
+    await kms.send(new EncryptCommand({ KeyId: `arn:aws:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }));
+    for (const partition of ['aws-cn', 'aws-us-gov']) {
+      expect(await failure(kms.send(new DescribeKeyCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:key/${keyId}` }))))
+        .toMatchObject({ name: 'NotFoundException', status: 404 });
+      expect(await failure(kms.send(new EncryptCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }))))
+        .toMatchObject({ name: 'NotFoundException', status: 404 });
+    }
   });
 });
 
