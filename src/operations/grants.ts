@@ -1,5 +1,6 @@
 // CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant (kms-api.md section 8.4). Grants
 // take effect at once: this engine is strongly consistent, and grant tokens are checked, then accepted.
+import { isDeepStrictEqual } from 'node:util';
 import { decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validateGrantRequest } from '../auth/grants.js';
 import type { Principal } from '../auth/identities.js';
 import { KmsError } from '../protocol/errors.js';
@@ -20,6 +21,20 @@ function requireNoDryRun(ctx: RequestContext): void {
     throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
   }
 }
+
+type GrantTerms = Pick<GrantRecord, 'name' | 'granteePrincipal' | 'retiringPrincipal' | 'operations' | 'constraints'>;
+
+/**
+ * A CreateGrant retried "with identical parameters" (the model's words for Name): same name, grantee, retiring
+ * principal, operations and constraints, in any order. A name alone does not make a grant the same one: a call
+ * with other terms gets a new grant, rather than an old one that does not grant what it asked for.
+ */
+const sameTerms = (grant: GrantRecord, terms: GrantTerms): boolean =>
+  grant.name === terms.name && grant.granteePrincipal === terms.granteePrincipal
+  && grant.retiringPrincipal === terms.retiringPrincipal
+  && isDeepStrictEqual([...grant.operations].sort(), [...terms.operations].sort())
+  && isDeepStrictEqual(grant.constraints?.EncryptionContextSubset, terms.constraints?.EncryptionContextSubset)
+  && isDeepStrictEqual(grant.constraints?.EncryptionContextEquals, terms.constraints?.EncryptionContextEquals);
 
 const listEntry = (key: KeyRecord, grant: GrantRecord) => ({
   KeyId: key.arn,
@@ -51,8 +66,14 @@ export const createGrant: Operation = {
     validateGrantRequest(key, operations, constraints);
     requireNoDryRun(ctx);
     const grants = await ctx.keyring.store.listGrants(key.keyId);
-    const name = input.Name as string | undefined;
-    const existing = name === undefined ? undefined : grants.find((grant) => grant.name === name);
+    const terms: GrantTerms = {
+      name: input.Name as string | undefined,
+      granteePrincipal: input.GranteePrincipal as string,
+      retiringPrincipal: input.RetiringPrincipal as string | undefined,
+      operations,
+      constraints,
+    };
+    const existing = terms.name === undefined ? undefined : grants.find((grant) => sameTerms(grant, terms));
     if (existing !== undefined) return { GrantToken: encodeGrantToken(existing), GrantId: existing.grantId };
     if (grants.length >= MAX_GRANTS_PER_KEY) {
       throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_GRANTS_PER_KEY} grants.`);
@@ -60,12 +81,8 @@ export const createGrant: Operation = {
     const grant: GrantRecord = {
       grantId: newGrantId(),
       keyId: key.keyId,
-      name,
-      granteePrincipal: input.GranteePrincipal as string,
-      retiringPrincipal: input.RetiringPrincipal as string | undefined,
+      ...terms,
       issuingAccount: ctx.caller.accountId,
-      operations,
-      constraints,
       creationDate: Date.now() / 1000,
     };
     await ctx.keyring.store.insertGrant(grant);

@@ -3,7 +3,7 @@
 // duplicate tag keys, rotation of keys awaiting imported material. The real server, driven by the AWS SDK.
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
-  GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMSClient, ListRetirableGrantsCommand,
+  GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMSClient, ListGrantsCommand, ListRetirableGrantsCommand,
   ReEncryptCommand, TagResourceCommand, UpdateAliasCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,31 @@ describe('grants', () => {
       expect(await failure(kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encrypt'], Constraints: constraints }))))
         .toMatchObject({ name: 'ValidationException' });
     }
+  });
+
+  it('a Name returns the same grant only to a retry with identical terms; other terms get a grant of their own', async () => {
+    const keyId = await newKey();
+    const terms = {
+      KeyId: keyId, GranteePrincipal: grantee, Name: 'app-grant', Operations: ['Encrypt', 'Decrypt'] as ('Encrypt' | 'Decrypt')[],
+      Constraints: { EncryptionContextSubset: { tenant: 'a', stage: 'prod' } },
+    };
+    const first = await kms.send(new CreateGrantCommand(terms));
+    // The same terms, operations and context pairs in another order: a retry.
+    const retry = await kms.send(new CreateGrantCommand({
+      ...terms, Operations: ['Decrypt', 'Encrypt'], Constraints: { EncryptionContextSubset: { stage: 'prod', tenant: 'a' } },
+    }));
+    expect(retry.GrantId).toBe(first.GrantId);
+    expect(retry.GrantToken).not.toBe(first.GrantToken); // a new token every call, as AWS documents
+    const others = await Promise.all([
+      { ...terms, Operations: ['Decrypt' as const] },
+      { ...terms, Constraints: { EncryptionContextSubset: { tenant: 'b', stage: 'prod' } } },
+      { ...terms, Constraints: undefined },
+      { ...terms, RetiringPrincipal: grantee },
+      { ...terms, GranteePrincipal: 'arn:aws:iam::111122223333:user/other' },
+    ].map(async (input) => (await kms.send(new CreateGrantCommand(input))).GrantId!));
+    expect(new Set([first.GrantId, ...others]).size).toBe(6);
+    const { Grants } = await kms.send(new ListGrantsCommand({ KeyId: keyId }));
+    expect(Grants!.find((grant) => grant.GrantId === others[0])?.Operations).toEqual(['Decrypt']);
   });
 
   it('ListRetirableGrants needs exactly one retiring principal', async () => {
