@@ -1,5 +1,5 @@
 // The little ASN.1 DER this engine needs and node:crypto does not do for it: ECDSA signatures built from
-// (r, s) on the DIGEST path, strict parsing of client signatures, and the ML-DSA PKCS#8 / SPKI wrappers
+// (r, s) on the DIGEST path, strict parsing of client signatures, and the post-quantum PKCS#8 / SPKI wrappers
 // (OpenSSL 3.0 has no ML-DSA). Strict DER only: definite minimal lengths, minimal INTEGERs, no trailing bytes.
 
 export const TAG = { INTEGER: 0x02, BIT_STRING: 0x03, OCTET_STRING: 0x04, OID: 0x06, SEQUENCE: 0x30 } as const;

@@ -10,18 +10,16 @@
 // mu = SHAKE256(tr || M') (FIPS 204 section 6.2 / Algorithm 7 line 6), so the same message signed RAW or
 // EXTERNAL_MU verifies either way; DIGEST is not defined for ML-DSA (kms-api.md section 5.1).
 //
-// Key formats (RFC 9881, the IETF lamps ML-DSA certificate profile): PKCS#8 PrivateKeyInfo with algorithm
-// id-ml-dsa-44/65/87 (2.16.840.1.101.3.4.3.17/18/19, parameters absent) and privateKey = OCTET STRING
-// wrapping the seed-only choice `seed [0] IMPLICIT OCTET STRING (SIZE (32))`; SPKI with the same OID and the
-// raw public key as the BIT STRING. The seed is what we store: keygen(seed) is deterministic.
+// Key formats (RFC 9881, the IETF lamps ML-DSA certificate profile; seed-keys.ts): seed-only PKCS#8 with
+// id-ml-dsa-44/65/87 (2.16.840.1.101.3.4.3.17/18/19) and a 32-byte seed, SPKI with the raw public key.
 //
 // Single-thread figures for both libraries: bench/micro/ml-dsa.ts; why liboqs: ml-dsa-compiled.ts.
 import { randomBytes } from 'node:crypto';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import type { KeySpec, MessageType, SigningAlgorithm } from '../../src/contract/key-specs.js';
 import { assertMessageType, assertSigningAlgorithm, validationError, type LoadedKey } from './common.js';
-import { DerError, TAG, encodeOid, encodeTlv, readChildren, readOnly } from './der.js';
 import { compiledMlDsa } from './ml-dsa-compiled.js';
+import { decodeSeedPkcs8, encodeRawSpki, encodeSeedPkcs8 } from './seed-keys.js';
 
 type MlDsaSpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
 
@@ -33,8 +31,6 @@ const PARAMETER_SETS: Record<MlDsaSpec, { oid: string; impl: typeof ml_dsa44 }> 
 
 const SEED_BYTES = 32;
 const MU_BYTES = 64;
-/** Context tag [0] IMPLICIT, primitive: the seed choice of ML-DSA-PrivateKey. */
-const SEED_TAG = 0x80;
 
 export interface MlDsaKey extends LoadedKey {
   readonly family: 'ml-dsa';
@@ -45,39 +41,12 @@ export interface MlDsaKey extends LoadedKey {
 }
 
 const paramsOf = (spec: KeySpec) => PARAMETER_SETS[spec as MlDsaSpec];
-const algorithmIdentifier = (spec: KeySpec): Buffer => encodeTlv(TAG.SEQUENCE, encodeOid(paramsOf(spec).oid));
 
-export function encodeMlDsaPkcs8(spec: KeySpec, seed: Uint8Array): Buffer {
-  return encodeTlv(TAG.SEQUENCE,
-    Buffer.from([TAG.INTEGER, 1, 0]),
-    algorithmIdentifier(spec),
-    encodeTlv(TAG.OCTET_STRING, encodeTlv(SEED_TAG, seed)));
-}
-
-export function encodeMlDsaSpki(spec: KeySpec, publicKey: Uint8Array): Buffer {
-  return encodeTlv(TAG.SEQUENCE, algorithmIdentifier(spec), encodeTlv(TAG.BIT_STRING, Buffer.from([0]), publicKey));
-}
-
+export const encodeMlDsaPkcs8 = (spec: KeySpec, seed: Uint8Array): Buffer => encodeSeedPkcs8(paramsOf(spec).oid, seed);
+export const encodeMlDsaSpki = (spec: KeySpec, publicKey: Uint8Array): Buffer => encodeRawSpki(paramsOf(spec).oid, publicKey);
 /** The 32-byte seed from seed-only PKCS#8 of this parameter set; ValidationException for anything else. */
-export function decodeMlDsaPkcs8(spec: KeySpec, material: Uint8Array): Uint8Array {
-  try {
-    const [version, algorithm, privateKey, ...rest] = readChildren(readOnly(material, TAG.SEQUENCE));
-    if (!version || !algorithm || !privateKey || rest.some((attr) => attr.tag !== 0xa0 && attr.tag !== 0x81)) {
-      throw new DerError('not a PrivateKeyInfo');
-    }
-    if (version.tag !== TAG.INTEGER || version.value.length !== 1 || version.value[0]! > 1) throw new DerError('bad version');
-    if (algorithm.tag !== TAG.SEQUENCE || !algorithm.value.equals(encodeOid(paramsOf(spec).oid))) {
-      throw new DerError('wrong algorithm');
-    }
-    if (privateKey.tag !== TAG.OCTET_STRING) throw new DerError('bad privateKey');
-    const seed = readOnly(privateKey.value, SEED_TAG);
-    if (seed.length !== SEED_BYTES) throw new DerError('bad seed length');
-    return seed;
-  } catch (error) {
-    if (!(error instanceof DerError)) throw error;
-    throw validationError(`Key material for ${spec} must be a DER PKCS#8 ${spec} private key in the 32-byte seed form.`);
-  }
-}
+export const decodeMlDsaPkcs8 = (spec: KeySpec, material: Uint8Array): Uint8Array =>
+  decodeSeedPkcs8(paramsOf(spec).oid, SEED_BYTES, spec, material);
 
 function keyFromSeed(spec: KeySpec, seed: Uint8Array): MlDsaKey {
   const { secretKey, publicKey } = paramsOf(spec).impl.keygen(seed);

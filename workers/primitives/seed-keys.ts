@@ -1,0 +1,45 @@
+// The key formats of the post-quantum families, which OpenSSL 3.0 cannot write: PKCS#8 PrivateKeyInfo with
+// the algorithm's OID (parameters absent) and privateKey = OCTET STRING wrapping the seed-only choice
+// `seed [0] IMPLICIT OCTET STRING` (ML-DSA: RFC 9881, 32-byte seed; ML-KEM: the IETF lamps ML-KEM profile,
+// 64-byte d || z), and SubjectPublicKeyInfo with the same OID and the raw public key as the BIT STRING.
+// The seed is what the engine stores: key generation from it is deterministic.
+import { validationError } from './common.js';
+import { DerError, TAG, encodeOid, encodeTlv, readChildren, readOnly } from './der.js';
+
+/** Context tag [0] IMPLICIT, primitive: the seed choice of ML-DSA-PrivateKey and ML-KEM-PrivateKey. */
+const SEED_TAG = 0x80;
+
+const algorithmIdentifier = (oid: string): Buffer => encodeTlv(TAG.SEQUENCE, encodeOid(oid));
+
+export function encodeSeedPkcs8(oid: string, seed: Uint8Array): Buffer {
+  return encodeTlv(TAG.SEQUENCE,
+    Buffer.from([TAG.INTEGER, 1, 0]),
+    algorithmIdentifier(oid),
+    encodeTlv(TAG.OCTET_STRING, encodeTlv(SEED_TAG, seed)));
+}
+
+export function encodeRawSpki(oid: string, publicKey: Uint8Array): Buffer {
+  return encodeTlv(TAG.SEQUENCE, algorithmIdentifier(oid), encodeTlv(TAG.BIT_STRING, Buffer.from([0]), publicKey));
+}
+
+/**
+ * The seed from seed-only PKCS#8 of this algorithm, exactly `seedBytes` long; ValidationException naming
+ * `spec` and the form for anything else.
+ */
+export function decodeSeedPkcs8(oid: string, seedBytes: number, spec: string, material: Uint8Array): Uint8Array {
+  try {
+    const [version, algorithm, privateKey, ...rest] = readChildren(readOnly(material, TAG.SEQUENCE));
+    if (!version || !algorithm || !privateKey || rest.some((attr) => attr.tag !== 0xa0 && attr.tag !== 0x81)) {
+      throw new DerError('not a PrivateKeyInfo');
+    }
+    if (version.tag !== TAG.INTEGER || version.value.length !== 1 || version.value[0]! > 1) throw new DerError('bad version');
+    if (algorithm.tag !== TAG.SEQUENCE || !algorithm.value.equals(encodeOid(oid))) throw new DerError('wrong algorithm');
+    if (privateKey.tag !== TAG.OCTET_STRING) throw new DerError('bad privateKey');
+    const seed = readOnly(privateKey.value, SEED_TAG);
+    if (seed.length !== seedBytes) throw new DerError('bad seed length');
+    return seed;
+  } catch (error) {
+    if (!(error instanceof DerError)) throw error;
+    throw validationError(`Key material for ${spec} must be a DER PKCS#8 ${spec} private key in the ${seedBytes}-byte seed form.`);
+  }
+}
