@@ -21,7 +21,7 @@ const TARGET_PREFIX = 'TrentService.';
 const KEY_QUOTA_OPERATIONS: ReadonlySet<string> = new Set([
   'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
   'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'DeriveSharedSecret',
-  'GenerateRandom',
+  'GenerateRandom', 'Encapsulate', 'Decapsulate',
 ]);
 
 export interface Realism {

@@ -51,6 +51,7 @@ const POOL_JOB_OPERATION: Readonly<Record<JobName, string>> = {
   unwrapImport: 'ImportKeyMaterial', encrypt: 'Encrypt', decrypt: 'Decrypt',
   reEncrypt: 'ReEncrypt', generateDataKey: 'GenerateDataKey', generateDataKeyPair: 'GenerateDataKeyPair', sign: 'Sign',
   verify: 'Verify', generateMac: 'GenerateMac', verifyMac: 'VerifyMac', deriveSharedSecret: 'DeriveSharedSecret',
+  encapsulate: 'Encapsulate', decapsulate: 'Decapsulate',
 };
 
 /** The main thread's own key cache (inline lane): as large as a worker's, same expiry. */

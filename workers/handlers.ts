@@ -120,6 +120,8 @@ export class JobRunner {
     },
     deriveSharedSecret: ({ key, peerPublicKey }) =>
       ({ ok: true, sharedSecret: primitives.deriveSharedSecret(this.loaded(key), peerPublicKey) }),
+    encapsulate: ({ key }) => ({ ok: true, ...primitives.encapsulate(this.loaded(key)) }),
+    decapsulate: ({ key, ciphertext }) => ({ ok: true, sharedSecret: primitives.decapsulate(this.loaded(key), ciphertext) }),
   };
 
   /** Given material (seed file, import): checked against its spec (PrimitiveError otherwise), then wrapped. */

@@ -36,6 +36,7 @@ export function grantOperationsFor(key: Pick<KeyRecord, 'spec' | 'usage'>): read
     case 'SIGN_VERIFY': return [...ANY_KEY, 'Sign', 'Verify', 'GetPublicKey'];
     case 'GENERATE_VERIFY_MAC': return [...ANY_KEY, 'GenerateMac', 'VerifyMac'];
     case 'KEY_AGREEMENT': return [...ANY_KEY, 'DeriveSharedSecret', 'GetPublicKey'];
+    case 'ENCAPSULATE_DECAPSULATE': return [...ANY_KEY, 'Encapsulate', 'Decapsulate', 'GetPublicKey'];
   }
 }
 

@@ -8,12 +8,16 @@ export type KeySpec =
   | 'RSA_2048' | 'RSA_3072' | 'RSA_4096'
   | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1'
   | 'ECC_NIST_EDWARDS25519'
-  | 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
+  | 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87'
+  | 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024';
 
-export type KeyUsage = 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC' | 'KEY_AGREEMENT';
-export type KeyFamily = 'symmetric' | 'hmac' | 'rsa' | 'ec' | 'ed25519' | 'ml-dsa';
-/** Request-quota class of cryptographic operations with this key (kms-api.md section 9). */
-export type QuotaClass = 'symmetric' | 'rsa' | 'ecc' | 'ml_dsa';
+export type KeyUsage = 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC' | 'KEY_AGREEMENT' | 'ENCAPSULATE_DECAPSULATE';
+export type KeyFamily = 'symmetric' | 'hmac' | 'rsa' | 'ec' | 'ed25519' | 'ml-dsa' | 'ml-kem';
+/**
+ * Request-quota class of cryptographic operations with this key (kms-api.md section 9). kms-api.md has no ML-KEM
+ * quota: ml_kem is this engine's own class, which the `aws` preset leaves unlimited.
+ */
+export type QuotaClass = 'symmetric' | 'rsa' | 'ecc' | 'ml_dsa' | 'ml_kem';
 
 export type EncryptionAlgorithm = 'SYMMETRIC_DEFAULT' | 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
 export type SigningAlgorithm =
@@ -23,10 +27,12 @@ export type SigningAlgorithm =
   | 'ED25519_SHA_512' | 'ED25519_PH_SHA_512'
   | 'ML_DSA_SHAKE_256';
 export type MacAlgorithm = 'HMAC_SHA_224' | 'HMAC_SHA_256' | 'HMAC_SHA_384' | 'HMAC_SHA_512';
+export type EncapsulationAlgorithm = 'ML_KEM';
 export type MessageType = 'RAW' | 'DIGEST' | 'EXTERNAL_MU';
 export type DataKeyPairSpec =
   | 'RSA_2048' | 'RSA_3072' | 'RSA_4096'
-  | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1' | 'ECC_NIST_EDWARDS25519';
+  | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1' | 'ECC_NIST_EDWARDS25519'
+  | 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024';
 
 export interface KeySpecInfo {
   readonly spec: KeySpec;
@@ -36,6 +42,7 @@ export interface KeySpecInfo {
   readonly encryptionAlgorithms?: readonly EncryptionAlgorithm[];
   readonly signingAlgorithms?: readonly SigningAlgorithm[];
   readonly macAlgorithms?: readonly MacAlgorithm[];
+  readonly encapsulationAlgorithms?: readonly EncapsulationAlgorithm[];
   readonly keyAgreement?: boolean;
   readonly quotaClass: QuotaClass;
   /** RSA modulus bytes, EC field bytes, HMAC key bytes, AES key bytes. */
@@ -62,6 +69,11 @@ const hmac = (spec: KeySpec, hash: 'sha224' | 'sha256' | 'sha384' | 'sha512', bi
 const mlDsa = (spec: KeySpec): KeySpecInfo => ({
   spec, family: 'ml-dsa', usages: ['SIGN_VERIFY'], signingAlgorithms: ['ML_DSA_SHAKE_256'], quotaClass: 'ml_dsa',
   sizeBytes: 32,
+});
+
+const mlKem = (spec: KeySpec): KeySpecInfo => ({
+  spec, family: 'ml-kem', usages: ['ENCAPSULATE_DECAPSULATE'], encapsulationAlgorithms: ['ML_KEM'], quotaClass: 'ml_kem',
+  sizeBytes: 64,
 });
 
 export const KEY_SPECS: Readonly<Record<KeySpec, KeySpecInfo>> = {
@@ -99,6 +111,9 @@ export const KEY_SPECS: Readonly<Record<KeySpec, KeySpecInfo>> = {
   ML_DSA_44: mlDsa('ML_DSA_44'),
   ML_DSA_65: mlDsa('ML_DSA_65'),
   ML_DSA_87: mlDsa('ML_DSA_87'),
+  ML_KEM_512: mlKem('ML_KEM_512'),
+  ML_KEM_768: mlKem('ML_KEM_768'),
+  ML_KEM_1024: mlKem('ML_KEM_1024'),
 };
 
 export const isKeySpec = (value: string): value is KeySpec => Object.hasOwn(KEY_SPECS, value);
@@ -128,7 +143,7 @@ export function rsaOaepMaxPlaintext(info: KeySpecInfo, algorithm: EncryptionAlgo
 /** The key spec a data key pair of this DataKeyPairSpec has (same names, all valid key specs). */
 export const DATA_KEY_PAIR_SPECS: readonly DataKeyPairSpec[] = [
   'RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1',
-  'ECC_NIST_EDWARDS25519',
+  'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024',
 ];
 
 /** The model also allows SM2, which AWS offers only in its China Regions (as CreateKey's KeySpec SM2). */
@@ -138,12 +153,13 @@ export const isDataKeyPairSpec = (value: string): value is DataKeyPairSpec =>
 /** Algorithms DescribeKey/GetPublicKey report: only the list matching the key's usage (kms-api.md section 5). */
 export function algorithmsFor(info: KeySpecInfo, usage: KeyUsage): {
   EncryptionAlgorithms?: readonly string[]; SigningAlgorithms?: readonly string[];
-  MacAlgorithms?: readonly string[]; KeyAgreementAlgorithms?: readonly string[];
+  MacAlgorithms?: readonly string[]; KeyAgreementAlgorithms?: readonly string[]; EncapsulationAlgorithms?: readonly string[];
 } {
   switch (usage) {
     case 'ENCRYPT_DECRYPT': return { EncryptionAlgorithms: info.encryptionAlgorithms ?? [] };
     case 'SIGN_VERIFY': return { SigningAlgorithms: info.signingAlgorithms ?? [] };
     case 'GENERATE_VERIFY_MAC': return { MacAlgorithms: info.macAlgorithms ?? [] };
     case 'KEY_AGREEMENT': return { KeyAgreementAlgorithms: ['ECDH'] };
+    case 'ENCAPSULATE_DECAPSULATE': return { EncapsulationAlgorithms: info.encapsulationAlgorithms ?? [] };
   }
 }

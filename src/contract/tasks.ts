@@ -75,6 +75,8 @@ interface JobSpecs {
     out: { valid: boolean };
   };
   deriveSharedSecret: { in: { key: KeyRef; peerPublicKey: Uint8Array }; out: { sharedSecret: Uint8Array } };
+  encapsulate: { in: { key: KeyRef }; out: { sharedSecret: Uint8Array; ciphertext: Uint8Array } };
+  decapsulate: { in: { key: KeyRef; ciphertext: Uint8Array }; out: { sharedSecret: Uint8Array } };
 }
 
 export type JobName = keyof JobSpecs;

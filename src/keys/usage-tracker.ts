@@ -6,9 +6,9 @@
 // quarter second while few keys are busy), which is the eventual consistency AWS documents for GetKeyLastUsage.
 import type { KeyStore, KeyUsageRecord } from '../store/types.js';
 
-/** The model's KeyLastUsageTrackingOperation, less Encapsulate and Decapsulate (ML-KEM: not served here). */
+/** The model's KeyLastUsageTrackingOperation (Encapsulate and Decapsulate from JS SDK 3.1164). */
 export const TRACKED_OPERATIONS: ReadonlySet<string> = new Set([
-  'Decrypt', 'DeriveSharedSecret', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyPair',
+  'Decapsulate', 'Decrypt', 'DeriveSharedSecret', 'Encapsulate', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyPair',
   'GenerateDataKeyPairWithoutPlaintext', 'GenerateDataKeyWithoutPlaintext', 'GenerateMac', 'ReEncrypt', 'Sign',
   'Verify', 'VerifyMac',
 ]);

@@ -1,6 +1,6 @@
 // The static registry: every operation the engine serves, typed exhaustively. An X-Amz-Target naming an
 // operation not listed here is UnknownOperationException (model operations outside the engine's scope, such as
-// custom key stores, multi-Region keys and ML-KEM, answer UnsupportedOperationException
+// custom key stores and multi-Region keys, answer UnsupportedOperationException
 // through `unsupported`).
 import { CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE } from '../contract/errors.js';
 import { KmsError } from '../protocol/errors.js';
@@ -10,6 +10,7 @@ import {
   generateDataKey, generateDataKeyPair, generateDataKeyPairWithoutPlaintext, generateDataKeyWithoutPlaintext,
 } from './data-keys.js';
 import { decrypt } from './decrypt.js';
+import { decapsulate, encapsulate } from './encapsulation.js';
 import { encrypt } from './encrypt.js';
 import { generateRandom } from './generate-random.js';
 import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import.js';
@@ -38,7 +39,6 @@ const unsupported = (message: string): Operation => ({
 
 const customKeyStores = unsupported('Custom key stores are not supported by this engine.');
 const multiRegion = unsupported('Multi-Region keys are not supported by this engine.');
-const mlKem = unsupported('ML-KEM keys (Encapsulate, Decapsulate) are not supported by this engine.');
 
 /** There are none, so the listing is empty and any store asked for by id or name is not found. */
 const describeCustomKeyStores: Operation = {
@@ -64,7 +64,7 @@ export const OPERATIONS = {
   DeleteCustomKeyStore: customKeyStores,
   DeleteImportedKeyMaterial: deleteImportedKeyMaterial,
   DeriveSharedSecret: deriveSharedSecret,
-  Decapsulate: mlKem,
+  Decapsulate: decapsulate,
   DescribeCustomKeyStores: describeCustomKeyStores,
   DescribeKey: describeKey,
   DisableKey: disableKey,
@@ -72,7 +72,7 @@ export const OPERATIONS = {
   DisconnectCustomKeyStore: customKeyStores,
   EnableKey: enableKey,
   EnableKeyRotation: enableKeyRotation,
-  Encapsulate: mlKem,
+  Encapsulate: encapsulate,
   Encrypt: encrypt,
   GenerateDataKey: generateDataKey,
   GenerateDataKeyPair: generateDataKeyPair,

@@ -11,7 +11,7 @@ export const KMS_OPERATIONS: ReadonlySet<string> = new Set(Object.keys(kmsModel.
 /** Cryptographic operations that count against the shared quota of the key's class. */
 const KEYED_CRYPTO_OPERATIONS: ReadonlySet<string> = new Set([
   'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateMac', 'VerifyMac',
-  'Sign', 'Verify', 'DeriveSharedSecret',
+  'Sign', 'Verify', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate',
 ]);
 /** Keyed crypto operations that only accept symmetric or HMAC keys: their class is known without the key. */
 const SYMMETRIC_ONLY_OPERATIONS: ReadonlySet<string> = new Set([
@@ -27,7 +27,7 @@ export const isCryptoOperation = (operation: string): boolean =>
 // junk input can never grow this map.
 const singletons = new Map<string, readonly string[]>();
 for (const quotaClass of [
-  'symmetric', 'rsa', 'ecc', 'ml_dsa', ...DATA_KEY_PAIR_SPECS.map(dataKeyPairClass), ...KMS_OPERATIONS,
+  'symmetric', 'rsa', 'ecc', 'ml_dsa', 'ml_kem', ...DATA_KEY_PAIR_SPECS.map(dataKeyPairClass), ...KMS_OPERATIONS,
 ]) singletons.set(quotaClass, Object.freeze([quotaClass]));
 const one = (quotaClass: string): readonly string[] => singletons.get(quotaClass) ?? [quotaClass];
 

@@ -10,7 +10,7 @@ export interface QuotaConfig {
   readonly limits: ReadonlyMap<string, number>;
 }
 
-const CRYPTO_CLASSES: ReadonlySet<string> = new Set(['symmetric', 'rsa', 'ecc', 'ml_dsa']);
+const CRYPTO_CLASSES: ReadonlySet<string> = new Set(['symmetric', 'rsa', 'ecc', 'ml_dsa', 'ml_kem']);
 const DATA_KEY_PAIR_CLASSES: ReadonlySet<string> = new Set(DATA_KEY_PAIR_SPECS.map(dataKeyPairClass));
 // A plain decimal: rejects '', 'Infinity', '1e3', '0x10' and the like that Number() would accept.
 const RPS_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
@@ -26,11 +26,11 @@ function checkClass(item: string, quotaClass: string): void {
   }
   if (KMS_OPERATIONS.has(quotaClass)) {
     if (isCryptoOperation(quotaClass)) {
-      fail(item, `${quotaClass} counts against its key's class quota (symmetric, rsa, ecc, ml_dsa or datakeypair:<KeyPairSpec>), not its own`);
+      fail(item, `${quotaClass} counts against its key's class quota (symmetric, rsa, ecc, ml_dsa, ml_kem or datakeypair:<KeyPairSpec>), not its own`);
     }
     return;
   }
-  fail(item, 'unknown quota class (expected symmetric, rsa, ecc, ml_dsa, datakeypair:<KeyPairSpec> or an operation name)');
+  fail(item, 'unknown quota class (expected symmetric, rsa, ecc, ml_dsa, ml_kem, datakeypair:<KeyPairSpec> or an operation name)');
 }
 
 /** Parses KMS_QUOTAS for a Region. Throws an Error naming KMS_QUOTAS and the first bad item. */

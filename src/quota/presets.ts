@@ -10,14 +10,17 @@ const SYMMETRIC_20K_REGIONS: ReadonlySet<string> = new Set([
   'us-east-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-northeast-1', 'eu-central-1', 'eu-west-2',
 ]);
 
-/** The shared cryptographic-operation quota of each key class in a Region. */
-export function cryptoQuotas(region: string): Readonly<Record<QuotaClass, number>> {
+/**
+ * The shared cryptographic-operation quota of each key class in a Region. ML-KEM has none in kms-api.md's
+ * table, so the preset leaves `ml_kem` (and ML-KEM data key pairs) unlimited: set it yourself (`aws,ml_kem=N`).
+ */
+export function cryptoQuotas(region: string): Readonly<Record<Exclude<QuotaClass, 'ml_kem'>, number>> {
   const symmetric = SYMMETRIC_100K_REGIONS.has(region) ? 100_000 : SYMMETRIC_20K_REGIONS.has(region) ? 20_000 : 10_000;
   return { symmetric, rsa: 1_000, ecc: 1_000, ml_dsa: 1_000 };
 }
 
 /** GenerateDataKeyPair + GenerateDataKeyPairWithoutPlaintext: their own quota per KeyPairSpec. */
-export const DATA_KEY_PAIR_QUOTAS: Readonly<Record<DataKeyPairSpec, number>> = {
+export const DATA_KEY_PAIR_QUOTAS: Readonly<Partial<Record<DataKeyPairSpec, number>>> = {
   ECC_NIST_P256: 100,
   ECC_NIST_P384: 100,
   ECC_NIST_P521: 100,

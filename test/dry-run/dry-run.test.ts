@@ -2,7 +2,8 @@
 // DryRunOperationException when the call would have succeeded, the real error when it would not (a disabled
 // key, a missing grant), and nothing changes (no grant created, retired or revoked).
 import {
-  CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, DisableKeyCommand, EncryptCommand,
+  CreateGrantCommand, CreateKeyCommand, DecapsulateCommand, DecryptCommand, DeriveSharedSecretCommand, DisableKeyCommand,
+  EncapsulateCommand, EncryptCommand,
   GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateDataKeyPairWithoutPlaintextCommand,
   GenerateDataKeyWithoutPlaintextCommand, GenerateMacCommand, ListGrantsCommand, ReEncryptCommand, RetireGrantCommand,
   RevokeGrantCommand, SignCommand, VerifyCommand, VerifyMacCommand, type KMSClient,
@@ -22,7 +23,9 @@ interface Keys {
   hmac: string;
   signing: string;
   agreement: string;
+  kem: string;
   ciphertext: Uint8Array;
+  kemCiphertext: Uint8Array;
   signature: Uint8Array;
   mac: Uint8Array;
   peerPublicKey: Buffer;
@@ -41,10 +44,12 @@ beforeAll(async () => {
   const hmac = await createKey({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
   const signing = await createKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
   const agreement = await createKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' });
+  const kem = await createKey({ KeySpec: 'ML_KEM_512', KeyUsage: 'ENCAPSULATE_DECAPSULATE' });
   const message = Buffer.from('dry run');
   keys = {
-    symmetric, hmac, signing, agreement,
+    symmetric, hmac, signing, agreement, kem,
     ciphertext: (await kms.send(new EncryptCommand({ KeyId: symmetric, Plaintext: message }))).CiphertextBlob!,
+    kemCiphertext: (await kms.send(new EncapsulateCommand({ KeyId: kem, EncapsulationAlgorithm: 'ML_KEM' }))).SharedSecretCiphertextBlob!,
     signature: (await kms.send(new SignCommand({ KeyId: signing, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }))).Signature!,
     mac: (await kms.send(new GenerateMacCommand({ KeyId: hmac, Message: message, MacAlgorithm: 'HMAC_SHA_256' }))).Mac!,
     peerPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }),
@@ -84,6 +89,8 @@ const keyOperations: Record<string, (k: Keys) => Promise<unknown>> = {
   GenerateMac: (k) => kms.send(new GenerateMacCommand({ KeyId: k.hmac, Message: message, MacAlgorithm: 'HMAC_SHA_256', DryRun })),
   VerifyMac: (k) => kms.send(new VerifyMacCommand({ KeyId: k.hmac, Message: message, Mac: k.mac, MacAlgorithm: 'HMAC_SHA_256', DryRun })),
   DeriveSharedSecret: (k) => kms.send(new DeriveSharedSecretCommand({ KeyId: k.agreement, KeyAgreementAlgorithm: 'ECDH', PublicKey: k.peerPublicKey, DryRun })),
+  Encapsulate: (k) => kms.send(new EncapsulateCommand({ KeyId: k.kem, EncapsulationAlgorithm: 'ML_KEM', DryRun })),
+  Decapsulate: (k) => kms.send(new DecapsulateCommand({ KeyId: k.kem, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: k.kemCiphertext, DryRun })),
   CreateGrant: (k) => kms.send(new CreateGrantCommand({ KeyId: k.symmetric, GranteePrincipal: k.grantee, Operations: ['Decrypt'], DryRun })),
 };
 
@@ -136,8 +143,8 @@ describe('DryRun', () => {
   });
 
   it.each(Object.keys(keyOperations))('%s: the real error when the call would fail (DisabledException on a disabled key)', async (operation) => {
-    for (const keyId of [keys.symmetric, keys.hmac, keys.signing, keys.agreement]) {
-      await kms.send(new DisableKeyCommand({ KeyId: keyId })); // idempotent: each case disables all four
+    for (const keyId of [keys.symmetric, keys.hmac, keys.signing, keys.agreement, keys.kem]) {
+      await kms.send(new DisableKeyCommand({ KeyId: keyId })); // idempotent: each case disables all five
     }
     expect(await outcome(keyOperations[operation]!(keys))).toBe('DisabledException 409');
   });

@@ -139,11 +139,20 @@ describe('asymmetric material validation', () => {
 });
 
 describe('generateDataKeyPair', () => {
-  it.each(DATA_KEY_PAIR_SPECS.filter((spec) => spec !== 'RSA_4096'))('%s: PKCS#8 private key whose public half is the SPKI', async (spec) => {
+  // OpenSSL 3.0 parses every pair but ML-KEM's (test/conformance/ml-kem.test.ts checks those with @noble).
+  const OPENSSL_PAIRS = DATA_KEY_PAIR_SPECS.filter((spec) => spec !== 'RSA_4096' && KEY_SPECS[spec].family !== 'ml-kem');
+  it.each(OPENSSL_PAIRS)('%s: PKCS#8 private key whose public half is the SPKI', async (spec) => {
     const { privateKey, publicKey } = await generateDataKeyPair(spec);
     const parsed = createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' });
     expect(createPublicKey(parsed).export({ format: 'der', type: 'spki' })).toEqual(publicKey);
     expect(publicKeyOf(loadKey(spec, privateKey))).toEqual(publicKey);
+  });
+
+  it.each(['ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'] as const)('%s: seed-form PKCS#8 that loads back to the same SPKI, a new seed each time', async (spec) => {
+    const [first, second] = [await generateDataKeyPair(spec), await generateDataKeyPair(spec)];
+    expect(publicKeyOf(loadKey(spec, first.privateKey))).toEqual(first.publicKey);
+    expect(first.privateKey).toHaveLength(86); // SEQUENCE { version, AlgorithmIdentifier, OCTET STRING { [0] 64 bytes } }
+    expect(first.privateKey.equals(second.privateKey)).toBe(false);
   });
 
   it('hands out a different RSA pair every time', async () => {

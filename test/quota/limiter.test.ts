@@ -134,6 +134,7 @@ describe('quotaClassFor', () => {
     ['Encrypt', 'rsa', 'rsa'], ['Decrypt', 'rsa', 'rsa'], ['ReEncrypt', 'rsa', 'rsa'], ['Sign', 'rsa', 'rsa'], ['Verify', 'rsa', 'rsa'],
     ['Sign', 'ecc', 'ecc'], ['Verify', 'ecc', 'ecc'], ['DeriveSharedSecret', 'ecc', 'ecc'],
     ['Sign', 'ml_dsa', 'ml_dsa'], ['Verify', 'ml_dsa', 'ml_dsa'],
+    ['Encapsulate', 'ml_kem', 'ml_kem'], ['Decapsulate', 'ml_kem', 'ml_kem'],
   ] as const)('%s with a %s key -> %s', (operation, keyClass, expected) => {
     expect(quotaClassFor(operation, keyClass)).toEqual([expected]);
   });

@@ -81,6 +81,13 @@ describe('parseQuotas overrides', () => {
     });
   });
 
+  it('has an ml_kem class and ML-KEM data key pairs, which the aws preset leaves unlimited', () => {
+    expect(limitsOf('aws,ml_kem=500,datakeypair:ML_KEM_768=7')).toMatchObject({ ml_kem: 500, 'datakeypair:ML_KEM_768': 7 });
+    expect(limitsOf('aws')).not.toHaveProperty('ml_kem');
+    expect(limitsOf('aws')).not.toHaveProperty('datakeypair:ML_KEM_768');
+    expect(() => parseQuotas('Encapsulate=5', 'us-east-1')).toThrow(/counts against its key's class quota/);
+  });
+
   it.each([
     ['fast', 'fast', 'expected a preset'],
     ['aws,,ecc=3', '', 'empty item'],

@@ -12,12 +12,13 @@ import { ecdsaSign, ecdsaVerify, loadEcKey, type EcKey } from './ecdsa.js';
 import { ed25519Sign, ed25519Verify, loadEd25519Key, type Ed25519Key } from './eddsa.js';
 import { generateHmacMaterial, hmac, loadHmacKey, validateHmacMaterial, type HmacKey } from './hmac.js';
 import { generateMlDsaMaterial, loadMlDsaKey, mlDsaSign, mlDsaVerify, type MlDsaKey } from './ml-dsa.js';
+import { generateMlKemMaterial, loadMlKemKey, mlKemDecapsulate, mlKemEncapsulate, type MlKemKey } from './ml-kem.js';
 import { generateDerKeyPair } from './pkcs8.js';
 import { generateRsaPair, loadRsaKey, rsaDecrypt as rsaOaepDecrypt, rsaEncrypt as rsaOaepEncrypt, rsaSign, rsaVerify, type RsaKey } from './rsa.js';
 
 export { PrimitiveError, type LoadedKey } from './common.js';
 
-type AnyKey = HmacKey | RsaKey | EcKey | Ed25519Key | MlDsaKey;
+type AnyKey = HmacKey | RsaKey | EcKey | Ed25519Key | MlDsaKey | MlKemKey;
 
 const unsupported = (spec: KeySpec): PrimitiveError =>
   new PrimitiveError('UnsupportedOperationException', `This operation is not supported for key spec ${spec}.`);
@@ -29,6 +30,7 @@ export async function generateMaterial(spec: KeySpec): Promise<{ material: Buffe
   switch (familyOf(spec)) {
     case 'hmac': return { material: generateHmacMaterial(spec) };
     case 'ml-dsa': return generateMlDsaMaterial(spec);
+    case 'ml-kem': return generateMlKemMaterial(spec);
     case 'rsa': case 'ec': case 'ed25519': {
       const { privateKey, publicKey } = await generateAsymmetricPair(spec);
       return { material: privateKey, publicKey };
@@ -51,6 +53,7 @@ export function loadKey(spec: KeySpec, material: Uint8Array): LoadedKey {
     case 'ec': return loadEcKey(spec, material);
     case 'ed25519': return loadEd25519Key(spec, material);
     case 'ml-dsa': return loadMlDsaKey(spec, material);
+    case 'ml-kem': return loadMlKemKey(spec, material);
     case 'symmetric': throw unsupported(spec);
   }
 }
@@ -68,7 +71,7 @@ export function sign(key: LoadedKey, alg: SigningAlgorithm, type: MessageType, m
     case 'ec': return ecdsaSign(loaded, alg, type, message);
     case 'ed25519': return ed25519Sign(loaded, alg, type, message);
     case 'ml-dsa': return mlDsaSign(loaded, alg, type, message);
-    case 'hmac': throw invalidUsage(key.spec, 'signing');
+    case 'hmac': case 'ml-kem': throw invalidUsage(key.spec, 'signing');
   }
 }
 
@@ -80,7 +83,7 @@ export function verify(key: LoadedKey, alg: SigningAlgorithm, type: MessageType,
     case 'ec': return ecdsaVerify(loaded, alg, type, message, signature);
     case 'ed25519': return ed25519Verify(loaded, alg, type, message, signature);
     case 'ml-dsa': return mlDsaVerify(loaded, alg, type, message, signature);
-    case 'hmac': throw invalidUsage(key.spec, 'signing');
+    case 'hmac': case 'ml-kem': throw invalidUsage(key.spec, 'signing');
   }
 }
 
@@ -104,6 +107,14 @@ export function deriveSharedSecret(key: LoadedKey, peerSpki: Uint8Array): Buffer
   return deriveEcdhSecret(loaded, peerSpki);
 }
 
+export function encapsulate(key: LoadedKey): { sharedSecret: Buffer; ciphertext: Buffer } {
+  return mlKemEncapsulate(asMlKem(key));
+}
+
+export function decapsulate(key: LoadedKey, ciphertext: Uint8Array): Buffer {
+  return mlKemDecapsulate(asMlKem(key), ciphertext);
+}
+
 /** A fresh PKCS#8 DER private key and SPKI DER public key (RSA pairs come from the worker's ahead-of-time pool). */
 export async function generateDataKeyPair(spec: DataKeyPairSpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
   return generateAsymmetricPair(spec);
@@ -115,6 +126,10 @@ async function generateAsymmetricPair(spec: KeySpec): Promise<{ privateKey: Buff
     case 'rsa': return generateRsaPair(spec);
     case 'ec': return generateDerKeyPair({ type: 'ec', namedCurve: info.namedCurve! });
     case 'ed25519': return generateDerKeyPair({ type: 'ed25519' });
+    case 'ml-kem': {
+      const { material, publicKey } = generateMlKemMaterial(spec);
+      return { privateKey: material, publicKey };
+    }
     default: throw unsupported(spec);
   }
 }
@@ -122,6 +137,12 @@ async function generateAsymmetricPair(spec: KeySpec): Promise<{ privateKey: Buff
 function asRsa(key: LoadedKey): RsaKey {
   const loaded = key as AnyKey;
   if (loaded.family !== 'rsa') throw invalidUsage(key.spec, 'RSA encryption');
+  return loaded;
+}
+
+function asMlKem(key: LoadedKey): MlKemKey {
+  const loaded = key as AnyKey;
+  if (loaded.family !== 'ml-kem') throw invalidUsage(key.spec, 'key encapsulation');
   return loaded;
 }
 
