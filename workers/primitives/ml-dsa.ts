@@ -17,9 +17,9 @@
 import { randomBytes } from 'node:crypto';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import type { KeySpec, MessageType, SigningAlgorithm } from '../../src/contract/key-specs.js';
-import { assertMessageType, assertSigningAlgorithm, validationError, type LoadedKey } from './common.js';
+import { assertMessageType, assertSigningAlgorithm, validationError } from './common.js';
 import { compiledMlDsa } from './ml-dsa-compiled.js';
-import { decodeSeedPkcs8, encodeRawSpki, encodeSeedPkcs8 } from './seed-keys.js';
+import { decodeSeedPkcs8, encodeSeedPkcs8, expandSeed, type ExpandedSeedKey } from './seed-keys.js';
 
 type MlDsaSpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
 
@@ -32,26 +32,18 @@ const PARAMETER_SETS: Record<MlDsaSpec, { oid: string; impl: typeof ml_dsa44 }> 
 const SEED_BYTES = 32;
 const MU_BYTES = 64;
 
-export interface MlDsaKey extends LoadedKey {
-  readonly family: 'ml-dsa';
-  /** FIPS 204 skEncode / pkEncode of the key pair expanded from the seed (the form both libraries take). */
-  readonly secretKey: Uint8Array;
-  readonly publicBytes: Uint8Array;
-  readonly spki: Buffer;
-}
+/** FIPS 204 skEncode / pkEncode of the key pair expanded from the seed (the form both libraries take). */
+export type MlDsaKey = ExpandedSeedKey & { readonly family: 'ml-dsa' };
 
 const paramsOf = (spec: KeySpec) => PARAMETER_SETS[spec as MlDsaSpec];
 
 export const encodeMlDsaPkcs8 = (spec: KeySpec, seed: Uint8Array): Buffer => encodeSeedPkcs8(paramsOf(spec).oid, seed);
-export const encodeMlDsaSpki = (spec: KeySpec, publicKey: Uint8Array): Buffer => encodeRawSpki(paramsOf(spec).oid, publicKey);
 /** The 32-byte seed from seed-only PKCS#8 of this parameter set; ValidationException for anything else. */
 export const decodeMlDsaPkcs8 = (spec: KeySpec, material: Uint8Array): Uint8Array =>
   decodeSeedPkcs8(paramsOf(spec).oid, SEED_BYTES, spec, material);
 
-function keyFromSeed(spec: KeySpec, seed: Uint8Array): MlDsaKey {
-  const { secretKey, publicKey } = paramsOf(spec).impl.keygen(seed);
-  return { spec, family: 'ml-dsa', secretKey, publicBytes: publicKey, spki: encodeMlDsaSpki(spec, publicKey) };
-}
+const keyFromSeed = (spec: KeySpec, seed: Uint8Array): MlDsaKey =>
+  expandSeed(spec, 'ml-dsa', paramsOf(spec).oid, seed, (bytes) => paramsOf(spec).impl.keygen(bytes));
 
 export const loadMlDsaKey = (spec: KeySpec, material: Uint8Array): MlDsaKey => keyFromSeed(spec, decodeMlDsaPkcs8(spec, material));
 

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { KeySpec } from '../../src/contract/key-specs.js';
-import { PrimitiveError, type LoadedKey } from './common.js';
-import { decodeSeedPkcs8, encodeRawSpki, encodeSeedPkcs8 } from './seed-keys.js';
+import { PrimitiveError } from './common.js';
+import { decodeSeedPkcs8, encodeSeedPkcs8, expandSeed, type ExpandedSeedKey } from './seed-keys.js';
 
 type MlKemSpec = 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024';
 
@@ -21,22 +21,15 @@ const PARAMETER_SETS: Record<MlKemSpec, { oid: string; impl: typeof ml_kem512 }>
 
 const SEED_BYTES = 64;
 
-export interface MlKemKey extends LoadedKey {
-  readonly family: 'ml-kem';
-  /** FIPS 203 decapsulation and encapsulation keys expanded from the seed. */
-  readonly secretKey: Uint8Array;
-  readonly publicBytes: Uint8Array;
-  readonly spki: Buffer;
-}
+/** FIPS 203 decapsulation (secretKey) and encapsulation (publicBytes) keys expanded from the seed. */
+export type MlKemKey = ExpandedSeedKey & { readonly family: 'ml-kem' };
 
 const paramsOf = (spec: KeySpec) => PARAMETER_SETS[spec as MlKemSpec];
 
 export const encodeMlKemPkcs8 = (spec: KeySpec, seed: Uint8Array): Buffer => encodeSeedPkcs8(paramsOf(spec).oid, seed);
 
-function keyFromSeed(spec: KeySpec, seed: Uint8Array): MlKemKey {
-  const { secretKey, publicKey } = paramsOf(spec).impl.keygen(seed);
-  return { spec, family: 'ml-kem', secretKey, publicBytes: publicKey, spki: encodeRawSpki(paramsOf(spec).oid, publicKey) };
-}
+const keyFromSeed = (spec: KeySpec, seed: Uint8Array): MlKemKey =>
+  expandSeed(spec, 'ml-kem', paramsOf(spec).oid, seed, (bytes) => paramsOf(spec).impl.keygen(bytes));
 
 export const loadMlKemKey = (spec: KeySpec, material: Uint8Array): MlKemKey =>
   keyFromSeed(spec, decodeSeedPkcs8(paramsOf(spec).oid, SEED_BYTES, spec, material));

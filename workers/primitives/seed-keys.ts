@@ -3,8 +3,25 @@
 // `seed [0] IMPLICIT OCTET STRING` (ML-DSA: RFC 9881, 32-byte seed; ML-KEM: the IETF lamps ML-KEM profile,
 // 64-byte d || z), and SubjectPublicKeyInfo with the same OID and the raw public key as the BIT STRING.
 // The seed is what the engine stores: key generation from it is deterministic.
-import { validationError } from './common.js';
+import { validationError, type LoadedKey } from './common.js';
 import { DerError, TAG, encodeOid, encodeTlv, readChildren, readOnly } from './der.js';
+
+/** A post-quantum key expanded from its seed: the library's private and public encodings, and the SPKI. */
+export interface ExpandedSeedKey extends LoadedKey {
+  readonly secretKey: Uint8Array;
+  readonly publicBytes: Uint8Array;
+  readonly spki: Buffer;
+}
+
+/**
+ * Expands a seed with the parameter set's keygen: the one way both families load a stored key or make a new one.
+ * `family` tags the result for the facade's dispatch.
+ */
+export function expandSeed<F extends string>(spec: ExpandedSeedKey['spec'], family: F, oid: string, seed: Uint8Array,
+  keygen: (seed: Uint8Array) => { secretKey: Uint8Array; publicKey: Uint8Array }): ExpandedSeedKey & { readonly family: F } {
+  const { secretKey, publicKey } = keygen(seed);
+  return { spec, family, secretKey, publicBytes: publicKey, spki: encodeRawSpki(oid, publicKey) };
+}
 
 /** Context tag [0] IMPLICIT, primitive: the seed choice of ML-DSA-PrivateKey and ML-KEM-PrivateKey. */
 const SEED_TAG = 0x80;
