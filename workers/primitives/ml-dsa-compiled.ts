@@ -16,9 +16,10 @@
 //     or download. It declares engines node >= 22 (the project runs Node 20.19): npm warns EBADENGINE, but the
 //     ML-DSA modules use nothing newer than Node 20 (dynamic import, WebAssembly.instantiate, fs, node:crypto),
 //     the version is pinned, and test/primitives/ml-dsa.test.ts checks it on the Node we run every time.
-// If it cannot load, RAW falls back to @noble with a warning: slower, never wrong.
+// If it cannot load, RAW falls back to @noble with a warning: slower, never wrong (liboqs.ts).
 import { createMLDSA44, createMLDSA65, createMLDSA87 } from '@oqs/liboqs-js/sig';
 import type { KeySpec } from '../../src/contract/key-specs.js';
+import { asBuffer, compiledFamily, plain } from './liboqs.js';
 
 /** The compiled implementation of one parameter set; keys and signatures in FIPS 204 encodings. */
 export interface CompiledMlDsa {
@@ -28,43 +29,23 @@ export interface CompiledMlDsa {
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
 
-type MlDsaSpec = 'ML_DSA_44' | 'ML_DSA_65' | 'ML_DSA_87';
-
-/** liboqs-js accepts only exact Uint8Arrays (constructor name check), not Buffers: the same bytes, re-viewed. */
-const plain = (bytes: Uint8Array): Uint8Array =>
-  bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-/** Instantiates the three WebAssembly modules (about 15 ms and 3 MB per process, measured). */
-async function instantiate(): Promise<Record<MlDsaSpec, CompiledMlDsa> | undefined> {
-  try {
-    const [mlDsa44, mlDsa65, mlDsa87] = await Promise.all([createMLDSA44(), createMLDSA65(), createMLDSA87()]);
-    const wrap = (impl: typeof mlDsa44): CompiledMlDsa => ({
-      sign: (secretKey, message) => {
-        const signature = impl.sign(plain(message), plain(secretKey));
-        return Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength);
-      },
-      verify: (publicKey, message, signature) => impl.verify(plain(message), plain(signature), plain(publicKey)),
-    });
-    return { ML_DSA_44: wrap(mlDsa44), ML_DSA_65: wrap(mlDsa65), ML_DSA_87: wrap(mlDsa87) };
-  } catch (error) {
-    process.emitWarning(`ML-DSA RAW signing uses @noble/post-quantum (pure JS, about 10x slower): liboqs did not load (${(error as Error).message}).`);
-    return undefined;
-  }
-}
-
-let compiled: Record<MlDsaSpec, CompiledMlDsa> | undefined;
+const family = compiledFamily<CompiledMlDsa>('ML-DSA RAW signing', async () => {
+  const [mlDsa44, mlDsa65, mlDsa87] = await Promise.all([createMLDSA44(), createMLDSA65(), createMLDSA87()]);
+  const wrap = (impl: typeof mlDsa44): CompiledMlDsa => ({
+    sign: (secretKey, message) => asBuffer(impl.sign(plain(message), plain(secretKey))),
+    verify: (publicKey, message, signature) => impl.verify(plain(message), plain(signature), plain(publicKey)),
+  });
+  return { ML_DSA_44: wrap(mlDsa44), ML_DSA_65: wrap(mlDsa65), ML_DSA_87: wrap(mlDsa87) };
+});
 
 /**
  * Settles once the WebAssembly modules are instantiated (or failed to load); until then @noble/post-quantum
- * signs and verifies (the same results, slower, for the first ~15 ms of a thread's life). Not a top-level
- * await: Piscina loads the worker module with require(), which Node 20 grants only to module graphs without one
- * (otherwise it throws ERR_REQUIRE_ASYNC_MODULE and Piscina loads the module a second way), so the worker now
- * loads in one pass.
+ * signs and verifies (the same results, slower, for the first ~15 ms of a thread's life).
  */
-export const mlDsaCompiledReady: Promise<void> = instantiate().then((loaded) => { compiled = loaded; });
+export const mlDsaCompiledReady: Promise<void> = family.ready;
 
 /** Which implementation signs and verifies ML-DSA RAW messages in this process right now. */
-export const mlDsaRawBackend = (): '@oqs/liboqs-js' | '@noble/post-quantum' => (compiled ? '@oqs/liboqs-js' : '@noble/post-quantum');
+export const mlDsaRawBackend = (): '@oqs/liboqs-js' | '@noble/post-quantum' => family.backend();
 
 /** The compiled implementation for this ML-DSA parameter set, or undefined when liboqs is not (yet) loaded. */
-export const compiledMlDsa = (spec: KeySpec): CompiledMlDsa | undefined => compiled?.[spec as MlDsaSpec];
+export const compiledMlDsa = (spec: KeySpec): CompiledMlDsa | undefined => family.get(spec);
