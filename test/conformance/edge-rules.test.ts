@@ -32,14 +32,16 @@ describe('Recipient (Nitro Enclave attestation)', () => {
   it('is refused, never ignored: no plaintext goes back to a caller who asked for it sealed', async () => {
     const keyId = await newKey();
     const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('secret') }));
-    const calls = [
+    // failure() is attached to every call at once: awaiting them in turn would leave a later call's rejection
+    // unhandled while an earlier one is still pending.
+    const refusals = await Promise.all([
       kms.send(new DecryptCommand({ CiphertextBlob, Recipient: recipient })),
       kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', Recipient: recipient })),
       kms.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256', Recipient: recipient })),
       kms.send(new GenerateRandomCommand({ NumberOfBytes: 32, Recipient: recipient })),
-    ];
-    for (const call of calls) {
-      expect(await failure(call)).toMatchObject({ name: 'UnsupportedOperationException', status: 400, message: expect.stringMatching(/Recipient/) });
+    ].map(failure));
+    for (const refusal of refusals) {
+      expect(refusal).toMatchObject({ name: 'UnsupportedOperationException', status: 400, message: expect.stringMatching(/Recipient/) });
     }
   });
 });
