@@ -10,7 +10,7 @@ import type { HeaderLookup } from './auth/sigv4.js';
 import { ERROR_STATUS } from './contract/errors.js';
 import { TRACKED_OPERATIONS } from './keys/usage-tracker.js';
 import type { Metrics } from './metrics/registry.js';
-import { RequestContext, type Engine } from './operations/context.js';
+import { dryRunWouldSucceed, RequestContext, type Engine } from './operations/context.js';
 import { operationNamed } from './operations/index.js';
 import { KmsError } from './protocol/errors.js';
 import { decodeInput } from './protocol/validate.js';
@@ -79,6 +79,11 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     ctx = new RequestContext(pipeline.engine, principal, operationName, input);
     output = await operation.run(input, ctx);
+    // A dry run that got this far checked everything the call would (RequestContext.job); its result is dropped.
+    if (input.DryRun === true) {
+      output = undefined;
+      throw dryRunWouldSucceed();
+    }
   } catch (error) {
     failure = asKmsError(error);
   }

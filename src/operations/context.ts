@@ -125,28 +125,30 @@ export class RequestContext {
   }
 
   /**
-   * Runs a worker job; a failure comes back as the AWS error it names. With DryRun, every check has passed by
-   * the time an operation asks for its job: that is exactly when AWS answers DryRunOperationException.
+   * Runs a worker job; a failure comes back as the AWS error it names. With DryRun, every check on the main
+   * thread has passed by the time an operation asks for its job, so a job that only produces (a ciphertext, a
+   * signature, a data key) is not run: the call would have succeeded, and the dry run ends here. A job that
+   * checks what the caller sent (a ciphertext to open, a signature or MAC to verify, a peer's public key) runs,
+   * so that a dry run fails where the real call would; the operation then completes and the pipeline answers
+   * DryRunOperationException in place of its result. IGNORE_CIPHERTEXT skips opening the ciphertext.
    */
   async job<N extends JobName>(job: JobInput<N>): Promise<JobOutput<N>> {
-    if (this.input.DryRun === true) {
-      // Except that a dry run of Decrypt or ReEncrypt opens the ciphertext too, unless DryRunModifiers says
-      // IGNORE_CIPHERTEXT: one that would not decrypt answers InvalidCiphertextException, as the real call would.
-      if ((job.op === 'decrypt' || job.op === 'reEncrypt') && !ignoresCiphertext(this.input)) {
-        const opened = await this.runJob(job);
-        (opened as { plaintext?: Buffer }).plaintext?.fill(0);
-      }
-      throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
-    }
-    return this.runJob(job);
-  }
-
-  private async runJob<N extends JobName>(job: JobInput<N>): Promise<JobOutput<N>> {
+    if (this.input.DryRun === true && !checksCallerInput(job.op, this.input)) throw dryRunWouldSucceed();
     const result = await this.engine.pool.run(job);
     if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message);
     return result as JobOutput<N>;
   }
 }
+
+/** Jobs that can fail on what the caller sent, not only on the key: a dry run runs them too. */
+const CALLER_INPUT_JOBS: ReadonlySet<JobName> = new Set(['decrypt', 'reEncrypt', 'verify', 'verifyMac', 'deriveSharedSecret', 'decapsulate']);
+
+const checksCallerInput = (op: JobName, input: Record<string, unknown>): boolean =>
+  CALLER_INPUT_JOBS.has(op) && !((op === 'decrypt' || op === 'reEncrypt') && ignoresCiphertext(input));
+
+/** What a dry run answers once everything it checks has passed. */
+export const dryRunWouldSucceed = (): KmsError =>
+  new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
 
 /** DryRun with DryRunModifiers [IGNORE_CIPHERTEXT]: check everything but the ciphertext, which may be absent. */
 export const ignoresCiphertext = (input: Record<string, unknown>): boolean =>

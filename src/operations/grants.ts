@@ -5,7 +5,7 @@ import { decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validat
 import type { Principal } from '../auth/identities.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
-import type { RequestContext } from './context.js';
+import { dryRunWouldSucceed, type RequestContext } from './context.js';
 import { page } from './paging.js';
 import type { Operation } from './types.js';
 
@@ -17,9 +17,7 @@ function grantsChanged(ctx: RequestContext, keyId: string): void {
 }
 
 function requireNoDryRun(ctx: RequestContext): void {
-  if (ctx.input.DryRun === true) {
-    throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
-  }
+  if (ctx.input.DryRun === true) throw dryRunWouldSucceed();
 }
 
 type GrantTerms = Pick<GrantRecord, 'name' | 'granteePrincipal' | 'retiringPrincipal' | 'operations' | 'constraints'>;

@@ -1,6 +1,7 @@
 // DryRun on every operation whose input has it in the service model, through the real SDK: 412
 // DryRunOperationException when the call would have succeeded, the real error when it would not (a disabled
-// key, a missing grant), and nothing changes (no grant created, retired or revoked).
+// key, a missing grant, a forged signature, a ciphertext that does not open), and nothing changes (no grant
+// created, retired or revoked).
 import {
   CreateGrantCommand, CreateKeyCommand, DecapsulateCommand, DecryptCommand, DeriveSharedSecretCommand, DisableKeyCommand,
   EncapsulateCommand, EncryptCommand,
@@ -140,6 +141,21 @@ describe('DryRun', () => {
     expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: Buffer.alloc(80, 7), DryRun })))).toBe('InvalidCiphertextException 400');
     expect(await outcome(kms.send(new DecryptCommand({ ...ignore })))).toBe('ValidationException 400');
     expect(await outcome(kms.send(new DecryptCommand({ KeyId: keys.signing, ...ignore })))).toBe('InvalidKeyUsageException 400');
+  });
+
+  it('checks what the caller sent as the call would: a forged signature or MAC, a malformed peer key, a short KEM ciphertext', async () => {
+    const forged = (bytes: Uint8Array) => { const copy = Buffer.from(bytes); copy[copy.length - 1]! ^= 1; return copy; };
+    expect(await outcome(kms.send(new VerifyCommand({
+      KeyId: keys.signing, Message: message, Signature: forged(keys.signature), SigningAlgorithm: 'ECDSA_SHA_256', DryRun,
+    })))).toBe('KMSInvalidSignatureException 400');
+    expect(await outcome(kms.send(new VerifyMacCommand({ KeyId: keys.hmac, Message: message, Mac: forged(keys.mac), MacAlgorithm: 'HMAC_SHA_256', DryRun }))))
+      .toBe('KMSInvalidMacException 400');
+    expect(await outcome(kms.send(new DeriveSharedSecretCommand({
+      KeyId: keys.agreement, KeyAgreementAlgorithm: 'ECDH', PublicKey: Buffer.alloc(91, 1), DryRun,
+    })))).toBe('ValidationException 400');
+    expect(await outcome(kms.send(new DecapsulateCommand({
+      KeyId: keys.kem, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: keys.kemCiphertext.subarray(1), DryRun,
+    })))).toBe('InvalidCiphertextException 400');
   });
 
   it.each(Object.keys(keyOperations))('%s: the real error when the call would fail (DisabledException on a disabled key)', async (operation) => {
