@@ -14,15 +14,9 @@ import { dryRunWouldSucceed, RequestContext, type Engine } from './operations/co
 import { operationNamed } from './operations/index.js';
 import { KmsError } from './protocol/errors.js';
 import { decodeInput } from './protocol/validate.js';
+import { isCryptoOperation } from './quota/classes.js';
 
 const TARGET_PREFIX = 'TrentService.';
-
-/** Operations whose request quota depends on the key: they charge it in RequestContext.useKey. */
-const KEY_QUOTA_OPERATIONS: ReadonlySet<string> = new Set([
-  'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'DeriveSharedSecret',
-  'GenerateRandom', 'Encapsulate', 'Decapsulate',
-]);
 
 export interface Realism {
   /** Added latency for this operation, in milliseconds (0 = none). */
@@ -71,7 +65,8 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
     if (operation === undefined) throw new KmsError('UnknownOperationException', 'X-Amz-Target does not name a TrentService operation.');
     principal = authenticate(request, pipeline.lookupPrincipal);
     input = decodeInput(operationName, parseJson(request.body));
-    if (!KEY_QUOTA_OPERATIONS.has(operationName)) pipeline.engine.quotas.take(principal.accountId, [operationName]);
+    // Crypto operations charge their key's class once the key is known (RequestContext.useKey); the rest their own.
+    if (!isCryptoOperation(operationName)) pipeline.engine.quotas.take(principal.accountId, [operationName]);
     const injected = pipeline.realism?.draw(operationName);
     if (injected?.kind === 'reset') return { status: 0, requestId, body: '', reset: true };
     if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);

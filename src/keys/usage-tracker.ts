@@ -4,14 +4,11 @@
 // batch (better-sqlite3 writes synchronously). Reads combine the store with what still waits here, so this
 // process answers with its own latest use at once; other front ends and nodes see it once saved (within a
 // second while few keys are busy), which is the eventual consistency AWS documents for GetKeyLastUsage.
+import kmsModel from '../protocol/kms-model.json' with { type: 'json' };
 import type { KeyStore, KeyUsageRecord } from '../store/types.js';
 
-/** The model's KeyLastUsageTrackingOperation (Encapsulate and Decapsulate from JS SDK 3.1164). */
-export const TRACKED_OPERATIONS: ReadonlySet<string> = new Set([
-  'Decapsulate', 'Decrypt', 'DeriveSharedSecret', 'Encapsulate', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext', 'GenerateDataKeyWithoutPlaintext', 'GenerateMac', 'ReEncrypt', 'Sign',
-  'Verify', 'VerifyMac',
-]);
+/** The operations whose success is a use: the model's KeyLastUsageTrackingOperation, read from the model itself. */
+export const TRACKED_OPERATIONS: ReadonlySet<string> = new Set(kmsModel.shapes.KeyLastUsageTrackingOperation.enum);
 
 export interface UsageTrackerOptions {
   /** How often waiting uses are saved (ms). */
