@@ -2,6 +2,7 @@
 // were omitted count with their defaults ("a request-parameter condition also matches when the parameter
 // is omitted and its default applies"), so `kms:EncryptionAlgorithm: SYMMETRIC_DEFAULT` holds for a plain
 // Encrypt.
+import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import type { KeyRecord } from '../store/types.js';
 import type { Principal } from './identities.js';
 import type { ConditionContext } from './policy/condition.js';
@@ -67,6 +68,7 @@ function keyProperties(put: Put, operation: string, input: Record<string, unknow
     put('kms:CustomerMasterKeyUsage', usage);
     put('kms:KeyOrigin', str(input.Origin) ?? 'AWS_KMS');
     put('kms:MultiRegion', bool(input.MultiRegion, false));
+    if (input.MultiRegion === true) put('kms:MultiRegionKeyType', 'PRIMARY');
     return;
   }
   if (!key) return;
@@ -75,7 +77,10 @@ function keyProperties(put: Put, operation: string, input: Record<string, unknow
   put('kms:KeyUsage', key.usage);
   put('kms:CustomerMasterKeyUsage', key.usage);
   put('kms:KeyOrigin', key.origin);
-  put('kms:MultiRegion', 'false');
+  // Every multi-Region key here is a primary (keys/metadata.ts).
+  const multiRegion = isMultiRegionKeyId(key.keyId);
+  put('kms:MultiRegion', String(multiRegion));
+  if (multiRegion) put('kms:MultiRegionKeyType', 'PRIMARY');
 }
 
 function requestParameters(put: Put, operation: string, input: Record<string, unknown>, extras: ConditionKeyExtras): void {

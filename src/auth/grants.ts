@@ -2,6 +2,7 @@
 // a request, grant ids and grant tokens. Pure functions: the store holds the GrantRecords.
 import { randomBytes } from 'node:crypto';
 import { KEY_SPECS } from '../contract/key-specs.js';
+import { isKeyId } from '../keys/identifiers.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
 import type { Principal } from './identities.js';
@@ -165,7 +166,6 @@ export function mayRetireGrant(grant: GrantRecord, principal: Principal): boolea
 export const newGrantId = (): string => randomBytes(32).toString('hex');
 
 const GRANT_ID = /^[0-9a-f]{64}$/;
-const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const TOKEN_FORMAT = 1;
 /** GrantTokenType's maximum length in the service model. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -193,7 +193,7 @@ export function decodeGrantToken(token: string): { grantId: string; keyId: strin
     throw new KmsError('InvalidGrantTokenException', INVALID_TOKEN);
   }
   const { v, g, k } = (decoded ?? {}) as { v?: unknown; g?: unknown; k?: unknown };
-  if (v !== TOKEN_FORMAT || typeof g !== 'string' || !GRANT_ID.test(g) || typeof k !== 'string' || !KEY_ID.test(k)) {
+  if (v !== TOKEN_FORMAT || typeof g !== 'string' || !GRANT_ID.test(g) || typeof k !== 'string' || !isKeyId(k)) {
     throw new KmsError('InvalidGrantTokenException', INVALID_TOKEN);
   }
   return { grantId: g, keyId: k };

@@ -1,17 +1,21 @@
 // Key ids, key ARNs, alias names and alias ARNs (kms-api.md section 4): parsing and formatting.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { isMultiRegionKeyId, isRegionalKeyId, MULTI_REGION_KEY_PREFIX } from '../contract/key-ids.js';
 import { KmsError } from '../protocol/errors.js';
 
 export type KeyIdentifier =
   | { kind: 'key'; keyId: string; viaArn: boolean }
   | { kind: 'alias'; aliasName: string; viaArn: boolean };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
 
 /** The partition of every ARN the engine makes; an ARN in another (aws-cn, aws-us-gov, ...) names nothing here. */
 const PARTITION = 'aws';
 
-export const isKeyId = (value: string): boolean => UUID.test(value);
+export const isKeyId = (value: string): boolean => isRegionalKeyId(value) || isMultiRegionKeyId(value);
+/** A fresh key id; a multi-Region key's says so itself, as AWS's do, so nothing else needs to record it. */
+export const newKeyId = (multiRegion: boolean): string =>
+  multiRegion ? `${MULTI_REGION_KEY_PREFIX}${randomBytes(16).toString('hex')}` : randomUUID();
 export const keyArn = (region: string, account: string, keyId: string): string => `arn:${PARTITION}:kms:${region}:${account}:key/${keyId}`;
 export const aliasArn = (region: string, account: string, aliasName: string): string => `arn:${PARTITION}:kms:${region}:${account}:${aliasName}`;
 

@@ -1,4 +1,5 @@
 // KeyMetadata as DescribeKey, CreateKey and friends return it (kms-api.md section 11 and Appendix B).
+import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, algorithmsFor } from '../contract/key-specs.js';
 import type { KeyRecord } from '../store/types.js';
 
@@ -22,7 +23,20 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
     CustomerMasterKeySpec: key.spec,
     KeySpec: key.spec,
     ...algorithmsFor(KEY_SPECS[key.spec], key.usage),
-    MultiRegion: false,
+    ...multiRegionFields(key),
     CurrentKeyMaterialId: key.spec === 'SYMMETRIC_DEFAULT' ? key.currentMaterialId : undefined,
+  };
+}
+
+/**
+ * A multi-Region key is always a primary here: the engine serves one Region, so it holds no replicas
+ * (ReplicateKey is unsupported) and the configuration lists none.
+ */
+function multiRegionFields(key: KeyRecord): Record<string, unknown> {
+  if (!isMultiRegionKeyId(key.keyId)) return { MultiRegion: false };
+  const region = key.arn.split(':')[3];
+  return {
+    MultiRegion: true,
+    MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: key.arn, Region: region }, ReplicaKeys: [] },
   };
 }

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import { createKey as makeKey } from '../keys/factory.js';
+import { newKeyId } from '../keys/identifiers.js';
 import { keyMetadata } from '../keys/metadata.js';
 import { mergeTags } from '../keys/tags.js';
 import { KmsError } from '../protocol/errors.js';
@@ -37,10 +37,9 @@ export const createKey: Operation = {
     if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this engine.');
     }
-    if (input.MultiRegion === true) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this engine.');
     await ctx.authorizeAccount('kms:CreateKey');
     const access = ctx.engine.access;
-    const keyId = randomUUID();
+    const keyId = newKeyId(input.MultiRegion === true);
     const policy = (input.Policy as string | undefined) ?? access.defaultKeyPolicy();
     if (input.Policy !== undefined) {
       access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, ctx.keyring.arnOf(keyId));

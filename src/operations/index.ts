@@ -1,7 +1,6 @@
 // The static registry: every operation the engine serves, typed exhaustively. An X-Amz-Target naming an
 // operation not listed here is UnknownOperationException (model operations outside the engine's scope, such as
-// custom key stores and multi-Region keys, answer UnsupportedOperationException
-// through `unsupported`).
+// custom key stores, answer UnsupportedOperationException through `unsupported`).
 import { CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE } from '../contract/errors.js';
 import { KmsError } from '../protocol/errors.js';
 import { createAlias, deleteAlias, listAliases, updateAlias } from './aliases.js';
@@ -21,6 +20,7 @@ import {
   cancelKeyDeletion, describeKey, disableKey, enableKey, listKeys, scheduleKeyDeletion, updateKeyDescription,
 } from './keys.js';
 import { generateMac, verifyMac } from './mac.js';
+import { replicateKey, updatePrimaryRegion } from './multi-region.js';
 import { deriveSharedSecret, getPublicKey } from './public-keys.js';
 import { reEncrypt } from './re-encrypt.js';
 import {
@@ -38,7 +38,6 @@ const unsupported = (message: string): Operation => ({
 });
 
 const customKeyStores = unsupported('Custom key stores are not supported by this engine.');
-const multiRegion = unsupported('Multi-Region keys are not supported by this engine.');
 
 /** There are none, so the listing is empty and any store asked for by id or name is not found. */
 const describeCustomKeyStores: Operation = {
@@ -95,7 +94,7 @@ export const OPERATIONS = {
   ListRetirableGrants: listRetirableGrants,
   PutKeyPolicy: putKeyPolicy,
   ReEncrypt: reEncrypt,
-  ReplicateKey: multiRegion,
+  ReplicateKey: replicateKey,
   RetireGrant: retireGrant,
   RevokeGrant: revokeGrant,
   RotateKeyOnDemand: rotateKeyOnDemand,
@@ -106,7 +105,7 @@ export const OPERATIONS = {
   UpdateAlias: updateAlias,
   UpdateCustomKeyStore: customKeyStores,
   UpdateKeyDescription: updateKeyDescription,
-  UpdatePrimaryRegion: multiRegion,
+  UpdatePrimaryRegion: updatePrimaryRegion,
   Verify: verify,
   VerifyMac: verifyMac,
 } as const satisfies Record<string, Operation>;

@@ -2,10 +2,10 @@
 // fixtures that hard-code expected MACs, public keys and ciphertexts. Idempotent: a key, alias or tag that
 // already exists as the file describes it is left alone. The whole file is validated before anything is written.
 import { readFileSync } from 'node:fs';
-import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import type { KmsFailure } from '../contract/errors.js';
+import { isRegionalKeyId } from '../contract/key-ids.js';
+import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import { createKey, derivedMaterialId } from '../keys/factory.js';
-import { isKeyId } from '../keys/identifiers.js';
 import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
 import type { Tag } from '../store/types.js';
@@ -54,7 +54,7 @@ export function parseSeedFile(text: string, file: string): SeedKey[] {
 function parseSeedKey(entry: unknown, where: string): SeedKey {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new SeedError(`${where}: must be an object`);
   const e = entry as Record<string, unknown>;
-  if (typeof e.keyId !== 'string' || !isKeyId(e.keyId)) {
+  if (typeof e.keyId !== 'string' || !isRegionalKeyId(e.keyId)) {
     throw new SeedError(`${where}${typeof e.keyId === 'string' ? ` (${e.keyId})` : ''}: field keyId must be a lowercase UUID`);
   }
   const at = `${where} (${e.keyId})`;

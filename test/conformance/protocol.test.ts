@@ -86,11 +86,9 @@ describe('errors', () => {
   });
 
   it('UnsupportedOperationException, with a reason, for model operations outside the engine', async () => {
-    for (const [operation, reason] of [['CreateCustomKeyStore', /Custom key stores/], ['ReplicateKey', /Multi-Region/]] as const) {
-      const answer = await call(operation, { KeyId: 'alias/any', CustomKeyStoreName: 'x', ReplicaRegion: 'eu-west-1' });
-      expect({ operation, status: answer.status, type: answer.json.__type }).toEqual({ operation, status: 400, type: 'UnsupportedOperationException' });
-      expect(answer.json.message).toMatch(reason);
-    }
+    const answer = await call('CreateCustomKeyStore', { CustomKeyStoreName: 'x' });
+    expect({ status: answer.status, type: answer.json.__type }).toEqual({ status: 400, type: 'UnsupportedOperationException' });
+    expect(answer.json.message).toMatch(/Custom key stores/);
   });
 
   it('DescribeCustomKeyStores lists none, and any store asked for by id or name is not found', async () => {
