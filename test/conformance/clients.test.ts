@@ -4,7 +4,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { KMS } from '@aws-sdk/client-kms';
-import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode } from '@aws-crypto/client-node';
+import {
+  buildAwsKmsMrkAwareStrictMultiKeyringNode, buildClient, CommitmentPolicy, getClient, KmsKeyringNode,
+} from '@aws-crypto/client-node';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
@@ -37,6 +39,20 @@ describe('AWS Encryption SDK', () => {
     // A keyring that only knows the extra wrapping key decrypts too: Encrypt's ciphertext works alone.
     const onlyExtra = new KmsKeyringNode({ keyIds: [extra], clientProvider });
     expect(Buffer.from((await decrypt(onlyExtra, result)).plaintext).equals(plaintext)).toBe(true);
+  });
+
+  it('round-trips through the multi-Region-aware keyring on a multi-Region key', async () => {
+    const kms = server.client();
+    const mrk = (await kms.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.Arn!;
+    expect(mrk).toMatch(/:key\/mrk-[0-9a-f]{32}$/);
+    const clientProvider = getClient(KMS, { endpoint: server.url, credentials: server.credentials });
+    const keyring = buildAwsKmsMrkAwareStrictMultiKeyringNode({ generatorKeyId: mrk, clientProvider });
+    const { encrypt, decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+    const plaintext = randomBytes(64 * 1024);
+    const { result } = await encrypt(keyring, plaintext, { encryptionContext: { purpose: 'mrk' } });
+    const opened = await decrypt(keyring, result);
+    expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
+    expect(opened.messageHeader.encryptedDataKeys.map((edk) => edk.providerInfo)).toEqual([mrk]);
   });
 });
 
