@@ -2,6 +2,7 @@
 import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, algorithmsFor } from '../contract/key-specs.js';
 import type { KeyRecord } from '../store/types.js';
+import { expirationOf } from './imported-material.js';
 
 export function keyMetadata(key: KeyRecord): Record<string, unknown> {
   return {
@@ -17,8 +18,7 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
     PendingDeletionWindowInDays: key.state === 'PendingDeletion' ? key.pendingWindowInDays : undefined,
     Origin: key.origin,
     // Imported material only: whether it expires and when (ValidTo only with KEY_MATERIAL_EXPIRES).
-    ExpirationModel: key.expirationModel,
-    ValidTo: key.validTo,
+    ...currentExpiration(key),
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.spec,
     KeySpec: key.spec,
@@ -39,4 +39,12 @@ function multiRegionFields(key: KeyRecord): Record<string, unknown> {
     MultiRegion: true,
     MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: key.arn, Region: region }, ReplicaKeys: [] },
   };
+}
+
+/** Imported material only: whether the current material expires, and when. */
+function currentExpiration(key: KeyRecord): { ExpirationModel?: string; ValidTo?: number } {
+  const current = key.materials.find((m) => m.materialId === key.currentMaterialId);
+  if (key.origin !== 'EXTERNAL' || current?.wrapped === undefined) return {};
+  const { model, validTo } = expirationOf(key, current);
+  return { ExpirationModel: model, ValidTo: validTo };
 }

@@ -168,7 +168,7 @@ export function refuseRecipient(input: Record<string, unknown>): void {
 /** The reference a worker needs to use a key's current (or a given) material. */
 export function keyRef(key: KeyRecord, materialId = key.currentMaterialId): KeyRef {
   const material = key.materials.find((m) => m.materialId === materialId);
-  if (material === undefined) throw new KmsError('KMSInternalException', 'Key material is missing.');
+  if (material?.wrapped === undefined) throw new KmsError('KMSInternalException', 'Key material is missing.');
   return { keyId: key.keyId, materialId: material.materialId, spec: key.spec, wrapped: material.wrapped };
 }
 

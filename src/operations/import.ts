@@ -2,14 +2,17 @@
 // sections 5.3 and 6, Appendix A). Keys with Origin EXTERNAL start in PendingImport with no material. The
 // wrapping key pair is made in a worker and its private half travels only inside the ImportToken, sealed under
 // the root key (src/contract/import-token.ts); the imported material is unwrapped, checked and re-wrapped in a
-// worker too (workers/import.ts), so plaintext material never reaches this thread. One material per key: a
-// key accepts back only the material it was first given (its id is derived from the material).
+// worker too (workers/import.ts), so plaintext material never reaches this thread. A material's id is derived
+// from the key and the material, so a key knows its own material when it comes back (ImportType
+// EXISTING_KEY_MATERIAL, the default once a key has had material); a symmetric key also takes new material for
+// its next on-demand rotation (NEW_KEY_MATERIAL: PENDING_ROTATION until RotateKeyOnDemand). The materials'
+// states and expiry: src/keys/imported-material.ts.
 import {
   WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS, decodeImportToken, type WrappingAlgorithm, type WrappingKeySpec,
 } from '../contract/import-token.js';
-import { removeImportedMaterial } from '../keys/imported-material.js';
+import { deleteImportedMaterial, hasAllOwnMaterial, settleImportedMaterial } from '../keys/imported-material.js';
 import { KmsError } from '../protocol/errors.js';
-import type { KeyRecord } from '../store/types.js';
+import type { ExpirationModel, KeyRecord, MaterialRecord } from '../store/types.js';
 import { b64, type RequestContext } from './context.js';
 import type { Operation } from './types.js';
 
@@ -18,7 +21,7 @@ const DAY_SECONDS = 86_400;
 const IMPORT_PARAMETERS_LIFETIME_SECONDS = DAY_SECONDS;
 const MAX_VALID_TO_SECONDS = 365 * DAY_SECONDS;
 
-type ExpirationModel = NonNullable<KeyRecord['expirationModel']>;
+type ImportType = 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL';
 
 /** An import operation on a key named by key id or ARN: EXTERNAL keys only, never one pending deletion. */
 async function importKey(ctx: RequestContext, action: string, refusePendingDeletion: boolean): Promise<KeyRecord> {
@@ -101,43 +104,83 @@ export const importKeyMaterial: Operation = {
       op: 'unwrapImport', keyId: key.keyId, spec: key.spec, importToken, encryptedMaterial: input.EncryptedKeyMaterial as Buffer,
     });
     const materialId = imported.materialId;
+    const importType = input.ImportType as ImportType | undefined;
+    if (importType === 'NEW_KEY_MATERIAL' && input.KeyMaterialId !== undefined) {
+      throw new KmsError('ValidationException', 'KeyMaterialId cannot be specified when ImportType is NEW_KEY_MATERIAL.');
+    }
     if (input.KeyMaterialId !== undefined && input.KeyMaterialId !== materialId) throw incorrectMaterial(key);
+    const arrived: Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'> = {
+      wrapped: Buffer.from(imported.wrapped), expirationModel: expiration.model, validTo: expiration.validTo,
+      description: input.KeyMaterialDescription as string | undefined,
+    };
     const updated = await ctx.keyring.mutate(key.keyId, (draft) => {
       if (draft.state === 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `${draft.arn} is pending deletion.`);
-      if (draft.importedMaterialId !== undefined && draft.importedMaterialId !== materialId) {
-        if (input.ImportType === 'NEW_KEY_MATERIAL') {
-          throw new KmsError('UnsupportedOperationException', 'Importing new key material into a key that already has key material is not supported by this engine.');
-        }
-        throw incorrectMaterial(draft);
+      settleImportedMaterial(draft);
+      const hadMaterial = draft.materials.length > 0 || draft.importedMaterialId !== undefined;
+      if ((importType ?? (hadMaterial ? 'EXISTING_KEY_MATERIAL' : 'NEW_KEY_MATERIAL')) === 'EXISTING_KEY_MATERIAL') {
+        reimport(draft, materialId, arrived, now);
+      } else if (!hadMaterial) {
+        draft.materials = [{ materialId, createdAt: now, state: 'CURRENT', ...arrived }];
+        draft.currentMaterialId = materialId;
+        draft.importedMaterialId = materialId;
+      } else {
+        addForRotation(draft, materialId, arrived, now);
       }
-      draft.importedMaterialId = materialId;
-      draft.materials = [{ materialId, wrapped: Buffer.from(imported.wrapped), createdAt: now, state: 'CURRENT' }];
-      draft.currentMaterialId = materialId;
       if (imported.publicKey !== undefined) draft.publicKey = Buffer.from(imported.publicKey);
-      draft.expirationModel = expiration.model;
-      if (expiration.validTo === undefined) delete draft.validTo;
-      else draft.validTo = expiration.validTo;
-      // A Disabled key with material stays Disabled; a key waiting for material becomes usable.
-      if (draft.state === 'PendingImport') draft.state = 'Enabled';
+      settleImportedMaterial(draft);
+      // A Disabled key stays Disabled; a key waiting for material becomes usable once it has all of its own.
+      if (draft.state === 'PendingImport' && hasAllOwnMaterial(draft)) draft.state = 'Enabled';
     });
     return { KeyId: updated.arn, KeyMaterialId: materialId };
   },
 };
+
+/** EXISTING_KEY_MATERIAL: material the key already has, back again (after deletion or expiry, or to re-date it). */
+function reimport(draft: KeyRecord, materialId: string, arrived: Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'>,
+  now: number): void {
+  let material = draft.materials.find((m) => m.materialId === materialId);
+  // Records from before deleted material kept its place held only its id on the key.
+  if (material === undefined && draft.materials.length === 0 && draft.importedMaterialId === materialId) {
+    material = { materialId, createdAt: now, state: 'CURRENT' };
+    draft.materials.push(material);
+    draft.currentMaterialId = materialId;
+  }
+  if (material === undefined) throw incorrectMaterial(draft);
+  Object.assign(material, arrived, { description: arrived.description ?? material.description });
+  if (arrived.validTo === undefined) delete material.validTo;
+}
+
+/** NEW_KEY_MATERIAL into a key that has material: the symmetric key's next material, pending its rotation. */
+function addForRotation(draft: KeyRecord, materialId: string, arrived: Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'>,
+  now: number): void {
+  if (draft.spec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('UnsupportedOperationException', `${draft.arn} key spec ${draft.spec} takes no new key material after its first import.`);
+  }
+  if (draft.materials.some((m) => m.materialId === materialId)) {
+    throw new KmsError('IncorrectKeyMaterialException', `The key material is already associated with ${draft.arn}; import it as EXISTING_KEY_MATERIAL.`);
+  }
+  const pending = draft.materials.find((m) => m.state === 'PENDING_ROTATION');
+  if (pending !== undefined) {
+    throw new KmsError('KMSInvalidStateException',
+      `${draft.arn} already has key material ${pending.materialId} pending rotation: rotate to it or delete it first.`);
+  }
+  draft.materials.push({ materialId, createdAt: now, state: 'PENDING_ROTATION', ...arrived });
+}
 
 export const deleteImportedKeyMaterial: Operation = {
   readOnly: false,
   async run(input, ctx) {
     const key = await importKey(ctx, 'kms:DeleteImportedKeyMaterial', false);
     const requested = input.KeyMaterialId as string | undefined;
-    if (requested !== undefined && requested !== key.currentMaterialId) {
+    if (requested !== undefined && !key.materials.some((m) => m.materialId === requested)) {
       throw new KmsError('NotFoundException', `Key material ${requested} is not imported into ${key.arn}.`);
     }
-    // A key without material (PendingImport) is left as it is: deleting nothing succeeds.
-    if (key.materials.length === 0) return { KeyId: key.arn };
-    let removed: string | undefined;
+    const materialId = requested ?? key.currentMaterialId;
+    // A key that never had material (PendingImport) is left as it is: deleting nothing succeeds.
+    if (materialId === undefined) return { KeyId: key.arn };
     const updated = await ctx.keyring.mutate(key.keyId, (draft) => {
-      removed = removeImportedMaterial(draft);
+      deleteImportedMaterial(draft, materialId);
     }, true);
-    return { KeyId: updated.arn, KeyMaterialId: removed };
+    return { KeyId: updated.arn, KeyMaterialId: materialId };
   },
 };

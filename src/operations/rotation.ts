@@ -1,4 +1,5 @@
 // EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations.
+import { expirationOf, rotatesToImportedMaterial, rotateToPendingMaterial } from '../keys/imported-material.js';
 import { DAY_SECONDS, rotatable, rotateKey } from '../keys/rotation.js';
 import { requireEnabled } from '../keys/states.js';
 import { KmsError } from '../protocol/errors.js';
@@ -75,34 +76,50 @@ export const rotateKeyOnDemand: Operation = {
     const key = await rotationKey(ctx, 'kms:RotateKeyOnDemand');
     const check = (current: KeyRecord) => {
       requireEnabled(current);
-      requireRotatable(current);
+      if (!rotatesToImportedMaterial(current)) requireRotatable(current);
       if (current.onDemandRotations >= MAX_ON_DEMAND_ROTATIONS) {
         throw new KmsError('LimitExceededException', `${current.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`);
       }
     };
     check(key);
-    await rotateKey(ctx.keyring, ctx.engine.pool, key, 'ON_DEMAND', check);
+    if (rotatesToImportedMaterial(key)) {
+      await ctx.keyring.mutate(key.keyId, (draft) => {
+        check(draft);
+        rotateToPendingMaterial(draft, Date.now() / 1000);
+      });
+    } else {
+      await rotateKey(ctx.keyring, ctx.engine.pool, key, 'ON_DEMAND', check);
+    }
     return { KeyId: key.arn };
   },
 };
 
+/** Symmetric keys list their materials; those with imported material also say whether each is imported. */
 export const listKeyRotations: Operation = {
   readOnly: true,
   async run(input, ctx) {
     const key = await rotationKey(ctx, 'kms:ListKeyRotations');
-    requireRotatable(key);
+    const imported = rotatesToImportedMaterial(key);
+    if (!imported) requireRotatable(key);
     const all = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL';
     const rotations = key.materials
       .filter((material) => all || material.rotationType !== undefined)
-      .map((material) => ({
-        KeyId: key.arn,
-        KeyMaterialId: material.materialId,
-        KeyMaterialState: material.materialId === key.currentMaterialId ? 'CURRENT' : 'NON_CURRENT',
-        RotationDate: material.rotationType === undefined ? undefined : material.createdAt,
-        RotationType: material.rotationType,
-      }));
+      .map((material) => {
+        const expiration = imported ? expirationOf(key, material) : {};
+        return {
+          KeyId: key.arn,
+          KeyMaterialId: material.materialId,
+          KeyMaterialDescription: imported ? material.description : undefined,
+          ImportState: imported ? (material.wrapped === undefined ? 'PENDING_IMPORT' : 'IMPORTED') : undefined,
+          KeyMaterialState: material.state === 'PENDING_ROTATION' ? 'PENDING_ROTATION'
+            : material.materialId === key.currentMaterialId ? 'CURRENT' : 'NON_CURRENT',
+          ExpirationModel: expiration.model,
+          ValidTo: expiration.validTo,
+          RotationDate: material.rotationType === undefined ? undefined : material.createdAt,
+          RotationType: material.rotationType,
+        };
+      });
     const { items, truncated, nextMarker } = page(rotations, input, 100, 1000);
     return { Rotations: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };
-

@@ -83,11 +83,12 @@ async function rewrapKey(store: KeyStore, ring: RootKeyRing, keyId: string): Pro
   for (let attempt = 0; ; attempt++) {
     const record = await store.getKey(keyId);
     if (record === undefined) return 0; // deleted meanwhile
-    const stale = record.materials.filter((material) => rootKeyIdOfWrapped(material.wrapped) !== ring.wrapWith.id);
+    const isStale = (wrapped: Buffer | undefined): wrapped is Buffer => wrapped !== undefined && rootKeyIdOfWrapped(wrapped) !== ring.wrapWith.id;
+    const stale = record.materials.filter((material) => isStale(material.wrapped));
     if (stale.length === 0) return 0;
     const draft = copyKeyRecord(record);
     for (const material of draft.materials) {
-      if (rootKeyIdOfWrapped(material.wrapped) === ring.wrapWith.id) continue;
+      if (!isStale(material.wrapped)) continue;
       const plaintext = ring.unwrap(keyId, material.materialId, material.wrapped);
       try {
         material.wrapped = ring.wrap(keyId, material.materialId, plaintext);

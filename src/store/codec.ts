@@ -9,18 +9,18 @@ export function keyToDocument(record: KeyRecord): string {
   return JSON.stringify({
     ...record,
     publicKey: record.publicKey === undefined ? undefined : base64(record.publicKey),
-    materials: record.materials.map((m) => ({ ...m, wrapped: base64(m.wrapped) })),
+    materials: record.materials.map((m) => ({ ...m, wrapped: m.wrapped === undefined ? undefined : base64(m.wrapped) })),
   });
 }
 
 export function keyFromDocument(text: string): KeyRecord {
   const doc = JSON.parse(text) as Omit<KeyRecord, 'publicKey' | 'materials'> & {
     publicKey?: string;
-    materials: Array<Omit<KeyRecord['materials'][number], 'wrapped'> & { wrapped: string }>;
+    materials: Array<Omit<KeyRecord['materials'][number], 'wrapped'> & { wrapped?: string }>;
   };
   return {
     ...doc,
     publicKey: doc.publicKey === undefined ? undefined : Buffer.from(doc.publicKey, 'base64'),
-    materials: doc.materials.map((m) => ({ ...m, wrapped: Buffer.from(m.wrapped, 'base64') })),
+    materials: doc.materials.map((m) => (m.wrapped === undefined ? { ...m, wrapped: undefined } : { ...m, wrapped: Buffer.from(m.wrapped, 'base64') })),
   };
 }

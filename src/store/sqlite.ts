@@ -56,7 +56,7 @@ function createSchema(db: Database.Database): void {
 export const dueAt = (record: KeyRecord): number | null => {
   const scheduled = record.state === 'PendingDeletion' ? record.deletionDate ?? null
     : record.rotationEnabled ? record.nextRotationDate ?? null : null;
-  const expires = record.materials.length > 0 ? record.validTo ?? null : null;
+  const expires = record.validTo ?? null;
   return expires === null ? scheduled : scheduled === null ? expires : Math.min(scheduled, expires);
 };
 

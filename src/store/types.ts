@@ -10,13 +10,23 @@ export interface Tag {
   TagValue: string;
 }
 
+export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+
 export interface MaterialRecord {
   materialId: string; // 64 lowercase hex
-  /** AES-256-GCM under the root key, bound to (keyId, materialId); see src/keys/wrapping.ts. */
-  wrapped: Buffer;
+  /**
+   * AES-256-GCM under the root key, bound to (keyId, materialId); see src/keys/wrapping.ts. Absent while
+   * imported material is deleted or expired (ImportState PENDING_IMPORT): its id stays the key's.
+   */
+  wrapped?: Buffer;
   createdAt: number; // epoch seconds
   rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
-  state?: 'CURRENT' | 'NON_CURRENT';
+  /** PENDING_ROTATION: imported for RotateKeyOnDemand, not yet used and not yet the key's for good. */
+  state?: 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION';
+  /** Imported material only (src/keys/imported-material.ts): its expiry and the importer's description. */
+  expirationModel?: ExpirationModel;
+  validTo?: number;
+  description?: string;
 }
 
 export interface KeyRecord {
@@ -42,10 +52,14 @@ export interface KeyRecord {
   materials: MaterialRecord[];
   /** DER SubjectPublicKeyInfo of asymmetric keys: public, so kept beside the wrapped private key. */
   publicKey?: Buffer;
-  /** Origin EXTERNAL: the id of the material first imported; every later import must be that material. */
+  /** Origin EXTERNAL: the id of the material first imported (records from before materials kept their own ids). */
   importedMaterialId?: string;
-  /** Origin EXTERNAL with material: whether it expires, and when (epoch seconds); see src/keys/imported-material.ts. */
-  expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  /**
+   * Origin EXTERNAL: the current material's expiration model in records written before materials carried
+   * their own; now unused.
+   */
+  expirationModel?: ExpirationModel;
+  /** Origin EXTERNAL: when the next imported material expires (epoch seconds), for the scheduler and lazy expiry. */
   validTo?: number;
   tags: Tag[];
   /** Bumped on every change: invalidates caches (metadata, policy decisions) across threads and nodes. */
@@ -93,7 +107,8 @@ export interface KeyUsageRecord {
  */
 export function copyKeyRecord(record: KeyRecord): KeyRecord {
   const copy = structuredClone(record);
-  copy.materials = record.materials.map((material) => ({ ...material, wrapped: Buffer.from(material.wrapped) }));
+  copy.materials = record.materials.map((material) =>
+    (material.wrapped === undefined ? { ...material } : { ...material, wrapped: Buffer.from(material.wrapped) }));
   if (record.publicKey !== undefined) copy.publicKey = Buffer.from(record.publicKey);
   return copy;
 }

@@ -78,7 +78,7 @@ describe('root key in a PKCS#11 token', () => {
       for (const keyId of [symmetric, signing, mac]) {
         const record = (await store.getKey(keyId))!;
         expect(record.materials.length).toBe(1);
-        for (const material of record.materials) rootKeyIds.add(rootKeyIdOfWrapped(material.wrapped));
+        for (const material of record.materials) rootKeyIds.add(rootKeyIdOfWrapped(material.wrapped!));
       }
       expect(rootKeyIds.size).toBe(1);
       expect([...rootKeyIds][0]).toMatch(/^[0-9a-f]{16}$/);

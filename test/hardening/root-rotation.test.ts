@@ -71,7 +71,7 @@ describe('rotate-root-key', () => {
     try {
       const ids = new Set<string | undefined>();
       for (const keyId of await store.listKeyIds(undefined, 1000)) {
-        for (const material of (await store.getKey(keyId))!.materials) ids.add(rootKeyIdOfWrapped(material.wrapped));
+        for (const material of (await store.getKey(keyId))!.materials) ids.add(rootKeyIdOfWrapped(material.wrapped!));
       }
       return ids;
     } finally {

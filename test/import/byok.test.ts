@@ -4,7 +4,8 @@
 import {
   CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, DisableKeyCommand,
   EncryptCommand, GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand,
-  ScheduleKeyDeletionCommand, SignCommand, type KMSClient, type KeySpec, type KeyUsageType,
+  ListKeyRotationsCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, SignCommand,
+  type ImportKeyMaterialCommandInput, type KMSClient, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,9 +39,11 @@ async function parameters(keyId: string, algorithm: WrappingAlgorithm, spec: 'RS
 }
 
 /** GetParametersForImport, wrap with openssl, ImportKeyMaterial: the whole BYOK round. */
+type ImportOptions = Partial<Pick<ImportKeyMaterialCommandInput,
+  'ExpirationModel' | 'ValidTo' | 'ImportType' | 'KeyMaterialDescription' | 'KeyMaterialId'>>;
+
 async function importMaterial(keyId: string, material: Uint8Array, algorithm: WrappingAlgorithm,
-  expiration: { ExpirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'; ValidTo?: Date } =
-  { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048') {
+  expiration: ImportOptions = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048') {
   const { token, publicKey } = await parameters(keyId, algorithm, spec);
   return kms.send(new ImportKeyMaterialCommand({
     KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: wrapWithOpenssl(publicKey, algorithm, material), ...expiration,
@@ -125,6 +128,96 @@ describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', (
     await kms.send(new DisableKeyCommand({ KeyId: keyId }));
     await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256');
     expect((await keyState(keyId)).KeyState).toBe('Disabled');
+  });
+});
+
+describe('rotating a symmetric key to new imported material', () => {
+  const [first, second, third] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+  const forever = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' } as const;
+  let keyId: string;
+  let underFirst: Uint8Array;
+  let underSecond: Uint8Array;
+  const rotations = async (all = true) =>
+    (await kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: all ? 'ALL_KEY_MATERIAL' : 'ROTATIONS_ONLY' }))).Rotations!;
+  const encryptAndOpenWith = async (material: Uint8Array) => {
+    const blob = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('rotated byok') }))).CiphertextBlob!;
+    expect(openBlobLocally(blob, material).toString()).toBe('rotated byok');
+    return blob;
+  };
+  const decrypts = async (blob: Uint8Array) =>
+    Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString() === 'rotated byok';
+
+  it('lists its first material; on-demand rotation needs new material imported first', async () => {
+    keyId = await externalKey();
+    await importMaterial(keyId, first, 'RSAES_OAEP_SHA_256');
+    underFirst = await encryptAndOpenWith(first);
+    expect(await rotations()).toEqual([{
+      KeyId: (await keyState(keyId)).Arn, KeyMaterialId: derivedMaterialId(keyId, first), ImportState: 'IMPORTED',
+      KeyMaterialState: 'CURRENT', ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }]);
+    expect(await rotations(false)).toEqual([]);
+    expect(await outcome(kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId })))).toBe('KMSInvalidStateException');
+  });
+
+  it('NEW_KEY_MATERIAL waits in PENDING_ROTATION, unused, with its own expiry and description', async () => {
+    const validTo = new Date(Date.now() + 86_400_000);
+    const out = await importMaterial(keyId, second, 'RSA_AES_KEY_WRAP_SHA_256',
+      { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialDescription: 'second material', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo });
+    expect(out.KeyMaterialId).toBe(derivedMaterialId(keyId, second));
+    const pending = (await rotations()).find((r) => r.KeyMaterialId === out.KeyMaterialId)!;
+    expect(pending).toMatchObject({ KeyMaterialState: 'PENDING_ROTATION', ImportState: 'IMPORTED', KeyMaterialDescription: 'second material',
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES' });
+    expect(Math.abs(pending.ValidTo!.getTime() - validTo.getTime())).toBeLessThan(1000);
+    expect(pending.RotationDate).toBeUndefined();
+    expect((await keyState(keyId)).CurrentKeyMaterialId).toBe(derivedMaterialId(keyId, first));
+    await encryptAndOpenWith(first);
+    // One pending material at a time; material the key has is EXISTING; NEW names no material id.
+    expect(await outcome(importMaterial(keyId, third, 'RSAES_OAEP_SHA_256', { ...forever, ImportType: 'NEW_KEY_MATERIAL' }))).toBe('KMSInvalidStateException');
+    expect(await outcome(importMaterial(keyId, first, 'RSAES_OAEP_SHA_256', { ...forever, ImportType: 'NEW_KEY_MATERIAL' }))).toBe('IncorrectKeyMaterialException');
+    expect(await outcome(importMaterial(keyId, third, 'RSAES_OAEP_SHA_256',
+      { ...forever, ImportType: 'NEW_KEY_MATERIAL', KeyMaterialId: derivedMaterialId(keyId, third) }))).toBe('ValidationException');
+  });
+
+  it('RotateKeyOnDemand makes it current; the old material still decrypts', async () => {
+    expect((await kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))).KeyId).toBe((await keyState(keyId)).Arn);
+    const metadata = await keyState(keyId);
+    expect(metadata).toMatchObject({ CurrentKeyMaterialId: derivedMaterialId(keyId, second), ExpirationModel: 'KEY_MATERIAL_EXPIRES', KeyState: 'Enabled' });
+    underSecond = await encryptAndOpenWith(second);
+    expect(await decrypts(underFirst)).toBe(true);
+    expect((await rotations()).map((r) => [r.KeyMaterialId, r.KeyMaterialState])).toEqual([
+      [derivedMaterialId(keyId, first), 'NON_CURRENT'], [derivedMaterialId(keyId, second), 'CURRENT'],
+    ]);
+    const [rotation] = await rotations(false);
+    expect(rotation).toMatchObject({ KeyMaterialId: derivedMaterialId(keyId, second), RotationType: 'ON_DEMAND' });
+    expect(Math.abs(rotation!.RotationDate!.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('deleting any of its own material makes the key PendingImport until that material is back', async () => {
+    const deleted = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: derivedMaterialId(keyId, first) }));
+    expect(deleted.KeyMaterialId).toBe(derivedMaterialId(keyId, first));
+    expect((await keyState(keyId)).KeyState).toBe('PendingImport');
+    expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: underSecond })))).toBe('KMSInvalidStateException');
+    expect((await rotations()).map((r) => [r.KeyMaterialState, r.ImportState])).toEqual([['NON_CURRENT', 'PENDING_IMPORT'], ['CURRENT', 'IMPORTED']]);
+    expect(await outcome(importMaterial(keyId, third, 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    await importMaterial(keyId, first, 'RSAES_OAEP_SHA_1', { ...forever, KeyMaterialId: derivedMaterialId(keyId, first) });
+    expect((await keyState(keyId)).KeyState).toBe('Enabled');
+    expect(await decrypts(underFirst)).toBe(true);
+    expect(await decrypts(underSecond)).toBe(true);
+  });
+
+  it('material pending rotation is not yet the key\'s: deleting it removes it and leaves the key usable', async () => {
+    await importMaterial(keyId, third, 'RSAES_OAEP_SHA_256', { ...forever, ImportType: 'NEW_KEY_MATERIAL' });
+    await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: derivedMaterialId(keyId, third) }));
+    expect((await rotations()).map((r) => r.KeyMaterialId)).toEqual([derivedMaterialId(keyId, first), derivedMaterialId(keyId, second)]);
+    expect((await keyState(keyId)).KeyState).toBe('Enabled');
+    await encryptAndOpenWith(second);
+  });
+
+  it('HMAC and asymmetric keys take no new material after the first', async () => {
+    const hmac = await externalKey('HMAC_256', 'GENERATE_VERIFY_MAC');
+    await importMaterial(hmac, randomBytes(32), 'RSAES_OAEP_SHA_256');
+    expect(await outcome(importMaterial(hmac, randomBytes(32), 'RSAES_OAEP_SHA_256', { ...forever, ImportType: 'NEW_KEY_MATERIAL' })))
+      .toBe('UnsupportedOperationException');
   });
 });
 

@@ -42,11 +42,48 @@ describe('scheduled expiry of imported material', () => {
     const events = await runDueWork(keyring, pool, 1_000);
     expect(events).toEqual([{ eventName: 'DeleteExpiredKeyMaterial', keyArn: keyring.arnOf(keyId) }]);
 
+    // A record written before materials carried their own expiry: the key's moves onto its material, and goes.
     const key = (await store.getKey(keyId))!;
-    expect(key).toMatchObject({ state: 'PendingImport', materials: [], importedMaterialId: 'ab'.repeat(32) });
-    expect(key.currentMaterialId).toBeUndefined();
+    expect(key).toMatchObject({ state: 'PendingImport', importedMaterialId: 'ab'.repeat(32), currentMaterialId: 'ab'.repeat(32) });
+    expect(key.materials).toEqual([{ materialId: 'ab'.repeat(32), createdAt: 1, state: 'CURRENT' }]);
     expect(key.validTo).toBeUndefined();
+    expect(key.expirationModel).toBeUndefined();
     expect(retired).toEqual([keyId]); // workers drop the cached material
+    expect(await store.dueKeys(10_000)).toEqual([]);
+    await store.close();
+  });
+
+  it('expires each material at its own ValidTo: the first to go makes the key PendingImport', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kms-expiry-'));
+    dirs.push(dir);
+    const store = new SqliteStore(join(dir, 'kms.sqlite'));
+    const keyring = new Keyring(store, 'us-east-1', '111122223333');
+    const keyId = '0b3f1c9e-2a4d-4e6f-8a1b-3c5d7e9f0a13';
+    const [older, newer, pending] = ['ab', 'cd', 'ef'].map((pair) => pair.repeat(32)) as [string, string, string];
+    const record = importedKey(keyring, keyId, 1_000);
+    delete record.expirationModel;
+    record.validTo = 1_000;
+    record.currentMaterialId = newer;
+    record.materials = [
+      { materialId: older, wrapped: Buffer.alloc(60), createdAt: 1, state: 'NON_CURRENT', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 1_000 },
+      { materialId: newer, wrapped: Buffer.alloc(60), createdAt: 2, state: 'CURRENT', rotationType: 'ON_DEMAND', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 2_000 },
+      { materialId: pending, wrapped: Buffer.alloc(60), createdAt: 3, state: 'PENDING_ROTATION', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 3_000 },
+    ];
+    await keyring.create(record);
+    const pool = {} as CryptoPool;
+
+    await runDueWork(keyring, pool, 1_000);
+    let key = (await store.getKey(keyId))!;
+    expect(key.state).toBe('PendingImport');
+    expect(key.materials.map((m) => [m.materialId, m.wrapped !== undefined])).toEqual([[older, false], [newer, true], [pending, true]]);
+    expect(key.validTo).toBe(2_000);
+    expect(await store.dueKeys(1_999)).toEqual([]);
+
+    await runDueWork(keyring, pool, 3_000);
+    key = (await store.getKey(keyId))!;
+    // Material pending rotation was never the key's: it expires away entirely.
+    expect(key.materials.map((m) => [m.materialId, m.wrapped !== undefined])).toEqual([[older, false], [newer, false]]);
+    expect(key.validTo).toBeUndefined();
     expect(await store.dueKeys(10_000)).toEqual([]);
     await store.close();
   });
