@@ -48,11 +48,11 @@ export function settleImportedMaterial(draft: KeyRecord): void {
 
 /**
  * Deletes one imported material (on a draft inside keyring.mutate): the key's own material keeps its id and place
- * without its bytes; material pending rotation goes. Returns whether there was anything to delete.
+ * without its bytes; material pending rotation goes. Material already deleted stays as it is.
  */
-export function deleteImportedMaterial(draft: KeyRecord, materialId: string): boolean {
+export function deleteImportedMaterial(draft: KeyRecord, materialId: string): void {
   const material = draft.materials.find((m) => m.materialId === materialId);
-  if (material === undefined || !isImported(material)) return false;
+  if (material === undefined || !isImported(material)) return;
   settleImportedMaterial(draft); // carries an older record's key-level expiry onto its material first
   if (isOwn(material)) {
     delete material.wrapped;
@@ -64,7 +64,6 @@ export function deleteImportedMaterial(draft: KeyRecord, materialId: string): bo
     draft.materials = draft.materials.filter((m) => m !== material);
   }
   settleImportedMaterial(draft);
-  return true;
 }
 
 /** Whether on-demand rotation of this key moves to imported material (which must be pending) instead of new. */

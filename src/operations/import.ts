@@ -22,6 +22,8 @@ const IMPORT_PARAMETERS_LIFETIME_SECONDS = DAY_SECONDS;
 const MAX_VALID_TO_SECONDS = 365 * DAY_SECONDS;
 
 type ImportType = 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL';
+/** What one ImportKeyMaterial call brings for a material: its bytes (wrapped), expiry and description. */
+type ArrivedMaterial = Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'>;
 
 /** An import operation on a key named by key id or ARN: EXTERNAL keys only, never one pending deletion. */
 async function importKey(ctx: RequestContext, action: string, refusePendingDeletion: boolean): Promise<KeyRecord> {
@@ -109,7 +111,7 @@ export const importKeyMaterial: Operation = {
       throw new KmsError('ValidationException', 'KeyMaterialId cannot be specified when ImportType is NEW_KEY_MATERIAL.');
     }
     if (input.KeyMaterialId !== undefined && input.KeyMaterialId !== materialId) throw incorrectMaterial(key);
-    const arrived: Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'> = {
+    const arrived: ArrivedMaterial = {
       wrapped: Buffer.from(imported.wrapped), expirationModel: expiration.model, validTo: expiration.validTo,
       description: input.KeyMaterialDescription as string | undefined,
     };
@@ -136,10 +138,9 @@ export const importKeyMaterial: Operation = {
 };
 
 /** EXISTING_KEY_MATERIAL: material the key already has, back again (after deletion or expiry, or to re-date it). */
-function reimport(draft: KeyRecord, materialId: string, arrived: Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'>,
-  now: number): void {
+function reimport(draft: KeyRecord, materialId: string, arrived: ArrivedMaterial, now: number): void {
   let material = draft.materials.find((m) => m.materialId === materialId);
-  // Records from before deleted material kept its place held only its id on the key.
+  // Records written before deleted material kept its place hold only its id, on the key.
   if (material === undefined && draft.materials.length === 0 && draft.importedMaterialId === materialId) {
     material = { materialId, createdAt: now, state: 'CURRENT' };
     draft.materials.push(material);
@@ -151,8 +152,7 @@ function reimport(draft: KeyRecord, materialId: string, arrived: Omit<MaterialRe
 }
 
 /** NEW_KEY_MATERIAL into a key that has material: the symmetric key's next material, pending its rotation. */
-function addForRotation(draft: KeyRecord, materialId: string, arrived: Omit<MaterialRecord, 'materialId' | 'createdAt' | 'state'>,
-  now: number): void {
+function addForRotation(draft: KeyRecord, materialId: string, arrived: ArrivedMaterial, now: number): void {
   if (draft.spec !== 'SYMMETRIC_DEFAULT') {
     throw new KmsError('UnsupportedOperationException', `${draft.arn} key spec ${draft.spec} takes no new key material after its first import.`);
   }
