@@ -8,9 +8,11 @@ import {
   type ImportKeyMaterialCommandInput, type KMSClient, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
 import { outcome } from '../support/sdk-errors.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { opensslKeyPair, wrapWithOpenssl, type WrappingAlgorithm } from './openssl-wrap.js';
 
@@ -33,8 +35,9 @@ async function externalKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage?: KeyUsage
 
 const keyState = async (keyId: string) => (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
 
-async function parameters(keyId: string, algorithm: WrappingAlgorithm, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048') {
-  const out = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: spec }));
+async function parameters(keyId: string, algorithm: WrappingAlgorithm, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048',
+  client = kms) {
+  const out = await client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: spec }));
   return { token: out.ImportToken!, publicKey: out.PublicKey!, validTo: out.ParametersValidTo! };
 }
 
@@ -43,9 +46,10 @@ type ImportOptions = Partial<Pick<ImportKeyMaterialCommandInput,
   'ExpirationModel' | 'ValidTo' | 'ImportType' | 'KeyMaterialDescription' | 'KeyMaterialId'>>;
 
 async function importMaterial(keyId: string, material: Uint8Array, algorithm: WrappingAlgorithm,
-  expiration: ImportOptions = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048') {
-  const { token, publicKey } = await parameters(keyId, algorithm, spec);
-  return kms.send(new ImportKeyMaterialCommand({
+  expiration: ImportOptions = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048',
+  client = kms) {
+  const { token, publicKey } = await parameters(keyId, algorithm, spec, client);
+  return client.send(new ImportKeyMaterialCommand({
     KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: wrapWithOpenssl(publicKey, algorithm, material), ...expiration,
   }));
 }
@@ -218,6 +222,58 @@ describe('rotating a symmetric key to new imported material', () => {
     await importMaterial(hmac, randomBytes(32), 'RSAES_OAEP_SHA_256');
     expect(await outcome(importMaterial(hmac, randomBytes(32), 'RSAES_OAEP_SHA_256', { ...forever, ImportType: 'NEW_KEY_MATERIAL' })))
       .toBe('UnsupportedOperationException');
+  });
+});
+
+describe('keys stored before materials carried their own expiry', () => {
+  it('read as before: expiry shown, and material deleted then (no materials left) is taken back', async () => {
+    const first = await startServer();
+    let second: TestServer | undefined;
+    try {
+      const client = first.client();
+      const { KeyMetadata } = await client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+      const keyId = KeyMetadata!.KeyId!;
+      const material = randomBytes(32);
+      const validTo = new Date(Date.now() + 86_400_000);
+      await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo }, 'RSA_2048', client);
+      const blob = (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('kept') }))).CiphertextBlob!;
+      await first.stop();
+
+      // Rewrite the record as the engine stored it before: expiry on the key; then as it stood after a deletion.
+      const store = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
+      const record = (await store.getKey(keyId))!;
+      const { expirationModel, validTo: materialValidTo, description: _, ...oldMaterial } = record.materials[0]!;
+      const old = { ...record, materials: [oldMaterial], expirationModel, validTo: materialValidTo, version: record.version + 1 };
+      await store.updateKey(old, record.version);
+      await store.close();
+      second = await startServer({ dataDir: first.dataDir });
+      const again = second.client();
+      const described = (await again.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+      expect(described.ExpirationModel).toBe('KEY_MATERIAL_EXPIRES');
+      expect(Math.abs(described.ValidTo!.getTime() - validTo.getTime())).toBeLessThan(1000);
+      await second.stop();
+
+      const reopened = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
+      const current = (await reopened.getKey(keyId))!;
+      const deleted = { ...current, materials: [], state: 'PendingImport' as const, version: current.version + 1 };
+      delete deleted.currentMaterialId;
+      delete deleted.expirationModel;
+      delete deleted.validTo;
+      await reopened.updateKey(deleted, current.version);
+      await reopened.close();
+      second = await startServer({ dataDir: first.dataDir });
+      const third = second.client();
+      expect((await third.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+      expect(await outcome(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_256', undefined, 'RSA_2048', third))).toBe('IncorrectKeyMaterialException');
+      await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256', undefined, 'RSA_2048', third);
+      expect((await third.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata).toMatchObject({
+        KeyState: 'Enabled', CurrentKeyMaterialId: derivedMaterialId(keyId, material),
+      });
+      expect(Buffer.from((await third.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('kept');
+    } finally {
+      await second?.remove();
+      await first.remove();
+    }
   });
 });
 
