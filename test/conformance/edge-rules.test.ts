@@ -3,26 +3,17 @@
 // duplicate tag keys, rotation of keys awaiting imported material. The real server, driven by the AWS SDK.
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
-  GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMSClient, ListGrantsCommand, ListRetirableGrantsCommand,
+  GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, ListGrantsCommand, ListRetirableGrantsCommand,
   ReEncryptCommand, TagResourceCommand, UpdateAliasCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { failure } from '../support/sdk-errors.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { serverForFile } from '../support/file-server.js';
 
-let server: TestServer;
-let kms: KMSClient;
-
-beforeAll(async () => {
-  server = await startServer();
-  kms = server.client();
-});
-afterAll(async () => {
-  await server?.remove();
-});
+const shared = serverForFile();
 
 async function newKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage: KeyUsageType = 'ENCRYPT_DECRYPT'): Promise<string> {
-  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: usage }));
+  const { KeyMetadata } = await shared.kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: usage }));
   return KeyMetadata!.KeyId!;
 }
 
@@ -31,14 +22,14 @@ const recipient = { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' as const, Attes
 describe('Recipient (Nitro Enclave attestation)', () => {
   it('is refused, never ignored: no plaintext goes back to a caller who asked for it sealed', async () => {
     const keyId = await newKey();
-    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('secret') }));
+    const { CiphertextBlob } = await shared.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('secret') }));
     // failure() is attached to every call at once: awaiting them in turn would leave a later call's rejection
     // unhandled while an earlier one is still pending.
     const refusals = await Promise.all([
-      kms.send(new DecryptCommand({ CiphertextBlob, Recipient: recipient })),
-      kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', Recipient: recipient })),
-      kms.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256', Recipient: recipient })),
-      kms.send(new GenerateRandomCommand({ NumberOfBytes: 32, Recipient: recipient })),
+      shared.kms.send(new DecryptCommand({ CiphertextBlob, Recipient: recipient })),
+      shared.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', Recipient: recipient })),
+      shared.kms.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256', Recipient: recipient })),
+      shared.kms.send(new GenerateRandomCommand({ NumberOfBytes: 32, Recipient: recipient })),
     ].map(failure));
     for (const refusal of refusals) {
       expect(refusal).toMatchObject({ name: 'UnsupportedOperationException', status: 400, message: expect.stringMatching(/Recipient/) });
@@ -50,25 +41,25 @@ describe('DryRun of Decrypt and ReEncrypt', () => {
   it('opens the ciphertext unless told to ignore it', async () => {
     const source = await newKey();
     const destination = await newKey();
-    const { CiphertextBlob } = await kms.send(new EncryptCommand({
+    const { CiphertextBlob } = await shared.kms.send(new EncryptCommand({
       KeyId: source, Plaintext: Buffer.from('secret'), EncryptionContext: { purpose: 'test' },
     }));
     const tampered = Buffer.from(CiphertextBlob!);
     tampered[tampered.length - 1]! ^= 1;
     const context = { purpose: 'test' };
     // A good ciphertext: the dry run would have succeeded.
-    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context, DryRun: true }))))
+    expect(await failure(shared.kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context, DryRun: true }))))
       .toMatchObject({ name: 'DryRunOperationException', status: 412 });
     // A tampered one, or the wrong context: the answer the real call would give.
-    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context, DryRun: true }))))
+    expect(await failure(shared.kms.send(new DecryptCommand({ CiphertextBlob: tampered, EncryptionContext: context, DryRun: true }))))
       .toMatchObject({ name: 'InvalidCiphertextException' });
-    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { purpose: 'other' }, DryRun: true }))))
+    expect(await failure(shared.kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { purpose: 'other' }, DryRun: true }))))
       .toMatchObject({ name: 'InvalidCiphertextException' });
-    expect(await failure(kms.send(new ReEncryptCommand({
+    expect(await failure(shared.kms.send(new ReEncryptCommand({
       CiphertextBlob: tampered, SourceEncryptionContext: context, DestinationKeyId: destination, DryRun: true,
     })))).toMatchObject({ name: 'InvalidCiphertextException' });
     // IGNORE_CIPHERTEXT: everything but the ciphertext is checked.
-    expect(await failure(kms.send(new DecryptCommand({
+    expect(await failure(shared.kms.send(new DecryptCommand({
       CiphertextBlob: tampered, KeyId: source, EncryptionContext: context, DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT'],
     })))).toMatchObject({ name: 'DryRunOperationException' });
   });
@@ -77,17 +68,17 @@ describe('DryRun of Decrypt and ReEncrypt', () => {
 describe('RSA encryption keys named without an EncryptionAlgorithm', () => {
   it('get the default, SYMMETRIC_DEFAULT, which the key does not support: InvalidKeyUsageException', async () => {
     const rsa = await newKey('RSA_2048', 'ENCRYPT_DECRYPT');
-    expect(await failure(kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.from('x') }))))
+    expect(await failure(shared.kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.from('x') }))))
       .toMatchObject({ name: 'InvalidKeyUsageException', status: 400, message: expect.stringMatching(/SYMMETRIC_DEFAULT/) });
-    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
-    expect(await failure(kms.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob }))))
+    const { CiphertextBlob } = await shared.kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    expect(await failure(shared.kms.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob }))))
       .toMatchObject({ name: 'InvalidKeyUsageException' });
   });
 });
 
 describe('GenerateRandom with a custom key store', () => {
   it('answers CustomKeyStoreNotFoundException: there are none', async () => {
-    expect(await failure(kms.send(new GenerateRandomCommand({ NumberOfBytes: 16, CustomKeyStoreId: 'cks-1234567890abcdef0' }))))
+    expect(await failure(shared.kms.send(new GenerateRandomCommand({ NumberOfBytes: 16, CustomKeyStoreId: 'cks-1234567890abcdef0' }))))
       .toMatchObject({ name: 'CustomKeyStoreNotFoundException', status: 400 });
   });
 });
@@ -97,7 +88,7 @@ describe('grants', () => {
 
   it('CreateGrant needs a grantee', async () => {
     const keyId = await newKey();
-    expect(await failure(kms.send(new CreateGrantCommand({ KeyId: keyId, Operations: ['Encrypt'] }))))
+    expect(await failure(shared.kms.send(new CreateGrantCommand({ KeyId: keyId, Operations: ['Encrypt'] }))))
       .toMatchObject({ name: 'ValidationException', message: expect.stringMatching(/GranteePrincipal/) });
   });
 
@@ -105,11 +96,11 @@ describe('grants', () => {
     const keyId = await newKey();
     const pairs = (count: number, length = 1) =>
       Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 'v'.repeat(length)]));
-    await kms.send(new CreateGrantCommand({
+    await shared.kms.send(new CreateGrantCommand({
       KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encrypt'], Constraints: { EncryptionContextSubset: pairs(8, 384) },
     }));
     for (const constraints of [{ EncryptionContextSubset: pairs(9) }, { EncryptionContextEquals: pairs(1, 385) }]) {
-      expect(await failure(kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encrypt'], Constraints: constraints }))))
+      expect(await failure(shared.kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encrypt'], Constraints: constraints }))))
         .toMatchObject({ name: 'ValidationException' });
     }
   });
@@ -120,9 +111,9 @@ describe('grants', () => {
       KeyId: keyId, GranteePrincipal: grantee, Name: 'app-grant', Operations: ['Encrypt', 'Decrypt'] as ('Encrypt' | 'Decrypt')[],
       Constraints: { EncryptionContextSubset: { tenant: 'a', stage: 'prod' } },
     };
-    const first = await kms.send(new CreateGrantCommand(terms));
+    const first = await shared.kms.send(new CreateGrantCommand(terms));
     // The same terms, operations and context pairs in another order: a retry.
-    const retry = await kms.send(new CreateGrantCommand({
+    const retry = await shared.kms.send(new CreateGrantCommand({
       ...terms, Operations: ['Decrypt', 'Encrypt'], Constraints: { EncryptionContextSubset: { stage: 'prod', tenant: 'a' } },
     }));
     expect(retry.GrantId).toBe(first.GrantId);
@@ -133,17 +124,17 @@ describe('grants', () => {
       { ...terms, Constraints: undefined },
       { ...terms, RetiringPrincipal: grantee },
       { ...terms, GranteePrincipal: 'arn:aws:iam::111122223333:user/other' },
-    ].map(async (input) => (await kms.send(new CreateGrantCommand(input))).GrantId!));
+    ].map(async (input) => (await shared.kms.send(new CreateGrantCommand(input))).GrantId!));
     expect(new Set([first.GrantId, ...others]).size).toBe(6);
-    const { Grants } = await kms.send(new ListGrantsCommand({ KeyId: keyId }));
+    const { Grants } = await shared.kms.send(new ListGrantsCommand({ KeyId: keyId }));
     expect(Grants!.find((grant) => grant.GrantId === others[0])?.Operations).toEqual(['Decrypt']);
   });
 
   it('ListRetirableGrants needs exactly one retiring principal', async () => {
-    expect(await failure(kms.send(new ListRetirableGrantsCommand({})))).toMatchObject({ name: 'ValidationException' });
-    expect(await failure(kms.send(new ListRetirableGrantsCommand({ RetiringPrincipal: grantee, RetiringServicePrincipal: 'dynamodb.amazonaws.com' }))))
+    expect(await failure(shared.kms.send(new ListRetirableGrantsCommand({})))).toMatchObject({ name: 'ValidationException' });
+    expect(await failure(shared.kms.send(new ListRetirableGrantsCommand({ RetiringPrincipal: grantee, RetiringServicePrincipal: 'dynamodb.amazonaws.com' }))))
       .toMatchObject({ name: 'ValidationException' });
-    expect((await kms.send(new ListRetirableGrantsCommand({ RetiringServicePrincipal: 'dynamodb.amazonaws.com' }))).Grants).toEqual([]);
+    expect((await shared.kms.send(new ListRetirableGrantsCommand({ RetiringServicePrincipal: 'dynamodb.amazonaws.com' }))).Grants).toEqual([]);
   });
 });
 
@@ -151,34 +142,34 @@ describe('aliases and tags', () => {
   it('UpdateAlias cannot give a key a 51st alias', async () => {
     const full = await newKey();
     const other = await newKey();
-    await Promise.all(Array.from({ length: 50 }, (_, i) => kms.send(new CreateAliasCommand({ AliasName: `alias/full/${i}`, TargetKeyId: full }))));
-    await kms.send(new CreateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: other }));
-    expect(await failure(kms.send(new UpdateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: full }))))
+    await Promise.all(Array.from({ length: 50 }, (_, i) => shared.kms.send(new CreateAliasCommand({ AliasName: `alias/full/${i}`, TargetKeyId: full }))));
+    await shared.kms.send(new CreateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: other }));
+    expect(await failure(shared.kms.send(new UpdateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: full }))))
       .toMatchObject({ name: 'LimitExceededException' });
     // Pointing one of its own aliases at it again is no new alias.
-    await kms.send(new UpdateAliasCommand({ AliasName: 'alias/full/0', TargetKeyId: full }));
+    await shared.kms.send(new UpdateAliasCommand({ AliasName: 'alias/full/0', TargetKeyId: full }));
   });
 
   it('a tag key given twice in one request is TagException, in TagResource and in CreateKey', async () => {
     const keyId = await newKey();
     const tags = [{ TagKey: 'team', TagValue: 'a' }, { TagKey: 'team', TagValue: 'b' }];
-    expect(await failure(kms.send(new TagResourceCommand({ KeyId: keyId, Tags: tags })))).toMatchObject({ name: 'TagException' });
-    expect(await failure(kms.send(new CreateKeyCommand({ Tags: tags })))).toMatchObject({ name: 'TagException' });
+    expect(await failure(shared.kms.send(new TagResourceCommand({ KeyId: keyId, Tags: tags })))).toMatchObject({ name: 'TagException' });
+    expect(await failure(shared.kms.send(new CreateKeyCommand({ Tags: tags })))).toMatchObject({ name: 'TagException' });
   });
 });
 
 describe('ARNs of another partition', () => {
   it('name no key or alias here: NotFoundException, as for another region or account', async () => {
     const keyId = await newKey();
-    await kms.send(new CreateAliasCommand({ AliasName: 'alias/partitioned', TargetKeyId: keyId }));
+    await shared.kms.send(new CreateAliasCommand({ AliasName: 'alias/partitioned', TargetKeyId: keyId }));
     const region = 'us-east-1';
     const account = '111122223333';
     // The engine's own ARNs work; the same ARNs in aws-cn or aws-us-gov do not.
-    await kms.send(new EncryptCommand({ KeyId: `arn:aws:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }));
+    await shared.kms.send(new EncryptCommand({ KeyId: `arn:aws:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }));
     for (const partition of ['aws-cn', 'aws-us-gov']) {
-      expect(await failure(kms.send(new DescribeKeyCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:key/${keyId}` }))))
+      expect(await failure(shared.kms.send(new DescribeKeyCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:key/${keyId}` }))))
         .toMatchObject({ name: 'NotFoundException', status: 404 });
-      expect(await failure(kms.send(new EncryptCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }))))
+      expect(await failure(shared.kms.send(new EncryptCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }))))
         .toMatchObject({ name: 'NotFoundException', status: 404 });
     }
   });
@@ -186,9 +177,9 @@ describe('ARNs of another partition', () => {
 
 describe('rotation of a key awaiting imported material', () => {
   it('is refused for its origin (UnsupportedOperationException), not its state', async () => {
-    const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    const { KeyMetadata } = await shared.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
     expect(KeyMetadata!.KeyState).toBe('PendingImport');
-    expect(await failure(kms.send(new EnableKeyRotationCommand({ KeyId: KeyMetadata!.KeyId! }))))
+    expect(await failure(shared.kms.send(new EnableKeyRotationCommand({ KeyId: KeyMetadata!.KeyId! }))))
       .toMatchObject({ name: 'UnsupportedOperationException' });
   });
 });

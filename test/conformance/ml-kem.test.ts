@@ -4,26 +4,17 @@
 // encapsulated to it. Also: key usage and state rules, implicit rejection, grants, audit, last use.
 import {
   CreateGrantCommand, CreateKeyCommand, DecapsulateCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand,
-  EncapsulateCommand, GenerateDataKeyPairCommand, GetKeyLastUsageCommand, GetPublicKeyCommand, KMSClient, SignCommand,
+  EncapsulateCommand, GenerateDataKeyPairCommand, GetKeyLastUsageCommand, GetPublicKeyCommand, SignCommand,
   type KeySpec,
 } from '@aws-sdk/client-kms';
 import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { failure } from '../support/sdk-errors.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { serverForFile } from '../support/file-server.js';
 
-let server: TestServer;
-let kms: KMSClient;
-
-beforeAll(async () => {
-  server = await startServer();
-  kms = server.client();
-});
-afterAll(async () => {
-  await server?.remove();
-});
+const shared = serverForFile();
 
 type KemSpec = 'ML_KEM_512' | 'ML_KEM_768' | 'ML_KEM_1024';
 /** FIPS 203 parameter sets and the OIDs of their SPKI / PKCS#8 (2.16.840.1.101.3.4.4.1/2/3), DER-encoded. */
@@ -34,7 +25,7 @@ const SETS: Record<KemSpec, { impl: typeof ml_kem768; oid: string; ciphertextByt
 };
 
 async function kemKey(spec: KemSpec): Promise<string> {
-  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'ENCAPSULATE_DECAPSULATE' }));
+  const { KeyMetadata } = await shared.kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'ENCAPSULATE_DECAPSULATE' }));
   return KeyMetadata!.KeyId!;
 }
 
@@ -48,15 +39,15 @@ function rawPublicKey(spec: KemSpec, spki: Uint8Array): Uint8Array {
 }
 
 const decapsulate = (keyId: string, ciphertext: Uint8Array) =>
-  kms.send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: ciphertext }));
+  shared.kms.send(new DecapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: ciphertext }));
 
 describe('ML-KEM keys', () => {
   it.each(Object.keys(SETS) as KemSpec[])('%s: the engine decapsulates what a client encapsulated to its public key, and its own encapsulations', async (spec) => {
     const keyId = await kemKey(spec);
-    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+    const { KeyMetadata } = await shared.kms.send(new DescribeKeyCommand({ KeyId: keyId }));
     expect(KeyMetadata).toMatchObject({ KeySpec: spec, KeyUsage: 'ENCAPSULATE_DECAPSULATE', EncapsulationAlgorithms: ['ML_KEM'] });
     expect(KeyMetadata!.SigningAlgorithms).toBeUndefined();
-    const publicKey = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
+    const publicKey = await shared.kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
     expect(publicKey).toMatchObject({ KeySpec: spec, KeyUsage: 'ENCAPSULATE_DECAPSULATE', EncapsulationAlgorithms: ['ML_KEM'] });
 
     // Independent: @noble encapsulates to the published key; the engine must recover the same secret.
@@ -65,7 +56,7 @@ describe('ML-KEM keys', () => {
     expect(Buffer.from(opened.SharedSecret!)).toEqual(Buffer.from(sharedSecret));
     expect(opened).toMatchObject({ KeyId: KeyMetadata!.Arn, EncapsulationAlgorithm: 'ML_KEM' });
 
-    const sealed = await kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }));
+    const sealed = await shared.kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }));
     expect(sealed.SharedSecret).toHaveLength(32);
     expect(sealed.SharedSecretCiphertextBlob).toHaveLength(SETS[spec].ciphertextBytes);
     expect(sealed).toMatchObject({ KeyId: KeyMetadata!.Arn, EncapsulationAlgorithm: 'ML_KEM' });
@@ -74,7 +65,7 @@ describe('ML-KEM keys', () => {
 
   it('answers a tampered ciphertext with an unrelated secret (implicit rejection) and a wrong-length one with InvalidCiphertextException', async () => {
     const keyId = await kemKey('ML_KEM_768');
-    const sealed = await kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }));
+    const sealed = await shared.kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }));
     const tampered = Buffer.from(sealed.SharedSecretCiphertextBlob!);
     tampered[10]! ^= 1;
     const rejected = await decapsulate(keyId, tampered);
@@ -84,8 +75,8 @@ describe('ML-KEM keys', () => {
   });
 
   it('gives data key pairs whose private key expands to their public key and opens what is encapsulated to it', async () => {
-    const wrapping = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
-    const pair = await kms.send(new GenerateDataKeyPairCommand({ KeyId: wrapping, KeyPairSpec: 'ML_KEM_1024' }));
+    const wrapping = (await shared.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const pair = await shared.kms.send(new GenerateDataKeyPairCommand({ KeyId: wrapping, KeyPairSpec: 'ML_KEM_1024' }));
     expect(pair.KeyPairSpec).toBe('ML_KEM_1024');
     const pkcs8 = Buffer.from(pair.PrivateKeyPlaintext!);
     // Seed-only PKCS#8: version 0, the ML-KEM-1024 OID, OCTET STRING { [0] 64-byte seed }.
@@ -94,39 +85,39 @@ describe('ML-KEM keys', () => {
     expect(Buffer.from(rawPublicKey('ML_KEM_1024', pair.PublicKey!))).toEqual(Buffer.from(publicKey));
     const { cipherText, sharedSecret } = ml_kem1024.encapsulate(publicKey);
     expect(Buffer.from(ml_kem1024.decapsulate(cipherText, secretKey))).toEqual(Buffer.from(sharedSecret));
-    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob }));
+    const { Plaintext } = await shared.kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob }));
     expect(Buffer.from(Plaintext!)).toEqual(pkcs8);
   });
 
   it('keeps usages apart, refuses disabled keys, and grants only what an ML-KEM key can do', async () => {
     const keyId = await kemKey('ML_KEM_512');
-    const symmetric = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
-    expect(await failure(kms.send(new CreateKeyCommand({ KeySpec: 'ML_KEM_768' as KeySpec }))))
+    const symmetric = (await shared.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    expect(await failure(shared.kms.send(new CreateKeyCommand({ KeySpec: 'ML_KEM_768' as KeySpec }))))
       .toMatchObject({ name: 'ValidationException' });
-    expect(await failure(kms.send(new CreateKeyCommand({ KeySpec: 'ML_KEM_768', KeyUsage: 'SIGN_VERIFY' }))))
+    expect(await failure(shared.kms.send(new CreateKeyCommand({ KeySpec: 'ML_KEM_768', KeyUsage: 'SIGN_VERIFY' }))))
       .toMatchObject({ name: 'ValidationException' });
-    expect(await failure(kms.send(new EncapsulateCommand({ KeyId: symmetric, EncapsulationAlgorithm: 'ML_KEM' }))))
+    expect(await failure(shared.kms.send(new EncapsulateCommand({ KeyId: symmetric, EncapsulationAlgorithm: 'ML_KEM' }))))
       .toMatchObject({ name: 'InvalidKeyUsageException', status: 400 });
-    expect(await failure(kms.send(new SignCommand({ KeyId: keyId, Message: Buffer.from('m'), SigningAlgorithm: 'ML_DSA_SHAKE_256' }))))
+    expect(await failure(shared.kms.send(new SignCommand({ KeyId: keyId, Message: Buffer.from('m'), SigningAlgorithm: 'ML_DSA_SHAKE_256' }))))
       .toMatchObject({ name: 'InvalidKeyUsageException' });
 
     const grantee = 'arn:aws:iam::111122223333:user/kem';
-    await kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encapsulate', 'Decapsulate', 'GetPublicKey'] }));
-    expect(await failure(kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Sign'] }))))
+    await shared.kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Encapsulate', 'Decapsulate', 'GetPublicKey'] }));
+    expect(await failure(shared.kms.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: grantee, Operations: ['Sign'] }))))
       .toMatchObject({ name: 'ValidationException' });
 
-    await kms.send(new DisableKeyCommand({ KeyId: keyId }));
-    expect(await failure(kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))))
+    await shared.kms.send(new DisableKeyCommand({ KeyId: keyId }));
+    expect(await failure(shared.kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }))))
       .toMatchObject({ name: 'DisabledException', status: 409 });
   });
 
   it('audits Decapsulate without its shared secret, and counts it as the key\'s last use', async () => {
     const keyId = await kemKey('ML_KEM_768');
-    const sealed = await kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }));
+    const sealed = await shared.kms.send(new EncapsulateCommand({ KeyId: keyId, EncapsulationAlgorithm: 'ML_KEM' }));
     const opened = await decapsulate(keyId, sealed.SharedSecretCiphertextBlob!);
-    const { KeyLastUsage } = await kms.send(new GetKeyLastUsageCommand({ KeyId: keyId }));
+    const { KeyLastUsage } = await shared.kms.send(new GetKeyLastUsageCommand({ KeyId: keyId }));
     expect(KeyLastUsage).toMatchObject({ Operation: 'Decapsulate', KmsRequestId: opened.$metadata.requestId });
-    const log = readFileSync(join(server.dataDir, 'audit.jsonl'), 'utf8');
+    const log = readFileSync(join(shared.server.dataDir, 'audit.jsonl'), 'utf8');
     const record = log.trim().split('\n').map((line) => JSON.parse(line) as { requestID: string; eventName: string })
       .find((r) => r.requestID === opened.$metadata.requestId);
     expect(record?.eventName).toBe('Decapsulate');

@@ -5,30 +5,21 @@
 // other Region (the engine serves one).
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand,
-  GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, KMSClient, ListKeysCommand, ReEncryptCommand,
+  GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, ListKeysCommand, ReEncryptCommand,
   ReplicateKeyCommand, SignCommand, UpdatePrimaryRegionCommand, VerifyMacCommand, type CreateKeyCommandInput,
 } from '@aws-sdk/client-kms';
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { failure } from '../support/sdk-errors.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { serverForFile } from '../support/file-server.js';
 
 const MRK_ID = /^mrk-[0-9a-f]{32}$/;
 const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
-let server: TestServer;
-let kms: KMSClient;
-
-beforeAll(async () => {
-  server = await startServer();
-  kms = server.client();
-});
-afterAll(async () => {
-  await server?.remove();
-});
+const shared = serverForFile();
 
 async function newKey(input: CreateKeyCommandInput = {}) {
-  const { KeyMetadata } = await kms.send(new CreateKeyCommand(input));
+  const { KeyMetadata } = await shared.kms.send(new CreateKeyCommand(input));
   return KeyMetadata!;
 }
 
@@ -41,9 +32,9 @@ describe('multi-Region keys', () => {
     expect(key.MultiRegionConfiguration).toEqual({
       MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: key.Arn, Region: REGION }, ReplicaKeys: [],
     });
-    const described = (await kms.send(new DescribeKeyCommand({ KeyId: key.Arn }))).KeyMetadata!;
+    const described = (await shared.kms.send(new DescribeKeyCommand({ KeyId: key.Arn }))).KeyMetadata!;
     expect(described).toEqual(key);
-    const { Keys } = await kms.send(new ListKeysCommand({ Limit: 1000 }));
+    const { Keys } = await shared.kms.send(new ListKeysCommand({ Limit: 1000 }));
     expect(Keys).toContainEqual({ KeyId: key.KeyId, KeyArn: key.Arn });
 
     const regional = await newKey({ MultiRegion: false });
@@ -57,27 +48,27 @@ describe('multi-Region keys', () => {
     const regional = await newKey();
     const plaintext = Buffer.from('multi-Region plaintext');
     const context = { purpose: 'mrk-test' };
-    const sealed = await kms.send(new EncryptCommand({ KeyId: mrk.KeyId, Plaintext: plaintext, EncryptionContext: context }));
+    const sealed = await shared.kms.send(new EncryptCommand({ KeyId: mrk.KeyId, Plaintext: plaintext, EncryptionContext: context }));
     expect(sealed.KeyId).toBe(mrk.Arn);
 
-    const opened = await kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }));
+    const opened = await shared.kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }));
     expect(opened.KeyId).toBe(mrk.Arn);
     expect(Buffer.from(opened.Plaintext!)).toEqual(plaintext);
-    expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context, KeyId: regional.KeyId }))))
+    expect(await failure(shared.kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context, KeyId: regional.KeyId }))))
       .toMatchObject({ name: 'IncorrectKeyException', status: 400 });
 
     // Both ways between a multi-Region and a single-Region key.
-    const toRegional = await kms.send(new ReEncryptCommand({
+    const toRegional = await shared.kms.send(new ReEncryptCommand({
       CiphertextBlob: sealed.CiphertextBlob, SourceEncryptionContext: context, DestinationKeyId: regional.KeyId,
     }));
     expect(toRegional).toMatchObject({ SourceKeyId: mrk.Arn, KeyId: regional.Arn });
-    const back = await kms.send(new ReEncryptCommand({ CiphertextBlob: toRegional.CiphertextBlob, DestinationKeyId: mrk.Arn }));
+    const back = await shared.kms.send(new ReEncryptCommand({ CiphertextBlob: toRegional.CiphertextBlob, DestinationKeyId: mrk.Arn }));
     expect(back).toMatchObject({ SourceKeyId: regional.Arn, KeyId: mrk.Arn });
-    const again = await kms.send(new DecryptCommand({ CiphertextBlob: back.CiphertextBlob }));
+    const again = await shared.kms.send(new DecryptCommand({ CiphertextBlob: back.CiphertextBlob }));
     expect(Buffer.from(again.Plaintext!)).toEqual(plaintext);
 
-    const dataKey = await kms.send(new GenerateDataKeyCommand({ KeyId: mrk.Arn, KeySpec: 'AES_256' }));
-    const unwrapped = await kms.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob }));
+    const dataKey = await shared.kms.send(new GenerateDataKeyCommand({ KeyId: mrk.Arn, KeySpec: 'AES_256' }));
+    const unwrapped = await shared.kms.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob }));
     expect(Buffer.from(unwrapped.Plaintext!)).toEqual(Buffer.from(dataKey.Plaintext!));
   });
 
@@ -85,27 +76,27 @@ describe('multi-Region keys', () => {
     const signing = await newKey({ MultiRegion: true, KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
     expect(signing.KeyId).toMatch(MRK_ID);
     const message = Buffer.from('signed by a multi-Region key');
-    const { Signature } = await kms.send(new SignCommand({ KeyId: signing.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
-    const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: signing.KeyId }));
+    const { Signature } = await shared.kms.send(new SignCommand({ KeyId: signing.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+    const { PublicKey } = await shared.kms.send(new GetPublicKeyCommand({ KeyId: signing.KeyId }));
     const publicKey = createPublicKey({ key: Buffer.from(PublicKey!), format: 'der', type: 'spki' });
     expect(verifySignature('sha256', message, publicKey, Buffer.from(Signature!))).toBe(true);
 
     const mac = await newKey({ MultiRegion: true, KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
-    const { Mac } = await kms.send(new GenerateMacCommand({ KeyId: mac.KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' }));
-    const verified = await kms.send(new VerifyMacCommand({ KeyId: mac.KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256', Mac }));
+    const { Mac } = await shared.kms.send(new GenerateMacCommand({ KeyId: mac.KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' }));
+    const verified = await shared.kms.send(new VerifyMacCommand({ KeyId: mac.KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256', Mac }));
     expect(verified.MacValid).toBe(true);
   });
 
   it('aliases and grants name a primary like any key', async () => {
     const mrk = await newKey({ MultiRegion: true });
-    await kms.send(new CreateAliasCommand({ AliasName: 'alias/mrk-primary', TargetKeyId: mrk.KeyId }));
-    const viaAlias = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/mrk-primary' }))).KeyMetadata!;
+    await shared.kms.send(new CreateAliasCommand({ AliasName: 'alias/mrk-primary', TargetKeyId: mrk.KeyId }));
+    const viaAlias = (await shared.kms.send(new DescribeKeyCommand({ KeyId: 'alias/mrk-primary' }))).KeyMetadata!;
     expect(viaAlias.KeyId).toBe(mrk.KeyId);
 
-    const grant = await kms.send(new CreateGrantCommand({
+    const grant = await shared.kms.send(new CreateGrantCommand({
       KeyId: mrk.Arn, GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/app`, Operations: ['Encrypt'],
     }));
-    const withToken = await kms.send(new EncryptCommand({ KeyId: mrk.KeyId, Plaintext: Buffer.from('x'), GrantTokens: [grant.GrantToken!] }));
+    const withToken = await shared.kms.send(new EncryptCommand({ KeyId: mrk.KeyId, Plaintext: Buffer.from('x'), GrantTokens: [grant.GrantToken!] }));
     expect(withToken.KeyId).toBe(mrk.Arn);
   });
 
@@ -121,33 +112,33 @@ describe('multi-Region keys', () => {
     const mrk = await newKey({ MultiRegion: true, Policy: policy });
     const regional = await newKey({ Policy: policy });
     const plaintext = Buffer.from('policy check');
-    expect(await failure(kms.send(new EncryptCommand({ KeyId: mrk.KeyId, Plaintext: plaintext }))))
+    expect(await failure(shared.kms.send(new EncryptCommand({ KeyId: mrk.KeyId, Plaintext: plaintext }))))
       .toMatchObject({ name: 'AccessDeniedException', status: 400 });
-    expect(await failure(kms.send(new GenerateDataKeyCommand({ KeyId: mrk.KeyId, KeySpec: 'AES_256' }))))
+    expect(await failure(shared.kms.send(new GenerateDataKeyCommand({ KeyId: mrk.KeyId, KeySpec: 'AES_256' }))))
       .toMatchObject({ name: 'AccessDeniedException', status: 400 });
-    expect((await kms.send(new EncryptCommand({ KeyId: regional.KeyId, Plaintext: plaintext }))).KeyId).toBe(regional.Arn);
-    expect((await kms.send(new GenerateDataKeyCommand({ KeyId: regional.KeyId, KeySpec: 'AES_256' }))).KeyId).toBe(regional.Arn);
+    expect((await shared.kms.send(new EncryptCommand({ KeyId: regional.KeyId, Plaintext: plaintext }))).KeyId).toBe(regional.Arn);
+    expect((await shared.kms.send(new GenerateDataKeyCommand({ KeyId: regional.KeyId, KeySpec: 'AES_256' }))).KeyId).toBe(regional.Arn);
   });
 
   it('ReplicateKey and UpdatePrimaryRegion check the key, then refuse another Region', async () => {
     const mrk = await newKey({ MultiRegion: true });
     const regional = await newKey();
 
-    const replicate = await failure(kms.send(new ReplicateKeyCommand({ KeyId: mrk.Arn, ReplicaRegion: 'eu-west-1' })));
+    const replicate = await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: mrk.Arn, ReplicaRegion: 'eu-west-1' })));
     expect(replicate).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
     expect(replicate.message).toContain(`only Region ${REGION}`);
     expect(replicate.message).toContain('eu-west-1');
-    const promote = await failure(kms.send(new UpdatePrimaryRegionCommand({ KeyId: mrk.KeyId, PrimaryRegion: 'eu-west-1' })));
+    const promote = await failure(shared.kms.send(new UpdatePrimaryRegionCommand({ KeyId: mrk.KeyId, PrimaryRegion: 'eu-west-1' })));
     expect(promote).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
     expect(promote.message).toContain('no replica in eu-west-1');
 
-    const notMultiRegion = await failure(kms.send(new ReplicateKeyCommand({ KeyId: regional.KeyId, ReplicaRegion: 'eu-west-1' })));
+    const notMultiRegion = await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: regional.KeyId, ReplicaRegion: 'eu-west-1' })));
     expect(notMultiRegion).toMatchObject({ name: 'UnsupportedOperationException', message: `${regional.Arn} is not a multi-Region key.` });
-    expect(await failure(kms.send(new UpdatePrimaryRegionCommand({ KeyId: regional.KeyId, PrimaryRegion: 'eu-west-1' }))))
+    expect(await failure(shared.kms.send(new UpdatePrimaryRegionCommand({ KeyId: regional.KeyId, PrimaryRegion: 'eu-west-1' }))))
       .toMatchObject({ name: 'UnsupportedOperationException', message: `${regional.Arn} is not a multi-Region key.` });
 
     const unknown = `mrk-${'0'.repeat(32)}`;
-    expect(await failure(kms.send(new ReplicateKeyCommand({ KeyId: unknown, ReplicaRegion: 'eu-west-1' }))))
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: unknown, ReplicaRegion: 'eu-west-1' }))))
       .toMatchObject({ name: 'NotFoundException', status: 404 });
   });
 });

@@ -5,38 +5,29 @@ import {
   CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, DisableKeyCommand,
   EncryptCommand, GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand,
   ListKeyRotationsCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, SignCommand,
-  type ImportKeyMaterialCommandInput, type KMSClient, type KeySpec, type KeyUsageType,
+  type ImportKeyMaterialCommandInput, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
 import { outcome } from '../support/sdk-errors.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import { serverForFile } from '../support/file-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { opensslKeyPair, wrapWithOpenssl, type WrappingAlgorithm } from './openssl-wrap.js';
 
-let server: TestServer;
-let kms: KMSClient;
-
-beforeAll(async () => {
-  server = await startServer();
-  kms = server.client();
-});
-afterAll(async () => {
-  kms?.destroy();
-  await server?.remove();
-});
+const shared = serverForFile();
 
 async function externalKey(spec: KeySpec = 'SYMMETRIC_DEFAULT', usage?: KeyUsageType): Promise<string> {
-  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: spec, KeyUsage: usage }));
+  const { KeyMetadata } = await shared.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: spec, KeyUsage: usage }));
   return KeyMetadata!.KeyId!;
 }
 
-const keyState = async (keyId: string) => (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
+const keyState = async (keyId: string) => (await shared.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
 
 async function parameters(keyId: string, algorithm: WrappingAlgorithm, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048',
-  client = kms) {
+  client = shared.kms) {
   const out = await client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: spec }));
   return { token: out.ImportToken!, publicKey: out.PublicKey!, validTo: out.ParametersValidTo! };
 }
@@ -47,7 +38,7 @@ type ImportOptions = Partial<Pick<ImportKeyMaterialCommandInput,
 
 async function importMaterial(keyId: string, material: Uint8Array, algorithm: WrappingAlgorithm,
   expiration: ImportOptions = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048',
-  client = kms) {
+  client = shared.kms) {
   const { token, publicKey } = await parameters(keyId, algorithm, spec, client);
   return client.send(new ImportKeyMaterialCommand({
     KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: wrapWithOpenssl(publicKey, algorithm, material), ...expiration,
@@ -76,7 +67,7 @@ describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', (
     const metadata = await keyState(keyId);
     expect(metadata).toMatchObject({ Origin: 'EXTERNAL', KeyState: 'PendingImport', Enabled: false });
     expect(metadata.CurrentKeyMaterialId).toBeUndefined();
-    expect(await outcome(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toBe('KMSInvalidStateException');
+    expect(await outcome(shared.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toBe('KMSInvalidStateException');
   });
 
   it('GetParametersForImport returns an RSA SPKI wrapping key and a token valid for 24 hours', async () => {
@@ -102,9 +93,9 @@ describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', (
   });
 
   it('encrypts with exactly the imported material, and decrypts', async () => {
-    ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('bring your own key') }))).CiphertextBlob!;
+    ciphertext = (await shared.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('bring your own key') }))).CiphertextBlob!;
     expect(openBlobLocally(ciphertext, material).toString()).toBe('bring your own key');
-    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
+    const { Plaintext } = await shared.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
     expect(Buffer.from(Plaintext!).toString()).toBe('bring your own key');
   });
 
@@ -115,21 +106,21 @@ describe('symmetric key material, wrapped with RSAES_OAEP_SHA_256 by openssl', (
   });
 
   it('DeleteImportedKeyMaterial returns the key to PendingImport; reimporting brings old ciphertexts back', async () => {
-    const deleted = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+    const deleted = await shared.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
     expect(deleted.KeyMaterialId).toBe(derivedMaterialId(keyId, material));
     expect((await keyState(keyId)).KeyState).toBe('PendingImport');
-    expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
+    expect(await outcome(shared.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
     // Deleting again is a no-op on a key with no material.
-    expect(await outcome(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('ok');
+    expect(await outcome(shared.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('ok');
     // Different material is refused even while the key has none: it only ever takes back its own.
     expect(await outcome(importMaterial(keyId, randomBytes(32), 'RSAES_OAEP_SHA_1'))).toBe('IncorrectKeyMaterialException');
     await importMaterial(keyId, material, 'RSAES_OAEP_SHA_1');
-    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
+    const { Plaintext } = await shared.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
     expect(Buffer.from(Plaintext!).toString()).toBe('bring your own key');
   });
 
   it('keeps a Disabled key Disabled when material is imported again', async () => {
-    await kms.send(new DisableKeyCommand({ KeyId: keyId }));
+    await shared.kms.send(new DisableKeyCommand({ KeyId: keyId }));
     await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256');
     expect((await keyState(keyId)).KeyState).toBe('Disabled');
   });
@@ -142,14 +133,14 @@ describe('rotating a symmetric key to new imported material', () => {
   let underFirst: Uint8Array;
   let underSecond: Uint8Array;
   const rotations = async (all = true) =>
-    (await kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: all ? 'ALL_KEY_MATERIAL' : 'ROTATIONS_ONLY' }))).Rotations!;
+    (await shared.kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: all ? 'ALL_KEY_MATERIAL' : 'ROTATIONS_ONLY' }))).Rotations!;
   const encryptAndOpenWith = async (material: Uint8Array) => {
-    const blob = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('rotated byok') }))).CiphertextBlob!;
+    const blob = (await shared.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('rotated byok') }))).CiphertextBlob!;
     expect(openBlobLocally(blob, material).toString()).toBe('rotated byok');
     return blob;
   };
   const decrypts = async (blob: Uint8Array) =>
-    Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString() === 'rotated byok';
+    Buffer.from((await shared.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString() === 'rotated byok';
 
   it('lists its first material; on-demand rotation needs new material imported first', async () => {
     keyId = await externalKey();
@@ -160,7 +151,7 @@ describe('rotating a symmetric key to new imported material', () => {
       KeyMaterialState: 'CURRENT', ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
     }]);
     expect(await rotations(false)).toEqual([]);
-    expect(await outcome(kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId })))).toBe('KMSInvalidStateException');
+    expect(await outcome(shared.kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId })))).toBe('KMSInvalidStateException');
   });
 
   it('NEW_KEY_MATERIAL waits in PENDING_ROTATION, unused, with its own expiry and description', async () => {
@@ -183,7 +174,7 @@ describe('rotating a symmetric key to new imported material', () => {
   });
 
   it('RotateKeyOnDemand makes it current; the old material still decrypts', async () => {
-    expect((await kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))).KeyId).toBe((await keyState(keyId)).Arn);
+    expect((await shared.kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId }))).KeyId).toBe((await keyState(keyId)).Arn);
     const metadata = await keyState(keyId);
     expect(metadata).toMatchObject({ CurrentKeyMaterialId: derivedMaterialId(keyId, second), ExpirationModel: 'KEY_MATERIAL_EXPIRES', KeyState: 'Enabled' });
     underSecond = await encryptAndOpenWith(second);
@@ -197,10 +188,10 @@ describe('rotating a symmetric key to new imported material', () => {
   });
 
   it('deleting any of its own material makes the key PendingImport until that material is back', async () => {
-    const deleted = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: derivedMaterialId(keyId, first) }));
+    const deleted = await shared.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: derivedMaterialId(keyId, first) }));
     expect(deleted.KeyMaterialId).toBe(derivedMaterialId(keyId, first));
     expect((await keyState(keyId)).KeyState).toBe('PendingImport');
-    expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: underSecond })))).toBe('KMSInvalidStateException');
+    expect(await outcome(shared.kms.send(new DecryptCommand({ CiphertextBlob: underSecond })))).toBe('KMSInvalidStateException');
     expect((await rotations()).map((r) => [r.KeyMaterialState, r.ImportState])).toEqual([['NON_CURRENT', 'PENDING_IMPORT'], ['CURRENT', 'IMPORTED']]);
     expect(await outcome(importMaterial(keyId, third, 'RSAES_OAEP_SHA_256'))).toBe('IncorrectKeyMaterialException');
     await importMaterial(keyId, first, 'RSAES_OAEP_SHA_1', { ...forever, KeyMaterialId: derivedMaterialId(keyId, first) });
@@ -211,7 +202,7 @@ describe('rotating a symmetric key to new imported material', () => {
 
   it('material pending rotation is not yet the key\'s: deleting it removes it and leaves the key usable', async () => {
     await importMaterial(keyId, third, 'RSAES_OAEP_SHA_256', { ...forever, ImportType: 'NEW_KEY_MATERIAL' });
-    await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: derivedMaterialId(keyId, third) }));
+    await shared.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: derivedMaterialId(keyId, third) }));
     expect((await rotations()).map((r) => r.KeyMaterialId)).toEqual([derivedMaterialId(keyId, first), derivedMaterialId(keyId, second)]);
     expect((await keyState(keyId)).KeyState).toBe('Enabled');
     await encryptAndOpenWith(second);
@@ -283,7 +274,7 @@ describe('HMAC and asymmetric key material', () => {
     const material = randomBytes(32);
     await importMaterial(keyId, material, 'RSAES_OAEP_SHA_1');
     const message = Buffer.from('message authenticated with an imported key');
-    const { Mac } = await kms.send(new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: 'HMAC_SHA_256', Message: message }));
+    const { Mac } = await shared.kms.send(new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: 'HMAC_SHA_256', Message: message }));
     expect(Buffer.from(Mac!).equals(createHmac('sha256', material).update(message).digest())).toBe(true);
   });
 
@@ -291,10 +282,10 @@ describe('HMAC and asymmetric key material', () => {
     const keyId = await externalKey('ECC_NIST_P256', 'SIGN_VERIFY');
     const { pkcs8, spki } = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     await importMaterial(keyId, pkcs8, 'RSA_AES_KEY_WRAP_SHA_256');
-    const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
+    const { PublicKey } = await shared.kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
     expect(Buffer.from(PublicKey!).equals(spki)).toBe(true);
     const message = Buffer.from('signed by an imported EC key');
-    const { Signature } = await kms.send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'ECDSA_SHA_256', Message: message }));
+    const { Signature } = await shared.kms.send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'ECDSA_SHA_256', Message: message }));
     const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     expect(verify('sha256', message, publicKey, Buffer.from(Signature!))).toBe(true);
   });
@@ -305,7 +296,7 @@ describe('HMAC and asymmetric key material', () => {
     await importMaterial(keyId, pkcs8, 'RSA_AES_KEY_WRAP_SHA_1');
     expect((await keyState(keyId)).KeyState).toBe('Enabled');
     const message = Buffer.from('signed by an imported RSA key');
-    const { Signature } = await kms.send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'RSASSA_PSS_SHA_256', Message: message }));
+    const { Signature } = await shared.kms.send(new SignCommand({ KeyId: keyId, SigningAlgorithm: 'RSASSA_PSS_SHA_256', Message: message }));
     const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     expect(verify('sha256', message, { key: publicKey, padding: 6, saltLength: 32 }, Buffer.from(Signature!))).toBe(true);
   });
@@ -324,19 +315,19 @@ describe('errors', () => {
   const noExpiry = { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' } as const;
 
   it('keys not of Origin EXTERNAL: UnsupportedOperationException for all three operations', async () => {
-    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+    const { KeyMetadata } = await shared.kms.send(new CreateKeyCommand({}));
     const keyId = KeyMetadata!.KeyId!;
     expect(await outcome(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('UnsupportedOperationException');
-    expect(await outcome(kms.send(new ImportKeyMaterialCommand({
+    expect(await outcome(shared.kms.send(new ImportKeyMaterialCommand({
       KeyId: keyId, ImportToken: randomBytes(200), EncryptedKeyMaterial: randomBytes(256), ...noExpiry,
     })))).toBe('UnsupportedOperationException');
-    expect(await outcome(kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('UnsupportedOperationException');
+    expect(await outcome(shared.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })))).toBe('UnsupportedOperationException');
   });
 
   it('RSAES_PKCS1_V1_5 is refused; a key pending deletion is KMSInvalidStateException', async () => {
     const keyId = await externalKey();
     expect(await outcome(parameters(keyId, 'RSAES_PKCS1_V1_5' as WrappingAlgorithm))).toBe('ValidationException');
-    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    await shared.kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
     expect(await outcome(parameters(keyId, 'RSAES_OAEP_SHA_256'))).toBe('KMSInvalidStateException');
   });
 
@@ -347,7 +338,7 @@ describe('errors', () => {
     const { token, publicKey } = await parameters(keyId, 'RSAES_OAEP_SHA_256');
     const encrypted = wrapWithOpenssl(publicKey, 'RSAES_OAEP_SHA_256', material);
     const attempt = (importToken: Uint8Array, encryptedMaterial: Uint8Array = encrypted, id = keyId) =>
-      outcome(kms.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: importToken, EncryptedKeyMaterial: encryptedMaterial, ...noExpiry })));
+      outcome(shared.kms.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: importToken, EncryptedKeyMaterial: encryptedMaterial, ...noExpiry })));
 
     expect(await attempt(token, encrypted, otherKey)).toBe('InvalidImportTokenException');
     expect(await attempt(randomBytes(token.length))).toBe('InvalidImportTokenException');
@@ -393,17 +384,17 @@ describe('expiring material', () => {
     const { token, publicKey } = await parameters(keyId, 'RSAES_OAEP_SHA_256');
     const encrypted = wrapWithOpenssl(publicKey, 'RSAES_OAEP_SHA_256', material);
     const validTo = Date.now() + 3_000; // set once the slow parts (key generation, openssl) are done
-    await kms.send(new ImportKeyMaterialCommand({
+    await shared.kms.send(new ImportKeyMaterialCommand({
       KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: encrypted, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(validTo),
     }));
-    const ciphertext = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('short-lived') }))).CiphertextBlob!;
+    const ciphertext = (await shared.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('short-lived') }))).CiphertextBlob!;
     await new Promise((resolve) => setTimeout(resolve, validTo - Date.now() + 500));
-    expect(await outcome(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
+    expect(await outcome(shared.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toBe('KMSInvalidStateException');
     const metadata = await keyState(keyId);
     expect(metadata.KeyState).toBe('PendingImport');
     expect(metadata.ValidTo).toBeUndefined();
     await importMaterial(keyId, material, 'RSAES_OAEP_SHA_256');
-    const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
+    const { Plaintext } = await shared.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
     expect(Buffer.from(Plaintext!).toString()).toBe('short-lived');
   });
 });
