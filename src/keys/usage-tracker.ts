@@ -6,6 +6,7 @@
 // second while few keys are busy), which is the eventual consistency AWS documents for GetKeyLastUsage.
 import kmsModel from '../protocol/kms-model.json' with { type: 'json' };
 import type { KeyStore, KeyUsageRecord } from '../store/types.js';
+import { IdPairSlots, slottable } from './id-slots.js';
 
 /** The operations whose success is a use: the model's KeyLastUsageTrackingOperation, read from the model itself. */
 export const TRACKED_OPERATIONS: ReadonlySet<string> = new Set(kmsModel.shapes.KeyLastUsageTrackingOperation.enum);
@@ -22,9 +23,24 @@ type UsageStore = Pick<KeyStore, 'recordKeyUsage' | 'getKeyUsage' | 'usageTracki
 const newer = (a: KeyUsageRecord | undefined, b: KeyUsageRecord | undefined): KeyUsageRecord | undefined =>
   a === undefined ? b : b === undefined || a.usedAt >= b.usedAt ? a : b;
 
+/**
+ * A use not yet saved, updated in place by each later use of its key. Its event and request ids sit in #ids
+ * (id-slots.ts: no per-request string outlives its request), or, should they not fit a slot, in the fields.
+ */
+interface WaitingUse {
+  readonly keyId: string;
+  operation: string;
+  usedAt: number;
+  /** -1: the ids are in eventId/requestId. */
+  slot: number;
+  eventId: string;
+  requestId: string;
+}
+
 export class KeyUsageTracker {
   /** Uses not yet handed to the store, one per key, in the order their keys were first noted since their last save. */
-  readonly #waiting = new Map<string, KeyUsageRecord>();
+  readonly #waiting = new Map<string, WaitingUse>();
+  readonly #ids = new IdPairSlots();
   /** Uses in the write under way: still read from here until it settles. */
   readonly #saving = new Map<string, KeyUsageRecord>();
   #flushing: Promise<void> | undefined;
@@ -51,21 +67,57 @@ export class KeyUsageTracker {
       const keyId = arn.slice(arn.lastIndexOf('/') + 1);
       const waiting = this.#waiting.get(keyId);
       if (waiting === undefined) {
-        this.#waiting.set(keyId, { keyId, operation, usedAt, eventId, requestId });
+        this.#waiting.set(keyId, this.#waitingUse({ keyId, operation, usedAt, eventId, requestId }));
       } else {
         // Updated in place: no allocation per request for a busy key. (Entries being saved left this map.)
         waiting.operation = operation;
         waiting.usedAt = usedAt;
-        waiting.eventId = eventId;
-        waiting.requestId = requestId;
+        this.#setIds(waiting, eventId, requestId);
       }
     }
+  }
+
+  #waitingUse(use: KeyUsageRecord): WaitingUse {
+    const waiting: WaitingUse = { keyId: use.keyId, operation: use.operation, usedAt: use.usedAt, slot: -1, eventId: '', requestId: '' };
+    this.#setIds(waiting, use.eventId, use.requestId);
+    return waiting;
+  }
+
+  #setIds(use: WaitingUse, eventId: string, requestId: string): void {
+    if (slottable(eventId) && slottable(requestId)) {
+      if (use.slot < 0) {
+        use.slot = this.#ids.take();
+        use.eventId = use.requestId = '';
+      }
+      this.#ids.write(use.slot, eventId, requestId);
+    } else {
+      this.#release(use);
+      use.eventId = eventId;
+      use.requestId = requestId;
+    }
+  }
+
+  #release(use: WaitingUse): void {
+    if (use.slot < 0) return;
+    this.#ids.release(use.slot);
+    use.slot = -1;
+  }
+
+  /** The waiting use as the store takes it. */
+  #record(use: WaitingUse): KeyUsageRecord {
+    const slotted = use.slot >= 0;
+    return {
+      keyId: use.keyId, operation: use.operation, usedAt: use.usedAt,
+      eventId: slotted ? this.#ids.first(use.slot) : use.eventId,
+      requestId: slotted ? this.#ids.second(use.slot) : use.requestId,
+    };
   }
 
   /** The key's newest use: saved (by any process) or noted here. */
   async lastUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
     const stored = await this.store.getKeyUsage(keyId);
-    const newest = newer(newer(this.#waiting.get(keyId), this.#saving.get(keyId)), stored);
+    const waiting = this.#waiting.get(keyId);
+    const newest = newer(newer(waiting && this.#record(waiting), this.#saving.get(keyId)), stored);
     return newest === undefined ? undefined : { ...newest };
   }
 
@@ -94,8 +146,10 @@ export class KeyUsageTracker {
   async #save(limit: number): Promise<void> {
     if (this.#waiting.size === 0) return;
     const batch: KeyUsageRecord[] = [];
-    for (const [keyId, use] of this.#waiting) {
+    for (const [keyId, waiting] of this.#waiting) {
       if (batch.length >= limit) break;
+      const use = this.#record(waiting);
+      this.#release(waiting);
       batch.push(use);
       this.#saving.set(keyId, use);
       this.#waiting.delete(keyId);
@@ -106,7 +160,7 @@ export class KeyUsageTracker {
       this.#failing = false;
     } catch (error) {
       // Kept for the next save, unless the key was used again meanwhile (that newer use is waiting already).
-      for (const use of batch) if (!this.#waiting.has(use.keyId)) this.#waiting.set(use.keyId, use);
+      for (const use of batch) if (!this.#waiting.has(use.keyId)) this.#waiting.set(use.keyId, this.#waitingUse(use));
       if (!this.#failing) {
         const reason = (error as { code?: string }).code ?? (error instanceof Error ? error.name : typeof error);
         console.error(`kms-engine: key usage could not be saved (${reason}); retrying every ${this.#intervalMs} ms`);

@@ -1,5 +1,6 @@
 // The key-usage tracker against a store double: uses are noted in memory and saved in batches, first noted
 // first; reads see what is noted, being saved or saved; a failed save keeps its uses for the next one.
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KeyUsageTracker } from '../../src/keys/usage-tracker.js';
 import type { KeyUsageRecord } from '../../src/store/types.js';
@@ -115,5 +116,41 @@ describe('KeyUsageTracker', () => {
     for (const key of ['a', 'b', 'c']) usage.note([arn(key)], 'GenerateMac', 1, 'e', 'r');
     await usage.close();
     expect([...store.saved.keys()].sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('keeps each key\'s own ids while uses come and go over many keys (slots are reused after a save)', async () => {
+    const store = new MemoryUsageStore();
+    const usage = tracker(store, 150);
+    const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
+    const ids = (key: string, round: number) => [randomUUID(), `${key}-request-${round}`] as const;
+    const expected = new Map<string, readonly [string, string]>();
+    for (let round = 0; round < 3; round++) {
+      for (const key of keys) {
+        const [eventId, requestId] = ids(key, round);
+        usage.note([arn(key)], 'Encrypt', round, eventId, requestId);
+        expected.set(key, [eventId, requestId]);
+      }
+      await usage.flush(150); // half of them saved: their slots go back and are taken by the next round
+    }
+    for (const key of keys) {
+      const last = await usage.lastUsage(key);
+      expect([last?.eventId, last?.requestId]).toEqual(expected.get(key));
+      expect(last?.usedAt).toBe(2);
+    }
+    await usage.flush();
+    for (const key of keys) expect([store.saved.get(key)?.eventId, store.saved.get(key)?.requestId]).toEqual(expected.get(key));
+  });
+
+  it('keeps ids intact that are too long or not ASCII for a slot, and slotted ids after them', async () => {
+    const store = new MemoryUsageStore();
+    const usage = tracker(store);
+    const long = 'e'.repeat(200);
+    usage.note([arn('k')], 'Sign', 1, long, 'r-\u00e9\u4e2d');
+    expect(await usage.lastUsage('k')).toMatchObject({ eventId: long, requestId: 'r-\u00e9\u4e2d' });
+    usage.note([arn('k')], 'Verify', 2, 'short-event', 'short-request');
+    expect(await usage.lastUsage('k')).toMatchObject({ operation: 'Verify', eventId: 'short-event', requestId: 'short-request' });
+    usage.note([arn('k')], 'Sign', 3, 'x', long);
+    await usage.flush();
+    expect(store.saved.get('k')).toMatchObject({ operation: 'Sign', usedAt: 3, eventId: 'x', requestId: long });
   });
 });
