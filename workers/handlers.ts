@@ -154,7 +154,7 @@ export class JobRunner {
   }
 
   private usable(ref: KeyRef): UsableKey {
-    return this.cache.getOrLoad(`${ref.keyId}:${ref.materialId}`, () => loadUsable(this.root, ref));
+    return this.cache.getOrLoad(ref.keyId, ref.materialId, () => loadUsable(this.root, ref));
   }
 
   private symmetric(ref: KeyRef): SymmetricKey {
@@ -174,8 +174,8 @@ function loadUsable(root: RootKey, ref: KeyRef): UsableKey {
   const material = root.unwrap(ref.keyId, ref.materialId, ref.wrapped);
   try {
     return isSymmetric(ref.spec)
-      ? { symmetric: { secret: createSecretKey(material), header: blobHeader(ref.keyId, ref.materialId) } }
-      : { loaded: primitives.loadKey(ref.spec, material) };
+      ? { keyId: ref.keyId, symmetric: { secret: createSecretKey(material), header: blobHeader(ref.keyId, ref.materialId) } }
+      : { keyId: ref.keyId, loaded: primitives.loadKey(ref.spec, material) };
   } finally {
     material.fill(0);
   }

@@ -5,6 +5,8 @@
 import { LRUCache } from 'lru-cache';
 
 export interface CachedKey {
+  /** The key the material belongs to. */
+  readonly keyId: string;
   /** Overwrites any raw key bytes the entry holds; KeyObjects are released to the GC. */
   wipe?(): void;
 }
@@ -32,31 +34,31 @@ export class GuardedKeyCache<V extends CachedKey> {
     });
   }
 
-  /** Returns the cached key, or loads, caches and returns it. */
-  getOrLoad(cacheKey: string, load: () => V): V {
-    const hit = this.lru.get(cacheKey);
-    if (hit !== undefined) {
+  /** Returns the key's cached material, or loads, caches and returns it. */
+  getOrLoad(keyId: string, materialId: string, load: () => V): V {
+    const hit = this.lru.get(materialId);
+    if (hit !== undefined && hit.keyId === keyId) {
       this.stats.hits++;
       return hit;
     }
     this.stats.misses++;
     const value = load();
-    this.lru.set(cacheKey, value);
+    this.lru.set(materialId, value);
     return value;
   }
 
-  /** Drops every version of the given keys (disabled, rotated, deleted). */
+  /** Drops every material of the given keys (disabled, rotated, deleted). */
   evictKeys(keyIds: readonly string[]): void {
     const ids = new Set(keyIds);
-    for (const cacheKey of [...this.lru.keys()]) {
-      if (ids.has(cacheKey.slice(0, cacheKey.indexOf(':')))) this.lru.delete(cacheKey);
+    for (const [materialId, value] of [...this.lru.entries()]) {
+      if (ids.has(value.keyId)) this.lru.delete(materialId);
     }
   }
 
   /** The distinct key ids with cached material. */
   keyIds(): Set<string> {
     const ids = new Set<string>();
-    for (const cacheKey of this.lru.keys()) ids.add(cacheKey.slice(0, cacheKey.indexOf(':')));
+    for (const value of this.lru.values()) ids.add(value.keyId);
     return ids;
   }
 

@@ -3,7 +3,7 @@ import { GuardedKeyCache, type CachedKey } from '../../workers/key-cache.js';
 
 class Entry implements CachedKey {
   wiped = false;
-  constructor(readonly bytes = Buffer.from('secret-bytes')) {}
+  constructor(readonly keyId: string, readonly bytes = Buffer.from('secret-bytes')) {}
   wipe() {
     this.bytes.fill(0);
     this.wiped = true;
@@ -14,9 +14,9 @@ describe('GuardedKeyCache', () => {
   it('loads once, then hits, and counts both', () => {
     const cache = new GuardedKeyCache<Entry>(10, 60_000);
     let loads = 0;
-    const load = () => { loads++; return new Entry(); };
-    const first = cache.getOrLoad('k:1', load);
-    expect(cache.getOrLoad('k:1', load)).toBe(first);
+    const load = () => { loads++; return new Entry('k'); };
+    const first = cache.getOrLoad('k', 'm1', load);
+    expect(cache.getOrLoad('k', 'm1', load)).toBe(first);
     expect(loads).toBe(1);
     expect(cache.takeStats()).toEqual({ hits: 1, misses: 1, evictions: 0 });
     expect(cache.takeStats()).toEqual({ hits: 0, misses: 0, evictions: 0 });
@@ -24,35 +24,46 @@ describe('GuardedKeyCache', () => {
 
   it('is bounded: the least recently used entry is evicted and wiped', () => {
     const cache = new GuardedKeyCache<Entry>(2, 60_000);
-    const a = cache.getOrLoad('a:1', () => new Entry());
-    cache.getOrLoad('b:1', () => new Entry());
-    cache.getOrLoad('a:1', () => new Entry());
-    cache.getOrLoad('c:1', () => new Entry());
+    const a = cache.getOrLoad('a', 'ma', () => new Entry('a'));
+    cache.getOrLoad('b', 'mb', () => new Entry('b'));
+    cache.getOrLoad('a', 'ma', () => new Entry('a'));
+    cache.getOrLoad('c', 'mc', () => new Entry('c'));
     expect(cache.size).toBe(2);
     expect(a.wiped).toBe(false);
-    const b = cache.getOrLoad('b:1', () => new Entry());
+    const b = cache.getOrLoad('b', 'mb', () => new Entry('b'));
     expect(b.wiped).toBe(false);
     expect(cache.takeStats().evictions).toBe(2);
   });
 
   it('expires entries lazily on read and wipes them', async () => {
     const cache = new GuardedKeyCache<Entry>(10, 20);
-    const old = cache.getOrLoad('k:1', () => new Entry());
+    const old = cache.getOrLoad('k', 'm1', () => new Entry('k'));
     await new Promise((resolve) => setTimeout(resolve, 60));
-    const fresh = cache.getOrLoad('k:1', () => new Entry());
+    const fresh = cache.getOrLoad('k', 'm1', () => new Entry('k'));
     expect(fresh).not.toBe(old);
     expect(old.wiped).toBe(true);
     expect(old.bytes.every((byte) => byte === 0)).toBe(true);
   });
 
-  it('drops every version of evicted keys and nothing else', () => {
+  it('drops every material of evicted keys and nothing else', () => {
     const cache = new GuardedKeyCache<Entry>(10, 60_000);
-    const v1 = cache.getOrLoad('key-a:m1', () => new Entry());
-    const v2 = cache.getOrLoad('key-a:m2', () => new Entry());
-    const other = cache.getOrLoad('key-b:m1', () => new Entry());
+    const v1 = cache.getOrLoad('key-a', 'a1', () => new Entry('key-a'));
+    const v2 = cache.getOrLoad('key-a', 'a2', () => new Entry('key-a'));
+    const other = cache.getOrLoad('key-b', 'b1', () => new Entry('key-b'));
+    expect(cache.keyIds()).toEqual(new Set(['key-a', 'key-b']));
     cache.evictKeys(['key-a']);
     expect(v1.wiped && v2.wiped).toBe(true);
     expect(other.wiped).toBe(false);
     expect(cache.size).toBe(1);
+  });
+
+  it('never hands one key the material cached for another under the same material id', () => {
+    const cache = new GuardedKeyCache<Entry>(10, 60_000);
+    const mine = cache.getOrLoad('key-a', 'shared-id', () => new Entry('key-a'));
+    const theirs = cache.getOrLoad('key-b', 'shared-id', () => new Entry('key-b'));
+    expect(theirs).not.toBe(mine);
+    expect(theirs.keyId).toBe('key-b');
+    expect(mine.wiped).toBe(true); // replaced, so wiped
+    expect(cache.takeStats()).toMatchObject({ hits: 0, misses: 2 });
   });
 });
