@@ -200,7 +200,7 @@ function userIdentityOf(principal: AuditPrincipal | undefined): AuditUserIdentit
 }
 
 /** One frozen resource entry per ARN, shared by the records of a hot set of keys (bounded: ARNs come and go). */
-const RESOURCE_CACHE_LIMIT = 10_000;
+const RESOURCE_CACHE_LIMIT = 50_000; // as many keys as the compiled-policy cache (auth/authorize.ts)
 const keyResources = new Map<string, AuditResource>();
 const aliasResources = new Map<string, AuditResource>();
 

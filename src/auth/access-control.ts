@@ -3,7 +3,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AccessControl, AuthorizationRequest, Caller } from '../operations/context.js';
 import type { GrantConstraints, GrantRecord, KeyStore } from '../store/types.js';
-import { Authorizer } from './authorize.js';
+import { Authorizer, GRANTS_NEEDED, type AuthorizeRequest } from './authorize.js';
 import { conditionKeysFor } from './condition-keys.js';
 import { decodeGrantToken, type RequestedGrant } from './grants.js';
 import type { IdentityDirectory, Principal } from './identities.js';
@@ -33,11 +33,15 @@ export class PolicyAccessControl implements AccessControl {
     if (tokens !== undefined) for (const token of tokens) decodeGrantToken(token);
     const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
       request.key, principal, { requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey });
-    const grants = request.key === undefined ? [] : await this.grantsOf(request.key.keyId);
-    this.authorizer.authorize({
-      principal, action: request.action, key: request.key, conditions, grants, grantOperation: request.grantOperation,
+    const decision: AuthorizeRequest = {
+      principal, action: request.action, key: request.key, conditions, grants: undefined, grantOperation: request.grantOperation,
       ...(request.operation === 'CreateGrant' ? { requestedGrant: requestedGrantOf(request.input) } : {}),
-    });
+    };
+    // The key's grants are read only when the policies alone do not allow the call (most calls never need them).
+    if (this.authorizer.authorize(decision) === GRANTS_NEEDED) {
+      decision.grants = await this.grantsOf(request.key!.keyId);
+      this.authorizer.authorize(decision);
+    }
   }
 
   defaultKeyPolicy(): string {

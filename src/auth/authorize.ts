@@ -19,8 +19,11 @@ export interface AuthorizeRequest {
   /** key.policy compiled for THIS key; omitted -> compiled here and cached by (keyId, version). */
   keyPolicy?: CompiledPolicy;
   conditions: ConditionContext;
-  /** Grants on this key (the store's list); empty when none. */
-  grants: readonly GrantRecord[];
+  /**
+   * Grants on this key (the store's list); empty when none. Undefined: not read yet, since most calls are
+   * decided by the policies alone; authorize() then answers GRANTS_NEEDED where only a grant could allow.
+   */
+  grants: readonly GrantRecord[] | undefined;
   /** Grant operation this action needs; default: the action without 'kms:' (kms:Decrypt -> Decrypt). */
   grantOperation?: string;
   /** CreateGrant: the grant being created, which a grant allowing CreateGrant must cover. */
@@ -31,6 +34,9 @@ export interface AuthorizerOptions {
   /** Cached compiled key policies (one per key; a new key version replaces its entry). */
   maxPolicies?: number;
 }
+
+/** authorize()'s answer when only the key's grants, not yet read, could allow the request. */
+export const GRANTS_NEEDED = Symbol('grants needed');
 
 /** Verdicts per (principal, action) for one compiled key policy, valid for the resource they were made for. */
 interface VerdictTable {
@@ -75,15 +81,19 @@ export class Authorizer {
     return policy;
   }
 
-  /** Throws AccessDeniedException unless the request is allowed; returns nothing on success. */
-  authorize(request: AuthorizeRequest): void {
+  /**
+   * Throws AccessDeniedException unless the request is allowed; returns nothing on success, or GRANTS_NEEDED
+   * when the policies alone do not allow it, a grant could, and `grants` was not given: ask again with them.
+   */
+  authorize(request: AuthorizeRequest): void | typeof GRANTS_NEEDED {
     const verdict = this.#policyVerdict(request);
     if (verdict === 'allow') return;
     // Grants only allow: they cannot lift an explicit deny.
     if (verdict === 'implicit-deny-resource' || verdict === 'implicit-deny-identity') {
-      if (request.key && request.grants.length > 0) {
+      if (request.key && request.grants === undefined) return GRANTS_NEEDED;
+      if (request.key && request.grants!.length > 0) {
         const operation = request.grantOperation ?? request.action.replace(/^kms:/i, '');
-        if (grantAllows(request.grants, request.principal, operation, request.conditions.encryptionContext,
+        if (grantAllows(request.grants!, request.principal, operation, request.conditions.encryptionContext,
           request.requestedGrant)) return;
       }
     }
@@ -130,10 +140,3 @@ export class Authorizer {
     return byAction;
   }
 }
-
-const defaultAuthorizer = new Authorizer();
-
-/** The process-wide Authorizer's decision; see Authorizer#authorize. */
-export const authorize = (request: AuthorizeRequest): void => defaultAuthorizer.authorize(request);
-/** The process-wide Authorizer's compiled-policy cache. */
-export const keyPolicyOf = (key: KeyRecord): CompiledPolicy => defaultAuthorizer.keyPolicyOf(key);

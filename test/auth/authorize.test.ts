@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Authorizer, type AuthorizeRequest } from '../../src/auth/authorize.js';
+import { Authorizer, GRANTS_NEEDED, type AuthorizeRequest } from '../../src/auth/authorize.js';
 import { conditionKeysFor } from '../../src/auth/condition-keys.js';
 import type { Principal } from '../../src/auth/identities.js';
 import { defaultKeyPolicy } from '../../src/auth/policy/default-policy.js';
@@ -218,6 +218,18 @@ describe('grants', () => {
     expect(() => authorizer.authorize(request(grantee, 'kms:Decrypt', lockedKey, { grants },
       { EncryptionContext: { tenant: 'b' } }))).toThrow(KmsError);
     expect(() => authorizer.authorize(request(grantee, 'kms:Decrypt', lockedKey, { grants }))).toThrow(KmsError);
+  });
+  it('asks for the key\'s grants only when the policies alone do not allow and a grant could', () => {
+    const authorizer = new Authorizer();
+    const unread = { grants: undefined };
+    // Only a grant could let the grantee decrypt: the caller must read them and ask again.
+    expect(authorizer.authorize(request(grantee, 'kms:Decrypt', lockedKey, unread))).toBe(GRANTS_NEEDED);
+    expect(authorizer.authorize(request(grantee, 'kms:Decrypt', lockedKey, { grants: [grant()] }))).toBeUndefined();
+    // The account's principals are allowed by the policy: no grants read.
+    expect(authorizer.authorize(request(root(), 'kms:Decrypt', lockedKey, unread))).toBeUndefined();
+    // An explicit deny is final: no grant could lift it.
+    const k = key({ policy: keyPolicyText({ Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*' }) });
+    expect(denied(new Authorizer(), request(grantee, 'kms:Decrypt', k, unread))).toMatch(/explicit deny/);
   });
   it('a grant cannot lift an explicit deny', () => {
     const k = key({ policy: keyPolicyText({ Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*' }) });
