@@ -38,10 +38,37 @@ export interface AuthorizerOptions {
 /** authorize()'s answer when only the key's grants, not yet read, could allow the request. */
 export const GRANTS_NEEDED = Symbol('grants needed');
 
-/** Verdicts per (principal, action) for one compiled key policy, valid for the resource they were made for. */
-interface VerdictTable {
-  readonly resource: string;
-  readonly byPrincipal: WeakMap<Principal, Map<string, PolicyVerdict>>;
+/**
+ * Verdicts per (principal, action) for one compiled key policy, valid for the resource they were made for.
+ * The last principal's map is also held directly: a hot key is mostly called by one principal, and a WeakMap
+ * lookup in a table per key is a few cache misses once requests spread over thousands of keys. (That holds
+ * one principal object per table strongly, at most one per cached policy.)
+ */
+class VerdictTable {
+  readonly #byPrincipal = new WeakMap<Principal, Map<string, PolicyVerdict>>();
+  #lastPrincipal: Principal | undefined;
+  #lastByAction: Map<string, PolicyVerdict> | undefined;
+
+  constructor(readonly resource: string) {}
+
+  byAction(principal: Principal): Map<string, PolicyVerdict> {
+    if (principal === this.#lastPrincipal) return this.#lastByAction!;
+    let byAction = this.#byPrincipal.get(principal);
+    if (!byAction) {
+      byAction = new Map();
+      this.#byPrincipal.set(principal, byAction);
+    }
+    this.#lastPrincipal = principal;
+    this.#lastByAction = byAction;
+    return byAction;
+  }
+}
+
+/** A key's compiled policy for one version of the key, with its verdicts. */
+interface KeyPolicyEntry {
+  readonly version: number;
+  readonly policy: CompiledPolicy;
+  readonly verdicts: VerdictTable;
 }
 
 function denial(request: AuthorizeRequest, verdict: Exclude<PolicyVerdict, 'allow'>): KmsError {
@@ -57,15 +84,17 @@ function denial(request: AuthorizeRequest, verdict: Exclude<PolicyVerdict, 'allo
 }
 
 /**
- * Decision caches are keyed by object identity, not strings: a compiled policy (one per key id and version,
- * see keyPolicyOf) and the Principal object from the IdentityDirectory (stable for the process). A lookup
- * is then two WeakMap gets and one Map get, cheaper than evaluating even the default policy. Entries go
- * when their policy or principal is garbage; per (policy, principal) at most one entry per action.
+ * Decision caches are keyed by object identity, not strings: a key's compiled policy (one per key id and
+ * version, with its verdict table in the same cache entry) and the Principal object from the IdentityDirectory
+ * (stable for the process). A cached verdict is then one LRU get and two Map gets, cheaper than evaluating even
+ * the default policy. Entries go when their key's entry or principal is garbage; per (policy, principal) at
+ * most one entry per action.
  */
 export class Authorizer {
-  readonly #policies: LRUCache<string, { version: number; policy: CompiledPolicy }>;
-  readonly #verdicts = new WeakMap<CompiledPolicy, VerdictTable>();
-  readonly #keylessVerdicts = new WeakMap<Principal, Map<string, PolicyVerdict>>();
+  readonly #policies: LRUCache<string, KeyPolicyEntry>;
+  /** Tables of policies the caller compiled itself (AuthorizeRequest.keyPolicy). */
+  readonly #suppliedVerdicts = new WeakMap<CompiledPolicy, VerdictTable>();
+  readonly #keylessVerdicts = new VerdictTable('*');
 
   constructor(options: AuthorizerOptions = {}) {
     // Sized for a hot set of tens of thousands of keys: a miss recompiles the policy (several microseconds).
@@ -74,11 +103,15 @@ export class Authorizer {
 
   /** The key's policy compiled, cached per key id for its current version. Throws only if a stored policy is invalid. */
   keyPolicyOf(key: KeyRecord): CompiledPolicy {
+    return this.#entryOf(key).policy;
+  }
+
+  #entryOf(key: KeyRecord): KeyPolicyEntry {
     const cached = this.#policies.get(key.keyId);
-    if (cached && cached.version === key.version) return cached.policy;
-    const policy = parseKeyPolicy(key.policy);
-    this.#policies.set(key.keyId, { version: key.version, policy });
-    return policy;
+    if (cached && cached.version === key.version) return cached;
+    const entry = { version: key.version, policy: parseKeyPolicy(key.policy), verdicts: new VerdictTable(key.arn) };
+    this.#policies.set(key.keyId, entry);
+    return entry;
   }
 
   /**
@@ -102,41 +135,40 @@ export class Authorizer {
 
   #policyVerdict(request: AuthorizeRequest): PolicyVerdict {
     const { principal, key, action } = request;
-    const keyPolicy = key ? (request.keyPolicy ?? this.keyPolicyOf(key)) : undefined;
-    const resource = key?.arn ?? '*';
-    const decide = (): PolicyVerdict => decidePolicies({ principal, action, resource, conditions: request.conditions },
-      keyPolicy, key?.account);
-    if (!isConditionFree(keyPolicy, principal)) return decide();
-    const byAction = this.#verdictsFor(keyPolicy, principal, resource);
-    if (!byAction) return decide();
+    let keyPolicy: CompiledPolicy | undefined;
+    let table: VerdictTable | undefined;
+    if (key === undefined) {
+      table = this.#keylessVerdicts;
+    } else if (request.keyPolicy === undefined) {
+      const entry = this.#entryOf(key);
+      keyPolicy = entry.policy;
+      table = entry.verdicts;
+    } else {
+      keyPolicy = request.keyPolicy;
+      table = this.#suppliedTable(keyPolicy, key.arn);
+    }
+    if (table === undefined || !isConditionFree(keyPolicy, principal)) return decide(request, keyPolicy);
+    const byAction = table.byAction(principal);
     let verdict = byAction.get(action);
     if (verdict === undefined) {
-      verdict = decide();
+      verdict = decide(request, keyPolicy);
       byAction.set(action, verdict);
     }
     return verdict;
   }
 
-  /** The (policy, principal) verdict map; undefined when this policy object was cached for another key. */
-  #verdictsFor(keyPolicy: CompiledPolicy | undefined, principal: Principal, resource: string): Map<string, PolicyVerdict> | undefined {
-    let byPrincipal: WeakMap<Principal, Map<string, PolicyVerdict>>;
-    if (keyPolicy === undefined) {
-      byPrincipal = this.#keylessVerdicts;
-    } else {
-      let table = this.#verdicts.get(keyPolicy);
-      if (!table) {
-        table = { resource, byPrincipal: new WeakMap() };
-        this.#verdicts.set(keyPolicy, table);
-      } else if (table.resource !== resource) {
-        return undefined;
-      }
-      byPrincipal = table.byPrincipal;
+  /** The verdicts of a policy the caller compiled; undefined when that policy object was used for another key. */
+  #suppliedTable(keyPolicy: CompiledPolicy, resource: string): VerdictTable | undefined {
+    let table = this.#suppliedVerdicts.get(keyPolicy);
+    if (!table) {
+      table = new VerdictTable(resource);
+      this.#suppliedVerdicts.set(keyPolicy, table);
     }
-    let byAction = byPrincipal.get(principal);
-    if (!byAction) {
-      byAction = new Map();
-      byPrincipal.set(principal, byAction);
-    }
-    return byAction;
+    return table.resource === resource ? table : undefined;
   }
 }
+
+/** The policies' verdict, evaluated. */
+const decide = (request: AuthorizeRequest, keyPolicy: CompiledPolicy | undefined): PolicyVerdict =>
+  decidePolicies({ principal: request.principal, action: request.action, resource: request.key?.arn ?? '*',
+    conditions: request.conditions }, keyPolicy, request.key?.account);
