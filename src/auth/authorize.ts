@@ -139,11 +139,11 @@ export class Authorizer {
     if (verdict === 'allow') return;
     // Grants only allow: they cannot lift an explicit deny.
     if (verdict === 'implicit-deny-resource' || verdict === 'implicit-deny-identity') {
-      if (request.key && request.grants === undefined) return GRANTS_NEEDED;
-      if (request.key && request.grants!.length > 0) {
+      if (request.key) {
+        if (request.grants === undefined) return GRANTS_NEEDED;
         const operation = request.grantOperation ?? request.action.replace(/^kms:/i, '');
-        if (grantAllows(request.grants!, request.principal, operation, request.conditions.encryptionContext,
-          request.requestedGrant)) return;
+        if (request.grants.length > 0 && grantAllows(request.grants, request.principal, operation,
+          request.conditions.encryptionContext, request.requestedGrant)) return;
       }
     }
     throw denial(request, verdict);
