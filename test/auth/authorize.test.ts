@@ -140,6 +140,20 @@ describe('key policy decisions', () => {
     expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', key({ keyId: 'other', arn: otherArn }), { keyPolicy: shared })))
       .toThrow(KmsError);
   });
+  it('keys with the same policy text share its compiled form but not each other\'s verdicts', () => {
+    const authorizer = new Authorizer();
+    // One policy text naming one key's ARN, stored on two keys: it allows on the first only.
+    const text = keyPolicyText({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'kms:*', Resource: KEY_ARN });
+    const named = key({ policy: text });
+    const otherArn = `arn:aws:kms:us-east-1:${ACCOUNT}:key/ffff0000-12ab-34cd-56ef-1234567890ab`;
+    const other = key({ keyId: 'other', arn: otherArn, policy: text });
+    expect(authorizer.keyPolicyOf(other)).toBe(authorizer.keyPolicyOf(named));
+    const caller = root(); // one principal object, so its verdicts are cached
+    for (let i = 0; i < 2; i++) {
+      expect(() => authorizer.authorize(request(caller, 'kms:Encrypt', named))).not.toThrow();
+      expect(denied(authorizer, request(caller, 'kms:Encrypt', other))).toMatch(/no resource-based policy allows/);
+    }
+  });
   it('a caller-supplied compiled policy is used instead of key.policy', () => {
     const authorizer = new Authorizer();
     const other = authorizer.keyPolicyOf(key({ keyId: 'x', policy: keyPolicyText(
