@@ -67,7 +67,7 @@ export class KeyUsageTracker {
       const keyId = arn.slice(arn.lastIndexOf('/') + 1);
       const waiting = this.#waiting.get(keyId);
       if (waiting === undefined) {
-        this.#waiting.set(keyId, this.#waitingUse({ keyId, operation, usedAt, eventId, requestId }));
+        this.#waiting.set(keyId, this.#waitingUse(keyId, operation, usedAt, eventId, requestId));
       } else {
         // Updated in place: no allocation per request for a busy key. (Entries being saved left this map.)
         waiting.operation = operation;
@@ -77,9 +77,9 @@ export class KeyUsageTracker {
     }
   }
 
-  #waitingUse(use: KeyUsageRecord): WaitingUse {
-    const waiting: WaitingUse = { keyId: use.keyId, operation: use.operation, usedAt: use.usedAt, slot: -1, eventId: '', requestId: '' };
-    this.#setIds(waiting, use.eventId, use.requestId);
+  #waitingUse(keyId: string, operation: string, usedAt: number, eventId: string, requestId: string): WaitingUse {
+    const waiting: WaitingUse = { keyId, operation, usedAt, slot: -1, eventId: '', requestId: '' };
+    this.#setIds(waiting, eventId, requestId);
     return waiting;
   }
 
@@ -160,7 +160,10 @@ export class KeyUsageTracker {
       this.#failing = false;
     } catch (error) {
       // Kept for the next save, unless the key was used again meanwhile (that newer use is waiting already).
-      for (const use of batch) if (!this.#waiting.has(use.keyId)) this.#waiting.set(use.keyId, this.#waitingUse(use));
+      for (const use of batch) {
+        if (this.#waiting.has(use.keyId)) continue;
+        this.#waiting.set(use.keyId, this.#waitingUse(use.keyId, use.operation, use.usedAt, use.eventId, use.requestId));
+      }
       if (!this.#failing) {
         const reason = (error as { code?: string }).code ?? (error instanceof Error ? error.name : typeof error);
         console.error(`kms-engine: key usage could not be saved (${reason}); retrying every ${this.#intervalMs} ms`);
