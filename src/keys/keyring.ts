@@ -4,13 +4,22 @@
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
 import { StoreConflict, copyKeyRecord, type AliasRecord, type KeyRecord, type KeyStore } from '../store/types.js';
-import { keyArn, parseKeyIdentifier, aliasArn } from './identifiers.js';
+import { keyArn, parseKeyIdentifier, aliasArn, type KeyIdentifier } from './identifiers.js';
 import { expireImportedMaterial, materialExpired } from './imported-material.js';
 
 export interface ResolvedKey {
   key: KeyRecord;
   /** The alias the caller named the key by, for kms:RequestAlias. */
   alias?: string;
+}
+
+/**
+ * Who is asking, for resolving a KeyId: a key id or alias name means one in the caller's own account, and
+ * only operations AWS allows across accounts take another account's key, by ARN (kms-api.md section 4).
+ */
+export interface CallerScope {
+  account: string;
+  crossAccount: boolean;
 }
 
 export interface KeyringEvents {
@@ -45,9 +54,15 @@ export class Keyring {
     return stored;
   }
 
-  /** Resolves a KeyId parameter to an existing key; NotFoundException otherwise. */
-  async resolve(identifier: string, allowAlias: boolean): Promise<ResolvedKey> {
+  /**
+   * Resolves a KeyId parameter to an existing key; NotFoundException otherwise. Without `caller`, the identifier
+   * is read as this engine's account would read it (a ciphertext's own key id, say).
+   */
+  async resolve(identifier: string, allowAlias: boolean, caller?: CallerScope): Promise<ResolvedKey> {
     const parsed = parseKeyIdentifier(identifier, this.region, this.account, allowAlias);
+    if (caller !== undefined && caller.account !== this.account && !(parsed.viaArn && caller.crossAccount)) {
+      throw this.notFoundFor(identifier, parsed, caller.account);
+    }
     if (parsed.kind === 'alias') {
       const alias = await this.getAlias(parsed.aliasName);
       const key = alias === undefined ? undefined : await this.get(alias.keyId);
@@ -57,6 +72,19 @@ export class Keyring {
     const key = await this.get(parsed.keyId);
     if (key === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(parsed.keyId)}' does not exist`);
     return { key: await this.withoutExpiredMaterial(key) };
+  }
+
+  /**
+   * A caller of another account naming a key or alias by id or name names one in its own account, which this
+   * engine does not hold; by ARN, it names ours, but only where the operation works across accounts.
+   */
+  private notFoundFor(identifier: string, parsed: KeyIdentifier, callerAccount: string): KmsError {
+    if (parsed.viaArn) {
+      return new KmsError('NotFoundException', `${parsed.kind === 'key' ? 'Key' : 'Alias'} '${identifier}' does not exist`);
+    }
+    return parsed.kind === 'key'
+      ? new KmsError('NotFoundException', `Key '${keyArn(this.region, callerAccount, parsed.keyId)}' does not exist`)
+      : new KmsError('NotFoundException', `Alias '${aliasArn(this.region, callerAccount, parsed.aliasName)}' is not found.`);
   }
 
   /** Imported material past its ValidTo is deleted on first use, before the scheduler gets to it. */

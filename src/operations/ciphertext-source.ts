@@ -22,8 +22,8 @@ export interface CiphertextSource {
 export async function ciphertextSource(ctx: RequestContext, blob: Buffer | undefined, keyIdentifier: string | undefined,
   algorithmInput: unknown, contextInput: Record<string, unknown>, contextMember: string, action: string,
   grantOperation: string, operation: string): Promise<CiphertextSource> {
-  const useKey = (identifier: string) => ctx.useKey(identifier, {
-    action, allowAlias: true, states: 'enabled', grantOperation, quota: cryptoQuota,
+  const useKey = (identifier: string, fromCiphertext = false) => ctx.useKey(identifier, {
+    action, allowAlias: true, states: 'enabled', grantOperation, quota: cryptoQuota, fromCiphertext,
   });
   if (ignoresCiphertext(ctx.input)) {
     return dryRunWithoutCiphertext(useKey, keyIdentifier, algorithmInput, contextOf(contextInput, contextMember), operation);
@@ -44,7 +44,7 @@ export async function ciphertextSource(ctx: RequestContext, blob: Buffer | undef
   } else {
     if (header === null) throw invalidCiphertext();
     try {
-      key = await useKey(header.keyId);
+      key = await useKey(header.keyId, true);
     } catch (error) {
       if (error instanceof KmsError && error.code === 'NotFoundException') throw invalidCiphertext();
       throw error;

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { KmsFailure } from '../contract/errors.js';
 import { KEY_SPECS, type KeySpecInfo, type KeyUsage } from '../contract/key-specs.js';
 import type { JobInput, JobName, JobOutput, KeyRef } from '../contract/tasks.js';
-import type { Keyring } from '../keys/keyring.js';
+import type { CallerScope, Keyring } from '../keys/keyring.js';
 import type { KeyUsageTracker } from '../keys/usage-tracker.js';
 import { requireEnabled, requireNotPendingDeletion } from '../keys/states.js';
 import type { CryptoPool } from '../pool/crypto-pool.js';
@@ -66,7 +66,23 @@ export interface UseKeyOptions {
   grantOperation?: string;
   /** Quota classes charged once the key is known; default: none (management ops are charged by name). */
   quota?: (info: KeySpecInfo) => readonly string[];
+  /**
+   * The identifier is the key id a symmetric ciphertext of this engine carries: it names this engine's key
+   * whoever calls, as AWS decrypts another account's ciphertext without a KeyId.
+   */
+  fromCiphertext?: boolean;
 }
+
+/**
+ * Operations AWS allows on a key in another account, named by its ARN (the service model's "Cross-account
+ * use: Yes"). Every other operation takes keys of the caller's own account only.
+ */
+const CROSS_ACCOUNT_OPERATIONS: ReadonlySet<string> = new Set([
+  'CreateGrant', 'Decapsulate', 'Decrypt', 'DeriveSharedSecret', 'DescribeKey', 'Encapsulate', 'Encrypt',
+  'GenerateDataKey', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'GenerateDataKeyWithoutPlaintext',
+  'GenerateMac', 'GetKeyRotationStatus', 'GetPublicKey', 'ListGrants', 'ReEncrypt', 'RetireGrant', 'RevokeGrant',
+  'Sign', 'Verify', 'VerifyMac',
+]);
 
 export class RequestContext {
   /** ARNs of the keys and aliases this request touched: the audit record's resources. */
@@ -76,9 +92,13 @@ export class RequestContext {
   keySpec = '';
   /** ReEncrypt: the key its ciphertext was opened with, once authorized. */
   private reEncryptSourceKeyId: string | undefined;
+  /** Whose names a KeyId is read in, and whether another account's key may be named (by ARN). */
+  private readonly scope: CallerScope;
 
   constructor(readonly engine: Engine, readonly caller: Caller, readonly operation: string,
-    readonly input: Record<string, unknown>) {}
+    readonly input: Record<string, unknown>) {
+    this.scope = { account: caller.accountId, crossAccount: CROSS_ACCOUNT_OPERATIONS.has(operation) };
+  }
 
   get keyring(): Keyring {
     return this.engine.keyring;
@@ -86,7 +106,7 @@ export class RequestContext {
 
   /** Resolve once, charge quota, authorize, check state: the order AWS applies. */
   async useKey(identifier: string, options: UseKeyOptions): Promise<KeyRecord> {
-    const { key, alias } = await this.keyring.resolve(identifier, options.allowAlias);
+    const { key, alias } = await this.keyring.resolve(identifier, options.allowAlias, options.fromCiphertext ? undefined : this.scope);
     this.keyArns.push(key.arn);
     if (alias !== undefined) this.aliasArns.push(this.keyring.aliasArnOf(alias));
     if (this.keySpec === '') this.keySpec = key.spec;
@@ -112,7 +132,7 @@ export class RequestContext {
     this.reEncryptSourceKeyId = key.keyId;
     if (typeof this.input.DestinationKeyId !== 'string') return undefined;
     try {
-      return (await this.keyring.resolve(this.input.DestinationKeyId, true)).key.keyId === key.keyId;
+      return (await this.keyring.resolve(this.input.DestinationKeyId, true, this.scope)).key.keyId === key.keyId;
     } catch (error) {
       if (error instanceof KmsError) return false;
       throw error;

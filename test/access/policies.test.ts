@@ -256,6 +256,31 @@ describe('decisions', () => {
     expect(await failure(access.as('eve').send(new GenerateDataKeyCommand({ KeyId: arn, NumberOfBytes: 32 }))))
       .toEqual(accessDenied('eve', 'kms:GenerateDataKey', arn, 'no-resource'));
   });
+
+  it('a cross-account principal names a key here only by ARN, and only in operations AWS allows across accounts', async () => {
+    const { keyId, arn } = await keyWith([allow(arnOf('eve'), 'kms:*')]);
+    const aliasName = `alias/shared-${keyId.slice(0, 8)}`;
+    await root.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: keyId }));
+    const eve = access.as('eve');
+    const notFound = (message: string) => ({ name: 'NotFoundException', status: 404, message });
+    // A key id or alias name means one in eve's own account, which has none here.
+    expect(await failure(encrypt(eve, keyId))).toEqual(notFound(`Key 'arn:aws:kms:${REGION}:${OTHER_ACCOUNT}:key/${keyId}' does not exist`));
+    expect(await failure(encrypt(eve, aliasName))).toEqual(notFound(`Alias 'arn:aws:kms:${REGION}:${OTHER_ACCOUNT}:${aliasName}' is not found.`));
+    expect(await failure(eve.send(new DescribeKeyCommand({ KeyId: keyId })))).toMatchObject({ name: 'NotFoundException' });
+    // By key ARN or alias ARN it is this account's key.
+    const { CiphertextBlob } = await encrypt(eve, `arn:aws:kms:${REGION}:${ACCOUNT}:${aliasName}`);
+    expect((await eve.send(new DescribeKeyCommand({ KeyId: arn }))).KeyMetadata?.KeyId).toBe(keyId);
+    // A symmetric ciphertext names its key itself: Decrypt needs no KeyId across accounts either.
+    expect(Buffer.from((await eve.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!)).toEqual(plaintext);
+    // Management operations take keys of the caller's own account only, whatever the key policy allows.
+    expect(await failure(eve.send(new DisableKeyCommand({ KeyId: arn })))).toEqual(notFound(`Key '${arn}' does not exist`));
+    expect(await failure(eve.send(new TagResourceCommand({ KeyId: arn, Tags: [{ TagKey: 'k', TagValue: 'v' }] }))))
+      .toMatchObject({ name: 'NotFoundException' });
+    expect((await root.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState).toBe('Enabled');
+    // Eve's account lists no keys here, and cannot make any: the engine holds one account's keys.
+    expect((await eve.send(new ListKeysCommand({}))).Keys).toEqual([]);
+    expect(await failure(eve.send(new CreateKeyCommand({})))).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
+  });
 });
 
 describe('condition keys', () => {
