@@ -50,9 +50,9 @@ async function serve(): Promise<number> {
   const { FrontendLink } = await import('./cluster/frontend-link.js');
   const link = FrontendLink.fromEnvironment(config.frontends);
   if (link !== undefined) return serveFrontend(config, link);
-  if (config.tlsCert === undefined && !isLoopback(config.host)) {
-    console.warn(`kms-engine: warning: serving plain HTTP on ${config.host}, which is not a loopback address; set KMS_TLS_CERT and KMS_TLS_KEY`);
-  }
+  // Before anything is created (data dir, root key, credentials): a bad value is the only line a start prints.
+  const { checkServeEnvironment } = await import('./startup-checks.js');
+  await checkServeEnvironment(config);
   if (config.frontends > 1) {
     const { runFrontends } = await import('./cluster/frontends.js');
     return await runFrontends(config);
@@ -111,10 +111,12 @@ async function seed(args: string[]): Promise<number> {
   const core = await openEngine(config, console.log);
   try {
     await applySeedFile(core.engine, args[0]!, console.log);
+    core.announceCredentials();
+  } catch (error) {
+    core.credentials.withdraw();
+    throw error;
   } finally {
     await core.close();
   }
   return 0;
 }
-
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');

@@ -1,7 +1,8 @@
 // First-start secrets in KMS_DATA_DIR: the root wrapping key (32 random bytes) and the root principal's
-// credentials, both created with mode 0600. The credentials are printed once, when they are created.
+// credentials, both created with mode 0600. New credentials are printed once, when the start that created them
+// has succeeded; a start that fails removes them again (StartCredentials).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
 import { ConfigError } from './config.js';
@@ -25,20 +26,49 @@ const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const randomString = (length: number, alphabet: string): string =>
   Array.from(randomBytes(length), (byte) => alphabet[byte % alphabet.length]).join('');
 
-/** KMS_ACCESS_KEY_ID/KMS_SECRET_ACCESS_KEY, else the saved credentials, else new ones (saved and printed). */
-export function rootCredentials(config: Config, print: (line: string) => void): RootCredentials {
+/**
+ * The root credentials of this start: KMS_ACCESS_KEY_ID/KMS_SECRET_ACCESS_KEY, else the saved ones, else new
+ * ones, saved at once (KMS_FRONTENDS children read them from the file) but printed only by announce().
+ */
+export interface StartCredentials extends RootCredentials {
+  /** True when this start generated and saved them. */
+  readonly created: boolean;
+  /** Prints new credentials, once: called when the start has succeeded. Does nothing for existing ones. */
+  announce(print: (line: string) => void): void;
+  /**
+   * Removes new credentials that were never announced: a start that failed has not printed them, and the next
+   * start must generate (and print) its own rather than find these and stay silent.
+   */
+  withdraw(): void;
+}
+
+export function rootCredentials(config: Config): StartCredentials {
   if (config.accessKeyId !== undefined && config.secretAccessKey !== undefined) {
-    return { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey };
+    return existing({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey });
   }
   const path = join(config.dataDir, 'credentials');
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as RootCredentials;
+  if (existsSync(path)) return existing(JSON.parse(readFileSync(path, 'utf8')) as RootCredentials);
   const credentials = {
     accessKeyId: 'AKIA' + randomString(16, ALPHANUMERIC),
     secretAccessKey: randomString(40, ALPHANUMERIC + 'abcdefghijklmnopqrstuvwxyz'),
   };
   writeFileSync(path, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-  print(`kms-engine: created root credentials (saved to ${path}):`);
-  print(`  AWS_ACCESS_KEY_ID=${credentials.accessKeyId}`);
-  print(`  AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`);
-  return credentials;
+  let announced = false;
+  return {
+    ...credentials,
+    created: true,
+    announce(print) {
+      if (announced) return;
+      announced = true;
+      print(`kms-engine: created root credentials (saved to ${path}):`);
+      print(`  AWS_ACCESS_KEY_ID=${credentials.accessKeyId}`);
+      print(`  AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`);
+    },
+    withdraw() {
+      if (!announced) rmSync(path, { force: true });
+    },
+  };
 }
+
+const existing = (credentials: RootCredentials): StartCredentials =>
+  ({ ...credentials, created: false, announce() {}, withdraw() {} });

@@ -22,13 +22,14 @@ import { parseQuotas, throttlingError } from './quota/index.js';
 import { openRequestQuotas } from './quota/open.js';
 import { FrontendBuckets } from './cluster/frontend-buckets.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
-import { rootCredentials } from './secrets.js';
-import { prepareRootKeys, rootKeyPlan } from './root-key/open.js';
+import { rootCredentials, type StartCredentials } from './secrets.js';
+import { prepareRootKeys, rootKeyPlan, type RootKeyPlan } from './root-key/open.js';
 import { openStore } from './store/open.js';
-import { loadTlsOptions, type TlsListenOptions } from './tls.js';
+import { loadTlsOptions, plainHttpWarning, type TlsListenOptions } from './tls.js';
 import { createRealism } from './realism-config.js';
 import type { FrontendLink } from './cluster/frontend-link.js';
-import { applySeedFile } from './seed/apply.js';
+import { applyStartupSeedFile } from './seed/apply.js';
+import { listenError } from './listen-errors.js';
 
 export interface RunningServer {
   url: string;
@@ -66,7 +67,17 @@ export async function openEngine(config: Config, print: (line: string) => void, 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const rootKeys = rootKeyPlan(config);
   const preparedRootKeys = prepareRootKeys(rootKeys);
-  const credentials = rootCredentials(config, print);
+  const credentials = rootCredentials(config);
+  try {
+    return await assembleEngine(config, print, frontend, rootKeys, preparedRootKeys, credentials);
+  } catch (error) {
+    credentials.withdraw(); // a failed start printed no credentials: the next one makes and prints its own
+    throw error;
+  }
+}
+
+async function assembleEngine(config: Config, print: (line: string) => void, frontend: FrontendLink | undefined,
+  rootKeys: RootKeyPlan, preparedRootKeys: { close(): void }, credentials: StartCredentials) {
   const identities = loadIdentities({
     accountId: config.accountId, rootAccessKeyId: credentials.accessKeyId,
     rootSecretAccessKey: credentials.secretAccessKey, identitiesFile: config.identitiesFile,
@@ -105,7 +116,9 @@ export async function openEngine(config: Config, print: (line: string) => void, 
   const keyUsage = new KeyUsageTracker(sharedStore);
   const engine: Engine = { config, keyring, pool, access, quotas, keyUsage };
   return {
-    engine, identities, store, pool, limiter, nodeId, cluster,
+    engine, identities, store, pool, limiter, nodeId, cluster, credentials,
+    /** Prints root credentials this start created, once it has succeeded (`print`: openEngine's). */
+    announceCredentials() { credentials.announce(print); },
     setTaskObserver(observer: typeof onTask) { onTask = observer; },
     setThrottleObserver(observer: (quotaClass: string) => void) { onThrottle = observer; },
     async close() {
@@ -123,6 +136,16 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   frontend?: FrontendLink): Promise<RunningServer> {
   const tls = loadTlsOptions(config);
   const core = await openEngine(config, print, frontend);
+  try {
+    return await serveEngine(core, config, print, frontend, tls);
+  } catch (error) {
+    core.credentials.withdraw(); // the start failed: its new credentials were never printed
+    throw error;
+  }
+}
+
+async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config: Config, print: (line: string) => void,
+  frontend: FrontendLink | undefined, tls: TlsListenOptions | undefined): Promise<RunningServer> {
   const { engine, identities, pool, limiter, store } = core;
   let keysByState: Record<string, number> = {};
   const refreshKeyStates = () => store.countKeysByState().then((counts) => { keysByState = counts; }, () => {});
@@ -146,7 +169,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
     metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
   });
   core.setThrottleObserver((quotaClass) => metrics.throttled(quotaClass));
-  if (config.seedFile !== undefined) await applySeedFile(engine, config.seedFile, print);
+  if (config.seedFile !== undefined) await applyStartupSeedFile(engine, config.seedFile, print);
   const realism: Realism | undefined = createRealism(config);
   const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism, nodeId };
 
@@ -168,7 +191,13 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   const scheme = tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (frontend !== undefined) frontend.listening(url); // the primary prints the line once all children listen
-  else print(`kms-engine listening on ${url}`);
+  else {
+    // Only now that it listens: a start that fails prints its one line and nothing else.
+    const warning = plainHttpWarning(config);
+    if (warning !== undefined) console.warn(warning);
+    core.announceCredentials();
+    print(`kms-engine listening on ${url}`);
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -194,7 +223,7 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config, tls
     // which would let a stalled client hold a connection for up to 40 s past a 10 s deadline.
     const serverOptions = { ...tls?.serverOptions, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS };
     const server = serve({ fetch, port: config.port, hostname: config.host, ...tls, serverOptions }, () => resolve(server));
-    server.once('error', reject);
+    server.once('error', (error) => reject(listenError(error, config.host, config.port)));
     if ('headersTimeout' in server) {
       server.headersTimeout = config.headersTimeoutMs;
       server.requestTimeout = config.requestTimeoutMs;

@@ -35,3 +35,11 @@ function readPem(path: string, variable: string): Buffer {
     throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
 }
+
+/** The warning a server without TLS prints once it listens on an address other machines can reach. */
+export function plainHttpWarning(config: Pick<Config, 'tlsCert' | 'host'>): string | undefined {
+  if (config.tlsCert !== undefined || isLoopback(config.host)) return undefined;
+  return `kms-engine: warning: serving plain HTTP on ${config.host}, which is not a loopback address; set KMS_TLS_CERT and KMS_TLS_KEY`;
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');

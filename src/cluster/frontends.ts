@@ -3,8 +3,8 @@
 // workers are; N processes each run a whole engine (Hono + pipeline + their own Piscina pool) on one store.
 //
 // The primary serves no requests. It:
-//  - does once, before forking, what must happen once: data dir, root key file, credentials (printed once),
-//    node id, store migrations, KMS_SEED_FILE;
+//  - does once, before forking, what must happen once: data dir, root key file, credentials (printed once, when
+//    every child listens), node id, store migrations, KMS_SEED_FILE;
 //  - prints the `listening on` line once every child listens; a child's start-up failure stops everything
 //    with that child's one-line error and its exit code;
 //  - relays cache invalidations between children and acknowledges them to the writer once every sibling
@@ -19,7 +19,8 @@ import { mkdirSync } from 'node:fs';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
-import { rootCredentials } from '../secrets.js';
+import { rootCredentials, type StartCredentials } from '../secrets.js';
+import { plainHttpWarning } from '../tls.js';
 import { TokenBucketTable } from '../quota/bucket-table.js';
 import { openStore } from '../store/open.js';
 import { FRONTEND_INDEX_ENV, type Change, type ToChild, type ToPrimary } from './frontend-link.js';
@@ -60,29 +61,41 @@ interface Gathering<T> {
 }
 
 export async function runFrontends(config: Config, output: Output = { print: console.log, error: console.error }): Promise<number> {
-  await prepareOnce(config, output.print);
-  return new Primary(config, output).run();
+  const credentials = await prepareOnce(config, output.print);
+  return new Primary(config, output, credentials).run();
 }
 
-/** Everything that must happen exactly once, whatever the number of children. */
-async function prepareOnce(config: Config, print: (line: string) => void): Promise<void> {
+/**
+ * Everything that must happen exactly once, whatever the number of children. New root credentials are saved
+ * here (the children read them) but printed only once every child listens; a failure here removes them.
+ */
+async function prepareOnce(config: Config, print: (line: string) => void): Promise<StartCredentials> {
   if (config.seedFile !== undefined) {
     // The seed needs an engine (keyring, pool for key material); openEngine also does everything below.
     const { openEngine } = await import('../server.js');
-    const { applySeedFile } = await import('../seed/apply.js');
+    const { applyStartupSeedFile } = await import('../seed/apply.js');
     const core = await openEngine(config, print);
     try {
-      await applySeedFile(core.engine, config.seedFile, print);
+      await applyStartupSeedFile(core.engine, config.seedFile, print);
+    } catch (error) {
+      core.credentials.withdraw();
+      throw error;
     } finally {
       await core.close();
     }
-    return;
+    return core.credentials;
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   prepareRootKeys(rootKeyPlan(config)).close();
-  rootCredentials(config, print);
-  const store = await openStore(config, resolveNodeId(config)); // runs the migrations
-  await store.close();
+  const credentials = rootCredentials(config);
+  try {
+    const store = await openStore(config, resolveNodeId(config)); // runs the migrations
+    await store.close();
+  } catch (error) {
+    credentials.withdraw();
+    throw error;
+  }
+  return credentials;
 }
 
 class Primary {
@@ -99,7 +112,7 @@ class Primary {
   #exitCode = 0;
   #done!: (code: number) => void;
 
-  constructor(private readonly config: Config, private readonly output: Output) {}
+  constructor(private readonly config: Config, private readonly output: Output, private readonly credentials: StartCredentials) {}
 
   run(): Promise<number> {
     const finished = new Promise<number>((resolve) => { this.#done = resolve; });
@@ -138,6 +151,9 @@ class Primary {
         if (!this.#started && [...this.#slots.values()].every((each) => each.ready)) {
           this.#started = true;
           const workers = Math.max(1, Math.round(this.config.workers / this.config.frontends));
+          const warning = plainHttpWarning(this.config);
+          if (warning !== undefined) this.output.error(warning);
+          this.credentials.announce(this.output.print);
           this.output.print(`kms-engine: ${this.config.frontends} front ends, ${workers} crypto worker${workers === 1 ? '' : 's'} each`);
           this.output.print(`kms-engine listening on ${message.url}`);
         }
@@ -281,6 +297,8 @@ class Primary {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#exitCode = exitCode;
+    // A start that failed printed no credentials: the next start makes and prints its own.
+    if (!this.#started) this.credentials.withdraw();
     if (isError) this.output.error(line);
     else this.output.print(line);
     for (const [index, slot] of this.#slots) {

@@ -2,6 +2,7 @@
 // fixtures that hard-code expected MACs, public keys and ciphertexts. Idempotent: a key, alias or tag that
 // already exists as the file describes it is left alone. The whole file is validated before anything is written.
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config.js';
 import type { KmsFailure } from '../contract/errors.js';
 import { isRegionalKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
@@ -93,15 +94,19 @@ function parseSeedKey(entry: unknown, where: string): SeedKey {
   return { keyId: e.keyId, spec, usage: usage as KeyUsage, material, aliases: [...new Set(aliases as string[])], tags: uniqueTags, description };
 }
 
-/** Applies a seed file to the engine's store; returns how many keys were created. */
-export async function applySeedFile(engine: Engine, file: string, print: (line: string) => void): Promise<number> {
+function readSeedFile(file: string): SeedKey[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    throw new SeedError(`${file}: cannot be read`);
+  } catch (error) {
+    throw new SeedError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const keys = parseSeedFile(text, file);
+  return parseSeedFile(text, file);
+}
+
+/** Applies a seed file to the engine's store; returns how many keys were created. */
+export async function applySeedFile(engine: Engine, file: string, print: (line: string) => void): Promise<number> {
+  const keys = readSeedFile(file);
   const { keyring, pool, access } = engine;
   await checkMaterials(engine, file, keys);
   let created = 0;
@@ -147,5 +152,27 @@ async function checkMaterials(engine: Engine, file: string, keys: readonly SeedK
     const materialId = derivedMaterialId(seed.keyId, seed.material);
     const result = await engine.pool.run({ op: 'wrapMaterial', keyId: seed.keyId, materialId, spec: seed.spec, material: seed.material });
     if (!result.ok) throw new SeedError(`${file}: keys[${index}] (${seed.keyId}): field material: ${(result as KmsFailure).message}`);
+  }
+}
+
+/**
+ * KMS_SEED_FILE at start: a file that cannot be read, does not parse or holds material the workers refuse stops
+ * the server with one line naming the variable (ConfigError), not only the file.
+ */
+export async function applyStartupSeedFile(engine: Engine, file: string, print: (line: string) => void): Promise<number> {
+  return namingTheVariable(() => applySeedFile(engine, file, print));
+}
+
+/** Reads and validates KMS_SEED_FILE without a store, before start-up creates anything (src/startup-checks.ts). */
+export async function checkStartupSeedFile(file: string): Promise<void> {
+  await namingTheVariable(async () => readSeedFile(file));
+}
+
+async function namingTheVariable<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof SeedError) throw new ConfigError(`KMS_SEED_FILE: ${error.message}`);
+    throw error;
   }
 }

@@ -3,7 +3,7 @@
 // primary keeps the buckets; test/frontends/quotas.test.ts floods them).
 import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ async function serveToExit(env: Record<string, string>, timeoutMs = 30_000) {
     child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
   });
   clearInterval(watcher);
-  return { status, output, children: [...seen] };
+  return { status, output, children: [...seen], dataDir };
 }
 
 describe('KMS_FRONTENDS start-up', () => {
@@ -68,7 +68,7 @@ describe('KMS_FRONTENDS start-up', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const { status, output, children } = await serveToExit({ KMS_FRONTENDS: '2', PORT: String(port) });
+      const { status, output, children, dataDir } = await serveToExit({ KMS_FRONTENDS: '2', PORT: String(port) });
       expect(status).not.toBe(0);
       expect(status).not.toBeNull();
       expect(children).toHaveLength(2); // both front ends were started, and both failed
@@ -77,11 +77,34 @@ describe('KMS_FRONTENDS start-up', () => {
       expect(lines[0]).toMatch(/^kms-engine: .*EADDRINUSE/);
       expect(output).not.toContain('listening on');
       expect(output).not.toMatch(/\n\s+at /); // no stack trace
+      // The one line is all it printed: the credentials the primary made for this start are not printed, and
+      // are removed so that the next start prints its own.
+      expect(output.trim().split('\n'), output).toHaveLength(1);
+      expect(existsSync(join(dataDir, 'credentials'))).toBe(false);
       await sleep(200);
       for (const pid of children) expect(isAlive(pid)).toBe(false);
     } finally {
       blocker.close();
     }
+  });
+
+  it.each([
+    ['KMS_QUOTAS', () => 'Encrypt=fast'],
+    ['HOST', () => '999.1.1.1'],
+    ['KMS_SEED_FILE', () => join(work, 'absent-seed.json')],
+    // Found by the primary's engine (the workers refuse the material), after it made the data dir and credentials.
+    ['KMS_SEED_FILE', () => {
+      const path = join(work, 'bad-material.json');
+      writeFileSync(path, JSON.stringify({ keys: [{ keyId: 'b3c1e6b0-5d2f-4e8a-9b71-0c4d2e6f8a09', keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY', material: 'AAAA' }] }));
+      return path;
+    }],
+  ])('a bad %s stops the primary with one line naming it, before any front end, and no credentials', async (variable, value) => {
+    const { status, output, children, dataDir } = await serveToExit({ KMS_FRONTENDS: '2', [variable]: value() });
+    expect(status, output).toBe(2);
+    expect(output.trim().split('\n'), output).toHaveLength(1);
+    expect(output).toMatch(new RegExp(`^kms-engine: ${variable}: `));
+    expect(children).toHaveLength(0);
+    expect(existsSync(join(dataDir, 'credentials'))).toBe(false);
   });
 
   it('applies KMS_SEED_FILE once, in the primary, before the front ends start', async () => {

@@ -1,0 +1,70 @@
+// Every environment value `serve` reads, checked before start-up creates anything (data directory, root key,
+// root credentials, store): a bad one stops the server with the one line naming the variable (interface.md),
+// and a start that fails this way leaves nothing behind, in particular no credentials printed or saved.
+// loadConfig (config.ts) has already checked the plain values; these are the ones that need parsing against
+// tables, reading a file or asking the system.
+import { lookup } from 'node:dns/promises';
+import { createServer } from 'node:net';
+import { loadIdentities } from './auth/identities.js';
+import { ConfigError, type Config } from './config.js';
+import { listenError } from './listen-errors.js';
+import { parseQuotas } from './quota/index.js';
+import { createRealism } from './realism-config.js';
+import { checkStartupSeedFile } from './seed/apply.js';
+import { loadTlsOptions } from './tls.js';
+
+export async function checkServeEnvironment(config: Config): Promise<void> {
+  loadTlsOptions(config);
+  quotasOf(config);
+  checkIdentitiesFile(config);
+  createRealism(config);
+  if (config.seedFile !== undefined) await checkStartupSeedFile(config.seedFile);
+  await checkHost(config.host);
+}
+
+/** KMS_QUOTAS for KMS_REGION; a bad item is a ConfigError naming the variable and the item. */
+export function quotasOf(config: Pick<Config, 'quotas' | 'region'>): ReturnType<typeof parseQuotas> {
+  try {
+    return parseQuotas(config.quotas, config.region);
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * KMS_IDENTITIES, read and compiled as at start but against no root access key: the real root's may not exist
+ * yet. (A clash with a configured or saved root key is still refused when the engine loads the file; a newly
+ * generated one cannot clash.)
+ */
+function checkIdentitiesFile(config: Config): void {
+  if (config.identitiesFile === undefined) return;
+  try {
+    loadIdentities({ accountId: config.accountId, rootAccessKeyId: '', rootSecretAccessKey: '', identitiesFile: config.identitiesFile });
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * HOST must resolve and be an address of this machine. Checked by listening on a free port of it and closing
+ * again, which answers both with the system's own verdict and leaves PORT alone (a port in use is reported when
+ * the server listens, by listenError).
+ */
+async function checkHost(host: string): Promise<void> {
+  try {
+    await lookup(host);
+  } catch (error) {
+    throw listenError(error, host, 0);
+  }
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(0, host, resolve);
+    });
+  } catch (error) {
+    throw listenError(error, host, 0);
+  } finally {
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+}

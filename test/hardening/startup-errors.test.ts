@@ -1,0 +1,115 @@
+// interface.md: "A bad value in any of these stops the server at start with one clear line naming the variable",
+// and the root credentials are "generated at first start, saved ... and printed once". The real CLI, started on a
+// fresh data directory with one bad value: a non-zero status, exactly one line of output naming the variable,
+// and no credentials printed or left saved (the next good start must print its own).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { startServer } from '../support/server.js';
+
+const BIN = join(PROJECT_ROOT, 'bin', 'kms-engine.js');
+const work = mkdtempSync(join(tmpdir(), 'kms-engine-start-errors-'));
+const SEED_KEY_ID = 'b3c1e6b0-5d2f-4e8a-9b71-0c4d2e6f8a01';
+
+const file = (name: string, content: unknown): string => {
+  const path = join(work, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+};
+
+let blocker: Server;
+let takenPort: number;
+
+beforeAll(async () => {
+  blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  takenPort = (blocker.address() as { port: number }).port;
+});
+
+afterAll(() => {
+  blocker?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** `kms-engine serve` to its end on a data directory that does not exist yet. */
+async function serveToExit(env: Record<string, string>) {
+  const dataDir = join(mkdtempSync(join(work, 'run-')), 'data');
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', KMS_DATA_DIR: dataDir, KMS_WORKERS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const status = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 30_000);
+    child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
+  });
+  return { status, output, dataDir };
+}
+
+function expectOneLineNaming(run: { status: number | null; output: string; dataDir: string }, variable: string) {
+  expect(run.status, run.output).not.toBeNull();
+  expect(run.status, run.output).not.toBe(0);
+  const lines = run.output.split('\n').filter((line) => line !== '');
+  expect(lines, run.output).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^kms-engine: ${variable}: `));
+  expect(run.output).not.toContain('AWS_SECRET_ACCESS_KEY');
+  expect(existsSync(join(run.dataDir, 'credentials')), 'credentials left saved').toBe(false);
+}
+
+describe('a bad environment value stops `kms-engine serve` with one line naming it', () => {
+  // Checked before anything is created: not even the data directory.
+  it.each([
+    ['KMS_QUOTAS', 'aws,fast'],
+    ['KMS_QUOTAS', 'Nonsense=5'],
+    ['KMS_IDENTITIES', join(work, 'absent-identities.json')],
+    ['KMS_IDENTITIES', file('bad-identities.json', { identities: [{ accessKeyId: 'AKIABADBADBADBAD0001', secretAccessKey: 'secret-secret-secret', arn: 'not-an-arn' }] })],
+    ['KMS_SEED_FILE', '/nonexistent.json'],
+    ['KMS_SEED_FILE', file('not-json.json', '{"keys": [')],
+    ['KMS_SEED_FILE', file('bad-key-id.json', { keys: [{ keyId: 'not-a-uuid' }] })],
+    ['KMS_LATENCY', 'bogus'],
+    ['KMS_FAULTS', 'bogus'],
+    ['HOST', '999.1.1.1'],
+    ['HOST', '10.123.45.67'], // well-formed, but no address of this machine
+  ])('%s=%s', async (variable, value) => {
+    const run = await serveToExit({ [variable]: value });
+    expectOneLineNaming(run, variable);
+    expect(run.status).toBe(2);
+    expect(existsSync(run.dataDir), 'data directory created').toBe(false);
+    if (variable === 'KMS_IDENTITIES') expect(run.output).not.toContain('secret-secret-secret');
+  });
+
+  it('the plain-HTTP warning does not come before a fatal error: HOST=0.0.0.0 with a bad KMS_QUOTAS', async () => {
+    const run = await serveToExit({ HOST: '0.0.0.0', KMS_QUOTAS: 'fast' });
+    expectOneLineNaming(run, 'KMS_QUOTAS');
+  });
+
+  // Found only once the engine is open (the port is in use; the workers refuse the seed's fixed material).
+  it.each([
+    ['PORT', () => ({ PORT: String(takenPort) }), /EADDRINUSE/],
+    ['KMS_SEED_FILE', () => ({
+      KMS_SEED_FILE: file('bad-material.json', { keys: [{ keyId: SEED_KEY_ID, keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY', material: 'AAAA' }] }),
+    }), /field material/],
+  ])('%s found late: still one line, and the credentials made for the start are removed', async (variable, env, detail) => {
+    const run = await serveToExit(env());
+    expectOneLineNaming(run, variable);
+    expect(run.output).toMatch(detail);
+  });
+
+  it('the next good start on the same data directory creates and prints credentials', async () => {
+    const failed = await serveToExit({ PORT: String(takenPort) });
+    expectOneLineNaming(failed, 'PORT');
+    const server = await startServer({ dataDir: failed.dataDir });
+    try {
+      expect(server.output().match(/AWS_SECRET_ACCESS_KEY=/g)).toHaveLength(1);
+      expect(server.output()).toContain(`AWS_SECRET_ACCESS_KEY=${server.credentials.secretAccessKey}`);
+    } finally {
+      await server.remove();
+    }
+  });
+});
