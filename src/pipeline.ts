@@ -98,6 +98,8 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
         error: failure === undefined ? undefined : { code: failure.code, message: failure.message },
         keyArns: ctx?.keyArns ?? [],
         aliasArns: ctx?.aliasArns,
+        // Only a call that succeeded used its key material.
+        keyMaterial: failure === undefined ? ctx : undefined,
         readOnly: operation.readOnly,
         nodeId: pipeline.nodeId,
       });

@@ -11,9 +11,10 @@
 
 import { randomUUID } from 'node:crypto';
 import { decodeGrantToken } from '../auth/grants.js';
+import { principalIdOf } from '../auth/principal-id.js';
 import { isCryptoOperation } from '../quota/classes.js';
 import { SortedRecord } from './chain.js';
-import { lowerCamel, requestElements, responseElements, type KeyOrder } from './shapes.js';
+import { requestElements, responseElements, type KeyOrder } from './shapes.js';
 
 export const EVENT_VERSION = '1.11';
 export const EVENT_SOURCE = 'kms.amazonaws.com';
@@ -35,6 +36,16 @@ export interface AuditUserIdentity {
   accessKeyId?: string;
   userName?: string;
   invokedBy?: string;
+}
+
+/**
+ * The key material a call used, by role: a symmetric encryption key's (Encrypt, Decrypt, GenerateDataKey*), or
+ * ReEncrypt's source and destination. Material ids are not secret (DescribeKey shows a key's current one).
+ */
+export interface KeyMaterialUsed {
+  readonly keyMaterialId?: string | undefined;
+  readonly sourceKeyMaterialId?: string | undefined;
+  readonly destinationKeyMaterialId?: string | undefined;
 }
 
 export interface AuditResource {
@@ -96,6 +107,8 @@ export interface AuditCall {
   readOnly: boolean;
   /** Which engine node served the call (several nodes can share one key store). */
   nodeId?: string;
+  /** The key material a successful call used (additionalEventData); the operation knows it, its output may not. */
+  keyMaterial?: KeyMaterialUsed;
   /** Extra non-secret facts only the pipeline knows, e.g. the grantId a RetireGrant by token resolved to. */
   additionalEventData?: Record<string, unknown>;
   tlsDetails?: TlsDetails;
@@ -117,8 +130,15 @@ const RESPONSE_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
   CreateCustomKeyStore: ['CustomKeyStoreId'],
 };
 
-/** Output members that CloudTrail moves into additionalEventData on cryptographic operations (2025+). */
-const KEY_MATERIAL_OUTPUTS = ['KeyMaterialId', 'SourceKeyMaterialId', 'DestinationKeyMaterialId'] as const;
+/**
+ * Request members the engine defaults when the caller leaves them out (the model's documented defaults, which
+ * the operations apply): CloudTrail shows the algorithm a call used, `"encryptionAlgorithm": "SYMMETRIC_DEFAULT"`.
+ */
+const REQUEST_DEFAULTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  Encrypt: { EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+  Decrypt: { EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+  ReEncrypt: { SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT', DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+};
 
 /** Operations whose requestParameters CloudTrail logs as null (their inputs are a size or a bearer token). */
 const NULL_REQUEST_PARAMETERS: ReadonlySet<string> = new Set(['GenerateRandom', 'RetireGrant']);
@@ -166,14 +186,17 @@ function shared<T extends object>(value: T): T {
   return value;
 }
 
-/** Keys sorted, as in every object of a record: accessKeyId, accountId, arn, principalId, type, userName. */
+/**
+ * Keys sorted, as in every object of a record: accessKeyId, accountId, arn, principalId, type, userName. Made once
+ * per principal (userIdentityOf), so deriving the principalId costs nothing per request.
+ */
 function userIdentityFrom(principal: AuditPrincipal): AuditUserIdentity {
   const identity = {} as AuditUserIdentity;
   identity.accessKeyId = principal.accessKeyId;
   identity.accountId = principal.accountId;
   identity.arn = principal.arn;
-  // The root principal's id is the account id; other ids are IAM-internal and not known here.
-  if (principal.type === 'Root') identity.principalId = principal.accountId;
+  const principalId = principalIdOf(principal.type, principal.arn, principal.accountId);
+  if (principalId !== undefined) identity.principalId = principalId;
   identity.type = principal.type;
   if (principal.userName !== undefined) identity.userName = principal.userName;
   return shared(identity);
@@ -244,11 +267,13 @@ function withSortedMember(object: Record<string, unknown>, key: string, value: u
 
 function requestParametersOf(e: AuditCall, order: KeyOrder): Record<string, unknown> | null {
   if (e.request === undefined || NULL_REQUEST_PARAMETERS.has(e.operation)) return null;
-  const parameters = requestElements(e.operation, e.request, order);
-  // CloudTrail names the key a Decrypt used even when the caller left KeyId out (symmetric ciphertext
-  // self-describes its key).
-  if (e.operation === 'Decrypt' && parameters.keyId === undefined && e.keyArns.length === 1) {
-    return withSortedMember(parameters, 'keyId', e.keyArns[0]);
+  const defaults = Object.hasOwn(REQUEST_DEFAULTS, e.operation) ? REQUEST_DEFAULTS[e.operation] : undefined;
+  const parameters = requestElements(e.operation, e.request, order, defaults);
+  // CloudTrail names the key a Decrypt used by its ARN, also when the caller left KeyId out (symmetric
+  // ciphertext self-describes its key) or named it by key id or alias.
+  if (e.operation === 'Decrypt' && e.keyArns.length === 1) {
+    if (parameters.keyId === undefined) return withSortedMember(parameters, 'keyId', e.keyArns[0]);
+    parameters.keyId = e.keyArns[0];
   }
   return parameters;
 }
@@ -267,20 +292,22 @@ function retiredGrantId(request: Record<string, unknown> | undefined): string | 
   }
 }
 
+/** Members written in sorted order: destinationKeyMaterialId, grantId, keyMaterialId, nodeId, sourceKeyMaterialId. */
 function additionalEventDataOf(e: AuditCall): Record<string, unknown> | undefined {
   const data: Record<string, unknown> = {};
-  if (e.response !== undefined && !Object.hasOwn(RESPONSE_ELEMENTS, e.operation)) {
-    for (const member of KEY_MATERIAL_OUTPUTS) {
-      const value = e.response[member];
-      if (typeof value === 'string') data[lowerCamel(member)] = value;
-    }
-  }
+  const material = e.keyMaterial;
+  if (material?.destinationKeyMaterialId !== undefined) data.destinationKeyMaterialId = material.destinationKeyMaterialId;
   if (e.operation === 'RetireGrant') {
     const grantId = retiredGrantId(e.request);
     if (grantId !== undefined) data.grantId = grantId;
   }
-  if (e.additionalEventData !== undefined) Object.assign(data, e.additionalEventData);
+  if (material?.keyMaterialId !== undefined) data.keyMaterialId = material.keyMaterialId;
   if (e.nodeId !== undefined) data.nodeId = e.nodeId;
+  if (material?.sourceKeyMaterialId !== undefined) data.sourceKeyMaterialId = material.sourceKeyMaterialId;
+  if (e.additionalEventData !== undefined) {
+    Object.assign(data, e.additionalEventData);
+    if (e.nodeId !== undefined) data.nodeId = e.nodeId; // the serving node is the engine's to say
+  }
   const keys = Object.keys(data);
   if (keys.length === 0) return undefined;
   if (isSorted(keys)) return data;

@@ -147,10 +147,12 @@ function convertMembers(
   members: Readonly<Record<string, ShapeRef>>,
   only: readonly string[] | undefined,
   order: KeyOrder,
+  defaults?: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const member of membersOf(members)) {
-    const item = value[member.name];
+    let item = value[member.name];
+    if (item === undefined && defaults !== undefined) item = defaults[member.name];
     if (item === undefined || (only !== undefined && !only.includes(member.name))) continue;
     const converted = convert(item, member.shape, order);
     if (converted !== undefined) out[member.camel] = converted;
@@ -163,12 +165,14 @@ const unobserved = (): KeyOrder => ({ sorted: true });
 
 /**
  * The request members of `operation` that CloudTrail may show, lowerCamelCase, keys sorted at every depth
- * unless `order.sorted` comes back false; `{}` for an unknown operation.
+ * unless `order.sorted` comes back false; `{}` for an unknown operation. `defaults` (PascalCase, as on the wire)
+ * stand in for members the request leaves out: CloudTrail shows the value the call used, not only what was sent.
  */
-export function requestElements(operation: string, request: Record<string, unknown>, order = unobserved()): Record<string, unknown> {
+export function requestElements(operation: string, request: Record<string, unknown>, order = unobserved(),
+  defaults?: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const input = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation]!.input : null;
   if (input === null) return {};
-  return convertMembers(request, SHAPES[input]?.members ?? {}, undefined, order);
+  return convertMembers(request, SHAPES[input]?.members ?? {}, undefined, order, defaults);
 }
 
 /** Only the listed output members of `operation` (an allow-list), lowerCamelCase, secrets still removed. */

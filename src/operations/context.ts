@@ -90,6 +90,13 @@ export class RequestContext {
   readonly aliasArns: string[] = [];
   /** Spec of the (first) key used, for per-spec latency metrics. */
   keySpec = '';
+  /**
+   * The material a symmetric encryption key used (ReEncrypt: on each side), set by the operation once it has
+   * chosen it: the audit record's additionalEventData, whether or not the response carries it (Encrypt's does not).
+   */
+  keyMaterialId: string | undefined = undefined;
+  sourceKeyMaterialId: string | undefined = undefined;
+  destinationKeyMaterialId: string | undefined = undefined;
   /** ReEncrypt: the key its ciphertext was opened with, once authorized. */
   private reEncryptSourceKeyId: string | undefined;
   /** Whose names a KeyId is read in, and whether another account's key may be named (by ARN). */

@@ -36,6 +36,7 @@ function dataKey(name: string, withPlaintext: boolean): Operation {
       const key = await wrappingKey(ctx, name, cryptoQuota);
       const ref = keyRef(key);
       const out = await ctx.job({ op: 'generateDataKey', key: ref, bytes, context: contextOf(input), withPlaintext });
+      ctx.keyMaterialId = ref.materialId;
       return {
         CiphertextBlob: b64(out.ciphertext),
         Plaintext: out.plaintext === undefined ? undefined : b64(out.plaintext),
@@ -59,6 +60,7 @@ function dataKeyPair(name: string, withPlaintext: boolean): Operation {
       const key = await wrappingKey(ctx, name, () => [`datakeypair:${pairSpec}`]);
       const ref = keyRef(key);
       const out = await ctx.job({ op: 'generateDataKeyPair', key: ref, pairSpec, context: contextOf(input), withPlaintext });
+      ctx.keyMaterialId = ref.materialId;
       return {
         PrivateKeyCiphertextBlob: b64(out.privateKeyCiphertext),
         PrivateKeyPlaintext: out.privateKeyPlaintext === undefined ? undefined : b64(out.privateKeyPlaintext),

@@ -10,6 +10,7 @@ export const decrypt: Operation = {
     refuseRecipient(input);
     const { plaintext } = await ctx.job({ op: 'decrypt', source: sealed });
     const algorithm = sealed.kind === 'symmetric' ? 'SYMMETRIC_DEFAULT' : sealed.algorithm;
-    return { KeyId: key.arn, Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm, KeyMaterialId: materialIdOf(sealed) };
+    ctx.keyMaterialId = materialIdOf(sealed);
+    return { KeyId: key.arn, Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm, KeyMaterialId: ctx.keyMaterialId };
   },
 };

@@ -12,6 +12,8 @@ export const encrypt: Operation = {
     const plaintext = input.Plaintext as Buffer;
     const target = sealTarget(key, algorithm, contextOf(input), plaintext.length);
     const { ciphertext } = await ctx.job({ op: 'encrypt', target, plaintext });
+    // RSA encryption uses the key's one public key: AWS names no material for it.
+    if (target.kind === 'symmetric') ctx.keyMaterialId = target.key.materialId;
     return { CiphertextBlob: b64(ciphertext), KeyId: key.arn, EncryptionAlgorithm: algorithm };
   },
 };

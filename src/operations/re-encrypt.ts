@@ -17,14 +17,16 @@ export const reEncrypt: Operation = {
     // The plaintext's size is unknown here; the worker's RSA encrypt guards the OAEP limit itself.
     const target = sealTarget(destination, algorithm, contextOf(input, 'DestinationEncryptionContext'), 0);
     const { ciphertext } = await ctx.job({ op: 'reEncrypt', source: source.sealed, target });
+    ctx.sourceKeyMaterialId = materialIdOf(source.sealed);
+    ctx.destinationKeyMaterialId = target.kind === 'symmetric' ? target.key.materialId : undefined;
     return {
       CiphertextBlob: b64(ciphertext),
       SourceKeyId: source.key.arn,
       KeyId: destination.arn,
       SourceEncryptionAlgorithm: source.sealed.kind === 'symmetric' ? 'SYMMETRIC_DEFAULT' : source.sealed.algorithm,
       DestinationEncryptionAlgorithm: algorithm,
-      SourceKeyMaterialId: materialIdOf(source.sealed),
-      DestinationKeyMaterialId: target.kind === 'symmetric' ? target.key.materialId : undefined,
+      SourceKeyMaterialId: ctx.sourceKeyMaterialId,
+      DestinationKeyMaterialId: ctx.destinationKeyMaterialId,
     };
   },
 };

@@ -55,7 +55,8 @@ const operations = Object.keys(SERVICE_MODEL.operations);
 const rarely = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
   fc.oneof({ arbitrary: fc.constant(undefined), weight: 6 }, { arbitrary, weight: 1 });
 const principal: fc.Arbitrary<AuditPrincipal | undefined> = fc.option(fc.record({
-  arn: fc.constantFrom('arn:aws:iam::111122223333:root', 'arn:aws:iam::111122223333:user/alice'),
+  arn: fc.constantFrom('arn:aws:iam::111122223333:root', 'arn:aws:iam::111122223333:user/alice',
+    'arn:aws:sts::111122223333:assumed-role/app/worker-1', 'not-an-arn'),
   accountId: fc.constantFrom('111122223333', '444455556666'),
   accessKeyId: fc.constantFrom('AKIDEXAMPLE', 'AKIDOTHER'),
   type: fc.constantFrom('Root', 'IAMUser', 'AssumedRole'),
@@ -83,6 +84,8 @@ const auditCall: fc.Arbitrary<AuditCall> = fc.constantFrom(...operations).chain(
     aliasArns: fc.option(fc.array(arn, { maxLength: 2 }), { nil: undefined }),
     readOnly: fc.boolean(),
     nodeId: fc.option(fc.constantFrom('node-a', 'node-b'), { nil: undefined }),
+    keyMaterial: fc.option(fc.record({ keyMaterialId: fc.option(text, { nil: undefined }),
+      sourceKeyMaterialId: fc.option(text, { nil: undefined }), destinationKeyMaterialId: fc.option(text, { nil: undefined }) }), { nil: undefined }),
     // Objects the caller hands over as they are (the pipeline passes neither today): now and then.
     additionalEventData: rarely(fc.dictionary(awkwardKey, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 })),
     tlsDetails: rarely(fc.record({ tlsVersion: fc.constant('TLSv1.3'), cipherSuite: text, clientProvidedHostHeader: text })),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildAuditRecord, buildServiceEventRecord, isReadOnlyOperation, type AuditCall } from '../../src/audit/record.js';
-import { chainLine, GENESIS_HASH } from '../../src/audit/chain.js';
+import { canonicalJson, chainLine, GENESIS_HASH } from '../../src/audit/chain.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ALIAS_ARN = 'arn:aws:kms:us-east-1:111122223333:alias/app';
@@ -67,16 +67,70 @@ describe('buildAuditRecord: cryptographic operations', () => {
     expect(Object.keys(line.requestParameters.encryptionContext)).toEqual(['__proto__', 'a']);
   });
 
-  it('Decrypt names the key ARN even without KeyId and moves KeyMaterialId to additionalEventData', () => {
+  it('Decrypt names the key ARN even without KeyId, the algorithm it defaulted, and the key material it used', () => {
     const record = buildAuditRecord(call({
       operation: 'Decrypt',
       request: { CiphertextBlob: `${SECRET}-ct`, EncryptionContext: { a: 'b' } },
       response: { KeyId: KEY_ARN, Plaintext: `${SECRET}-pt`, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT', KeyMaterialId: 'f'.repeat(64) },
+      keyMaterial: { keyMaterialId: 'f'.repeat(64) },
     }));
-    expect(record.requestParameters).toEqual({ encryptionContext: { a: 'b' }, keyId: KEY_ARN });
+    expect(record.requestParameters).toEqual({ encryptionAlgorithm: 'SYMMETRIC_DEFAULT', encryptionContext: { a: 'b' }, keyId: KEY_ARN });
     expect(record.responseElements).toBeNull();
     expect(record.additionalEventData).toEqual({ keyMaterialId: 'f'.repeat(64) });
     expectNoSecret(record);
+  });
+
+  it('Decrypt logs the key it used by ARN when the caller named it by key id or alias', () => {
+    for (const KeyId of ['1234abcd-12ab-34cd-56ef-1234567890ab', 'alias/app']) {
+      const record = buildAuditRecord(call({ operation: 'Decrypt', request: { CiphertextBlob: 'AAAA', KeyId }, aliasArns: KeyId.startsWith('alias/') ? [ALIAS_ARN] : [] }));
+      expect(record.requestParameters).toEqual({ encryptionAlgorithm: 'SYMMETRIC_DEFAULT', keyId: KEY_ARN });
+    }
+    // A key that was never resolved is logged as named.
+    const unresolved = buildAuditRecord(call({ operation: 'Decrypt', request: { KeyId: 'alias/gone' }, keyArns: [], error: { code: 'NotFoundException', message: 'x' } }));
+    expect(unresolved.requestParameters).toEqual({ encryptionAlgorithm: 'SYMMETRIC_DEFAULT', keyId: 'alias/gone' });
+  });
+
+  it('Encrypt and ReEncrypt log the algorithms they defaulted and the key material they used, keys sorted', () => {
+    const encrypt = buildAuditRecord(call({
+      operation: 'Encrypt', request: { KeyId: 'alias/app', Plaintext: SECRET, EncryptionContext: { z: '1' } },
+      response: { CiphertextBlob: SECRET, KeyId: KEY_ARN, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+      keyMaterial: { keyMaterialId: 'a'.repeat(64), sourceKeyMaterialId: undefined, destinationKeyMaterialId: undefined },
+      nodeId: 'node-1',
+    }));
+    expect(Object.keys(encrypt.requestParameters!)).toEqual(['encryptionAlgorithm', 'encryptionContext', 'keyId']);
+    expect(encrypt.requestParameters).toEqual({ encryptionAlgorithm: 'SYMMETRIC_DEFAULT', encryptionContext: { z: '1' }, keyId: 'alias/app' });
+    expect(Object.entries(encrypt.additionalEventData!)).toEqual([['keyMaterialId', 'a'.repeat(64)], ['nodeId', 'node-1']]);
+    // An algorithm the caller named is logged as named.
+    const rsa = buildAuditRecord(call({ operation: 'Encrypt', request: { KeyId: KEY_ARN, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' } }));
+    expect(rsa.requestParameters).toEqual({ encryptionAlgorithm: 'RSAES_OAEP_SHA_256', keyId: KEY_ARN });
+    expect(rsa).not.toHaveProperty('additionalEventData');
+
+    const reEncrypt = buildAuditRecord(call({
+      operation: 'ReEncrypt', request: { CiphertextBlob: SECRET, DestinationKeyId: KEY_ARN },
+      keyMaterial: { sourceKeyMaterialId: 'b'.repeat(64), destinationKeyMaterialId: 'c'.repeat(64) }, nodeId: 'node-1',
+    }));
+    expect(reEncrypt.requestParameters).toEqual({
+      destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT', destinationKeyId: KEY_ARN, sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    });
+    expect(Object.entries(reEncrypt.additionalEventData!)).toEqual([
+      ['destinationKeyMaterialId', 'c'.repeat(64)], ['nodeId', 'node-1'], ['sourceKeyMaterialId', 'b'.repeat(64)],
+    ]);
+    for (const record of [encrypt, rsa, reEncrypt]) expect(JSON.stringify(record)).toBe(canonicalJson(record));
+    expectNoSecret([encrypt, reEncrypt]);
+  });
+
+  it('names the caller by a principalId: the account for a root, AIDA... for a user, AROA...:session for a session', () => {
+    const idOf = (who: { arn: string; type: string; userName?: string }) =>
+      buildAuditRecord(call({ operation: 'ListKeys', principal: { ...principal, ...who }, keyArns: [] })).userIdentity.principalId;
+    expect(idOf({ arn: 'arn:aws:iam::111122223333:root', type: 'Root' })).toBe('111122223333');
+    const alice = idOf(principal);
+    expect(alice).toMatch(/^AIDA[A-Z2-7]{17}$/);
+    expect(idOf({ ...principal })).toBe(alice); // derived from the identity, not from the object
+    expect(idOf({ arn: 'arn:aws:iam::111122223333:user/bob', type: 'IAMUser', userName: 'bob' })).not.toBe(alice);
+    const worker = idOf({ arn: 'arn:aws:sts::111122223333:assumed-role/app/worker-1', type: 'AssumedRole', userName: undefined });
+    expect(worker).toMatch(/^AROA[A-Z2-7]{17}:worker-1$/);
+    const other = idOf({ arn: 'arn:aws:sts::111122223333:assumed-role/app/worker-2', type: 'AssumedRole', userName: undefined });
+    expect(other).toBe(`${worker!.split(':')[0]}:worker-2`); // sessions of one role share the role's id
   });
 
   it('GenerateDataKeyPair keeps no private key, public key or ciphertext', () => {
@@ -124,7 +178,7 @@ describe('buildAuditRecord: cryptographic operations', () => {
   });
 
   it('drops members the model does not know, whatever their casing', () => {
-    const record = buildAuditRecord(call({ operation: 'Encrypt', request: { KeyId: KEY_ARN, plaintext: SECRET, Extra: SECRET } }));
+    const record = buildAuditRecord(call({ operation: 'GenerateMac', request: { KeyId: KEY_ARN, message: SECRET, Extra: SECRET } }));
     expect(record.requestParameters).toEqual({ keyId: KEY_ARN });
   });
 });
