@@ -11,7 +11,9 @@
 //    children lease tokens from them (frontend-buckets.ts), so the limits hold for the engine, not per child.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord } from '../store/types.js';
+import {
+  StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord,
+} from '../store/types.js';
 import type { StoreChange } from './change-feed.js';
 import { dropChanged, type CachedViews } from './invalidation.js';
 
@@ -232,7 +234,8 @@ export class FrontendLink {
  * serializes them and retries once on a version conflict (store.updateKey's expected version); across
  * processes a sibling could commit between that retry's reload and its write, and the second conflict would
  * fail the request. So each updateKey holds the key's lock (granted by the primary) for its write, and a write
- * that loses the version race keeps holding it through the keyring's reload and retry, which therefore wins. With SQLite, a sibling's read that raced the write cannot re-cache the old state:
+ * that loses the version race keeps holding it through the keyring's reload and retry, which therefore wins. An
+ * alias written with its key (a key's alias limit, see Keyring.pointAlias) is announced with it, under the lock. With SQLite, a sibling's read that raced the write cannot re-cache the old state:
  * its reads run synchronously inside one event-loop turn and the invalidation arrives in a later one.
  */
 export class BroadcastingStore implements KeyStore {
@@ -262,7 +265,7 @@ export class BroadcastingStore implements KeyStore {
   // A new key id is random: no sibling can have cached it (the keyring caches no misses for keys).
   insertKey(record: KeyRecord): Promise<void> { return this.inner.insertKey(record); }
 
-  async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
+  async updateKey(record: KeyRecord, expectedVersion: number, alias?: AliasWrite): Promise<void> {
     const { keyId } = record;
     const held = this.#heldForRetry.get(keyId);
     if (held !== undefined) {
@@ -272,7 +275,7 @@ export class BroadcastingStore implements KeyStore {
       await this.link.lock(keyId);
     }
     try {
-      await this.inner.updateKey(record, expectedVersion);
+      await this.inner.updateKey(record, expectedVersion, alias);
     } catch (error) {
       if (error instanceof StoreConflict) {
         this.#heldForRetry.set(keyId, setTimeout(() => {
@@ -286,7 +289,9 @@ export class BroadcastingStore implements KeyStore {
     }
     try {
       // Announced before the lock is released: the next writer starts from the new version, not a stale cache.
-      await this.link.announce([{ kind: 'key', subject: keyId }]);
+      const changes: Change[] = [{ kind: 'key', subject: keyId }];
+      if (alias !== undefined) changes.push({ kind: 'alias', subject: alias.alias.name });
+      await this.link.announce(changes);
     } finally {
       this.link.unlock(keyId);
     }

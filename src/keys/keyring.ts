@@ -3,7 +3,7 @@
 // changes to one key are serialized, so concurrent requests never lose each other's writes.
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
-import { StoreConflict, copyKeyRecord, type AliasRecord, type KeyRecord, type KeyStore } from '../store/types.js';
+import { StoreConflict, copyKeyRecord, type AliasRecord, type AliasWrite, type KeyRecord, type KeyStore } from '../store/types.js';
 import { keyArn, parseKeyIdentifier, aliasArn, type KeyIdentifier } from './identifiers.js';
 import { expireImportedMaterial, materialExpired } from './imported-material.js';
 
@@ -102,6 +102,26 @@ export class Keyring {
    * a KmsError to refuse (nothing is written). Serialized per key; retried once if another node won the race.
    */
   async mutate(keyId: string, change: (draft: KeyRecord) => void | Promise<void>, retire = false): Promise<KeyRecord> {
+    return this.update(keyId, change, retire);
+  }
+
+  /**
+   * Points `alias` at its key (alias.keyId): a new alias, or one moved there. `requireRoom` gets the key's other
+   * aliases and may throw a KmsError to refuse. The alias is written together with a new version of the key, so
+   * of two alias writes to one key that raced (requests, front ends or nodes) the later finds the version moved,
+   * and counts again: a key's alias limit holds under concurrency the way its tag limit does. A new alias whose
+   * name exists fails with AliasNameTaken.
+   */
+  async pointAlias(alias: AliasRecord, isNew: boolean, requireRoom: (others: readonly AliasRecord[]) => void): Promise<void> {
+    await this.update(alias.keyId, async () => {
+      requireRoom((await this.store.listAliases(alias.keyId)).filter((each) => each.name !== alias.name));
+    }, false, { alias, isNew });
+    this.aliases.set(alias.name, { alias });
+    this.events.onChanged?.({ aliasName: alias.name });
+  }
+
+  private async update(keyId: string, change: (draft: KeyRecord) => void | Promise<void>, retire: boolean,
+    alias?: AliasWrite): Promise<KeyRecord> {
     return this.serialized(keyId, async () => {
       for (let attempt = 0; ; attempt++) {
         const current = await this.get(keyId);
@@ -110,7 +130,7 @@ export class Keyring {
         await change(draft);
         draft.version = current.version + 1;
         try {
-          await this.store.updateKey(draft, current.version);
+          await this.store.updateKey(draft, current.version, alias);
         } catch (error) {
           if (!(error instanceof StoreConflict) || attempt > 0) throw error;
           this.keys.delete(keyId); // another node changed it: reload and apply again

@@ -1,7 +1,7 @@
 // CreateAlias, UpdateAlias, DeleteAlias, ListAliases (kms-api.md sections 5.1 and 6).
 import { KEY_SPECS } from '../contract/key-specs.js';
 import { KmsError } from '../protocol/errors.js';
-import { StoreConflict, type KeyRecord } from '../store/types.js';
+import { AliasNameTaken, type AliasRecord, type KeyRecord } from '../store/types.js';
 import type { RequestContext } from './context.js';
 import { page } from './paging.js';
 import type { Operation } from './types.js';
@@ -29,10 +29,12 @@ async function targetKey(ctx: RequestContext, action: string): Promise<KeyRecord
   return ctx.useKey(target, { action, allowAlias: false, states: 'not-pending-deletion' });
 }
 
-/** LimitExceededException when `key` already has its most aliases (unless the alias moving there is already its). */
-async function requireAliasRoom(ctx: RequestContext, key: KeyRecord, movingFromKeyId: string | undefined): Promise<void> {
-  if (movingFromKeyId === key.keyId) return;
-  if ((await ctx.keyring.store.listAliases(key.keyId)).length >= MAX_ALIASES_PER_KEY) {
+/**
+ * For Keyring.pointAlias: LimitExceededException when the key's other aliases leave no room for this one. Checked
+ * in the same versioned write as the alias, so concurrent CreateAlias or UpdateAlias calls cannot overshoot it.
+ */
+function requireAliasRoom(others: readonly AliasRecord[]): void {
+  if (others.length >= MAX_ALIASES_PER_KEY) {
     throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_ALIASES_PER_KEY} aliases.`);
   }
 }
@@ -47,12 +49,11 @@ export const createAlias: Operation = {
     checkAliasName(name);
     const key = await targetKey(ctx, 'kms:CreateAlias');
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
-    await requireAliasRoom(ctx, key, undefined);
     const now = Date.now() / 1000;
     try {
-      await ctx.keyring.putAlias({ name, keyId: key.keyId, creationDate: now, lastUpdatedDate: now }, true);
+      await ctx.keyring.pointAlias({ name, keyId: key.keyId, creationDate: now, lastUpdatedDate: now }, true, requireAliasRoom);
     } catch (error) {
-      if (error instanceof StoreConflict) {
+      if (error instanceof AliasNameTaken) {
         throw new KmsError('AlreadyExistsException', `An alias with the name ${ctx.keyring.aliasArnOf(name)} already exists`);
       }
       throw error;
@@ -74,8 +75,8 @@ export const updateAlias: Operation = {
     if (current !== undefined && (keyType(current) !== keyType(key) || current.usage !== key.usage)) {
       throw new KmsError('ValidationException', 'The new target key must have the same key type and key usage as the current target key.');
     }
-    await requireAliasRoom(ctx, key, alias.keyId);
-    await ctx.keyring.putAlias({ ...alias, keyId: key.keyId, lastUpdatedDate: Date.now() / 1000 }, false);
+    // Pointing an alias at the key it already names takes no room there: requireAliasRoom counts the others.
+    await ctx.keyring.pointAlias({ ...alias, keyId: key.keyId, lastUpdatedDate: Date.now() / 1000 }, false, requireAliasRoom);
     return undefined;
   },
 };

@@ -13,7 +13,8 @@ import { keyFromDocument, keyToDocument } from './codec.js';
 import { migrate } from './migrations/index.js';
 import { dueAt } from './sqlite.js';
 import {
-  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord,
+  AliasNameTaken, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
+  type KeyUsageRecord,
 } from './types.js';
 
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -137,11 +138,34 @@ export class PostgresStore implements KeyStore {
     }
   }
 
-  async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
-    const result = await this.query(
-      'UPDATE kms_keys SET version = $1, state = $2, due_at = $3, doc = $4 WHERE key_id = $5 AND version = $6',
-      [record.version, record.state, dueAt(record), keyToDocument(record), record.keyId, expectedVersion]);
-    if (result.rowCount !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+  async updateKey(record: KeyRecord, expectedVersion: number, alias?: AliasWrite): Promise<void> {
+    const keyValues = [record.version, record.state, dueAt(record), keyToDocument(record), record.keyId, expectedVersion];
+    if (alias === undefined) {
+      const result = await this.query(
+        'UPDATE kms_keys SET version = $1, state = $2, due_at = $3, doc = $4 WHERE key_id = $5 AND version = $6', keyValues);
+      if (result.rowCount !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+      return;
+    }
+    // One statement: the alias is written only from the key row the version check updated, so a writer that
+    // lost the race (its UPDATE waits on the row lock, then finds the new version) writes neither.
+    const { name, keyId, creationDate, lastUpdatedDate } = alias.alias;
+    const [aliasWrite, aliasValues] = alias.isNew
+      ? [`INSERT INTO kms_aliases (name, key_id, creation_date, last_updated_date)
+           SELECT $7, $8, $9, $10 FROM updated RETURNING name`, [name, keyId, creationDate, lastUpdatedDate]]
+      : [`UPDATE kms_aliases SET key_id = $8, last_updated_date = $9
+           WHERE name = $7 AND EXISTS (SELECT 1 FROM updated) RETURNING name`, [name, keyId, lastUpdatedDate]];
+    let updated: number;
+    try {
+      const { rows } = await this.query<{ n: number }>(`WITH updated AS (
+          UPDATE kms_keys SET version = $1, state = $2, due_at = $3, doc = $4 WHERE key_id = $5 AND version = $6
+          RETURNING key_id),
+        alias AS (${aliasWrite})
+        SELECT count(*)::integer AS n FROM updated`, [...keyValues, ...aliasValues]);
+      updated = rows[0]!.n;
+    } catch (error) {
+      throw uniqueViolation(error) ? new AliasNameTaken(`alias ${name} exists`) : error;
+    }
+    if (updated !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
   }
 
   async deleteKey(keyId: string): Promise<void> {

@@ -3,7 +3,8 @@
 import Database from 'better-sqlite3';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import {
-  StoreConflict, type AliasRecord, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord,
+  AliasNameTaken, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
+  type KeyUsageRecord,
 } from './types.js';
 
 const SCHEMA = `
@@ -151,10 +152,28 @@ export class SqliteStore implements KeyStore {
     }
   }
 
-  async updateKey(record: KeyRecord, expectedVersion: number): Promise<void> {
-    const result = this.statements.updateKey.run(record.version, record.state, dueAt(record), keyToDocument(record),
-      record.keyId, expectedVersion);
-    if (result.changes !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+  async updateKey(record: KeyRecord, expectedVersion: number, alias?: AliasWrite): Promise<void> {
+    const write = () => {
+      const result = this.statements.updateKey.run(record.version, record.state, dueAt(record), keyToDocument(record),
+        record.keyId, expectedVersion);
+      if (result.changes !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+      if (alias !== undefined) this.writeAlias(alias);
+    };
+    // A throw inside the transaction rolls the key back with the alias.
+    if (alias === undefined) write();
+    else this.db.transaction(write).immediate();
+  }
+
+  private writeAlias({ alias, isNew }: AliasWrite): void {
+    if (!isNew) {
+      this.statements.updateAlias.run(alias.keyId, alias.lastUpdatedDate, alias.name);
+      return;
+    }
+    try {
+      this.statements.insertAlias.run(alias.name, alias.keyId, alias.creationDate, alias.lastUpdatedDate);
+    } catch (error) {
+      throw uniqueViolation(error) ? new AliasNameTaken(`alias ${alias.name} exists`) : error;
+    }
   }
 
   async deleteKey(keyId: string): Promise<void> {

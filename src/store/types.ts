@@ -117,6 +117,22 @@ export function copyKeyRecord(record: KeyRecord): KeyRecord {
 export class StoreConflict extends Error {}
 
 /**
+ * Thrown by updateKey when the new alias written with the key has a name already taken. Not a StoreConflict:
+ * no retry can succeed (the caller answers AlreadyExistsException).
+ */
+export class AliasNameTaken extends Error {}
+
+/**
+ * An alias written in one transaction with a new version of the key it points to (a new alias, or one moved
+ * there). A key's alias limit is checked against the aliases it has at the version read, so the alias must be
+ * written only while that version still stands, as a tag is with the key record it lives in.
+ */
+export interface AliasWrite {
+  alias: AliasRecord;
+  isNew: boolean;
+}
+
+/**
  * Persistence for keys, aliases and grants. Every write resolves only once it is durable: a 2xx answer after
  * an awaited write survives kill -9. Async so a networked store (PostgreSQL) fits the same interface.
  */
@@ -130,8 +146,12 @@ export interface KeyStore {
   dueKeys(now: number): Promise<string[]>;
   /** Inserts a new key; StoreConflict when the id exists. */
   insertKey(record: KeyRecord): Promise<void>;
-  /** Replaces a key if its stored version is `expectedVersion`; StoreConflict otherwise. */
-  updateKey(record: KeyRecord, expectedVersion: number): Promise<void>;
+  /**
+   * Replaces a key if its stored version is `expectedVersion`; StoreConflict otherwise. With `alias`, writes it
+   * in the same transaction (record.keyId is the alias's key): both or neither; AliasNameTaken when a new
+   * alias's name exists.
+   */
+  updateKey(record: KeyRecord, expectedVersion: number, alias?: AliasWrite): Promise<void>;
   /** Deletes a key with its aliases and grants. */
   deleteKey(keyId: string): Promise<void>;
 

@@ -6,7 +6,7 @@
 import {
   CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand,
   DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, GenerateRandomCommand, GetKeyLastUsageCommand, ListResourceTagsCommand,
-  RevokeGrantCommand, ScheduleKeyDeletionCommand, TagResourceCommand, UpdateAliasCommand, UpdateKeyDescriptionCommand,
+  ListAliasesCommand, RevokeGrantCommand, ScheduleKeyDeletionCommand, TagResourceCommand, UpdateAliasCommand, UpdateKeyDescriptionCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -203,6 +203,21 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
     for (const tag of Tags!) expect(tag.TagValue).toBe('3');
     expect((await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.Description).toBe('round 3');
     await expectBothAnsweredSince(before);
+  });
+
+  it('holds a key to 50 aliases when both front ends create aliases on it at once', async () => {
+    // The alias is written with a new version of its key: the per-key lock and version check that keep the tag
+    // limit keep this one too (with the count taken apart from the write, as many as all 60 got through).
+    const keyId = await newKey();
+    // Kept-alive connections, opened first on both front ends, so the flood arrives at once in each of them.
+    const flood = server.client();
+    await Promise.all(Array.from({ length: 60 }, () => flood.send(new DescribeKeyCommand({ KeyId: keyId }))));
+    const outcomes = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      outcome(flood.send(new CreateAliasCommand({ AliasName: `alias/race-many-${i}`, TargetKeyId: keyId })))));
+    flood.destroy();
+    expect(outcomes.filter((result) => result === 'ok')).toHaveLength(50);
+    expect(outcomes.filter((result) => result !== 'ok')).toEqual(Array(10).fill('LimitExceededException'));
+    expect((await client.send(new ListAliasesCommand({ KeyId: keyId, Limit: 100 }))).Aliases).toHaveLength(50);
   });
 
   it('sums /metrics over both front ends, whichever answers the scrape; /healthz answers on each', async () => {

@@ -2,8 +2,8 @@
 // holds on the other at once; concurrent writers to one key all succeed), with each front end a node of its own
 // on the change feed (`<node id>.<n>`) and its own audit chain.
 import {
-  CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, TagResourceCommand, UpdateKeyDescriptionCommand,
-  type KMSClient,
+  CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, ListAliasesCommand,
+  TagResourceCommand, UpdateKeyDescriptionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -50,6 +50,19 @@ describe('KMS_FRONTENDS=2 on PostgreSQL', () => {
     await sleep(300);
     const after = auditLineCounts(server.dataDir);
     for (const index of [1, 2]) expect(after.get(index) ?? 0).toBeGreaterThan(before.get(index) ?? 0);
+  });
+
+  it('holds a key to 50 aliases when both front ends create aliases on it at once', async () => {
+    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    // Kept-alive connections, opened first on both front ends, so the flood arrives at once in each of them.
+    const flood = server.client();
+    await Promise.all(Array.from({ length: 60 }, () => flood.send(new DescribeKeyCommand({ KeyId: keyId }))));
+    const outcomes = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      outcome(flood.send(new CreateAliasCommand({ AliasName: `alias/race-many-${i}`, TargetKeyId: keyId })))));
+    flood.destroy();
+    expect(outcomes.filter((result) => result === 'ok')).toHaveLength(50);
+    expect(outcomes.filter((result) => result !== 'ok')).toEqual(Array(10).fill('LimitExceededException'));
+    expect((await client.send(new ListAliasesCommand({ KeyId: keyId, Limit: 100 }))).Aliases).toHaveLength(50);
   });
 
   it('writes one verifying audit chain per front end, named <node id>.<n>', async () => {

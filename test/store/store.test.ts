@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { StoreConflict, type GrantRecord, type KeyRecord, type KeyStore } from '../../src/store/types.js';
+import { AliasNameTaken, StoreConflict, type GrantRecord, type KeyRecord, type KeyStore } from '../../src/store/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 
 let postgres: TestPostgres;
@@ -197,6 +197,33 @@ describe.each(backends)('$name', (backend) => {
     expect(await store.deleteGrant(grants[0]!.grantId)).toBe(true);
     expect(await store.deleteGrant(grants[0]!.grantId)).toBe(false);
     expect(await store.listGrants(key.keyId)).toEqual(grants.slice(1));
+  });
+
+  it('writes an alias with a new version of its key, both or neither (a key\'s alias limit rests on it)', async () => {
+    await open();
+    const key = keyRecord();
+    const other = keyRecord();
+    await store.insertKey(key);
+    await store.insertKey(other);
+    await store.insertAlias({ name: 'alias/taken', keyId: other.keyId, creationDate: 1, lastUpdatedDate: 1 });
+    const fresh = { name: 'alias/fresh', keyId: key.keyId, creationDate: 2, lastUpdatedDate: 2 };
+    await store.updateKey({ ...key, version: 2 }, 1, { alias: fresh, isNew: true });
+    expect((await store.getKey(key.keyId))!.version).toBe(2);
+    expect(await store.getAlias('alias/fresh')).toEqual(fresh);
+    // A writer that read version 1 lost the race: neither its key nor its alias is written.
+    await expect(store.updateKey({ ...key, version: 2, description: 'stale' }, 1,
+      { alias: { ...fresh, name: 'alias/lost' }, isNew: true })).rejects.toBeInstanceOf(StoreConflict);
+    expect(await store.getAlias('alias/lost')).toBeUndefined();
+    // A new alias whose name is taken: AliasNameTaken, and the key keeps its version.
+    await expect(store.updateKey({ ...key, version: 3 }, 2, { alias: { ...fresh, name: 'alias/taken' }, isNew: true }))
+      .rejects.toBeInstanceOf(AliasNameTaken);
+    expect((await store.getKey(key.keyId))!.version).toBe(2);
+    expect((await store.getAlias('alias/taken'))!.keyId).toBe(other.keyId);
+    // Moving an alias onto the key.
+    const moved = { name: 'alias/taken', keyId: key.keyId, creationDate: 1, lastUpdatedDate: 5 };
+    await store.updateKey({ ...key, version: 3 }, 2, { alias: moved, isNew: false });
+    expect(await store.getAlias('alias/taken')).toEqual(moved);
+    expect((await store.listAliases(key.keyId)).map((alias) => alias.name)).toEqual(['alias/fresh', 'alias/taken']);
   });
 
   it('deletes a key together with its aliases and grants, leaving other keys alone', async () => {
