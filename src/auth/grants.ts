@@ -94,9 +94,11 @@ function containsAll(context: Readonly<Record<string, string>>, required: Readon
   return Object.keys(required).every((name) => Object.hasOwn(context, name) && context[name] === required[name]);
 }
 
-/** Whether a grant's constraints admit this request's encryption context (case-sensitive, order-free). */
+/** Whether a grant's constraints admit this request: its encryption context (case-sensitive, order-free), no SourceArn. */
 export function constraintsAllow(constraints: GrantConstraints | undefined, grantOperation: string,
   encryptionContext: Readonly<Record<string, string>> | undefined): boolean {
+  // SourceArn acts as aws:SourceArn, which only a service acting for a resource sends: no request here has it.
+  if (constraints?.SourceArn !== undefined) return false;
   if (!constraints || !USES_ENCRYPTION_CONTEXT.has(grantOperation)) return true;
   const context = encryptionContext ?? {};
   if (constraints.EncryptionContextEquals && !equalsExactly(context, constraints.EncryptionContextEquals)) return false;
@@ -147,7 +149,9 @@ export function grantAllows(grants: readonly GrantRecord[], principal: Principal
   const isGrantee = typeof principal === 'string'
     ? (arn: string) => arn === principal
     : (arn: string) => principalIsNamedBy(principal, arn);
-  return grants.some((grant) => isGrantee(grant.granteePrincipal) && grant.operations.includes(grantOperation)
+  // A grant to a service principal allows nothing here: no caller of this engine authenticates as an AWS service.
+  return grants.some((grant) => grant.granteePrincipal !== undefined && isGrantee(grant.granteePrincipal)
+    && grant.operations.includes(grantOperation)
     && constraintsAllow(grant.constraints, grantOperation, encryptionContext)
     && (grantOperation !== 'CreateGrant' || (requested !== undefined && grantMayCreate(grant, requested))));
 }
@@ -158,7 +162,8 @@ export function grantAllows(grants: readonly GrantRecord[], principal: Principal
  */
 export function mayRetireGrant(grant: GrantRecord, principal: Principal): boolean {
   if (grant.retiringPrincipal !== undefined && principalIsNamedBy(principal, grant.retiringPrincipal)) return true;
-  if (grant.operations.includes('RetireGrant') && principalIsNamedBy(principal, grant.granteePrincipal)) return true;
+  if (grant.operations.includes('RetireGrant') && grant.granteePrincipal !== undefined
+    && principalIsNamedBy(principal, grant.granteePrincipal)) return true;
   return principal.isRoot && principal.accountId === grant.issuingAccount;
 }
 

@@ -20,7 +20,8 @@ function requireNoDryRun(ctx: RequestContext): void {
   if (ctx.input.DryRun === true) throw dryRunWouldSucceed();
 }
 
-type GrantTerms = Pick<GrantRecord, 'name' | 'granteePrincipal' | 'retiringPrincipal' | 'operations' | 'constraints'>;
+type GrantTerms = Pick<GrantRecord, 'name' | 'granteePrincipal' | 'granteeServicePrincipal' | 'retiringPrincipal'
+  | 'retiringServicePrincipal' | 'operations' | 'constraints'>;
 
 /**
  * A CreateGrant retried "with identical parameters" (the model's words for Name): same name, grantee, retiring
@@ -29,33 +30,55 @@ type GrantTerms = Pick<GrantRecord, 'name' | 'granteePrincipal' | 'retiringPrinc
  */
 const sameTerms = (grant: GrantRecord, terms: GrantTerms): boolean =>
   grant.name === terms.name && grant.granteePrincipal === terms.granteePrincipal
+  && grant.granteeServicePrincipal === terms.granteeServicePrincipal
   && grant.retiringPrincipal === terms.retiringPrincipal
+  && grant.retiringServicePrincipal === terms.retiringServicePrincipal
   && isDeepStrictEqual([...grant.operations].sort(), [...terms.operations].sort())
   && isDeepStrictEqual(grant.constraints?.EncryptionContextSubset, terms.constraints?.EncryptionContextSubset)
-  && isDeepStrictEqual(grant.constraints?.EncryptionContextEquals, terms.constraints?.EncryptionContextEquals);
+  && isDeepStrictEqual(grant.constraints?.EncryptionContextEquals, terms.constraints?.EncryptionContextEquals)
+  && grant.constraints?.SourceArn === terms.constraints?.SourceArn;
 
+// Absent members are left out of the answer (JSON.stringify drops undefined).
 const listEntry = (key: KeyRecord, grant: GrantRecord) => ({
   KeyId: key.arn,
   GrantId: grant.grantId,
   Name: grant.name,
   CreationDate: grant.creationDate,
   GranteePrincipal: grant.granteePrincipal,
+  GranteeServicePrincipal: grant.granteeServicePrincipal,
   RetiringPrincipal: grant.retiringPrincipal,
+  RetiringServicePrincipal: grant.retiringServicePrincipal,
   IssuingAccount: `arn:aws:iam::${grant.issuingAccount}:root`,
   Operations: grant.operations,
   Constraints: grant.constraints,
 });
 
+/**
+ * CreateGrant's rules on who the grant names, checked before the key is looked up (kms-api.md section 6, the
+ * model's CreateGrant documentation): exactly one grantee, at most one retiring principal, and a grant to a
+ * service principal needs a SourceArn constraint and a retiring principal.
+ */
+function checkGrantPrincipals(input: Record<string, unknown>): void {
+  if ((input.GranteePrincipal === undefined) === (input.GranteeServicePrincipal === undefined)) {
+    throw new KmsError('ValidationException', 'You must specify either GranteePrincipal or GranteeServicePrincipal, but not both.');
+  }
+  if (input.RetiringPrincipal !== undefined && input.RetiringServicePrincipal !== undefined) {
+    throw new KmsError('ValidationException', 'You can specify either RetiringPrincipal or RetiringServicePrincipal, but not both.');
+  }
+  if (input.GranteeServicePrincipal === undefined) return;
+  if ((input.Constraints as GrantConstraints | undefined)?.SourceArn === undefined) {
+    throw new KmsError('ValidationException', 'A grant to a service principal (GranteeServicePrincipal) requires a SourceArn grant constraint.');
+  }
+  if (input.RetiringPrincipal === undefined && input.RetiringServicePrincipal === undefined) {
+    throw new KmsError('ValidationException',
+      'A grant to a service principal (GranteeServicePrincipal) requires a RetiringPrincipal or RetiringServicePrincipal.');
+  }
+}
+
 export const createGrant: Operation = {
   readOnly: false,
   async run(input, ctx) {
-    if (input.GranteeServicePrincipal !== undefined) {
-      throw new KmsError('UnsupportedOperationException', 'Grants to AWS service principals are not supported by this engine.');
-    }
-    // The model marks neither required, but a grant must name exactly one grantee (kms-api.md section 6).
-    if (input.GranteePrincipal === undefined) {
-      throw new KmsError('ValidationException', 'Exactly one of GranteePrincipal and GranteeServicePrincipal is required.');
-    }
+    checkGrantPrincipals(input);
     const key = await ctx.useKey(input.KeyId as string, {
       action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant',
     });
@@ -66,8 +89,10 @@ export const createGrant: Operation = {
     const grants = await ctx.keyring.store.listGrants(key.keyId);
     const terms: GrantTerms = {
       name: input.Name as string | undefined,
-      granteePrincipal: input.GranteePrincipal as string,
+      granteePrincipal: input.GranteePrincipal as string | undefined,
+      granteeServicePrincipal: input.GranteeServicePrincipal as string | undefined,
       retiringPrincipal: input.RetiringPrincipal as string | undefined,
+      retiringServicePrincipal: input.RetiringServicePrincipal as string | undefined,
       operations,
       constraints,
     };
@@ -92,10 +117,14 @@ export const createGrant: Operation = {
 export const listGrants: Operation = {
   readOnly: true,
   async run(input, ctx) {
+    if (input.GranteePrincipal !== undefined && input.GranteeServicePrincipal !== undefined) {
+      throw new KmsError('ValidationException', 'You can specify either GranteePrincipal or GranteeServicePrincipal, but not both.');
+    }
     const key = await ctx.useKey(input.KeyId as string, { action: 'kms:ListGrants', allowAlias: false, states: 'any' });
     const grants = (await ctx.keyring.store.listGrants(key.keyId)).filter((grant) =>
       (input.GrantId === undefined || grant.grantId === input.GrantId)
-      && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal));
+      && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal)
+      && (input.GranteeServicePrincipal === undefined || grant.granteeServicePrincipal === input.GranteeServicePrincipal));
     const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant)), input, 50, 100);
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
@@ -108,9 +137,12 @@ export const listRetirableGrants: Operation = {
       throw new KmsError('ValidationException', 'Exactly one of RetiringPrincipal and RetiringServicePrincipal is required.');
     }
     await ctx.authorizeAccount('kms:ListRetirableGrants');
-    // No grant has a service principal for its retiring principal (grants to services are not supported).
-    if (input.RetiringServicePrincipal !== undefined) return { Grants: [], Truncated: false };
-    const grants = await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string);
+    // The store finds both kinds of retiring principal by name; keep the kind asked for.
+    const grants = input.RetiringPrincipal !== undefined
+      ? (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string))
+        .filter((grant) => grant.retiringPrincipal === input.RetiringPrincipal)
+      : (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringServicePrincipal as string))
+        .filter((grant) => grant.retiringServicePrincipal === input.RetiringServicePrincipal);
     const entries = grants.map((grant) => listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant));
     const { items, truncated, nextMarker } = page(entries, input, 50, 100);
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };

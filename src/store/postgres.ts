@@ -11,7 +11,7 @@ import { DEPENDENCY_TIMEOUT_MESSAGE } from '../realism/messages.js';
 import { KmsError } from '../protocol/errors.js';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import { migrate } from './migrations/index.js';
-import { dueAt } from './sqlite.js';
+import { dueAt, retiringColumn } from './sqlite.js';
 import {
   AliasNameTaken, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
@@ -224,7 +224,7 @@ export class PostgresStore implements KeyStore {
 
   async insertGrant(grant: GrantRecord): Promise<void> {
     await this.query('INSERT INTO kms_grants (grant_id, key_id, retiring_principal, doc) VALUES ($1, $2, $3, $4)',
-      [grant.grantId, grant.keyId, grant.retiringPrincipal ?? null, JSON.stringify(grant)]);
+      [grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant)]);
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

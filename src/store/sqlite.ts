@@ -61,6 +61,13 @@ export const dueAt = (record: KeyRecord): number | null => {
   return expires === null ? scheduled : scheduled === null ? expires : Math.min(scheduled, expires);
 };
 
+/**
+ * The grants table's retiring_principal column: whoever may retire the grant by name, an AWS principal or a
+ * service principal (ListRetirableGrants keeps the kind it was asked for). Old rows hold the former only.
+ */
+export const retiringColumn = (grant: GrantRecord): string | null =>
+  grant.retiringPrincipal ?? grant.retiringServicePrincipal ?? null;
+
 interface UsageRow { key_id: string; operation: string; used_at: number; event_id: string; request_id: string }
 
 interface AliasRow { name: string; key_id: string; creation_date: number; last_updated_date: number }
@@ -225,7 +232,7 @@ export class SqliteStore implements KeyStore {
   }
 
   async insertGrant(grant: GrantRecord): Promise<void> {
-    this.statements.insertGrant.run(grant.grantId, grant.keyId, grant.retiringPrincipal ?? null, JSON.stringify(grant));
+    this.statements.insertGrant.run(grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant));
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

@@ -76,14 +76,23 @@ export interface AliasRecord {
 export interface GrantConstraints {
   EncryptionContextSubset?: Record<string, string>;
   EncryptionContextEquals?: Record<string, string>;
+  /** The resource a request must be made on behalf of (aws:SourceArn); required on grants to a service. */
+  SourceArn?: string;
 }
 
+/**
+ * A grant names exactly one grantee: an AWS principal's ARN (granteePrincipal) or an AWS service principal
+ * such as dynamodb.amazonaws.com (granteeServicePrincipal; records written before such grants existed have
+ * granteePrincipal). At most one retiring principal, of either kind.
+ */
 export interface GrantRecord {
   grantId: string;
   keyId: string;
   name?: string;
-  granteePrincipal: string;
+  granteePrincipal?: string;
+  granteeServicePrincipal?: string;
   retiringPrincipal?: string;
+  retiringServicePrincipal?: string;
   issuingAccount: string;
   operations: string[];
   constraints?: GrantConstraints;
@@ -164,6 +173,7 @@ export interface KeyStore {
 
   listGrants(keyId: string): Promise<GrantRecord[]>;
   getGrant(grantId: string): Promise<GrantRecord | undefined>;
+  /** Grants whose retiring principal or retiring service principal is `principal`. */
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]>;
   insertGrant(grant: GrantRecord): Promise<void>;
   deleteGrant(grantId: string): Promise<boolean>;

@@ -226,6 +226,24 @@ describe.each(backends)('$name', (backend) => {
     expect((await store.listAliases(key.keyId)).map((alias) => alias.name)).toEqual(['alias/fresh', 'alias/taken']);
   });
 
+  it('keeps grants to service principals, found by their retiring service principal; older grant rows still read', async () => {
+    await open();
+    const key = keyRecord();
+    await store.insertKey(key);
+    const legacy = grantRecord(key.keyId, { retiringPrincipal: 'arn:aws:iam::111122223333:role/ops' });
+    const toService = grantRecord(key.keyId, {
+      granteePrincipal: undefined, granteeServicePrincipal: 'logs.us-east-1.amazonaws.com',
+      retiringServicePrincipal: 'logs.us-east-1.amazonaws.com',
+      constraints: { SourceArn: 'arn:aws:logs:us-east-1:111122223333:log-group:app' },
+    });
+    const { granteePrincipal: _none, ...serviceDocument } = toService;
+    await store.insertGrant(legacy);
+    await store.insertGrant(toService);
+    expect(await store.listGrants(key.keyId)).toEqual([legacy, serviceDocument]);
+    expect(await store.listGrantsByRetiringPrincipal('logs.us-east-1.amazonaws.com')).toEqual([serviceDocument]);
+    expect(await store.listGrantsByRetiringPrincipal('arn:aws:iam::111122223333:role/ops')).toEqual([legacy]);
+  });
+
   it('deletes a key together with its aliases and grants, leaving other keys alone', async () => {
     await open();
     const [doomed, kept] = [keyRecord(), keyRecord()];
