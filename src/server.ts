@@ -9,6 +9,7 @@ import { AuditLog } from './audit/log.js';
 import { buildServiceEventRecord } from './audit/record.js';
 import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
+import { partitionOf } from './contract/partition.js';
 import { loadConfig, type Config } from './config.js';
 import type { JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
@@ -19,6 +20,7 @@ import type { Pipeline, Realism } from './pipeline.js';
 import { CryptoPool } from './pool/crypto-pool.js';
 import { InlineLane } from './pool/inline-lane.js';
 import { parseQuotas, throttlingError } from './quota/index.js';
+import { chargeRequest } from './quota/charge.js';
 import { openRequestQuotas } from './quota/open.js';
 import { FrontendBuckets } from './cluster/frontend-buckets.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
@@ -81,6 +83,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
   const identities = loadIdentities({
     accountId: config.accountId, rootAccessKeyId: credentials.accessKeyId,
     rootSecretAccessKey: credentials.secretAccessKey, identitiesFile: config.identitiesFile,
+    partition: partitionOf(config.region),
   });
   const nodeId = resolveNodeId(config);
   const store = await openStore(config, nodeId);
@@ -91,7 +94,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
     maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
     inline: config.inlineCrypto ? new InlineLane(rootKeys, INLINE_CACHE_ENTRIES, INLINE_CACHE_TTL_MS) : undefined,
   });
-  const access = new PolicyAccessControl(identities, sharedStore, config.accountId);
+  const access = new PolicyAccessControl(identities, sharedStore, config.accountId, partitionOf(config.region));
   const keyring = new Keyring(sharedStore, config.region, config.accountId, {
     onKeyRetired: (keyId) => pool.evict([keyId]),
   });
@@ -104,12 +107,11 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
   const cluster = await joinCluster(store, nodeId, { keyring, pool, access });
   let onThrottle: ((quotaClass: string) => void) | undefined;
   const quotas: QuotaGate = {
-    take(account, classes) {
-      for (const quotaClass of classes) {
-        if (!limiter.take(account, quotaClass)) {
-          onThrottle?.(quotaClass);
-          throw throttlingError();
-        }
+    take(account, classes, operation) {
+      const refusedBy = chargeRequest(limiter, account, classes, operation);
+      if (refusedBy !== undefined) {
+        onThrottle?.(refusedBy);
+        throw throttlingError();
       }
     },
   };

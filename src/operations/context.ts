@@ -43,8 +43,11 @@ export interface AccessControl {
 }
 
 export interface QuotaGate {
-  /** Charges one request to each class; ThrottlingException when any is exhausted. */
-  take(account: string, classes: readonly string[]): void;
+  /**
+   * Charges one request to each class and, when KMS_QUOTAS gives `operation` a limit of its own (`Encrypt=5`),
+   * to that too; ThrottlingException when any is exhausted, and then nothing is charged (src/quota/charge.ts).
+   */
+  take(account: string, classes: readonly string[], operation?: string): void;
 }
 
 export interface Engine {
@@ -111,13 +114,19 @@ export class RequestContext {
     return this.engine.keyring;
   }
 
+  /** The operation's own quota is charged once per request, with the first key's class (ReEncrypt uses two keys). */
+  private operationQuotaCharged = false;
+
   /** Resolve once, charge quota, authorize, check state: the order AWS applies. */
   async useKey(identifier: string, options: UseKeyOptions): Promise<KeyRecord> {
     const { key, alias } = await this.keyring.resolve(identifier, options.allowAlias, options.fromCiphertext ? undefined : this.scope);
     this.keyArns.push(key.arn);
     if (alias !== undefined) this.aliasArns.push(this.keyring.aliasArnOf(alias));
     if (this.keySpec === '') this.keySpec = key.spec;
-    if (options.quota !== undefined) this.engine.quotas.take(this.caller.accountId, options.quota(KEY_SPECS[key.spec]));
+    if (options.quota !== undefined) {
+      this.engine.quotas.take(this.caller.accountId, options.quota(KEY_SPECS[key.spec]), this.operationQuotaCharged ? undefined : this.operation);
+      this.operationQuotaCharged = true;
+    }
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
       grantOperation: options.grantOperation, requestAlias: alias,

@@ -6,6 +6,9 @@ import { validationError } from '../protocol/validate.js';
 import { refuseRecipient } from './context.js';
 import type { Operation } from './types.js';
 
+/** GenerateRandom counts against the symmetric crypto quota (kms-api.md section 9), and its own if KMS_QUOTAS sets one. */
+const SYMMETRIC: readonly string[] = Object.freeze(['symmetric']);
+
 export const generateRandom: Operation = {
   readOnly: true,
   async run(input, ctx) {
@@ -14,7 +17,7 @@ export const generateRandom: Operation = {
     if (input.CustomKeyStoreId !== undefined) {
       throw new KmsError('CustomKeyStoreNotFoundException', CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE);
     }
-    ctx.engine.quotas.take(ctx.caller.accountId, ['symmetric']);
+    ctx.engine.quotas.take(ctx.caller.accountId, SYMMETRIC, 'GenerateRandom');
     await ctx.authorizeAccount('kms:GenerateRandom');
     refuseRecipient(input);
     return { Plaintext: randomBytes(count).toString('base64') };

@@ -1,12 +1,18 @@
 // Which request-quota classes one request consumes (kms-api.md section 9). Runs on every request, so each
 // answer is a frozen array built once: no allocation on the hot path.
 
-import { DATA_KEY_PAIR_SPECS, type QuotaClass } from '../contract/key-specs.js';
+import type { QuotaClass } from '../contract/key-specs.js';
 import kmsModel from '../protocol/kms-model.json' with { type: 'json' };
 import { dataKeyPairClass } from './presets.js';
 
 /** Every operation of the AWS KMS API (the service model is the authority on names). */
 export const KMS_OPERATIONS: ReadonlySet<string> = new Set(Object.keys(kmsModel.operations));
+
+/**
+ * Every KeyPairSpec of the service model, SM2 included: AWS offers SM2 data key pairs (quota 25/s) only in its
+ * China Regions, and this engine refuses them, but `datakeypair:SM2=25` is a valid KMS_QUOTAS item all the same.
+ */
+export const MODEL_DATA_KEY_PAIR_SPECS: readonly string[] = kmsModel.shapes.DataKeyPairSpec.enum;
 
 /** Cryptographic operations that count against the shared quota of the key's class. */
 const KEYED_CRYPTO_OPERATIONS: ReadonlySet<string> = new Set([
@@ -19,7 +25,10 @@ const SYMMETRIC_ONLY_OPERATIONS: ReadonlySet<string> = new Set([
 ]);
 const DATA_KEY_PAIR_OPERATIONS: ReadonlySet<string> = new Set(['GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext']);
 
-/** Operations whose quota is not their own name: an `Encrypt=5` override would never be consulted. */
+/**
+ * Operations charged once their key's class is known (or, GenerateRandom, the symmetric class): their own name is
+ * not their AWS quota, though KMS_QUOTAS may add one (`Encrypt=5`, src/quota/charge.ts).
+ */
 export const isCryptoOperation = (operation: string): boolean =>
   KEYED_CRYPTO_OPERATIONS.has(operation) || DATA_KEY_PAIR_OPERATIONS.has(operation) || operation === 'GenerateRandom';
 
@@ -27,7 +36,7 @@ export const isCryptoOperation = (operation: string): boolean =>
 // junk input can never grow this map.
 const singletons = new Map<string, readonly string[]>();
 for (const quotaClass of [
-  'symmetric', 'rsa', 'ecc', 'ml_dsa', 'ml_kem', ...DATA_KEY_PAIR_SPECS.map(dataKeyPairClass), ...KMS_OPERATIONS,
+  'symmetric', 'rsa', 'ecc', 'ml_dsa', 'ml_kem', ...MODEL_DATA_KEY_PAIR_SPECS.map(dataKeyPairClass), ...KMS_OPERATIONS,
 ]) singletons.set(quotaClass, Object.freeze([quotaClass]));
 const one = (quotaClass: string): readonly string[] => singletons.get(quotaClass) ?? [quotaClass];
 

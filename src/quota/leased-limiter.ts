@@ -121,6 +121,22 @@ export class LeasedQuotaLimiter implements RequestQuotas {
     if (state === undefined) return true;
     if (this.#degraded) return this.#fallback!.take(account, quotaClass);
     const now = this.#now();
+    const lease = this.#leaseOf(account, state, now);
+    if (lease.tokens < 1) return false;
+    lease.tokens -= 1;
+    countAdmission(lease, now);
+    return true;
+  }
+
+  /** Whether take() would admit the request now, spending nothing (a request charged to several classes). */
+  canTake(account: string, quotaClass: string): boolean {
+    const state = this.#classes.get(quotaClass);
+    if (state === undefined) return true;
+    if (this.#degraded) return this.#fallback!.canTake(account, quotaClass);
+    return this.#leaseOf(account, state, this.#now()).tokens >= 1;
+  }
+
+  #leaseOf(account: string, state: ClassLeases, now: number): Lease {
     let lease = state.leases.get(account);
     if (lease === undefined) {
       lease = { tokens: state.batch, owed: state.batch, inFlight: false, retryAt: 0, ...newAdmissionCount(now) };
@@ -128,10 +144,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
     }
     // Keep one batch in hand: ask for the next while this one is being spent.
     if (lease.tokens <= state.batch / 2 && !lease.inFlight && now >= lease.retryAt) this.#refill(account, state, lease);
-    if (lease.tokens < 1) return false;
-    lease.tokens -= 1;
-    countAdmission(lease, now);
-    return true;
+    return lease;
   }
 
   limitOf(quotaClass: string): number | undefined {

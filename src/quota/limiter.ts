@@ -55,6 +55,20 @@ export class QuotaLimiter {
     const state = this.#classes.get(quotaClass);
     if (state === undefined) return true;
     const now = this.#now();
+    const bucket = this.#refilled(state, account, now);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    countAdmission(bucket, now);
+    return true;
+  }
+
+  /** Whether take() would admit the request now, spending nothing (a request charged to several classes). */
+  canTake(account: string, quotaClass: string): boolean {
+    const state = this.#classes.get(quotaClass);
+    return state === undefined || this.#refilled(state, account, this.#now()).tokens >= 1;
+  }
+
+  #refilled(state: ClassState, account: string, now: number): Bucket {
     let bucket = state.buckets.get(account);
     if (bucket === undefined) {
       bucket = { tokens: state.capacity, refilledAt: now, ...newAdmissionCount(now) };
@@ -64,10 +78,7 @@ export class QuotaLimiter {
       bucket.tokens = refilled < state.capacity ? refilled : state.capacity;
       bucket.refilledAt = now;
     }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    countAdmission(bucket, now);
-    return true;
+    return bucket;
   }
 
   /** The configured requests per second of a class, or undefined when it is unlimited. */

@@ -8,6 +8,8 @@ import { RedisBuckets } from './redis-buckets.js';
 /** What server.ts needs of a limiter: QuotaLimiter and LeasedQuotaLimiter both provide it. */
 export interface RequestQuotas {
   take(account: string, quotaClass: string): boolean;
+  /** Whether take() would admit now; spends nothing. */
+  canTake(account: string, quotaClass: string): boolean;
   limitOf(quotaClass: string): number | undefined;
   snapshot(): QuotaUsage[];
 }

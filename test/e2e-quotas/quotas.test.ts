@@ -149,3 +149,60 @@ describe('KMS_REGION and the aws preset', () => {
     }
   });
 });
+
+describe('KMS_QUOTAS=symmetric=1000,Encrypt=5,GenerateRandom=1: an operation limit on top of its class quota', () => {
+  const ENCRYPT_RPS = 5;
+  let server: TestServer;
+  let call: Caller;
+  let keyId: string;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { KMS_QUOTAS: `symmetric=1000,Encrypt=${ENCRYPT_RPS},GenerateRandom=1` } });
+    call = rawCaller(server);
+    keyId = keyIdOf((await call('CreateKey', {})).body);
+  });
+
+  afterAll(async () => {
+    await server?.remove();
+  });
+
+  it('admits an Encrypt flood at about 5/s while Decrypt on the same symmetric key is not held to 5', async () => {
+    const ciphertext = (await call('Encrypt', { KeyId: keyId, Plaintext: Buffer.from('hello').toString('base64') })).body.CiphertextBlob;
+    await sleep(1_100); // the Encrypt bucket full again
+    const started = performance.now();
+    const [encrypts, decrypts] = await Promise.all([
+      flood(call, {
+        operation: 'Encrypt', loops: 8, durationMs: FLOOD_MS,
+        input: () => ({ KeyId: keyId, Plaintext: Buffer.from('hello').toString('base64') }),
+      }),
+      flood(call, { operation: 'Decrypt', loops: 2, durationMs: FLOOD_MS, input: () => ({ CiphertextBlob: ciphertext }) }),
+    ]);
+    const elapsedSeconds = (performance.now() - started) / 1000;
+    const encryptCounts = countByCode(encrypts);
+    const admitted = encryptCounts.ok ?? 0;
+    const throttled = encrypts.filter((answer) => answer.code === 'ThrottlingException');
+    console.log(`Encrypt=5 flood: ${admitted} admitted, ${throttled.length} throttled in ${elapsedSeconds.toFixed(2)} s; `
+      + `Decrypt alongside: ${decrypts.length} ok`);
+    expect(Object.keys(encryptCounts).sort()).toEqual(['ThrottlingException', 'ok']);
+    for (const answer of throttled) expect(answer.message).toBe(THROTTLING_MESSAGE);
+    // A full bucket of 5, then 5 per second.
+    expect(admitted).toBeLessThanOrEqual(ENCRYPT_RPS + ENCRYPT_RPS * elapsedSeconds + 1);
+    expect(admitted).toBeGreaterThanOrEqual(0.8 * ENCRYPT_RPS * (FLOOD_MS / 1000));
+    // The thousands of refused Encrypts took nothing from symmetric: Decrypt, far under 1,000/s, always passes.
+    expect(countByCode(decrypts)).toEqual({ ok: decrypts.length });
+    expect(decrypts.length).toBeGreaterThan(10 * ENCRYPT_RPS * (FLOOD_MS / 1000));
+
+    const metrics = await scrape(server);
+    expect(sample(metrics, 'kms_throttled_requests_total', { quota_class: 'Encrypt' })).toBe(throttled.length);
+    expect(sample(metrics, 'kms_throttled_requests_total', { quota_class: 'symmetric' })).toBe(0);
+    expect(sample(metrics, 'kms_quota_limit_requests_per_second', { quota_class: 'Encrypt' })).toBe(ENCRYPT_RPS);
+  });
+
+  it('holds GenerateRandom to its own 1/s', async () => {
+    const answers = await Promise.all(Array.from({ length: 5 }, () => call('GenerateRandom', { NumberOfBytes: 16 })));
+    const counts = countByCode(answers);
+    expect(counts.ok, JSON.stringify(counts)).toBeGreaterThanOrEqual(1);
+    expect(counts.ok, JSON.stringify(counts)).toBeLessThanOrEqual(2);
+    expect(counts.ThrottlingException, JSON.stringify(counts)).toBeGreaterThanOrEqual(3);
+  });
+});

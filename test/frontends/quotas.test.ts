@@ -2,7 +2,7 @@
 // two front ends lease from them over the cluster IPC, so a Sign flood spread over both front ends admits what
 // one 300/s bucket admits (not 300/s per front end), throttles the rest with ThrottlingException, and both
 // front ends serve part of what is admitted.
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/harness/load.js';
@@ -122,5 +122,56 @@ describe('KMS_QUOTAS with the in-memory store and KMS_FRONTENDS=2', () => {
     expect(flood.other, summary).toBe(0);
     expect(flood.admitted, summary).toBeLessThanOrEqual(exact + ECC_LIMIT * 0.2 + FRONT_ENDS * 2 * BATCH);
     expect(flood.admitted, summary).toBeGreaterThan(exact * 0.7);
+  });
+});
+
+describe('KMS_QUOTAS=symmetric=300,Encrypt=5 with KMS_FRONTENDS=2: an operation limit on top of its class quota', () => {
+  const ENCRYPT_RPS = 5;
+  const SYMMETRIC_RPS = 300;
+  const DECRYPT_RATE = 100;
+  let opServer: TestServer;
+  let symmetricKeyId: string;
+
+  beforeAll(async () => {
+    opServer = await startServer({ env: { KMS_FRONTENDS: String(FRONT_ENDS), KMS_WORKERS: '2', KMS_QUOTAS: `symmetric=${SYMMETRIC_RPS},Encrypt=${ENCRYPT_RPS}` } });
+    symmetricKeyId = (await opServer.client().send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+  });
+
+  afterAll(async () => {
+    await opServer?.remove();
+  });
+
+  const load = (operation: 'Encrypt' | 'Decrypt', body: object, seconds: number, rate?: number) => runLoad({
+    target: { endpoint: opServer.url, region: opServer.region, credentials: opServer.credentials },
+    workload: {
+      label: operation, keys: {},
+      items: [{ scenario: operation === 'Encrypt' ? 'encrypt' : 'decrypt', weight: 1, operation, bodies: [JSON.stringify(body)] }],
+    },
+    connections: 8, rate, durationSeconds: seconds, timeoutSeconds: 10,
+  });
+
+  it('holds Encrypt to about 5/s over both front ends, and its refusals leave the symmetric quota to Decrypt', async () => {
+    const plaintext = Buffer.from('quota').toString('base64');
+    const { CiphertextBlob } = await opServer.client().send(new EncryptCommand({ KeyId: symmetricKeyId, Plaintext: Buffer.from('quota') }));
+    await sleep(1_100); // the Encrypt bucket full again
+    const [encrypts, decrypts] = await Promise.all([
+      load('Encrypt', { KeyId: symmetricKeyId, Plaintext: plaintext }, 3),
+      load('Decrypt', { CiphertextBlob: Buffer.from(CiphertextBlob!).toString('base64') }, 3, DECRYPT_RATE),
+    ]);
+    const seconds = encrypts.elapsedMs / 1000;
+    const summary = JSON.stringify({ encrypts: { ok: encrypts.ok, errors: encrypts.errorCodes, seconds }, decrypts: { ok: decrypts.ok, errors: decrypts.errorCodes } });
+    // One bucket of 5 for the engine: 5 to start, 5 per second, and a lease of one in hand per front end.
+    expect(encrypts.ok, summary).toBeLessThanOrEqual(ENCRYPT_RPS * (1 + seconds) + FRONT_ENDS * 2);
+    expect(encrypts.ok, summary).toBeGreaterThan(ENCRYPT_RPS * seconds * 0.7);
+    // Encrypt attempts far over the symmetric quota: had the refused ones spent symmetric tokens, Decrypt at a third
+    // of that quota would be throttled too.
+    expect(encrypts.errorCodes.ThrottlingException ?? 0, `offered load (is the machine saturated?) ${summary}`)
+      .toBeGreaterThan(1.2 * SYMMETRIC_RPS * seconds);
+    // Decrypt shares the symmetric class with Encrypt; the refused Encrypts spent none of it.
+    expect(decrypts.errorCodes, summary).toEqual({});
+    expect(decrypts.ok, summary).toBeGreaterThan(0.7 * DECRYPT_RATE * seconds);
+    const metrics = await (await fetch(`${opServer.url}/metrics`)).text();
+    expect(metricSum(metrics, 'kms_throttled_requests_total', { quota_class: 'symmetric' }), summary).toBe(0);
+    console.log(`Encrypt=5 over ${FRONT_ENDS} front ends: ${summary}`);
   });
 });

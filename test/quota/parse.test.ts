@@ -85,7 +85,22 @@ describe('parseQuotas overrides', () => {
     expect(limitsOf('aws,ml_kem=500,datakeypair:ML_KEM_768=7')).toMatchObject({ ml_kem: 500, 'datakeypair:ML_KEM_768': 7 });
     expect(limitsOf('aws')).not.toHaveProperty('ml_kem');
     expect(limitsOf('aws')).not.toHaveProperty('datakeypair:ML_KEM_768');
-    expect(() => parseQuotas('Encapsulate=5', 'us-east-1')).toThrow(/counts against its key's class quota/);
+  });
+
+  it('accepts every operation name, cryptographic ones too: their own limit on top of the class quota', () => {
+    expect(limitsOf('aws,Encrypt=5,GenerateRandom=1,GenerateDataKeyPair=2,Encapsulate=5')).toMatchObject({
+      symmetric: 100_000, Encrypt: 5, GenerateRandom: 1, GenerateDataKeyPair: 2, Encapsulate: 5,
+    });
+    expect(limitsOf('GenerateRandom=1')).toEqual({ GenerateRandom: 1 });
+    for (const operation of ['Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateMac', 'VerifyMac',
+      'Sign', 'Verify', 'DeriveSharedSecret', 'Decapsulate', 'GenerateDataKeyPairWithoutPlaintext']) {
+      expect(limitsOf(`${operation}=3`)).toEqual({ [operation]: 3 });
+    }
+  });
+
+  it('accepts every KeyPairSpec of the service model, SM2 included', () => {
+    expect(limitsOf('datakeypair:SM2=5')).toEqual({ 'datakeypair:SM2': 5 });
+    expect(limitsOf('aws,datakeypair:SM2=25')['datakeypair:SM2']).toBe(25);
   });
 
   it.each([
@@ -100,10 +115,11 @@ describe('parseQuotas overrides', () => {
     ['ecc=ten', 'ecc=ten', 'RPS must be a positive number'],
     ['aes=5', 'aes=5', 'unknown quota class'],
     ['createkey=5', 'createkey=5', 'unknown quota class'],
-    ['datakeypair:SM2=5', 'datakeypair:SM2=5', 'unknown KeyPairSpec'],
+    ['datakeypair:SM3=5', 'datakeypair:SM3=5', 'unknown KeyPairSpec'],
     ['datakeypair:RSA_1024=5', 'datakeypair:RSA_1024=5', 'unknown KeyPairSpec'],
-    ['Encrypt=5', 'Encrypt=5', "counts against its key's class quota"],
-    ['none,GenerateDataKeyPair=5', 'GenerateDataKeyPair=5', "counts against its key's class quota"],
+    ['Encrypted=5', 'Encrypted=5', 'unknown quota class'],
+    ['none,generaterandom=5', 'generaterandom=5', 'unknown quota class'],
+    ['Encrypt=0', 'Encrypt=0', 'RPS must be a positive number'],
   ])('rejects %j: one line naming KMS_QUOTAS and the item %j', (value, badItem, why) => {
     let message = '';
     try { parseQuotas(value, 'us-east-1'); } catch (error) { message = (error as Error).message; }
