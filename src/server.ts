@@ -9,6 +9,7 @@ import { AuditLog } from './audit/log.js';
 import { buildServiceEventRecord } from './audit/record.js';
 import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
+import { partitionOf } from './contract/partition.js';
 import { loadConfig, type Config } from './config.js';
 import type { JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
@@ -82,6 +83,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
   const identities = loadIdentities({
     accountId: config.accountId, rootAccessKeyId: credentials.accessKeyId,
     rootSecretAccessKey: credentials.secretAccessKey, identitiesFile: config.identitiesFile,
+    partition: partitionOf(config.region),
   });
   const nodeId = resolveNodeId(config);
   const store = await openStore(config, nodeId);
@@ -92,7 +94,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
     maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
     inline: config.inlineCrypto ? new InlineLane(rootKeys, INLINE_CACHE_ENTRIES, INLINE_CACHE_TTL_MS) : undefined,
   });
-  const access = new PolicyAccessControl(identities, sharedStore, config.accountId);
+  const access = new PolicyAccessControl(identities, sharedStore, config.accountId, partitionOf(config.region));
   const keyring = new Keyring(sharedStore, config.region, config.accountId, {
     onKeyRetired: (keyId) => pool.evict([keyId]),
   });

@@ -25,7 +25,7 @@ export class PolicyAccessControl implements AccessControl {
   private readonly grants = new LRUCache<string, readonly GrantRecord[]>({ max: 100_000 });
 
   constructor(private readonly directory: IdentityDirectory, private readonly store: KeyStore,
-    private readonly accountId: string) {}
+    private readonly accountId: string, private readonly partition = 'aws') {}
 
   async authorize(request: AuthorizationRequest): Promise<void> {
     const principal = request.caller as Principal;
@@ -45,7 +45,7 @@ export class PolicyAccessControl implements AccessControl {
   }
 
   defaultKeyPolicy(): string {
-    return defaultKeyPolicy(this.accountId);
+    return defaultKeyPolicy(this.accountId, this.partition);
   }
 
   validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void {

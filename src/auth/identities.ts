@@ -34,6 +34,8 @@ export interface LoadIdentitiesOptions {
   rootAccessKeyId: string;
   rootSecretAccessKey: string;
   identitiesFile?: string;
+  /** Of KMS_REGION (src/contract/partition.ts): the root principal's ARN says it. */
+  partition?: string;
 }
 
 const VARIABLE = 'KMS_IDENTITIES';
@@ -101,7 +103,7 @@ function readIdentityFile(file: string): unknown[] {
 export function loadIdentities(opts: LoadIdentitiesOptions): IdentityDirectory {
   if (!isAccountId(opts.accountId)) throw new Error(`account id ${JSON.stringify(opts.accountId)} is not 12 digits`);
   const root: Principal = {
-    arn: accountRootArn(opts.accountId), accountId: opts.accountId, accessKeyId: opts.rootAccessKeyId,
+    arn: accountRootArn(opts.accountId, opts.partition), accountId: opts.accountId, accessKeyId: opts.rootAccessKeyId,
     secretAccessKey: opts.rootSecretAccessKey, isRoot: true, type: 'Root', identityPolicies: [],
   };
   const byAccessKey = new Map<string, Principal>([[root.accessKeyId, root]]);

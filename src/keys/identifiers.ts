@@ -1,6 +1,7 @@
 // Key ids, key ARNs, alias names and alias ARNs (kms-api.md section 4): parsing and formatting.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isMultiRegionKeyId, isRegionalKeyId, MULTI_REGION_KEY_PREFIX } from '../contract/key-ids.js';
+import { partitionOf } from '../contract/partition.js';
 import { KmsError } from '../protocol/errors.js';
 
 export type KeyIdentifier =
@@ -9,18 +10,18 @@ export type KeyIdentifier =
 
 const ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
 
-/** The partition of every ARN the engine makes; an ARN in another (aws-cn, aws-us-gov, ...) names nothing here. */
-const PARTITION = 'aws';
 
 export const isKeyId = (value: string): boolean => isRegionalKeyId(value) || isMultiRegionKeyId(value);
 /** A fresh key id; a multi-Region key's says so itself, as AWS's do, so nothing else needs to record it. */
 export const newKeyId = (multiRegion: boolean): string =>
   multiRegion ? `${MULTI_REGION_KEY_PREFIX}${randomBytes(16).toString('hex')}` : randomUUID();
-export const keyArn = (region: string, account: string, keyId: string): string => `arn:${PARTITION}:kms:${region}:${account}:key/${keyId}`;
-export const aliasArn = (region: string, account: string, aliasName: string): string => `arn:${PARTITION}:kms:${region}:${account}:${aliasName}`;
+export const keyArn = (region: string, account: string, keyId: string): string =>
+  `arn:${partitionOf(region)}:kms:${region}:${account}:key/${keyId}`;
+export const aliasArn = (region: string, account: string, aliasName: string): string =>
+  `arn:${partitionOf(region)}:kms:${region}:${account}:${aliasName}`;
 
 /**
- * Parses a KeyId parameter. ARNs naming another partition, region or account cannot exist here:
+ * Parses a KeyId parameter. ARNs naming another partition (the region's: partition.ts), region or account cannot exist here:
  * NotFoundException, as AWS answers for a key it does not hold. `allowAlias` is false for management operations,
  * which take key ids and key ARNs only.
  */
@@ -30,7 +31,7 @@ export function parseKeyIdentifier(value: string, region: string, account: strin
     const match = ARN.exec(value);
     if (match === null) throw new KmsError('InvalidArnException', 'The ARN in the request is not valid.');
     const [, partition, arnRegion, arnAccount, type, resource] = match as unknown as [string, string, string, string, string, string];
-    if (partition !== PARTITION || arnRegion !== region || arnAccount !== account) {
+    if (arnRegion !== region || arnAccount !== account || partition !== partitionOf(region)) {
       throw new KmsError('NotFoundException', `${type === 'key' ? 'Key' : 'Alias'} '${value}' does not exist`);
     }
     parsed = type === 'key' ? { kind: 'key', keyId: resource, viaArn: true } : { kind: 'alias', aliasName: `alias/${resource}`, viaArn: true };

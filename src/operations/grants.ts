@@ -3,6 +3,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validateGrantRequest } from '../auth/grants.js';
 import type { Principal } from '../auth/identities.js';
+import { accountRootArn } from '../auth/policy/principal-arn.js';
+import { partitionOf } from '../contract/partition.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
 import { dryRunWouldSucceed, type RequestContext } from './context.js';
@@ -39,7 +41,7 @@ const sameTerms = (grant: GrantRecord, terms: GrantTerms): boolean =>
   && grant.constraints?.SourceArn === terms.constraints?.SourceArn;
 
 // Absent members are left out of the answer (JSON.stringify drops undefined).
-const listEntry = (key: KeyRecord, grant: GrantRecord) => ({
+const listEntry = (key: KeyRecord, grant: GrantRecord, partition: string) => ({
   KeyId: key.arn,
   GrantId: grant.grantId,
   Name: grant.name,
@@ -48,7 +50,7 @@ const listEntry = (key: KeyRecord, grant: GrantRecord) => ({
   GranteeServicePrincipal: grant.granteeServicePrincipal,
   RetiringPrincipal: grant.retiringPrincipal,
   RetiringServicePrincipal: grant.retiringServicePrincipal,
-  IssuingAccount: `arn:aws:iam::${grant.issuingAccount}:root`,
+  IssuingAccount: accountRootArn(grant.issuingAccount, partition),
   Operations: grant.operations,
   Constraints: grant.constraints,
 });
@@ -125,7 +127,7 @@ export const listGrants: Operation = {
       (input.GrantId === undefined || grant.grantId === input.GrantId)
       && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal)
       && (input.GranteeServicePrincipal === undefined || grant.granteeServicePrincipal === input.GranteeServicePrincipal));
-    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant)), input, 50, 100);
+    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant, partitionOf(key.region))), input, 50, 100);
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };
@@ -143,7 +145,8 @@ export const listRetirableGrants: Operation = {
         .filter((grant) => grant.retiringPrincipal === input.RetiringPrincipal)
       : (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringServicePrincipal as string))
         .filter((grant) => grant.retiringServicePrincipal === input.RetiringServicePrincipal);
-    const entries = grants.map((grant) => listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant));
+    const entries = grants.map((grant) =>
+      listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant, partitionOf(ctx.keyring.region)));
     const { items, truncated, nextMarker } = page(entries, input, 50, 100);
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
