@@ -1,5 +1,6 @@
 // CreateAlias, UpdateAlias, DeleteAlias, ListAliases (kms-api.md sections 5.1 and 6).
 import { KEY_SPECS } from '../contract/key-specs.js';
+import { aliasArn } from '../keys/identifiers.js';
 import { KmsError } from '../protocol/errors.js';
 import { AliasNameTaken, type AliasRecord, type KeyRecord } from '../store/types.js';
 import type { RequestContext } from './context.js';
@@ -39,6 +40,18 @@ function requireAliasRoom(others: readonly AliasRecord[]): void {
   }
 }
 
+/**
+ * The alias `name` names, for UpdateAlias and DeleteAlias. An alias name means one in the caller's own account:
+ * this engine holds one account's (README, "Accounts"), so a caller of another account finds none.
+ */
+async function ownAlias(ctx: RequestContext, name: string): Promise<AliasRecord> {
+  const alias = ctx.caller.accountId === ctx.keyring.account ? await ctx.keyring.getAlias(name) : undefined;
+  if (alias === undefined) {
+    throw new KmsError('NotFoundException', `Alias ${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)} is not found.`);
+  }
+  return alias;
+}
+
 const keyType = (key: KeyRecord): string => KEY_SPECS[key.spec].family === 'symmetric' ? 'symmetric'
   : KEY_SPECS[key.spec].family === 'hmac' ? 'hmac' : 'asymmetric';
 
@@ -67,8 +80,7 @@ export const updateAlias: Operation = {
   async run(input, ctx) {
     const name = input.AliasName as string;
     checkAliasName(name);
-    const alias = await ctx.keyring.getAlias(name);
-    if (alias === undefined) throw new KmsError('NotFoundException', `Alias ${ctx.keyring.aliasArnOf(name)} is not found.`);
+    const alias = await ownAlias(ctx, name);
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
     const current = await ctx.keyring.get(alias.keyId);
     const key = await targetKey(ctx, 'kms:UpdateAlias');
@@ -86,8 +98,7 @@ export const deleteAlias: Operation = {
   async run(input, ctx) {
     const name = input.AliasName as string;
     checkAliasPattern(name);
-    const alias = await ctx.keyring.getAlias(name);
-    if (alias === undefined) throw new KmsError('NotFoundException', `Alias ${ctx.keyring.aliasArnOf(name)} is not found.`);
+    const alias = await ownAlias(ctx, name);
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
     const key = await ctx.keyring.get(alias.keyId);
     if (key !== undefined) await ctx.useKey(key.keyId, { action: 'kms:DeleteAlias', allowAlias: false, states: 'any' });
@@ -104,6 +115,8 @@ export const listAliases: Operation = {
       keyId = (await ctx.useKey(input.KeyId as string, { action: 'kms:ListAliases', allowAlias: false, states: 'any' })).keyId;
     } else {
       await ctx.authorizeAccount('kms:ListAliases');
+      // The caller's own account's aliases: none here for another account's caller.
+      if (ctx.caller.accountId !== ctx.keyring.account) return { Aliases: [], Truncated: false };
     }
     const aliases = (await ctx.keyring.store.listAliases(keyId)).map((alias) => ({
       AliasName: alias.name,

@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EncryptCommand,
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand, DescribeKeyCommand, DisableKeyCommand, EncryptCommand,
   GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateDataKeyWithoutPlaintextCommand, GenerateMacCommand,
   GetKeyPolicyCommand, KMSClient, ListAliasesCommand, ListGrantsCommand, ListKeyPoliciesCommand, ListKeysCommand,
   ListResourceTagsCommand, PutKeyPolicyCommand, ReEncryptCommand, ScheduleKeyDeletionCommand, SignCommand,
-  TagResourceCommand, DescribeKeyCommandOutput,
+  TagResourceCommand, UpdateAliasCommand, DescribeKeyCommandOutput,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
@@ -277,6 +277,12 @@ describe('decisions', () => {
     expect(await failure(eve.send(new TagResourceCommand({ KeyId: arn, Tags: [{ TagKey: 'k', TagValue: 'v' }] }))))
       .toMatchObject({ name: 'NotFoundException' });
     expect((await root.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState).toBe('Enabled');
+    // Alias names are the caller's account's too: eve has none here to list, move or delete.
+    expect(await failure(eve.send(new DeleteAliasCommand({ AliasName: aliasName }))))
+      .toEqual(notFound(`Alias arn:aws:kms:${REGION}:${OTHER_ACCOUNT}:${aliasName} is not found.`));
+    expect(await failure(eve.send(new UpdateAliasCommand({ AliasName: aliasName, TargetKeyId: arn })))).toMatchObject({ name: 'NotFoundException' });
+    expect((await eve.send(new ListAliasesCommand({}))).Aliases).toEqual([]);
+    expect((await root.send(new ListAliasesCommand({ KeyId: keyId }))).Aliases?.map((alias) => alias.AliasName)).toEqual([aliasName]);
     // Eve's account lists no keys here, and cannot make any: the engine holds one account's keys.
     expect((await eve.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await failure(eve.send(new CreateKeyCommand({})))).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
