@@ -47,7 +47,7 @@ function requireAliasRoom(others: readonly AliasRecord[]): void {
 async function ownAlias(ctx: RequestContext, name: string): Promise<AliasRecord> {
   const alias = ctx.caller.accountId === ctx.keyring.account ? await ctx.keyring.getAlias(name) : undefined;
   if (alias === undefined) {
-    throw new KmsError('NotFoundException', `Alias ${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)} is not found.`);
+    throw new KmsError('NotFoundException', `Alias '${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)}' is not found.`);
   }
   return alias;
 }

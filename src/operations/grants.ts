@@ -13,6 +13,7 @@ import type { Operation } from './types.js';
 
 const MAX_GRANTS_PER_KEY = 50_000;
 const GRANT_ID = /^[0-9a-f]{64}$/;
+const invalidGrantId = (): KmsError => new KmsError('InvalidGrantIdException', 'The grant ID is not valid.');
 
 function grantsChanged(ctx: RequestContext, keyId: string): void {
   ctx.engine.access.grantsChanged?.(keyId);
@@ -122,6 +123,8 @@ export const listGrants: Operation = {
     if (input.GranteePrincipal !== undefined && input.GranteeServicePrincipal !== undefined) {
       throw new KmsError('ValidationException', 'You can specify either GranteePrincipal or GranteeServicePrincipal, but not both.');
     }
+    // A GrantId filter that cannot be a grant id is refused, as RetireGrant and RevokeGrant refuse it.
+    if (input.GrantId !== undefined && !GRANT_ID.test(input.GrantId as string)) throw invalidGrantId();
     const key = await ctx.useKey(input.KeyId as string, { action: 'kms:ListGrants', allowAlias: false, states: 'any' });
     const grants = (await ctx.keyring.store.listGrants(key.keyId)).filter((grant) =>
       (input.GrantId === undefined || grant.grantId === input.GrantId)
@@ -153,7 +156,7 @@ export const listRetirableGrants: Operation = {
 };
 
 async function findGrant(ctx: RequestContext, keyId: string, grantId: string): Promise<GrantRecord> {
-  if (!GRANT_ID.test(grantId)) throw new KmsError('InvalidGrantIdException', 'The grant ID is not valid.');
+  if (!GRANT_ID.test(grantId)) throw invalidGrantId();
   const grant = await ctx.keyring.store.getGrant(grantId);
   if (grant === undefined || grant.keyId !== keyId) {
     throw new KmsError('NotFoundException', `Grant ID ${grantId} not found`);

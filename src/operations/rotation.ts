@@ -60,7 +60,9 @@ export const getKeyRotationStatus: Operation = {
   readOnly: true,
   async run(_input, ctx) {
     const key = await rotationKey(ctx, 'kms:GetKeyRotationStatus');
-    if (key.state === 'PendingImport') requireRotatable(key);
+    // Only symmetric encryption keys have a rotation status (imported ones too, once they have material: they
+    // rotate on demand); asymmetric, HMAC and key-agreement keys are refused, as EnableKeyRotation refuses them.
+    if (key.spec !== 'SYMMETRIC_DEFAULT' || key.state === 'PendingImport') requireRotatable(key);
     return {
       KeyRotationEnabled: key.rotationEnabled,
       KeyId: key.arn,

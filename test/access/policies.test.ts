@@ -279,7 +279,7 @@ describe('decisions', () => {
     expect((await root.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState).toBe('Enabled');
     // Alias names are the caller's account's too: eve has none here to list, move or delete.
     expect(await failure(eve.send(new DeleteAliasCommand({ AliasName: aliasName }))))
-      .toEqual(notFound(`Alias arn:aws:kms:${REGION}:${OTHER_ACCOUNT}:${aliasName} is not found.`));
+      .toEqual(notFound(`Alias 'arn:aws:kms:${REGION}:${OTHER_ACCOUNT}:${aliasName}' is not found.`));
     expect(await failure(eve.send(new UpdateAliasCommand({ AliasName: aliasName, TargetKeyId: arn })))).toMatchObject({ name: 'NotFoundException' });
     expect((await eve.send(new ListAliasesCommand({}))).Aliases).toEqual([]);
     expect((await root.send(new ListAliasesCommand({ KeyId: keyId }))).Aliases?.map((alias) => alias.AliasName)).toEqual([aliasName]);

@@ -2,7 +2,8 @@
 // dry runs that still open the ciphertext, the default encryption algorithm on RSA keys, grant and alias limits,
 // duplicate tag keys, rotation of keys awaiting imported material. The real server, driven by the AWS SDK.
 import {
-  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
+  GetKeyRotationStatusCommand,
   GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, ListGrantsCommand, ListRetirableGrantsCommand,
   ReEncryptCommand, TagResourceCommand, UpdateAliasCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
@@ -172,6 +173,36 @@ describe('ARNs of another partition', () => {
       expect(await failure(shared.kms.send(new EncryptCommand({ KeyId: `arn:${partition}:kms:${region}:${account}:alias/partitioned`, Plaintext: Buffer.from('x') }))))
         .toMatchObject({ name: 'NotFoundException', status: 404 });
     }
+  });
+});
+
+describe('rotation status', () => {
+  it('only symmetric encryption keys have one: asymmetric, HMAC and key-agreement keys are UnsupportedOperationException', async () => {
+    const symmetric = await newKey();
+    expect(await shared.kms.send(new GetKeyRotationStatusCommand({ KeyId: symmetric }))).toMatchObject({ KeyRotationEnabled: false });
+    for (const [spec, usage] of [['RSA_2048', 'SIGN_VERIFY'], ['RSA_2048', 'ENCRYPT_DECRYPT'], ['HMAC_256', 'GENERATE_VERIFY_MAC'],
+      ['ECC_NIST_P256', 'KEY_AGREEMENT']] as const) {
+      const keyId = await newKey(spec, usage);
+      expect(await failure(shared.kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }))), spec)
+        .toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
+    }
+  });
+});
+
+describe('grant and alias lookups', () => {
+  it('ListGrants refuses a GrantId filter that cannot be a grant id (InvalidGrantIdException)', async () => {
+    const keyId = await newKey();
+    expect(await failure(shared.kms.send(new ListGrantsCommand({ KeyId: keyId, GrantId: 'zzz' }))))
+      .toEqual({ name: 'InvalidGrantIdException', status: 400, message: 'The grant ID is not valid.' });
+    expect((await shared.kms.send(new ListGrantsCommand({ KeyId: keyId, GrantId: 'a'.repeat(64) }))).Grants).toEqual([]);
+  });
+
+  it("DeleteAlias and UpdateAlias of a missing alias answer Alias '<alias ARN>' is not found.", async () => {
+    const missing = "Alias 'arn:aws:kms:us-east-1:111122223333:alias/never-made' is not found.";
+    expect(await failure(shared.kms.send(new DeleteAliasCommand({ AliasName: 'alias/never-made' }))))
+      .toEqual({ name: 'NotFoundException', status: 404, message: missing });
+    expect(await failure(shared.kms.send(new UpdateAliasCommand({ AliasName: 'alias/never-made', TargetKeyId: await newKey() }))))
+      .toEqual({ name: 'NotFoundException', status: 404, message: missing });
   });
 });
 

@@ -51,7 +51,7 @@ export class Tally {
 }
 
 /**
- * AWS names the missing resource in NotFoundException ("Alias arn:...:alias/NAME is not found."): an identifier the
+ * AWS names the missing resource in NotFoundException ("Alias 'arn:...:alias/NAME' is not found."): an identifier the
  * caller chose (an alias name matching the model's pattern), echoed inside an ARN, is the protocol and not a leak. Everything else must not quote input.
  */
 const IDENTIFIER_ECHO = /arn:aws:kms:[a-z0-9-]+:\d{12}:[A-Za-z0-9:/_-]+/g;
