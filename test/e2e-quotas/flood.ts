@@ -59,6 +59,8 @@ export interface FloodOptions {
   input: (i: number) => object;
   loops: number;
   durationMs: number;
+  /** Each loop waits this long after every answer: a flood held under a known rate, whatever the machine's speed. */
+  pauseMs?: number;
 }
 
 /** `loops` concurrent request loops for `durationMs`; resolves with every answer once the last one is in. */
@@ -67,7 +69,10 @@ export async function flood(call: Caller, options: FloodOptions): Promise<Answer
   const deadline = performance.now() + options.durationMs;
   let sent = 0;
   const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) answers.push(await call(options.operation, options.input(sent++)));
+    while (performance.now() < deadline) {
+      answers.push(await call(options.operation, options.input(sent++)));
+      if (options.pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+    }
   };
   await Promise.all(Array.from({ length: options.loops }, loop));
   return answers;
