@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import {
-  answeredBy, auditFiles, auditLineCounts, chainNodes, childPids, freshConnectionClient, isAlive, metricSum, outcome, sleep, verifyAudit,
+  answeredBy, auditFiles, auditLineCounts, chainNodes, childPids, createAliasFlood, freshConnectionClient, isAlive, metricSum, outcome, sleep,
+  verifyAudit,
 } from './support.js';
 
 const APP = { accessKeyId: 'AKIAFRONTENDAPP00001', secretAccessKey: 'frontend-app-secret-0001-abcdefghijklmno' };
@@ -209,12 +210,7 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
     // The alias is written with a new version of its key: the per-key lock and version check that keep the tag
     // limit keep this one too (with the count taken apart from the write, as many as all 60 got through).
     const keyId = await newKey();
-    // Kept-alive connections, opened first on both front ends, so the flood arrives at once in each of them.
-    const flood = server.client();
-    await Promise.all(Array.from({ length: 60 }, () => flood.send(new DescribeKeyCommand({ KeyId: keyId }))));
-    const outcomes = await Promise.all(Array.from({ length: 60 }, (_, i) =>
-      outcome(flood.send(new CreateAliasCommand({ AliasName: `alias/race-many-${i}`, TargetKeyId: keyId })))));
-    flood.destroy();
+    const outcomes = await createAliasFlood(server, keyId);
     expect(outcomes.filter((result) => result === 'ok')).toHaveLength(50);
     expect(outcomes.filter((result) => result !== 'ok')).toEqual(Array(10).fill('LimitExceededException'));
     expect((await client.send(new ListAliasesCommand({ KeyId: keyId, Limit: 100 }))).Aliases).toHaveLength(50);

@@ -2,13 +2,15 @@
 // holds on the other at once; concurrent writers to one key all succeed), with each front end a node of its own
 // on the change feed (`<node id>.<n>`) and its own audit chain.
 import {
-  CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, ListAliasesCommand,
+  CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, ListAliasesCommand,
   TagResourceCommand, UpdateKeyDescriptionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { answeredBy, auditFiles, auditLineCounts, chainNodes, freshConnectionClient, outcome, sleep, verifyAudit } from './support.js';
+import {
+  answeredBy, auditFiles, auditLineCounts, chainNodes, createAliasFlood, freshConnectionClient, outcome, sleep, verifyAudit,
+} from './support.js';
 
 const plaintext = Buffer.from('front ends on PostgreSQL');
 let postgres: TestPostgres;
@@ -54,12 +56,7 @@ describe('KMS_FRONTENDS=2 on PostgreSQL', () => {
 
   it('holds a key to 50 aliases when both front ends create aliases on it at once', async () => {
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
-    // Kept-alive connections, opened first on both front ends, so the flood arrives at once in each of them.
-    const flood = server.client();
-    await Promise.all(Array.from({ length: 60 }, () => flood.send(new DescribeKeyCommand({ KeyId: keyId }))));
-    const outcomes = await Promise.all(Array.from({ length: 60 }, (_, i) =>
-      outcome(flood.send(new CreateAliasCommand({ AliasName: `alias/race-many-${i}`, TargetKeyId: keyId })))));
-    flood.destroy();
+    const outcomes = await createAliasFlood(server, keyId);
     expect(outcomes.filter((result) => result === 'ok')).toHaveLength(50);
     expect(outcomes.filter((result) => result !== 'ok')).toEqual(Array(10).fill('LimitExceededException'));
     expect((await client.send(new ListAliasesCommand({ KeyId: keyId, Limit: 100 }))).Aliases).toHaveLength(50);

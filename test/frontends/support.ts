@@ -1,7 +1,7 @@
 // Helpers for KMS_FRONTENDS tests: clients that open a new connection per request (the primary hands each new
 // connection to the next child in turn, so consecutive calls land on different front ends), which front end
 // answered a request (from the per-front-end audit files), and the children of the primary.
-import { KMSClient } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -21,7 +21,8 @@ export function freshConnectionClient(server: TestServer, credentials = server.c
   });
 }
 
-export { outcome } from '../support/sdk-errors.js';
+import { outcome } from '../support/sdk-errors.js';
+export { outcome };
 
 /** The per-front-end audit files (KMS_AUDIT_LOG.N) in a data dir, by front-end index. */
 export function auditFiles(dataDir: string): Map<number, string> {
@@ -97,4 +98,19 @@ export function metricSum(text: string, name: string, labels: Record<string, str
     }
   }
   return sum;
+}
+
+/**
+ * `count` CreateAlias calls on one key at once, each with its own alias name, over kept-alive connections opened
+ * first on every front end, so the flood arrives together in each of them. Resolves with each call's outcome.
+ */
+export async function createAliasFlood(server: TestServer, keyId: string, count = 60): Promise<string[]> {
+  const flood = server.client();
+  try {
+    await Promise.all(Array.from({ length: count }, () => flood.send(new DescribeKeyCommand({ KeyId: keyId }))));
+    return await Promise.all(Array.from({ length: count }, (_, i) =>
+      outcome(flood.send(new CreateAliasCommand({ AliasName: `alias/race-many-${i}`, TargetKeyId: keyId })))));
+  } finally {
+    flood.destroy();
+  }
 }
