@@ -45,7 +45,7 @@ function requireAliasRoom(others: readonly AliasRecord[]): void {
  * this engine holds one account's (README, "Accounts"), so a caller of another account finds none.
  */
 async function ownAlias(ctx: RequestContext, name: string): Promise<AliasRecord> {
-  const alias = ctx.caller.accountId === ctx.keyring.account ? await ctx.keyring.getAlias(name) : undefined;
+  const alias = ctx.callerOwnsKeys ? await ctx.keyring.getAlias(name) : undefined;
   if (alias === undefined) {
     throw new KmsError('NotFoundException', `Alias '${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)}' is not found.`);
   }
@@ -116,7 +116,7 @@ export const listAliases: Operation = {
     } else {
       await ctx.authorizeAccount('kms:ListAliases');
       // The caller's own account's aliases: none here for another account's caller.
-      if (ctx.caller.accountId !== ctx.keyring.account) return { Aliases: [], Truncated: false };
+      if (!ctx.callerOwnsKeys) return { Aliases: [], Truncated: false };
     }
     const aliases = (await ctx.keyring.store.listAliases(keyId)).map((alias) => ({
       AliasName: alias.name,

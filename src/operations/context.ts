@@ -148,11 +148,24 @@ export class RequestContext {
     this.reEncryptSourceKeyId = key.keyId;
     if (typeof this.input.DestinationKeyId !== 'string') return undefined;
     try {
-      return (await this.keyring.resolve(this.input.DestinationKeyId, true, this.scope)).key.keyId === key.keyId;
+      return (await this.resolveKey(this.input.DestinationKeyId, true)).key.keyId === key.keyId;
     } catch (error) {
       if (error instanceof KmsError) return false;
       throw error;
     }
+  }
+
+  /**
+   * Whether the caller belongs to the account whose keys and aliases this engine holds (KMS_ACCOUNT_ID); a caller
+   * of another account has none here to list, name or create (README, "Accounts").
+   */
+  get callerOwnsKeys(): boolean {
+    return this.caller.accountId === this.keyring.account;
+  }
+
+  /** Resolves a KeyId as this caller names it (useKey's lookup), for operations that authorize otherwise. */
+  resolveKey(identifier: string, allowAlias: boolean): ReturnType<Keyring['resolve']> {
+    return this.keyring.resolve(identifier, allowAlias, this.scope);
   }
 
   /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */

@@ -38,7 +38,7 @@ export const createKey: Operation = {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this engine.');
     }
     await ctx.authorizeAccount('kms:CreateKey');
-    if (ctx.caller.accountId !== ctx.keyring.account) {
+    if (!ctx.callerOwnsKeys) {
       // AWS would create the key in the caller's account; this engine holds one account's keys (KMS_ACCOUNT_ID).
       throw new KmsError('UnsupportedOperationException',
         `This engine holds the KMS keys of account ${ctx.keyring.account} only; principals of account ${ctx.caller.accountId} can use them by key ARN where the key policy allows, but cannot create keys.`);

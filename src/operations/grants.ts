@@ -173,7 +173,7 @@ export const retireGrant: Operation = {
       ({ keyId, grantId } = decodeGrantToken(input.GrantToken as string));
     } else if (input.KeyId !== undefined && input.GrantId !== undefined) {
       // RetireGrant works across accounts: another account's caller names the key by ARN.
-      keyId = (await ctx.keyring.resolve(input.KeyId as string, false, { account: ctx.caller.accountId, crossAccount: true })).key.keyId;
+      keyId = (await ctx.resolveKey(input.KeyId as string, false)).key.keyId;
       grantId = input.GrantId as string;
     } else {
       throw new KmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');

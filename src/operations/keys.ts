@@ -29,7 +29,7 @@ export const listKeys: Operation = {
   async run(input, ctx) {
     await ctx.authorizeAccount('kms:ListKeys');
     // ListKeys lists the caller's own account: a principal of another account has no keys here.
-    if (ctx.caller.accountId !== ctx.keyring.account) return { Keys: [], Truncated: false };
+    if (!ctx.callerOwnsKeys) return { Keys: [], Truncated: false };
     const limit = (input.Limit as number | undefined) ?? 100;
     const ids = await ctx.keyring.store.listKeyIds(decodeMarker(input.Marker), limit + 1);
     const truncated = ids.length > limit;
