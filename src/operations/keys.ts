@@ -1,5 +1,6 @@
 // Key lifecycle and metadata: DescribeKey, ListKeys, EnableKey, DisableKey, ScheduleKeyDeletion,
 // CancelKeyDeletion, UpdateKeyDescription. Metadata only: none of these touch the worker pool.
+import { hasAllOwnMaterial } from '../keys/imported-material.js';
 import { keyMetadata } from '../keys/metadata.js';
 import { KmsError } from '../protocol/errors.js';
 import { validationError } from '../protocol/validate.js';
@@ -95,8 +96,10 @@ export const cancelKeyDeletion: Operation = {
     const key = await manage(ctx, 'kms:CancelKeyDeletion');
     const updated = await ctx.keyring.mutate(key.keyId, (draft) => {
       if (draft.state !== 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `${draft.arn} is not pending deletion.`);
-      // AWS leaves a cancelled key Disabled, or PendingImport when it has no material.
-      draft.state = draft.materials.length > 0 ? 'Disabled' : 'PendingImport';
+      // AWS leaves a cancelled key Disabled, or PendingImport while any of its own material is missing: never
+      // imported, or deleted or expired before or during the deletion window. Disabled would let EnableKey
+      // turn on a key that has nothing to encrypt or sign with.
+      draft.state = hasAllOwnMaterial(draft) ? 'Disabled' : 'PendingImport';
       delete draft.deletionDate;
       delete draft.pendingWindowInDays;
     });
