@@ -14,8 +14,9 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
     Description: key.description,
     KeyUsage: key.usage,
     KeyState: key.state,
+    // No PendingDeletionWindowInDays: AWS shows it only in state PendingReplicaDeletion (a primary waiting for
+    // its replicas to go), and keys here have no replicas; a key pending deletion shows its DeletionDate.
     DeletionDate: key.state === 'PendingDeletion' ? key.deletionDate : undefined,
-    PendingDeletionWindowInDays: key.state === 'PendingDeletion' ? key.pendingWindowInDays : undefined,
     Origin: key.origin,
     // Imported material only: whether it expires and when (ValidTo only with KEY_MATERIAL_EXPIRES).
     ...currentExpiration(key),

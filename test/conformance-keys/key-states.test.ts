@@ -1,6 +1,7 @@
 // Key states through the real server (kms-api.md section 5.3): every cryptographic operation of every key usage
 // in Disabled, PendingDeletion and PendingImport answers AWS's exception and message; the read and management
-// operations each state still allows work; CancelKeyDeletion finds the state the key's material leaves it in.
+// operations each state still allows work; CancelKeyDeletion finds the state the key's material leaves it in;
+// DescribeKey of a key pending deletion shows what AWS shows.
 import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import {
   CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand,
@@ -166,6 +167,15 @@ describe('management operations by key state', () => {
 });
 
 describe('ScheduleKeyDeletion and CancelKeyDeletion', () => {
+  it('DescribeKey of a key pending deletion shows its DeletionDate, and no PendingDeletionWindowInDays (PendingReplicaDeletion only)', async () => {
+    const key = await create({});
+    const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 9 }));
+    expect(scheduled).toMatchObject({ KeyId: key.Arn, KeyState: 'PendingDeletion', PendingWindowInDays: 9 });
+    const described = await describeKey(key.KeyId!);
+    expect(described).toMatchObject({ KeyState: 'PendingDeletion', Enabled: false, DeletionDate: scheduled.DeletionDate });
+    expect(described.PendingDeletionWindowInDays).toBeUndefined();
+  });
+
   it('an EXTERNAL key whose material was deleted, before or during the window, goes back to PendingImport, not Disabled', async () => {
     for (const spec of ['SYMMETRIC_DEFAULT', 'HMAC_256'] as const) {
       for (const deleteDuringWindow of [false, true]) {
