@@ -63,11 +63,14 @@ export const getKeyRotationStatus: Operation = {
     // Only symmetric encryption keys have a rotation status (imported ones too, once they have material: they
     // rotate on demand); asymmetric, HMAC and key-agreement keys are refused, as EnableKeyRotation refuses them.
     if (key.spec !== 'SYMMETRIC_DEFAULT' || key.state === 'PendingImport') requireRotatable(key);
+    // AWS reports a key pending deletion as not rotating (nothing rotates it); the setting itself is kept, so
+    // CancelKeyDeletion brings the key's rotation status back.
+    const rotating = key.rotationEnabled && key.state !== 'PendingDeletion';
     return {
-      KeyRotationEnabled: key.rotationEnabled,
+      KeyRotationEnabled: rotating,
       KeyId: key.arn,
-      RotationPeriodInDays: key.rotationEnabled ? key.rotationPeriodInDays : undefined,
-      NextRotationDate: key.rotationEnabled ? key.nextRotationDate : undefined,
+      RotationPeriodInDays: rotating ? key.rotationPeriodInDays : undefined,
+      NextRotationDate: rotating ? key.nextRotationDate : undefined,
     };
   },
 };

@@ -6,6 +6,7 @@ import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomB
 import {
   CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand,
   DeleteImportedKeyMaterialCommand, DeriveSharedSecretCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
+  EnableKeyRotationCommand,
   EncryptCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateDataKeyPairWithoutPlaintextCommand,
   GenerateDataKeyWithoutPlaintextCommand, GenerateMacCommand, GetKeyPolicyCommand, GetKeyRotationStatusCommand,
   GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, ListResourceTagsCommand,
@@ -174,6 +175,20 @@ describe('ScheduleKeyDeletion and CancelKeyDeletion', () => {
     const described = await describeKey(key.KeyId!);
     expect(described).toMatchObject({ KeyState: 'PendingDeletion', Enabled: false, DeletionDate: scheduled.DeletionDate });
     expect(described.PendingDeletionWindowInDays).toBeUndefined();
+  });
+
+  it('GetKeyRotationStatus of a key pending deletion is false; CancelKeyDeletion brings the rotation status back', async () => {
+    const key = await create({});
+    await kms.send(new EnableKeyRotationCommand({ KeyId: key.KeyId, RotationPeriodInDays: 180 }));
+    const before = await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }));
+    expect(before).toMatchObject({ KeyRotationEnabled: true, RotationPeriodInDays: 180 });
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }));
+    const pending = await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }));
+    expect(pending).toMatchObject({ KeyRotationEnabled: false, KeyId: key.Arn });
+    expect(pending.NextRotationDate).toBeUndefined();
+    await kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId }));
+    expect(await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId })))
+      .toMatchObject({ KeyRotationEnabled: true, RotationPeriodInDays: 180, NextRotationDate: before.NextRotationDate });
   });
 
   it('an EXTERNAL key whose material was deleted, before or during the window, goes back to PendingImport, not Disabled', async () => {
