@@ -108,7 +108,9 @@ class Walker {
         this.length(shape, text.length, path);
         if (shape.enum !== undefined && !shape.enum.includes(text)) {
           this.violate(path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
-        } else if (shape.pattern !== undefined && text.length > 0 && !patternOf(shape.pattern).test(text)) {
+        } else if (shape.pattern !== undefined && (text.length > 0 || (shape.min ?? 0) === 0) && !patternOf(shape.pattern).test(text)) {
+          // An empty string has already failed a min length of 1 or more; where the model allows length 0
+          // (KeyMaterialDescription) the pattern alone decides whether an empty value is valid.
           this.violate(path, `Member must satisfy regular expression pattern: ${shape.pattern}`);
         }
         return text;

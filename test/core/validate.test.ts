@@ -59,7 +59,8 @@ describe('decodeBase64', () => {
   });
 });
 
-// decodeInput against the walker it replaced (kept below, verbatim but for names): the same decoded input, or
+// decodeInput against the walker it replaced (kept below, verbatim but for names and one later rule: an empty
+// string is checked against the pattern where the model allows length 0): the same decoded input, or
 // the same error, for any input an SDK or a hostile client could send, so the per-request savings changed nothing.
 const referencePatterns = new Map<string, RegExp>();
 function referencePattern(source: string): RegExp {
@@ -89,7 +90,7 @@ class ReferenceWalker {
         this.length(shape, text.length, path);
         if (shape.enum !== undefined && !shape.enum.includes(text)) {
           this.violate(path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
-        } else if (shape.pattern !== undefined && text.length > 0 && !referencePattern(shape.pattern).test(text)) {
+        } else if (shape.pattern !== undefined && (text.length > 0 || (shape.min ?? 0) === 0) && !referencePattern(shape.pattern).test(text)) {
           this.violate(path, `Member must satisfy regular expression pattern: ${shape.pattern}`);
         }
         return text;
