@@ -132,12 +132,16 @@ const RESPONSE_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
 
 /**
  * Request members the engine defaults when the caller leaves them out (the model's documented defaults, which
- * the operations apply): CloudTrail shows the algorithm a call used, `"encryptionAlgorithm": "SYMMETRIC_DEFAULT"`.
+ * the operations apply): CloudTrail shows the algorithm a call used, `"encryptionAlgorithm": "SYMMETRIC_DEFAULT"`,
+ * and the message type Sign and Verify read the message as (kms-api.md section 10: `{keyId, signingAlgorithm,
+ * messageType}`), `"messageType": "RAW"`.
  */
 const REQUEST_DEFAULTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   Encrypt: { EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
   Decrypt: { EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
   ReEncrypt: { SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT', DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+  Sign: { MessageType: 'RAW' },
+  Verify: { MessageType: 'RAW' },
 };
 
 /** Operations whose requestParameters CloudTrail logs as null (their inputs are a size or a bearer token). */

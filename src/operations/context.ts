@@ -114,8 +114,13 @@ export class RequestContext {
     return this.engine.keyring;
   }
 
-  /** The operation's own quota is charged once per request, with the first key's class (ReEncrypt uses two keys). */
-  private operationQuotaCharged = false;
+  /**
+   * The quota classes this request has been charged, undefined before its first key. A request counts once
+   * against each quota (kms-api.md section 9 counts requests): ReEncrypt's destination key charges only a class
+   * its source key did not (a symmetric-to-RSA ReEncrypt counts against both, symmetric-to-symmetric once),
+   * and the operation's own limit (`ReEncrypt=5`) goes with the first key.
+   */
+  private chargedQuotaClasses: readonly string[] | undefined;
 
   /** Resolve once, charge quota, authorize, check state: the order AWS applies. */
   async useKey(identifier: string, options: UseKeyOptions): Promise<KeyRecord> {
@@ -124,8 +129,16 @@ export class RequestContext {
     if (alias !== undefined) this.aliasArns.push(this.keyring.aliasArnOf(alias));
     if (this.keySpec === '') this.keySpec = key.spec;
     if (options.quota !== undefined) {
-      this.engine.quotas.take(this.caller.accountId, options.quota(KEY_SPECS[key.spec]), this.operationQuotaCharged ? undefined : this.operation);
-      this.operationQuotaCharged = true;
+      const classes = options.quota(KEY_SPECS[key.spec]);
+      const charged = this.chargedQuotaClasses;
+      if (charged === undefined) {
+        this.engine.quotas.take(this.caller.accountId, classes, this.operation);
+        this.chargedQuotaClasses = classes;
+      } else {
+        const uncharged = classes.filter((quotaClass) => !charged.includes(quotaClass));
+        if (uncharged.length > 0) this.engine.quotas.take(this.caller.accountId, uncharged);
+        this.chargedQuotaClasses = [...charged, ...uncharged];
+      }
     }
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
