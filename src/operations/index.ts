@@ -30,14 +30,16 @@ import { sign, verify } from './sign-verify.js';
 import { listResourceTags, tagResource, untagResource } from './tags.js';
 import type { Operation } from './types.js';
 
-const unsupported = (message: string): Operation => ({
-  readOnly: true,
+// readOnly is the audit record's flag for the API, whether or not the engine serves it: creating, connecting,
+// updating or deleting a custom key store is a mutation (kms-api.md section 10), refused or not.
+const unsupported = (message: string, readOnly: boolean): Operation => ({
+  readOnly,
   async run() {
     throw new KmsError('UnsupportedOperationException', message);
   },
 });
 
-const customKeyStores = unsupported('Custom key stores are not supported by this engine.');
+const customKeyStores = unsupported('Custom key stores are not supported by this engine.', false);
 
 /** There are none, so the listing is empty and any store asked for by id or name is not found. */
 const describeCustomKeyStores: Operation = {
