@@ -132,8 +132,11 @@ export class RequestContext {
       const classes = options.quota(KEY_SPECS[key.spec]);
       const charged = this.chargedQuotaClasses;
       if (charged === undefined) {
-        this.engine.quotas.take(this.caller.accountId, classes, this.operation);
-        this.chargedQuotaClasses = classes;
+        // ReEncrypt's source side charges its destination's class in the same take, so that a request one of
+        // them refuses spends nothing of the other (src/quota/charge.ts: all or nothing).
+        const all = options.action === 'kms:ReEncryptFrom' ? withClasses(classes, await this.destinationQuotaClasses(options.quota)) : classes;
+        this.engine.quotas.take(this.caller.accountId, all, this.operation);
+        this.chargedQuotaClasses = all;
       } else {
         const uncharged = classes.filter((quotaClass) => !charged.includes(quotaClass));
         if (uncharged.length > 0) this.engine.quotas.take(this.caller.accountId, uncharged);
@@ -148,6 +151,17 @@ export class RequestContext {
     if (options.states === 'enabled') requireEnabled(key);
     else if (options.states === 'not-pending-deletion') requireNotPendingDeletion(key);
     return key;
+  }
+
+  /** The quota classes of ReEncrypt's destination key; none when DestinationKeyId names no key (its own error comes later). */
+  private async destinationQuotaClasses(quota: (info: KeySpecInfo) => readonly string[]): Promise<readonly string[]> {
+    if (typeof this.input.DestinationKeyId !== 'string') return [];
+    try {
+      return quota(KEY_SPECS[(await this.resolveKey(this.input.DestinationKeyId, true)).key.spec]);
+    } catch (error) {
+      if (error instanceof KmsError) return [];
+      throw error;
+    }
   }
 
   /**
@@ -200,6 +214,12 @@ export class RequestContext {
     if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message);
     return result as JobOutput<N>;
   }
+}
+
+/** `classes` and those of `more` it lacks (the same array when there are none: no allocation for same-class ReEncrypt). */
+function withClasses(classes: readonly string[], more: readonly string[]): readonly string[] {
+  const missing = more.filter((quotaClass) => !classes.includes(quotaClass));
+  return missing.length === 0 ? classes : [...classes, ...missing];
 }
 
 /** Jobs that can fail on what the caller sent, not only on the key: a dry run runs them too. */

@@ -12,6 +12,12 @@ const SYMMETRIC_RPS = 10;
 /** Long enough for any bucket of this server to be full again (capacity = one second's worth). */
 const REFILL_MS = 1_200;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Outcomes by code: { ok: 10, ThrottlingException: 10 }. */
+const countOutcomes = (outcomes: readonly string[]): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (const each of outcomes) counts[each] = (counts[each] ?? 0) + 1;
+  return counts;
+};
 
 describe(`KMS_QUOTAS=symmetric=${SYMMETRIC_RPS}: ReEncrypt and accounts`, () => {
   let access: AccessServer;
@@ -37,16 +43,11 @@ describe(`KMS_QUOTAS=symmetric=${SYMMETRIC_RPS}: ReEncrypt and accounts`, () => 
 
   const reEncrypt = (destination: string) =>
     outcome(access.as('root').send(new ReEncryptCommand({ CiphertextBlob: ciphertext, DestinationKeyId: destination })));
-  const count = (outcomes: string[]): Record<string, number> => {
-    const counts: Record<string, number> = {};
-    for (const each of outcomes) counts[each] = (counts[each] ?? 0) + 1;
-    return counts;
-  };
 
   it('counts a ReEncrypt between two symmetric keys once: a full bucket admits as many ReEncrypts as its tokens', async () => {
     await sleep(REFILL_MS);
     // Sent together: the bucket's 10 tokens, plus at most a few refilled while the burst is in flight.
-    const outcomes = count(await Promise.all(Array.from({ length: 2 * SYMMETRIC_RPS }, () => reEncrypt(destinationKeyArn))));
+    const outcomes = countOutcomes(await Promise.all(Array.from({ length: 2 * SYMMETRIC_RPS }, () => reEncrypt(destinationKeyArn))));
     expect(outcomes.ok, JSON.stringify(outcomes)).toBeGreaterThanOrEqual(SYMMETRIC_RPS);
     expect(outcomes.ok, JSON.stringify(outcomes)).toBeLessThanOrEqual(SYMMETRIC_RPS + 3);
     expect(outcomes.ok! + outcomes.ThrottlingException!, JSON.stringify(outcomes)).toBe(2 * SYMMETRIC_RPS);
@@ -54,13 +55,13 @@ describe(`KMS_QUOTAS=symmetric=${SYMMETRIC_RPS}: ReEncrypt and accounts`, () => 
 
   it('counts a ReEncrypt under the same key once too', async () => {
     await sleep(REFILL_MS);
-    const outcomes = count(await Promise.all(Array.from({ length: SYMMETRIC_RPS }, () => reEncrypt(sourceKeyArn))));
+    const outcomes = countOutcomes(await Promise.all(Array.from({ length: SYMMETRIC_RPS }, () => reEncrypt(sourceKeyArn))));
     expect(outcomes, JSON.stringify(outcomes)).toEqual({ ok: SYMMETRIC_RPS });
   });
 
   it('shares a bucket between the principals of one account, and gives another account\'s principal its own', async () => {
     await sleep(REFILL_MS);
-    const encrypts = async (name: IdentityName, n: number) => count(await Promise.all(Array.from({ length: n },
+    const encrypts = async (name: IdentityName, n: number) => countOutcomes(await Promise.all(Array.from({ length: n },
       () => outcome(access.as(name).send(new EncryptCommand({ KeyId: sourceKeyArn, Plaintext: Buffer.from('x') }))))));
     const root = await encrypts('root', 2 * SYMMETRIC_RPS);
     expect(root.ThrottlingException, JSON.stringify(root)).toBeGreaterThan(0);
@@ -71,5 +72,41 @@ describe(`KMS_QUOTAS=symmetric=${SYMMETRIC_RPS}: ReEncrypt and accounts`, () => 
     // eve is of another account, using this account's key by ARN: charged to her account, whose bucket is full.
     const eve = await encrypts('eve', SYMMETRIC_RPS);
     expect(eve, JSON.stringify(eve)).toEqual({ ok: SYMMETRIC_RPS });
+  });
+});
+
+describe('KMS_QUOTAS=symmetric=5,rsa=1: a ReEncrypt from a symmetric key to an RSA key', () => {
+  let access: AccessServer;
+  let symmetricKeyArn: string;
+  let rsaKeyArn: string;
+  let ciphertext: Uint8Array;
+
+  beforeAll(async () => {
+    access = await startAccessServer({ KMS_QUOTAS: 'symmetric=5,rsa=1' });
+    const root = access.as('root');
+    symmetricKeyArn = (await root.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    rsaKeyArn = (await root.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.Arn!;
+    ciphertext = (await root.send(new EncryptCommand({ KeyId: symmetricKeyArn, Plaintext: Buffer.from('hello') }))).CiphertextBlob!;
+  });
+
+  afterAll(async () => {
+    await access?.server.remove();
+  });
+
+  it('counts against both classes, and one the RSA quota refuses spends nothing of the symmetric quota', async () => {
+    await sleep(REFILL_MS);
+    const reEncrypts = await Promise.all(Array.from({ length: 5 }, () => outcome(access.as('root').send(new ReEncryptCommand({
+      CiphertextBlob: ciphertext, DestinationKeyId: rsaKeyArn, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+    })))));
+    const reEncryptCounts = countOutcomes(reEncrypts);
+    // rsa=1: one token, and one more only if the burst took over a second.
+    expect(reEncryptCounts.ok, JSON.stringify(reEncryptCounts)).toBeGreaterThanOrEqual(1);
+    expect(reEncryptCounts.ok, JSON.stringify(reEncryptCounts)).toBeLessThanOrEqual(2);
+    expect(reEncryptCounts.ThrottlingException, JSON.stringify(reEncryptCounts)).toBe(5 - reEncryptCounts.ok!);
+    // The admitted ReEncrypts took at most 2 of symmetric's 5 tokens; the refused ones took none, so 3 Encrypts
+    // sent at once all pass (were each refused ReEncrypt charged, the bucket would be empty but for what refilled).
+    const encrypts = await Promise.all(Array.from({ length: 3 },
+      () => outcome(access.as('root').send(new EncryptCommand({ KeyId: symmetricKeyArn, Plaintext: Buffer.from('x') })))));
+    expect(countOutcomes(encrypts)).toEqual({ ok: 3 });
   });
 });
