@@ -57,6 +57,8 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   const operationName = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
   let principal: Principal | undefined;
   let input: Record<string, unknown> | undefined;
+  // The request as the client sent it, parsed: what the audit record shows when the model refuses it (decodeInput).
+  let sent: unknown;
   let ctx: RequestContext | undefined;
   let output: Record<string, unknown> | undefined;
   let failure: KmsError | undefined;
@@ -64,7 +66,8 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   try {
     if (operation === undefined) throw new KmsError('UnknownOperationException', 'X-Amz-Target does not name a TrentService operation.');
     principal = authenticate(request, pipeline.lookupPrincipal);
-    input = decodeInput(operationName, parseJson(request.body));
+    sent = parseJson(request.body);
+    input = decodeInput(operationName, sent);
     // Crypto operations charge their key's class once the key is known (RequestContext.useKey); the rest their own.
     if (!isCryptoOperation(operationName)) pipeline.engine.quotas.take(principal.accountId, [operationName]);
     const injected = pipeline.realism?.draw(operationName);
@@ -93,7 +96,9 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
         sourceIPAddress: request.sourceIp,
         userAgent: request.header('user-agent') ?? '',
         region: pipeline.engine.config.region,
-        request: input,
+        // A request the model refused is logged as sent: CloudTrail still names what was asked of which key.
+        // The audit filter (audit/shapes.ts) keeps only model members of the right type, never blobs or secrets.
+        request: input ?? (isPlainObject(sent) ? sent : undefined),
         response: output,
         error: failure === undefined ? undefined : { code: failure.code, message: failure.message },
         keyArns: ctx?.keyArns ?? [],
@@ -122,6 +127,9 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   }
   return { status: 200, requestId, body: output === undefined ? '{}' : JSON.stringify(output) };
 }
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function parseJson(body: Buffer): unknown {
   if (body.length === 0) return {};
