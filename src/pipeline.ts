@@ -75,7 +75,7 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
     if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);
     const delay = pipeline.realism?.delayMs(operationName) ?? 0;
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    ctx = new RequestContext(pipeline.engine, principal, operationName, input);
+    ctx = new RequestContext(pipeline.engine, principal, operationName, input, request.sourceIp);
     output = await operation.run(input, ctx);
     // A dry run that got this far checked everything the call would (RequestContext.job); its result is dropped.
     if (input.DryRun === true) {

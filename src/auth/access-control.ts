@@ -2,13 +2,16 @@
 // and grants (src/auth/authorize.ts), with each key's grants cached so the hot path reads no store.
 import { LRUCache } from 'lru-cache';
 import type { AccessControl, AuthorizationRequest, Caller } from '../operations/context.js';
-import type { GrantConstraints, GrantRecord, KeyStore } from '../store/types.js';
+import type { GrantConstraints, GrantRecord, KeyRecord, KeyStore } from '../store/types.js';
 import { Authorizer, GRANTS_NEEDED, type AuthorizeRequest } from './authorize.js';
 import { conditionKeysFor } from './condition-keys.js';
 import { decodeGrantToken, type RequestedGrant } from './grants.js';
 import type { IdentityDirectory, Principal } from './identities.js';
 import { checkLockout, checkPrincipalsExist, defaultKeyPolicy } from './policy/index.js';
 import { parseKeyPolicy } from './policy/document.js';
+
+/** A condition key that needs the key's aliases, read from the store only when a policy tests it. */
+const RESOURCE_ALIASES = 'kms:resourcealiases';
 
 /** ReEncrypt is authorized twice, each with its own side's encryption context. */
 const conditionOperation = (operation: string, action: string): string =>
@@ -31,8 +34,12 @@ export class PolicyAccessControl implements AccessControl {
     const principal = request.caller as Principal;
     const tokens = request.input.GrantTokens as string[] | undefined;
     if (tokens !== undefined) for (const token of tokens) decodeGrantToken(token);
+    const resourceAliases = request.key !== undefined && this.policiesTest(request.key, principal, RESOURCE_ALIASES)
+      ? (await this.store.listAliases(request.key.keyId)).map((alias) => alias.name) : undefined;
     const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
-      request.key, principal, { requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey });
+      request.key, principal, {
+        requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey, resourceAliases, sourceIp: request.sourceIp,
+      });
     const decision: AuthorizeRequest = {
       principal, action: request.action, key: request.key, conditions, grants: undefined, grantOperation: request.grantOperation,
       ...(request.operation === 'CreateGrant' ? { requestedGrant: requestedGrantOf(request.input) } : {}),
@@ -42,6 +49,12 @@ export class PolicyAccessControl implements AccessControl {
       decision.grants = await this.grantsOf(request.key!.keyId);
       this.authorizer.authorize(decision);
     }
+  }
+
+  /** Whether the key's policy or the caller's identity policies test condition key `key` (lowercase). */
+  private policiesTest(key: KeyRecord, principal: Principal, conditionKey: string): boolean {
+    return principal.identityPolicies.some((policy) => policy.testsConditionKey(conditionKey))
+      || this.authorizer.keyPolicyOf(key).testsConditionKey(conditionKey);
   }
 
   defaultKeyPolicy(): string {

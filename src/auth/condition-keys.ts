@@ -3,7 +3,7 @@
 // is omitted and its default applies"), so `kms:EncryptionAlgorithm: SYMMETRIC_DEFAULT` holds for a plain
 // Encrypt.
 import { isMultiRegionKeyId } from '../contract/key-ids.js';
-import type { KeyRecord } from '../store/types.js';
+import type { KeyRecord, Tag } from '../store/types.js';
 import type { Principal } from './identities.js';
 import type { ConditionContext } from './policy/condition.js';
 
@@ -14,6 +14,10 @@ export interface ConditionKeyExtras {
   reEncryptOnSameKey?: boolean;
   /** CreateGrant: the requested operations, when not read from `input.Operations`. */
   grantOperations?: string[];
+  /** The aliases of the key (kms:ResourceAliases), when a policy tests them; read from the store by the caller. */
+  resourceAliases?: readonly string[];
+  /** The caller's address as the socket gave it (aws:SourceIp). */
+  sourceIp?: string;
 }
 
 /** Records one condition key; undefined values (parameter absent, no default) are skipped. */
@@ -56,6 +60,30 @@ function encryptionContextOf(operation: string, input: Record<string, unknown>):
   }
   const field = ENCRYPTION_CONTEXT_FIELD[operation];
   return field === undefined ? undefined : stringMap(input[field]);
+}
+
+/** The `Tags` a request sets (CreateKey, TagResource), as given; undefined when there are none. */
+const requestTags = (input: Record<string, unknown>): readonly Tag[] | undefined =>
+  Array.isArray(input.Tags) && input.Tags.length > 0 ? input.Tags as Tag[] : undefined;
+
+/**
+ * Attribute-based access control (AWS's ABAC for KMS): `aws:ResourceTag/<key>` for the key's own tags on every
+ * operation on a key, `aws:RequestTag/<key>` and `aws:TagKeys` for the tags CreateKey, TagResource and
+ * UntagResource ask to set or remove. Tag keys are part of the condition key name, which is case-insensitive.
+ */
+function tagKeys(values: Map<string, readonly string[]>, put: Put, operation: string, input: Record<string, unknown>,
+  key: KeyRecord | undefined): void {
+  if (key && operation !== 'CreateKey') {
+    for (const tag of key.tags) values.set(`aws:resourcetag/${tag.TagKey.toLowerCase()}`, [tag.TagValue]);
+  }
+  if (operation === 'CreateKey' || operation === 'TagResource') {
+    const tags = requestTags(input);
+    if (tags === undefined) return;
+    for (const tag of tags) values.set(`aws:requesttag/${tag.TagKey.toLowerCase()}`, [tag.TagValue]);
+    put('aws:TagKeys', tags.map((tag) => tag.TagKey));
+  } else if (operation === 'UntagResource' && Array.isArray(input.TagKeys) && input.TagKeys.length > 0) {
+    put('aws:TagKeys', input.TagKeys as string[]);
+  }
 }
 
 function keyProperties(put: Put, operation: string, input: Record<string, unknown>, key: KeyRecord | undefined): void {
@@ -139,6 +167,7 @@ function requestParameters(put: Put, operation: string, input: Record<string, un
     put('kms:ReEncryptOnSameKey', String(extras.reEncryptOnSameKey));
   }
   if (extras.requestAlias !== undefined) put('kms:RequestAlias', extras.requestAlias);
+  if (extras.resourceAliases !== undefined && extras.resourceAliases.length > 0) put('kms:ResourceAliases', extras.resourceAliases);
 }
 
 /**
@@ -184,6 +213,12 @@ class RequestConditionContext implements ConditionContext {
     put('aws:PrincipalType', principal.type === 'IAMUser' ? 'User' : principal.type);
     put('aws:username', principal.userName);
     put('kms:CallerAccount', principal.accountId);
+    // An IPv4 caller on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it a.b.c.d.
+    put('aws:SourceIp', this.extras.sourceIp?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''));
+    // Global keys IAM sets on every request: the time it is evaluated, as ISO 8601 and as epoch seconds.
+    const now = new Date();
+    put('aws:CurrentTime', `${now.toISOString().slice(0, 19)}Z`);
+    put('aws:EpochTime', String(Math.floor(now.getTime() / 1000)));
     const encryptionContext = this.encryptionContext;
     if (encryptionContext) {
       const names = Object.keys(encryptionContext);
@@ -192,6 +227,7 @@ class RequestConditionContext implements ConditionContext {
       for (const name of names) values.set(`kms:encryptioncontext:${name.toLowerCase()}`, [encryptionContext[name]!]);
     }
     keyProperties(put, this.operation, this.input, this.key);
+    tagKeys(values, put, this.operation, this.input, this.key);
     requestParameters(put, this.operation, this.input, this.extras);
     return values;
   }

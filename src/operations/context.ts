@@ -29,6 +29,8 @@ export interface AuthorizationRequest {
   grantOperation?: string;
   requestAlias?: string;
   reEncryptOnSameKey?: boolean;
+  /** The caller's IP address (aws:SourceIp). */
+  sourceIp?: string;
 }
 
 /** Access control as the pipeline needs it: key policies, identity policies, grants. */
@@ -106,7 +108,7 @@ export class RequestContext {
   private readonly scope: CallerScope;
 
   constructor(readonly engine: Engine, readonly caller: Caller, readonly operation: string,
-    readonly input: Record<string, unknown>) {
+    readonly input: Record<string, unknown>, readonly sourceIp?: string) {
     this.scope = { account: caller.accountId, crossAccount: CROSS_ACCOUNT_OPERATIONS.has(operation) };
   }
 
@@ -145,7 +147,7 @@ export class RequestContext {
     }
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
-      grantOperation: options.grantOperation, requestAlias: alias,
+      grantOperation: options.grantOperation, requestAlias: alias, sourceIp: this.sourceIp,
       reEncryptOnSameKey: this.operation === 'ReEncrypt' ? await this.reEncryptOnSameKey(key, options.action) : undefined,
     });
     if (options.states === 'enabled') requireEnabled(key);
@@ -197,7 +199,7 @@ export class RequestContext {
 
   /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */
   async authorizeAccount(action: string): Promise<void> {
-    await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input });
+    await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input, sourceIp: this.sourceIp });
   }
 
   /**

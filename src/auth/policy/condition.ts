@@ -2,8 +2,10 @@
 // Semantics follow IAM: operators AND together, keys within an operator AND together, the values listed for
 // one key OR together; negated operators and `...IfExists` are true when the key is absent; `ForAnyValue:`
 // needs one request value to match, `ForAllValues:` needs every request value to match (true when absent).
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { KmsError } from '../../protocol/errors.js';
-import { compileArnPattern, compileWildcard, type StringMatcher } from './wildcard.js';
+import { compileVariableValues, hasPolicyVariable } from './variables.js';
+import { compileArnPattern, compileWildcard, regexLiteral, wildcardSource, type StringMatcher } from './wildcard.js';
 
 /**
  * The condition keys of one request. Keys are lowercase (condition key names are case-insensitive);
@@ -72,6 +74,24 @@ function ordered(parse: (text: string) => number, compare: (request: number, pol
 
 const boolean = (values: readonly string[]): StringMatcher => equalsAnyIgnoreCase(values);
 
+/** IpAddress/NotIpAddress: IPv4 or IPv6 addresses and CIDR ranges (a bare address is its own /32 or /128). */
+function ipRanges(values: readonly string[], operator: string): StringMatcher {
+  const ranges = new BlockList();
+  for (const value of values) {
+    const [address = '', bits, ...rest] = value.trim().split('/');
+    const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+    const prefix = bits === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bits);
+    if (family === undefined || rest.length > 0 || !/^\d+$/.test(bits ?? '0') || prefix > (family === 'ipv4' ? 32 : 128)) {
+      throw malformed(`Policy contains an invalid value '${value}' for condition operator ${operator}.`);
+    }
+    ranges.addSubnet(address, prefix, family);
+  }
+  return (value) => {
+    const family = isIPv4(value) ? 'ipv4' : isIPv6(value) ? 'ipv6' : undefined;
+    return family !== undefined && ranges.check(value, family);
+  };
+}
+
 const OPERATORS: Readonly<Record<string, OperatorDefinition>> = {
   stringequals: { compile: equalsAny, negated: false },
   stringnotequals: { compile: equalsAny, negated: true },
@@ -93,6 +113,8 @@ const OPERATORS: Readonly<Record<string, OperatorDefinition>> = {
   dategreaterthanequals: { compile: ordered(parseDate, (r, p) => r >= p), negated: false },
   bool: { compile: boolean, negated: false },
   binaryequals: { compile: equalsAny, negated: false },
+  ipaddress: { compile: ipRanges, negated: false },
+  notipaddress: { compile: ipRanges, negated: true },
   arnequals: { compile: arnLikeAny, negated: false },
   arnlike: { compile: arnLikeAny, negated: false },
   arnnotequals: { compile: arnLikeAny, negated: true },
@@ -105,6 +127,8 @@ const OVERLY_PERMISSIVE_WITH_FOR_ALL_VALUES = /^(kms:encryptioncontext:|aws:requ
 export interface CompileConditionOptions {
   /** Key policies reject ForAllValues on single-valued context keys, as KMS's PutKeyPolicy does. */
   readonly rejectOverlyPermissive: boolean;
+  /** `${...}` in values are policy variables (Version 2012-10-17 only); otherwise they are plain text. */
+  readonly policyVariables?: boolean;
 }
 
 function policyValues(raw: unknown, operator: string, key: string): string[] {
@@ -129,10 +153,37 @@ function compileNull(values: readonly string[], key: string): ConditionPredicate
   };
 }
 
+/** The matcher of values with policy variables, built per request from the values they resolve to. */
+function compileVariableMatcher(definition: OperatorDefinition, base: string, values: readonly string[], operator: string):
+  (context: ConditionContext) => StringMatcher {
+  const never: StringMatcher = () => false;
+  if (base === 'stringlike' || base === 'stringnotlike') {
+    // Resolved values are RegExp sources: text keeps its wildcards, variable values and ${*} are literal.
+    const resolve = compileVariableValues(values, { text: wildcardSource, literal: regexLiteral });
+    return (context) => {
+      const sources = resolve(context);
+      if (sources.length === 0) return never;
+      const regex = new RegExp(`^(?:${sources.join('|')})$`, 's');
+      return (value) => regex.test(value);
+    };
+  }
+  const resolve = compileVariableValues(values);
+  return (context) => {
+    const resolved = resolve(context);
+    if (resolved.length === 0) return never;
+    try {
+      return definition.compile(resolved, operator);
+    } catch {
+      return never; // a variable that resolved to a non-number for a Numeric operator matches nothing
+    }
+  };
+}
+
 function compileKeyTest(definition: OperatorDefinition, qualifier: SetQualifier, ifExists: boolean, key: string,
-  matches: StringMatcher): ConditionPredicate {
+  staticMatcher: StringMatcher | undefined, matcherFor?: (context: ConditionContext) => StringMatcher): ConditionPredicate {
   const { negated } = definition;
   return (context) => {
+    const matches = staticMatcher ?? matcherFor!(context);
     const requestValues = context.values.get(key);
     if (requestValues === undefined || requestValues.length === 0) {
       if (qualifier === 'all') return true;
@@ -190,7 +241,12 @@ export function compileCondition(block: unknown, options: CompileConditionOption
       if (qualifier === 'all' && options.rejectOverlyPermissive && OVERLY_PERMISSIVE_WITH_FOR_ALL_VALUES.test(key)) {
         throw malformed(`OverlyPermissiveCondition: ForAllValues cannot be used with the single-valued condition key ${keyName}.`);
       }
-      tests.push(compileKeyTest(definition, qualifier, ifExists, key, definition.compile(values, operatorName)));
+      if (options.policyVariables === true && values.some(hasPolicyVariable)) {
+        tests.push(compileKeyTest(definition, qualifier, ifExists, key, undefined,
+          compileVariableMatcher(definition, base, values, operatorName)));
+      } else {
+        tests.push(compileKeyTest(definition, qualifier, ifExists, key, definition.compile(values, operatorName)));
+      }
     }
   }
   if (tests.length === 1) return tests[0]!;

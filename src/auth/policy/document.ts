@@ -25,6 +25,8 @@ export interface CompiledStatement {
   readonly matchesAction: StringMatcher;
   readonly matchesResource: StringMatcher;
   readonly condition?: ConditionPredicate;
+  /** The condition keys its Condition tests, lowercase. */
+  readonly conditionKeys?: readonly string[];
 }
 
 export interface CompiledPolicy {
@@ -35,6 +37,11 @@ export interface CompiledPolicy {
   readonly hasConditions: boolean;
   /** Every principal ARN/account the document names, for existence checks (key policies). */
   readonly namedPrincipals: readonly ParsedPrincipalArn[];
+  /**
+   * Whether a statement's Condition tests this condition key (lowercase name): lets the caller skip gathering
+   * keys that cost a store read (kms:ResourceAliases) when no policy asks for them.
+   */
+  readonly testsConditionKey: (key: string) => boolean;
 }
 
 /** KMS's key policy size quota (kms-api.md section 9 resource quotas). */
@@ -120,7 +127,11 @@ function compilePrincipals(raw: unknown, named: ParsedPrincipalArn[]): Statement
   return { everyone, accounts, arns };
 }
 
-function compileStatement(raw: unknown, kind: PolicyKind, named: ParsedPrincipalArn[]): CompiledStatement | undefined {
+/** Policy variables (`${aws:username}`) exist only in this Version; an older or missing one keeps `${...}` as text. */
+const POLICY_VARIABLES_VERSION = '2012-10-17';
+
+function compileStatement(raw: unknown, kind: PolicyKind, named: ParsedPrincipalArn[], policyVariables: boolean):
+  CompiledStatement | undefined {
   if (!isObject(raw)) throw malformed('Policy contains a statement that is not a JSON object.');
   for (const field of Object.keys(raw)) {
     if (!STATEMENT_FIELDS.has(field)) throw malformed(`Policy contains a statement with an unknown field '${field}'.`);
@@ -140,15 +151,19 @@ function compileStatement(raw: unknown, kind: PolicyKind, named: ParsedPrincipal
   const matchesAction = compileActions(raw);
   const matchesResource = compileResources(raw);
   const condition = raw.Condition === undefined ? undefined
-    : compileCondition(raw.Condition, { rejectOverlyPermissive: kind === 'key' });
+    : compileCondition(raw.Condition, { rejectOverlyPermissive: kind === 'key', policyVariables });
   // Accepted but inert (kms-api.md 8.1): validated above, then dropped so evaluation never sees it.
   if (!matchesAction || !matchesResource) return undefined;
   return {
     ...(typeof raw.Sid === 'string' ? { sid: raw.Sid } : {}),
     effect: raw.Effect, ...(principals ? { principals } : {}), matchesAction, matchesResource,
-    ...(condition ? { condition } : {}),
+    ...(condition ? { condition, conditionKeys: conditionKeysOf(raw.Condition) } : {}),
   };
 }
+
+/** The condition key names of a (validated) Condition block, lowercase. */
+const conditionKeysOf = (block: unknown): string[] =>
+  Object.values(block as Record<string, Record<string, unknown>>).flatMap((keys) => Object.keys(keys).map((key) => key.toLowerCase()));
 
 /** Validates and compiles a parsed policy object. */
 export function compilePolicy(document: unknown, kind: PolicyKind): CompiledPolicy {
@@ -168,10 +183,14 @@ export function compilePolicy(document: unknown, kind: PolicyKind): CompiledPoli
   const named: ParsedPrincipalArn[] = [];
   const statements: CompiledStatement[] = [];
   for (const raw of rawStatements) {
-    const statement = compileStatement(raw, kind, named);
+    const statement = compileStatement(raw, kind, named, document.Version === POLICY_VARIABLES_VERSION);
     if (statement) statements.push(statement);
   }
-  return { kind, statements, hasConditions: statements.some((s) => s.condition !== undefined), namedPrincipals: named };
+  const conditionKeys = new Set(statements.flatMap((statement) => statement.conditionKeys ?? []));
+  return {
+    kind, statements, hasConditions: statements.some((s) => s.condition !== undefined), namedPrincipals: named,
+    testsConditionKey: (key) => conditionKeys.has(key),
+  };
 }
 
 /**

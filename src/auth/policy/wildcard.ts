@@ -7,12 +7,16 @@ const matchAll: StringMatcher = () => true;
 
 const hasWildcard = (pattern: string): boolean => pattern.includes('*') || pattern.includes('?');
 
-function wildcardSource(pattern: string): string {
+/** A character-for-character RegExp source for `text` (no wildcards). */
+export const regexLiteral = (text: string): string => text.replace(/[.*?+^${}()|[\]\\/-]/g, '\\$&');
+
+/** The RegExp source of a wildcard pattern (unanchored). */
+export function wildcardSource(pattern: string): string {
   let source = '';
   for (const char of pattern) {
     if (char === '*') source += '.*';
     else if (char === '?') source += '.';
-    else source += char.replace(/[.+^${}()|[\]\\/-]/g, '\\$&');
+    else source += regexLiteral(char);
   }
   return source;
 }
