@@ -171,7 +171,7 @@ describe('records', () => {
     expect(named('Decrypt').requestParameters).toMatchObject({ keyId: symmetric.Arn, encryptionContext: context });
     expect(named('GenerateDataKey').requestParameters).toEqual({ keyId: symmetric.Arn, keySpec: 'AES_256' });
     expect(named('GenerateDataKeyPair').requestParameters).toEqual({ keyId: symmetric.KeyId, keyPairSpec: 'ECC_NIST_P256' });
-    expect(named('Sign').requestParameters).toEqual({ keyId: signing.Arn, signingAlgorithm: 'ECDSA_SHA_256' });
+    expect(named('Sign').requestParameters).toEqual({ keyId: signing.Arn, messageType: 'RAW', signingAlgorithm: 'ECDSA_SHA_256' });
     expect(named('GenerateMac').requestParameters).toEqual({ keyId: hmac.Arn, macAlgorithm: 'HMAC_SHA_256' });
     expect(named('GenerateRandom')).toMatchObject({ requestParameters: null, responseElements: null, resources: [] });
     expect(named('CreateGrant')).toMatchObject({
