@@ -8,8 +8,11 @@
 // per small KMS call (measured with --cpu-prof), and SigV4 needs the raw bytes anyway.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { TlsDetails } from './audit/record.js';
 import { handleKms, type Pipeline } from './pipeline.js';
 import { TurnBatch } from './turn-batch.js';
 
@@ -56,6 +59,25 @@ function headerLookup(incoming: IncomingMessage): (name: string) => string | und
   };
 }
 
+/** A connection's negotiated TLS version and cipher suite, read once per connection (they do not change on it). */
+const tlsSessions = new WeakMap<Socket, { tlsVersion: string; cipherSuite: string }>();
+
+/**
+ * The audit record's tlsDetails for a request that came over HTTPS (kms-api.md section 10); undefined over plain
+ * HTTP. The cipher suite by OpenSSL's name, as CloudTrail writes it (`ECDHE-RSA-AES128-GCM-SHA256`,
+ * `TLS_AES_128_GCM_SHA256`), and the Host header as the client sent it.
+ */
+function tlsDetailsOf(incoming: IncomingMessage): TlsDetails | undefined {
+  const socket = incoming.socket as Socket & Partial<TLSSocket>;
+  if (socket.encrypted !== true) return undefined;
+  let session = tlsSessions.get(socket);
+  if (session === undefined) {
+    session = { tlsVersion: socket.getProtocol?.() ?? '', cipherSuite: socket.getCipher?.().name ?? '' };
+    tlsSessions.set(socket, session);
+  }
+  return { tlsVersion: session.tlsVersion, cipherSuite: session.cipherSuite, clientProvidedHostHeader: incoming.headers.host ?? '' };
+}
+
 export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () => boolean): Hono<{ Bindings: NodeBindings }> {
   const app = new Hono<{ Bindings: NodeBindings }>();
   const batch = new TurnBatch();
@@ -84,6 +106,7 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       header: headerLookup(incoming),
       body,
       sourceIp: incoming.socket.remoteAddress ?? '127.0.0.1',
+      tlsDetails: tlsDetailsOf(incoming),
     };
     // With the other requests of this turn, at its end (turn-batch.ts).
     const response = await batch.run(() => handleKms(pipeline, request));

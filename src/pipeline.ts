@@ -2,7 +2,7 @@
 // the model -> request quota -> operation (which resolves its key once, authorizes, and runs crypto in a
 // worker) -> audit record (part of the call: no record, no success) -> metrics -> response.
 import { randomUUID } from 'node:crypto';
-import { buildAuditRecord } from './audit/record.js';
+import { buildAuditRecord, type TlsDetails } from './audit/record.js';
 import type { AuditLog } from './audit/log.js';
 import { authenticate } from './auth/authenticate.js';
 import type { Principal } from './auth/identities.js';
@@ -40,6 +40,8 @@ export interface KmsRequest {
   header: HeaderLookup;
   body: Buffer;
   sourceIp: string;
+  /** How the request came over HTTPS (the audit record's tlsDetails); undefined over plain HTTP. */
+  tlsDetails?: TlsDetails | undefined;
 }
 
 export interface KmsResponse {
@@ -107,6 +109,7 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
         keyMaterial: failure === undefined ? ctx : undefined,
         readOnly: operation.readOnly,
         nodeId: pipeline.nodeId,
+        tlsDetails: request.tlsDetails,
       });
       await pipeline.audit.append(record);
       // A use counts once it is recorded, like the call itself (GetKeyLastUsage names its audit event).

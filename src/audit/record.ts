@@ -111,7 +111,8 @@ export interface AuditCall {
   keyMaterial?: KeyMaterialUsed;
   /** Extra non-secret facts only the pipeline knows, e.g. the grantId a RetireGrant by token resolved to. */
   additionalEventData?: Record<string, unknown>;
-  tlsDetails?: TlsDetails;
+  /** How the call came over HTTPS; absent over plain HTTP. */
+  tlsDetails?: TlsDetails | undefined;
 }
 
 /**
@@ -403,11 +404,22 @@ function auditRecordJson(r: AuditRecord): string {
   }
   out += `,"requestID":${quoted(r.requestID)},"requestParameters":${JSON.stringify(r.requestParameters)}`
     + `,"resources":${resourcesJson(r.resources)},"responseElements":${JSON.stringify(r.responseElements)}`
-    + `,"sourceIPAddress":${repeated.sourceIPAddress.json(r.sourceIPAddress)},"userAgent":${repeated.userAgent.json(r.userAgent)}`
+    + `,"sourceIPAddress":${repeated.sourceIPAddress.json(r.sourceIPAddress)}`;
+  if (r.tlsDetails !== undefined) {
+    const tls = r.tlsDetails;
+    out += `,"tlsDetails":{"cipherSuite":${quoted(tls.cipherSuite)},"clientProvidedHostHeader":${quoted(tls.clientProvidedHostHeader)}`
+      + `,"tlsVersion":${quoted(tls.tlsVersion)}}`;
+    members += 1;
+  }
+  out += `,"userAgent":${repeated.userAgent.json(r.userAgent)}`
     + `,"userIdentity":${sharedJson.get(r.userIdentity) ?? JSON.stringify(r.userIdentity)}}`;
   if (!allStrings || typeof r.readOnly !== 'boolean' || Object.keys(r).length !== members) return JSON.stringify(r);
   return out;
 }
+
+/** tlsDetails with its keys in sorted order, whatever order the caller wrote them in. */
+const tlsDetailsOf = (tls: TlsDetails): TlsDetails =>
+  ({ cipherSuite: tls.cipherSuite, clientProvidedHostHeader: tls.clientProvidedHostHeader, tlsVersion: tls.tlsVersion });
 
 /** One CloudTrail `AwsApiCall` record for a KMS request, successful or not. */
 export function buildAuditRecord(e: AuditCall): AuditRecord {
@@ -424,11 +436,11 @@ export function buildAuditRecord(e: AuditCall): AuditRecord {
   const keyAccount = e.keyArns.length > 0 ? resources[0]!.accountId : '';
   const recipientAccountId = keyAccount !== '' ? keyAccount : e.principal?.accountId;
 
-  // What the caller passed in as objects (additionalEventData's values, tlsDetails) has keys in whatever order
-  // it was written with, and so may a client's map: those records are plain objects, for the generic canonical
-  // serialization. The others are SortedAuditRecords, with members assigned in sorted key order (see the top of
-  // this file), the optional ones only when present.
-  const sorted = order.sorted && e.additionalEventData === undefined && e.tlsDetails === undefined;
+  // What the caller passed in as additionalEventData has keys in whatever order it was written with (tlsDetails
+  // is copied in sorted order, tlsDetailsOf), and so may a client's map: those records are plain objects, for the
+  // generic canonical serialization. The others are SortedAuditRecords, with members assigned in sorted key order
+  // (see the top of this file), the optional ones only when present.
+  const sorted = order.sorted && e.additionalEventData === undefined;
   const record = (sorted ? new SortedAuditRecord() : {}) as AuditRecord;
   if (additionalEventData !== undefined) record.additionalEventData = additionalEventData;
   record.awsRegion = e.region;
@@ -451,7 +463,7 @@ export function buildAuditRecord(e: AuditCall): AuditRecord {
   record.resources = resources;
   record.responseElements = responseElementsValue;
   record.sourceIPAddress = e.sourceIPAddress;
-  if (e.tlsDetails !== undefined) record.tlsDetails = e.tlsDetails;
+  if (e.tlsDetails !== undefined) record.tlsDetails = tlsDetailsOf(e.tlsDetails);
   record.userAgent = e.userAgent;
   record.userIdentity = userIdentityOf(e.principal);
   return record;
