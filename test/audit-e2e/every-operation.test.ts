@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as Kms from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord, AuditResource } from '../../src/audit/record.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ACCOUNT, arnOf, credentialsOf, REGION, ROOT_ARN, writeIdentitiesFile } from '../access/support.js';
@@ -37,30 +38,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-interface AuditLine {
-  eventVersion: string;
-  userIdentity: Record<string, unknown>;
-  eventTime: string;
-  eventSource: string;
-  eventName: string;
-  awsRegion: string;
-  sourceIPAddress: string;
-  userAgent: string;
-  errorCode?: string;
-  errorMessage?: string;
-  requestParameters: Record<string, unknown> | null;
-  responseElements: Record<string, unknown> | null;
-  additionalEventData?: Record<string, unknown>;
-  requestID: string;
-  eventID: string;
-  readOnly: boolean;
-  resources: Array<{ ARN: string; accountId: string; type: string }>;
-  eventType: string;
-  managementEvent: boolean;
-  recipientAccountId?: string;
-  eventCategory: string;
-  tlsDetails?: Record<string, unknown>;
-}
+/** One parsed line of the log: the record the engine built (src/audit/record.ts) as JSON. */
+type AuditLine = AuditRecord;
 
 const readRecords = (path = logPath): AuditLine[] =>
   readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as AuditLine);
@@ -86,8 +65,8 @@ async function send(client: Kms.KMSClient, operation: string, input: object): Pr
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-const keyResource = (arn: string) => ({ ARN: arn, accountId: ACCOUNT, type: 'AWS::KMS::Key' });
-const aliasResource = (name: string) => ({ ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`, accountId: ACCOUNT, type: 'AWS::KMS::Alias' });
+const keyResource = (arn: string): AuditResource => ({ ARN: arn, accountId: ACCOUNT, type: 'AWS::KMS::Key' });
+const aliasResource = (name: string): AuditResource => ({ ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`, accountId: ACCOUNT, type: 'AWS::KMS::Alias' });
 
 /** The members every record of an API call has, whatever the operation (section 10). */
 function expectCommonMembers(record: AuditLine, call: Call): void {
