@@ -51,12 +51,13 @@ function createSchema(db: Database.Database): void {
 }
 
 /**
- * When scheduled work must look at a key next: its deletion date, else its next automatic rotation; or the
- * expiry of its imported material (ValidTo), when that comes first.
+ * When scheduled work must look at a key next: its deletion date, else its next automatic rotation (Enabled keys
+ * only: a disabled key is not rotated, and EnableKey's write makes an overdue one due again, so it is not read
+ * on every pass meanwhile); or the expiry of its imported material (ValidTo), when that comes first.
  */
 export const dueAt = (record: KeyRecord): number | null => {
   const scheduled = record.state === 'PendingDeletion' ? record.deletionDate ?? null
-    : record.rotationEnabled ? record.nextRotationDate ?? null : null;
+    : record.rotationEnabled && record.state === 'Enabled' ? record.nextRotationDate ?? null : null;
   const expires = record.validTo ?? null;
   return expires === null ? scheduled : scheduled === null ? expires : Math.min(scheduled, expires);
 };

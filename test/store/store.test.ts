@@ -161,6 +161,12 @@ describe.each(backends)('$name', (backend) => {
     expect((await store.dueKeys(3_000)).sort()).toEqual([deleting.keyId, rotating.keyId].sort());
     await store.updateKey({ ...rotating, nextRotationDate: 10_000, version: 2 }, 1);
     expect(await store.dueKeys(3_000)).toEqual([deleting.keyId]);
+    // A disabled key is not rotated, so an overdue one is not due (not read on every pass) until it is enabled.
+    const disabledOverdue = keyRecord({ state: 'Disabled', rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: 2_500 });
+    await store.insertKey(disabledOverdue);
+    expect(await store.dueKeys(3_000)).toEqual([deleting.keyId]);
+    await store.updateKey({ ...disabledOverdue, state: 'Enabled', version: 2 }, 1);
+    expect((await store.dueKeys(3_000)).sort()).toEqual([deleting.keyId, disabledOverdue.keyId].sort());
   });
 
   it('keeps aliases: insert, name conflicts, retarget, list all or per key, delete', async () => {
