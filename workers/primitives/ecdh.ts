@@ -3,18 +3,28 @@
 import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { KEY_SPECS } from '../../src/contract/key-specs.js';
 import { PrimitiveError, validationError } from './common.js';
+import { DerError, TAG, readOnly } from './der.js';
 import type { EcKey } from './ecdsa.js';
 
 export function deriveEcdhSecret(key: EcKey, peerSpki: Uint8Array): Buffer {
   if (!KEY_SPECS[key.spec].keyAgreement) {
     throw new PrimitiveError('InvalidKeyUsageException', `Key spec ${key.spec} does not support key agreement.`);
   }
+  const notSpki = validationError('The public key must be a DER-encoded X.509 SubjectPublicKeyInfo.');
+  try {
+    // OpenSSL's decoder stops at the end of the SPKI and ignores whatever follows it, so bytes after the
+    // SEQUENCE would pass unnoticed: the whole PublicKey must be the one DER SubjectPublicKeyInfo.
+    readOnly(peerSpki, TAG.SEQUENCE);
+  } catch (error) {
+    if (error instanceof DerError) throw notSpki;
+    throw error;
+  }
   let peer: KeyObject;
   try {
     // OpenSSL rejects points that are not on the curve while decoding.
     peer = createPublicKey({ key: Buffer.from(peerSpki), format: 'der', type: 'spki' });
   } catch {
-    throw validationError('The public key must be a DER-encoded X.509 SubjectPublicKeyInfo.');
+    throw notSpki;
   }
   if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== key.namedCurve) {
     throw validationError(`The public key must be on the same curve as the ${key.spec} KMS key.`);
