@@ -21,12 +21,20 @@ export interface SignedRequest {
 let lastStamp = '';
 let lastSignedAt = 0;
 
-/** Milliseconds since the epoch of a `yyyymmddThhmmssZ` stamp; undefined when it is not one. */
+/**
+ * Milliseconds since the epoch of a `yyyymmddThhmmssZ` stamp; undefined when it is not one. The fields must name
+ * a real UTC time: Date.UTC rolls hour 42 of one day into the next, so a stamp like `20261201T420000Z` would pass
+ * the skew check as a time of 2 December while its date part (the one the credential scope must match) says 1.
+ */
 function signingTime(stamp: string): number | undefined {
   if (stamp === lastStamp) return lastSignedAt;
   const match = AMZ_DATE.exec(stamp);
   if (match === null) return undefined;
-  lastSignedAt = Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!);
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const at = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (at.getUTCFullYear() !== year || at.getUTCMonth() !== month - 1 || at.getUTCDate() !== day
+    || at.getUTCHours() !== hour || at.getUTCMinutes() !== minute || at.getUTCSeconds() !== second) return undefined;
+  lastSignedAt = at.getTime();
   lastStamp = stamp;
   return lastSignedAt;
 }

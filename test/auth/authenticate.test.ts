@@ -49,6 +49,16 @@ describe('authenticate', () => {
     expect(authenticate(signed(new Date(now + 1000)), lookup, now)).toBe(principal);
   });
 
+  it('refuses a stamp whose fields name no real UTC time, rather than rolling it over', () => {
+    // 20260531T360000Z would roll over to 1 June 12:00, the clock of this test.
+    for (const stamp of ['20260531T360000Z', '20260601T120060Z', '20260601T126000Z', '20260631T120000Z', '20261301T120000Z']) {
+      const request = signed(new Date(now));
+      request.headers['x-amz-date'] = stamp;
+      expect(codeOf(() => authenticate(request, lookup, now)), stamp).toBe('IncompleteSignatureException');
+    }
+    expect(authenticate(signed(new Date(now)), lookup, now)).toBe(principal);
+  });
+
   it('refuses a changed signature or body under a remembered scope', () => {
     const good = signed(new Date(now));
     expect(authenticate(good, lookup, now)).toBe(principal);
