@@ -125,7 +125,7 @@ export const listAliases: Operation = {
       CreationDate: alias.creationDate,
       LastUpdatedDate: alias.lastUpdatedDate,
     }));
-    const { items, truncated, nextMarker } = page(aliases, input, 50, 100);
+    const { items, truncated, nextMarker } = page(aliases, input, 50, 100, `ListAliases\n${keyId ?? ''}`);
     return { Aliases: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

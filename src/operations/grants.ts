@@ -130,7 +130,8 @@ export const listGrants: Operation = {
       (input.GrantId === undefined || grant.grantId === input.GrantId)
       && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal)
       && (input.GranteeServicePrincipal === undefined || grant.granteeServicePrincipal === input.GranteeServicePrincipal));
-    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant, partitionOf(key.region))), input, 50, 100);
+    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant, partitionOf(key.region))), input, 50, 100,
+      ['ListGrants', key.keyId, input.GrantId, input.GranteePrincipal, input.GranteeServicePrincipal].join('\n'));
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };
@@ -150,7 +151,8 @@ export const listRetirableGrants: Operation = {
         .filter((grant) => grant.retiringServicePrincipal === input.RetiringServicePrincipal);
     const entries = grants.map((grant) =>
       listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant, partitionOf(ctx.keyring.region)));
-    const { items, truncated, nextMarker } = page(entries, input, 50, 100);
+    const { items, truncated, nextMarker } = page(entries, input, 50, 100,
+      ['ListRetirableGrants', input.RetiringPrincipal, input.RetiringServicePrincipal].join('\n'));
     return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

@@ -32,13 +32,13 @@ export const listKeys: Operation = {
     // ListKeys lists the caller's own account: a principal of another account has no keys here.
     if (!ctx.callerOwnsKeys) return { Keys: [], Truncated: false };
     const limit = (input.Limit as number | undefined) ?? 100;
-    const ids = await ctx.keyring.store.listKeyIds(decodeMarker(input.Marker), limit + 1);
+    const ids = await ctx.keyring.store.listKeyIds(decodeMarker(input.Marker, 'ListKeys'), limit + 1);
     const truncated = ids.length > limit;
     const keys = ids.slice(0, limit);
     return {
       Keys: keys.map((keyId) => ({ KeyId: keyId, KeyArn: ctx.keyring.arnOf(keyId) })),
       Truncated: truncated,
-      NextMarker: truncated ? encodeMarker(keys[keys.length - 1]!) : undefined,
+      NextMarker: truncated ? encodeMarker('ListKeys', keys[keys.length - 1]!) : undefined,
     };
   },
 };

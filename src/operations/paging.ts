@@ -1,26 +1,44 @@
 // Markers for List* operations: opaque to clients, validated on the way back in (InvalidMarkerException).
+import { createHash } from 'node:crypto';
 import { KmsError } from '../protocol/errors.js';
 
-export const encodeMarker = (position: string): string => Buffer.from(`kms-engine:${position}`, 'utf8').toString('base64url');
+const PREFIX = 'kms-engine:';
 
-export function decodeMarker(marker: unknown): string | undefined {
+const invalidMarker = (): KmsError => new KmsError('InvalidMarkerException',
+  'The request was rejected because the marker that specifies where pagination should next begin is not valid.');
+
+/**
+ * A short tag for the list a marker belongs to: the operation plus whatever selects its items (key, filters).
+ * A marker is only good for the NextMarker it came from, so one handed to another list (ListAliases' marker to
+ * ListResourceTags, key A's ListGrants marker to key B's) is refused instead of silently skipping items there.
+ * Hashed so principals in a filter do not travel inside the marker and markers stay short.
+ */
+const listingTag = (listing: string): string => createHash('sha256').update(listing).digest('hex').slice(0, 16);
+
+export const encodeMarker = (listing: string, position: string): string =>
+  Buffer.from(`${PREFIX}${listingTag(listing)}:${position}`, 'utf8').toString('base64url');
+
+/** The position a marker names in `listing`, or InvalidMarkerException for a marker minted for another list. */
+export function decodeMarker(marker: unknown, listing: string): string | undefined {
   if (marker === undefined) return undefined;
   const text = Buffer.from(String(marker), 'base64url').toString('utf8');
-  if (!text.startsWith('kms-engine:')) throw new KmsError('InvalidMarkerException', 'The request was rejected because the marker that specifies where pagination should next begin is not valid.');
-  return text.slice('kms-engine:'.length);
+  const expected = `${PREFIX}${listingTag(listing)}:`;
+  if (!text.startsWith(expected) || text.length === expected.length) throw invalidMarker();
+  return text.slice(expected.length);
 }
 
 /**
  * A page of an in-memory list whose marker is the index of the next item. A Limit above the operation's
  * documented maximum (the model allows up to 1000 everywhere) is capped to it, as KMS pages do: the client
- * gets a truncated page and a marker rather than an error.
+ * gets a truncated page and a marker rather than an error. `listing` names the list (see listingTag).
  */
-export function page<T>(items: readonly T[], input: Record<string, unknown>, defaultLimit: number, maxLimit: number):
+export function page<T>(items: readonly T[], input: Record<string, unknown>, defaultLimit: number, maxLimit: number, listing: string):
   { items: T[]; nextMarker?: string; truncated: boolean } {
-  const start = Number(decodeMarker(input.Marker) ?? '0');
-  if (!Number.isInteger(start) || start < 0) throw new KmsError('InvalidMarkerException', 'The marker is not valid.');
+  const position = decodeMarker(input.Marker, listing) ?? '0';
+  if (!/^\d{1,9}$/.test(position)) throw invalidMarker();
+  const start = Number(position);
   const limit = Math.min((input.Limit as number | undefined) ?? defaultLimit, maxLimit);
   const slice = items.slice(start, start + limit);
   const truncated = start + limit < items.length;
-  return { items: slice, truncated, nextMarker: truncated ? encodeMarker(String(start + limit)) : undefined };
+  return { items: slice, truncated, nextMarker: truncated ? encodeMarker(listing, String(start + limit)) : undefined };
 }

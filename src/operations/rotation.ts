@@ -124,7 +124,7 @@ export const listKeyRotations: Operation = {
           RotationType: material.rotationType,
         };
       });
-    const { items, truncated, nextMarker } = page(rotations, input, 100, 1000);
+    const { items, truncated, nextMarker } = page(rotations, input, 100, 1000, `ListKeyRotations\n${key.keyId}\n${all}`);
     return { Rotations: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

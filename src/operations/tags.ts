@@ -32,7 +32,7 @@ export const listResourceTags: Operation = {
   readOnly: true,
   async run(input, ctx) {
     const key = await manageKey(ctx, 'kms:ListResourceTags');
-    const { items, truncated, nextMarker } = page(key.tags, input, 50, 50);
+    const { items, truncated, nextMarker } = page(key.tags, input, 50, 50, `ListResourceTags\n${key.keyId}`);
     return { Tags: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };
