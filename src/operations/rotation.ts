@@ -9,6 +9,15 @@ import { page } from './paging.js';
 import type { Operation } from './types.js';
 
 const MAX_ON_DEMAND_ROTATIONS = 25;
+/** RotateKeyOnDemand is refused this close to a due automatic rotation, so the two never race (kms-api.md 7). */
+const AUTOMATIC_ROTATION_GUARD_SECONDS = 20 * 60;
+
+function requireNoAutomaticRotationDue(key: KeyRecord, now: number): void {
+  if (key.rotationEnabled && key.nextRotationDate !== undefined && key.nextRotationDate <= now + AUTOMATIC_ROTATION_GUARD_SECONDS) {
+    throw new KmsError('ConflictException',
+      `${key.arn} has an automatic rotation due within 20 minutes. Retry RotateKeyOnDemand after it completes.`);
+  }
+}
 
 function requireRotatable(key: KeyRecord): void {
   if (key.origin === 'EXTERNAL' && key.state === 'PendingImport') {
@@ -82,6 +91,7 @@ export const rotateKeyOnDemand: Operation = {
     const check = (current: KeyRecord) => {
       requireEnabled(current);
       if (!rotatesToImportedMaterial(current)) requireRotatable(current);
+      requireNoAutomaticRotationDue(current, Date.now() / 1000);
       if (current.onDemandRotations >= MAX_ON_DEMAND_ROTATIONS) {
         throw new KmsError('LimitExceededException', `${current.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`);
       }
