@@ -177,6 +177,10 @@ describe('invalid seed files', () => {
       keys: [validEntry, { keyId: badId, keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY', material: rsaPkcs8.toString('base64') }],
     }, new RegExp(`${badId}.*field material`)],
     ['a bad alias name', { keys: [{ keyId: badId, aliases: ['not-an-alias'] }] }, new RegExp(`${badId}.*field aliases`)],
+    // OpenSSL's PKCS#8 decoder stops at the end of the PrivateKeyInfo: what follows it must not pass as part of the key.
+    ['PKCS#8 material with bytes after the PrivateKeyInfo', {
+      keys: [validEntry, { keyId: badId, keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY', material: Buffer.concat([ecPkcs8, Buffer.from([0])]).toString('base64') }],
+    }, new RegExp(`${badId}.*field material`)],
   ];
 
   it.each(cases)('%s: exits non-zero with a line naming the key and the field, and writes nothing', async (name, document, message) => {
