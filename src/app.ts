@@ -14,6 +14,7 @@ import { Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { TlsDetails } from './audit/record.js';
 import { handleKms, type Pipeline } from './pipeline.js';
+import { resetConnection } from './realism/reset-connection.js';
 import { TurnBatch } from './turn-batch.js';
 
 const JSON_TYPE = 'application/x-amz-json-1.1';
@@ -111,7 +112,7 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
     // With the other requests of this turn, at its end (turn-batch.ts).
     const response = await batch.run(() => handleKms(pipeline, request));
     if (response.reset) {
-      incoming.socket.destroy();
+      resetConnection(incoming.socket);
       return c.body(null, 500);
     }
     // Written straight to Node's response: one writeHead with a plain header object, no Response/Headers pair
