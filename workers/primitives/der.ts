@@ -44,6 +44,21 @@ export function readOnly(der: Uint8Array, tag: number): Buffer {
   return tlv.value;
 }
 
+/**
+ * Whether `der` is exactly one SEQUENCE, nothing after it. OpenSSL's DER decoders stop at the end of the
+ * structure and ignore what follows, so a key handed to them is checked with this first: trailing bytes would
+ * otherwise pass as part of the key.
+ */
+export function isWholeSequence(der: Uint8Array): boolean {
+  try {
+    readOnly(der, TAG.SEQUENCE);
+    return true;
+  } catch (error) {
+    if (error instanceof DerError) return false;
+    throw error;
+  }
+}
+
 /** The children of a constructed value, in order. */
 export function readChildren(value: Uint8Array): Tlv[] {
   const children: Tlv[] = [];

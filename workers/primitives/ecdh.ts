@@ -3,7 +3,7 @@
 import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { KEY_SPECS } from '../../src/contract/key-specs.js';
 import { PrimitiveError, validationError } from './common.js';
-import { DerError, TAG, readOnly } from './der.js';
+import { isWholeSequence } from './der.js';
 import type { EcKey } from './ecdsa.js';
 
 export function deriveEcdhSecret(key: EcKey, peerSpki: Uint8Array): Buffer {
@@ -11,14 +11,8 @@ export function deriveEcdhSecret(key: EcKey, peerSpki: Uint8Array): Buffer {
     throw new PrimitiveError('InvalidKeyUsageException', `Key spec ${key.spec} does not support key agreement.`);
   }
   const notSpki = validationError('The public key must be a DER-encoded X.509 SubjectPublicKeyInfo.');
-  try {
-    // OpenSSL's decoder stops at the end of the SPKI and ignores whatever follows it, so bytes after the
-    // SEQUENCE would pass unnoticed: the whole PublicKey must be the one DER SubjectPublicKeyInfo.
-    readOnly(peerSpki, TAG.SEQUENCE);
-  } catch (error) {
-    if (error instanceof DerError) throw notSpki;
-    throw error;
-  }
+  // The whole PublicKey must be the one SubjectPublicKeyInfo (isWholeSequence: OpenSSL ignores trailing bytes).
+  if (!isWholeSequence(peerSpki)) throw notSpki;
   let peer: KeyObject;
   try {
     // OpenSSL rejects points that are not on the curve while decoding.

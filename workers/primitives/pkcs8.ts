@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import { promisify } from 'node:util';
 import type { KeySpec } from '../../src/contract/key-specs.js';
 import { validationError } from './common.js';
-import { DerError, TAG, readOnly } from './der.js';
+import { isWholeSequence } from './der.js';
 
 export interface NodeKeyPair {
   readonly privateKey: KeyObject;
@@ -22,14 +22,8 @@ export interface DerKeyPair {
 /** Parses DER PKCS#8 and derives the public half; any parse failure is a ValidationException. */
 export function parsePkcs8(spec: KeySpec, material: Uint8Array): NodeKeyPair {
   const notPkcs8 = validationError(`Key material for ${spec} must be a DER-encoded PKCS#8 PrivateKeyInfo.`);
-  try {
-    // OpenSSL's decoder stops at the end of the PrivateKeyInfo and ignores whatever follows it, so bytes after
-    // the SEQUENCE would be accepted as part of the key: the whole material must be the one PrivateKeyInfo.
-    readOnly(material, TAG.SEQUENCE);
-  } catch (error) {
-    if (error instanceof DerError) throw notPkcs8;
-    throw error;
-  }
+  // The whole material must be the one PrivateKeyInfo (isWholeSequence: OpenSSL ignores trailing bytes).
+  if (!isWholeSequence(material)) throw notPkcs8;
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey({ key: Buffer.from(material), format: 'der', type: 'pkcs8' });
