@@ -14,11 +14,13 @@ export const generateRandom: Operation = {
   async run(input, ctx) {
     const count = input.NumberOfBytes as number | undefined;
     if (count === undefined) throw validationError('numberOfBytes', 'Member must not be null');
+    ctx.engine.quotas.take(ctx.caller.accountId, SYMMETRIC, 'GenerateRandom');
+    // Authorized before the store is looked up, as DescribeCustomKeyStores is: a caller without
+    // kms:GenerateRandom is refused whatever store it names.
+    await ctx.authorizeAccount('kms:GenerateRandom');
     if (input.CustomKeyStoreId !== undefined) {
       throw new KmsError('CustomKeyStoreNotFoundException', CUSTOM_KEY_STORE_NOT_FOUND_MESSAGE);
     }
-    ctx.engine.quotas.take(ctx.caller.accountId, SYMMETRIC, 'GenerateRandom');
-    await ctx.authorizeAccount('kms:GenerateRandom');
     refuseRecipient(input);
     return { Plaintext: randomBytes(count).toString('base64') };
   },
