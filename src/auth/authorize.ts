@@ -16,6 +16,8 @@ export interface AuthorizeRequest {
   action: string;
   /** undefined for CreateKey, ListKeys, GenerateRandom, ...: identity policies only, resource '*'. */
   key: KeyRecord | undefined;
+  /** With no key: the resource ARN when it is not '*' (an alias's); identity policies only. */
+  resource?: string;
   /** key.policy compiled for THIS key; omitted -> compiled here and cached by (keyId, version). */
   keyPolicy?: CompiledPolicy;
   conditions: ConditionContext;
@@ -80,7 +82,7 @@ function denial(request: AuthorizeRequest, verdict: Exclude<PolicyVerdict, 'allo
     'implicit-deny-identity': `because no identity-based policy allows the ${action} action`,
   };
   return new KmsError('AccessDeniedException',
-    `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${key?.arn ?? '*'} ${tails[verdict]}`);
+    `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resourceOf(request)} ${tails[verdict]}`);
 }
 
 /**
@@ -154,7 +156,8 @@ export class Authorizer {
     let keyPolicy: CompiledPolicy | undefined;
     let table: VerdictTable | undefined;
     if (key === undefined) {
-      table = this.#keylessVerdicts;
+      // The keyless verdicts are for resource '*'; an alias's ARN is decided afresh (alias calls are rare).
+      table = request.resource === undefined ? this.#keylessVerdicts : undefined;
     } else if (request.keyPolicy === undefined) {
       const entry = this.#entryOf(key);
       keyPolicy = entry.policy;
@@ -184,7 +187,10 @@ export class Authorizer {
   }
 }
 
+/** The ARN the request acts on: its key's, else the resource it names, else the account's '*'. */
+const resourceOf = (request: AuthorizeRequest): string => request.key?.arn ?? request.resource ?? '*';
+
 /** The policies' verdict, evaluated. */
 const decide = (request: AuthorizeRequest, keyPolicy: CompiledPolicy | undefined): PolicyVerdict =>
-  decidePolicies({ principal: request.principal, action: request.action, resource: request.key?.arn ?? '*',
+  decidePolicies({ principal: request.principal, action: request.action, resource: resourceOf(request),
     conditions: request.conditions }, keyPolicy, request.key?.account);

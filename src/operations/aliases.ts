@@ -62,6 +62,7 @@ export const createAlias: Operation = {
     checkAliasName(name);
     const key = await targetKey(ctx, 'kms:CreateAlias');
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
+    await ctx.authorizeAlias('kms:CreateAlias', name);
     const now = Date.now() / 1000;
     try {
       await ctx.keyring.pointAlias({ name, keyId: key.keyId, creationDate: now, lastUpdatedDate: now }, true, requireAliasRoom);
@@ -83,7 +84,11 @@ export const updateAlias: Operation = {
     const alias = await ownAlias(ctx, name);
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
     const current = await ctx.keyring.get(alias.keyId);
+    // AWS requires kms:UpdateAlias on the key the alias leaves as well as on the one it moves to: otherwise a
+    // principal trusted with one key could take the aliases of any other key.
+    if (current !== undefined) await ctx.useKey(current.keyId, { action: 'kms:UpdateAlias', allowAlias: false, states: 'any' });
     const key = await targetKey(ctx, 'kms:UpdateAlias');
+    await ctx.authorizeAlias('kms:UpdateAlias', name);
     if (current !== undefined && (keyType(current) !== keyType(key) || current.usage !== key.usage)) {
       throw new KmsError('ValidationException', 'The new target key must have the same key type and key usage as the current target key.');
     }
@@ -102,6 +107,7 @@ export const deleteAlias: Operation = {
     ctx.aliasArns.push(ctx.keyring.aliasArnOf(name));
     const key = await ctx.keyring.get(alias.keyId);
     if (key !== undefined) await ctx.useKey(key.keyId, { action: 'kms:DeleteAlias', allowAlias: false, states: 'any' });
+    await ctx.authorizeAlias('kms:DeleteAlias', name);
     await ctx.keyring.deleteAlias(name);
     return undefined;
   },

@@ -31,6 +31,11 @@ export interface AuthorizationRequest {
   reEncryptOnSameKey?: boolean;
   /** The caller's IP address (aws:SourceIp). */
   sourceIp?: string;
+  /**
+   * With no `key`: the ARN of the resource the action is on, when it is not the account's '*' (an alias's, for
+   * CreateAlias, UpdateAlias and DeleteAlias). No key policy applies to it: identity policies alone decide.
+   */
+  resource?: string;
 }
 
 /** Access control as the pipeline needs it: key policies, identity policies, grants. */
@@ -200,6 +205,15 @@ export class RequestContext {
   /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */
   async authorizeAccount(action: string): Promise<void> {
     await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input, sourceIp: this.sourceIp });
+  }
+
+  /**
+   * The alias side of CreateAlias, UpdateAlias and DeleteAlias: AWS requires the action on the alias ARN as well
+   * as on the key, and an alias has no resource policy, so only the caller's identity policies can allow it.
+   */
+  async authorizeAlias(action: string, aliasName: string): Promise<void> {
+    await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input,
+      sourceIp: this.sourceIp, resource: this.keyring.aliasArnOf(aliasName) });
   }
 
   /**
