@@ -1,6 +1,7 @@
 // GenerateRandom names no key, so IAM alone decides it (kms:GenerateRandom on resource "*"). A caller without that
 // right is refused before anything it asked for is looked at, the custom key store it names included; a caller
-// with it learns that the store does not exist. Real server, real AWS SDK, identities from support.ts.
+// with it learns that the store does not exist. Also the one GenerateRandom rule the model does not carry:
+// NumberOfBytes has no default. Real server, real AWS SDK, identities from support.ts.
 import { GenerateRandomCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessDenied, failure, startAccessServer, type AccessServer } from './support.js';
@@ -30,5 +31,15 @@ describe('GenerateRandom authorization', () => {
       expect(await failure(caller.send(new GenerateRandomCommand({ NumberOfBytes: 16, CustomKeyStoreId: STORE }))))
         .toEqual({ name: 'CustomKeyStoreNotFoundException', status: 400, message: 'The specified custom key store does not exist.' });
     }
+  });
+});
+
+describe('GenerateRandom requests', () => {
+  it('NumberOfBytes is required (no default): missing, it is refused in the words of any missing required member', async () => {
+    const required = "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null";
+    expect(await failure(root.send(new GenerateRandomCommand({}))))
+      .toEqual({ name: 'ValidationException', status: 400, message: required });
+    expect(await failure(root.send(new GenerateRandomCommand({ CustomKeyStoreId: STORE }))))
+      .toEqual({ name: 'ValidationException', status: 400, message: required });
   });
 });
