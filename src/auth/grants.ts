@@ -6,7 +6,7 @@ import { isKeyId } from '../keys/identifiers.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
 import type { Principal } from './identities.js';
-import { principalIsNamedBy } from './policy/principal-arn.js';
+import { isAccountId, parsePrincipalArn, principalIsNamedBy } from './policy/principal-arn.js';
 
 /** Every GrantOperation value (kms-service-model.json plus Encapsulate/Decapsulate from JS SDK 3.1164). */
 export const GRANT_OPERATIONS = [
@@ -165,6 +165,23 @@ export function mayRetireGrant(grant: GrantRecord, principal: Principal): boolea
   if (grant.operations.includes('RetireGrant') && grant.granteePrincipal !== undefined
     && principalIsNamedBy(principal, grant.granteePrincipal)) return true;
   return principal.isRoot && principal.accountId === grant.issuingAccount;
+}
+
+/** A federated user's session (sts:GetFederationToken), which AWS also takes as a grantee or retiring principal. */
+const FEDERATED_USER = /^arn:(aws|aws-cn|aws-us-gov):sts::\d{12}:federated-user\/[\w+=,.@-]{2,32}$/;
+/** An AWS service principal, which grants made for AWS services name in these fields too (`rds.us-east-1.amazonaws.com`). */
+const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/;
+
+/**
+ * CreateGrant's GranteePrincipal and RetiringPrincipal name an AWS principal by ARN: an account (its root or,
+ * as in key policies, its id), a user, a role, an assumed-role session or a federated user, or else an AWS
+ * service principal. Anything else (a bare name, a group, another service's resource ARN) is
+ * InvalidArnException, as AWS answers a grant to no principal.
+ */
+export function checkGrantPrincipalArn(value: string): void {
+  if (parsePrincipalArn(value) !== undefined || isAccountId(value) || FEDERATED_USER.test(value)
+    || SERVICE_PRINCIPAL.test(value)) return;
+  throw new KmsError('InvalidArnException', 'ARN does not refer to a valid principal.');
 }
 
 /** A new grant id: 64 lowercase hex digits, as AWS's. */

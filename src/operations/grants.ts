@@ -1,7 +1,9 @@
 // CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant (kms-api.md section 8.4). Grants
 // take effect at once: this engine is strongly consistent, and grant tokens are checked, then accepted.
 import { isDeepStrictEqual } from 'node:util';
-import { decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validateGrantRequest } from '../auth/grants.js';
+import {
+  checkGrantPrincipalArn, decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validateGrantRequest,
+} from '../auth/grants.js';
 import type { Principal } from '../auth/identities.js';
 import { accountRootArn } from '../auth/policy/principal-arn.js';
 import { partitionOf } from '../contract/partition.js';
@@ -85,6 +87,9 @@ export const createGrant: Operation = {
     const key = await ctx.useKey(input.KeyId as string, {
       action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant',
     });
+    for (const principal of [input.GranteePrincipal, input.RetiringPrincipal]) {
+      if (principal !== undefined) checkGrantPrincipalArn(principal as string);
+    }
     const operations = input.Operations as string[];
     const constraints = input.Constraints as GrantConstraints | undefined;
     validateGrantRequest(key, operations, constraints);

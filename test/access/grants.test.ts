@@ -72,6 +72,22 @@ describe('CreateGrant and using a grant', () => {
     expect((await root.send(new ListGrantsCommand({ KeyId: symmetric.keyId }))).Grants).toEqual([]);
   });
 
+  it('GranteePrincipal and RetiringPrincipal must name an AWS principal: anything else is InvalidArnException', async () => {
+    const { keyId } = await createKeyAs(root);
+    const notPrincipals = ['bob', `arn:aws:iam::${ACCOUNT}:group/devs`, 'arn:aws:s3:::some-bucket', `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`];
+    for (const value of notPrincipals) {
+      for (const input of [{ GranteePrincipal: value }, { GranteePrincipal: arnOf('bob'), RetiringPrincipal: value }]) {
+        expect(await failure(root.send(new CreateGrantCommand({ KeyId: keyId, Operations: ['Encrypt'], ...input }))))
+          .toEqual({ name: 'InvalidArnException', status: 400, message: 'ARN does not refer to a valid principal.' });
+      }
+    }
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toEqual([]);
+    const principals = [`arn:aws:iam::${ACCOUNT}:root`, ACCOUNT, `arn:aws:iam::${ACCOUNT}:role/service-role/app`,
+      `arn:aws:sts::${ACCOUNT}:assumed-role/app/worker-1`, `arn:aws:sts::${ACCOUNT}:federated-user/alice`];
+    for (const principal of principals) await grant(root, { KeyId: keyId, GranteePrincipal: principal, RetiringPrincipal: principal, Operations: ['Encrypt'] });
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toHaveLength(principals.length);
+  });
+
   it('EncryptionContextEquals: exactly this context, case-sensitive; DescribeKey ignores constraints', async () => {
     const { keyId, arn } = await createKeyAs(root);
     await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt', 'DescribeKey'],
