@@ -118,12 +118,14 @@ export const listAliases: Operation = {
   async run(input, ctx) {
     let keyId: string | undefined;
     if (input.KeyId !== undefined) {
-      keyId = (await ctx.useKey(input.KeyId as string, { action: 'kms:ListAliases', allowAlias: false, states: 'any' })).keyId;
-    } else {
-      await ctx.authorizeAccount('kms:ListAliases');
-      // The caller's own account's aliases: none here for another account's caller.
-      if (!ctx.callerOwnsKeys) return { Aliases: [], Truncated: false };
+      const { key } = await ctx.resolveKey(input.KeyId as string, false);
+      ctx.keyArns.push(key.arn);
+      keyId = key.keyId;
     }
+    // kms:ListAliases is an IAM permission on '*', even with a KeyId filter: AWS consults no key policy for it.
+    await ctx.authorizeAccount('kms:ListAliases');
+    // The caller's own account's aliases: none here for another account's caller.
+    if (keyId === undefined && !ctx.callerOwnsKeys) return { Aliases: [], Truncated: false };
     const aliases = (await ctx.keyring.store.listAliases(keyId)).map((alias) => ({
       AliasName: alias.name,
       AliasArn: ctx.keyring.aliasArnOf(alias.name),

@@ -1,6 +1,7 @@
 // Aliases are authorized on both sides (kms-api.md section 8; AWS's "Controlling access to aliases"):
 // CreateAlias and DeleteAlias need the action on the key and on the alias ARN, which has no resource policy so
-// only IAM can allow it; UpdateAlias needs it on the key the alias leaves, the key it moves to, and the alias.
+// only IAM can allow it; UpdateAlias needs it on the key the alias leaves, the key it moves to, and the alias;
+// ListAliases is an IAM permission on '*' whether or not it names a key.
 // Through the real AWS SDK against one real server with the identities in support.ts.
 import { CreateAliasCommand, DeleteAliasCommand, ListAliasesCommand, UpdateAliasCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,19 @@ describe('the alias side: IAM policies only', () => {
       .toEqual(accessDenied('creator', 'kms:DeleteAlias', aliasArn(name), 'no-identity'));
     await access.as('admin').send(new DeleteAliasCommand({ AliasName: name }));
     expect(await aliasesOf(keyId)).toEqual([]);
+  });
+});
+
+describe('ListAliases: IAM only, even with a KeyId', () => {
+  it('a key policy neither allows nor refuses it: the caller\'s IAM policies on "*" decide', async () => {
+    // The key policy names bob for ListAliases and trusts no one else (not even the account).
+    const { keyId } = await createKeyAs(root, { Policy: keyPolicy(allow(arnOf('bob'), 'kms:*')), BypassPolicyLockoutSafetyCheck: true });
+    expect(await failure(access.as('bob').send(new ListAliasesCommand({ KeyId: keyId }))))
+      .toEqual(accessDenied('bob', 'kms:ListAliases', '*', 'no-identity'));
+    // creator's IAM names key ARNs only, never '*'.
+    expect(await failure(access.as('creator').send(new ListAliasesCommand({ KeyId: keyId }))))
+      .toEqual(accessDenied('creator', 'kms:ListAliases', '*', 'no-identity'));
+    expect((await access.as('admin').send(new ListAliasesCommand({ KeyId: keyId }))).Aliases).toEqual([]);
   });
 });
 
