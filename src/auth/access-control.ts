@@ -7,6 +7,7 @@ import { Authorizer, GRANTS_NEEDED, type AuthorizeRequest } from './authorize.js
 import { conditionKeysFor } from './condition-keys.js';
 import { decodeGrantToken, type RequestedGrant } from './grants.js';
 import type { IdentityDirectory, Principal } from './identities.js';
+import { decidePolicies } from './policy/decision.js';
 import { checkLockout, checkPrincipalsExist, defaultKeyPolicy } from './policy/index.js';
 import { parseKeyPolicy } from './policy/document.js';
 
@@ -56,6 +57,13 @@ export class PolicyAccessControl implements AccessControl {
   private policiesTest(key: KeyRecord, principal: Principal, conditionKey: string): boolean {
     return principal.identityPolicies.some((policy) => policy.testsConditionKey(conditionKey))
       || this.authorizer.keyPolicyOf(key).testsConditionKey(conditionKey);
+  }
+
+  identityPoliciesSay(request: AuthorizationRequest & { resource: string }): 'allow' | 'deny' | 'none' {
+    const principal = request.caller as Principal;
+    const conditions = conditionKeysFor(request.operation, request.input, undefined, principal, { sourceIp: request.sourceIp });
+    const verdict = decidePolicies({ principal, action: request.action, resource: request.resource, conditions }, undefined);
+    return verdict === 'allow' ? 'allow' : verdict === 'explicit-deny-identity' ? 'deny' : 'none';
   }
 
   defaultKeyPolicy(): string {

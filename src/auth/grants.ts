@@ -167,6 +167,19 @@ export function mayRetireGrant(grant: GrantRecord, principal: Principal): boolea
   return principal.isRoot && principal.accountId === grant.issuingAccount;
 }
 
+/**
+ * Whether IAM can delegate retiring this grant to `principal` (AWS, "Retiring and revoking grants"): the account
+ * that owns the key can give kms:RetireGrant to its IAM principals, and so can an account named as the grant's
+ * retiring principal. The caller's identity policies must then allow kms:RetireGrant; the caller checks that.
+ */
+export function retireMayBeDelegatedTo(grant: GrantRecord, principal: Principal, keyAccount: string): boolean {
+  if (principal.accountId === keyAccount) return true;
+  const retiring = grant.retiringPrincipal;
+  if (retiring === undefined) return false;
+  const named = isAccountId(retiring) ? { kind: 'root', accountId: retiring } : parsePrincipalArn(retiring);
+  return named?.kind === 'root' && named.accountId === principal.accountId;
+}
+
 /** A federated user's session (sts:GetFederationToken), which AWS also takes as a grantee or retiring principal. */
 const FEDERATED_USER = /^arn:(aws|aws-cn|aws-us-gov):sts::\d{12}:federated-user\/[\w+=,.@-]{2,32}$/;
 /** An AWS service principal, which grants made for AWS services name in these fields too (`rds.us-east-1.amazonaws.com`). */

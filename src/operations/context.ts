@@ -47,6 +47,11 @@ export interface AccessControl {
   validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void;
   /** Grants on a key changed: drop cached decisions. */
   grantsChanged?(keyId: string): void;
+  /**
+   * What the caller's identity (IAM) policies alone say about `action` on `request.resource`: 'allow', 'deny'
+   * (an explicit Deny) or 'none'. For RetireGrant, which the grant authorizes and IAM can only delegate or deny.
+   */
+  identityPoliciesSay(request: AuthorizationRequest & { resource: string }): 'allow' | 'deny' | 'none';
 }
 
 export interface QuotaGate {
@@ -205,6 +210,12 @@ export class RequestContext {
   /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */
   async authorizeAccount(action: string): Promise<void> {
     await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input, sourceIp: this.sourceIp });
+  }
+
+  /** The caller's identity policies alone on `resource` (see AccessControl.identityPoliciesSay). */
+  identityPoliciesSay(action: string, resource: string): 'allow' | 'deny' | 'none' {
+    return this.engine.access.identityPoliciesSay({ caller: this.caller, operation: this.operation, action, input: this.input,
+      sourceIp: this.sourceIp, resource });
   }
 
   /**

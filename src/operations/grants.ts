@@ -2,7 +2,8 @@
 // take effect at once: this engine is strongly consistent, and grant tokens are checked, then accepted.
 import { isDeepStrictEqual } from 'node:util';
 import {
-  checkGrantPrincipalArn, decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, validateGrantRequest,
+  checkGrantPrincipalArn, decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, retireMayBeDelegatedTo,
+  validateGrantRequest,
 } from '../auth/grants.js';
 import type { Principal } from '../auth/identities.js';
 import { accountRootArn } from '../auth/policy/principal-arn.js';
@@ -187,11 +188,19 @@ export const retireGrant: Operation = {
     }
     const grant = await findGrant(ctx, keyId, grantId);
     ctx.keyArns.push(ctx.keyring.arnOf(keyId));
-    // Who may retire (AWS): the retiring principal, a grantee whose grant allows RetireGrant, or the issuing account.
-    const caller = ctx.caller;
-    if (!mayRetireGrant(grant, caller as Principal)) {
+    // Who may retire (AWS): the retiring principal, a grantee whose grant allows RetireGrant, or the issuing account;
+    // IAM can add principals the key's account (or a retiring account) delegates kms:RetireGrant to, and its explicit
+    // Deny stops anyone. No key policy takes part.
+    const caller = ctx.caller as Principal;
+    const keyArn = ctx.keyring.arnOf(keyId);
+    const iam = ctx.identityPoliciesSay('kms:RetireGrant', keyArn);
+    if (iam === 'deny') {
       throw new KmsError('AccessDeniedException',
-        `User: ${caller.arn} is not authorized to perform: kms:RetireGrant on resource: ${ctx.keyring.arnOf(keyId)}`);
+        `User: ${caller.arn} is not authorized to perform: kms:RetireGrant on resource: ${keyArn} with an explicit deny in an identity-based policy`);
+    }
+    const delegated = iam === 'allow' && retireMayBeDelegatedTo(grant, caller, ctx.keyring.account);
+    if (!delegated && !mayRetireGrant(grant, caller)) {
+      throw new KmsError('AccessDeniedException', `User: ${caller.arn} is not authorized to perform: kms:RetireGrant on resource: ${keyArn}`);
     }
     requireNoDryRun(ctx);
     await ctx.keyring.store.deleteGrant(grant.grantId);

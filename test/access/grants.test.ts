@@ -6,7 +6,10 @@ import {
   ListGrantsCommand, ListRetirableGrantsCommand, ReEncryptCommand, RetireGrantCommand, RevokeGrantCommand, type CreateGrantCommandInput,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, accessDenied, arnOf, createKeyAs, failure, startAccessServer, type AccessServer } from './support.js';
+import {
+  ACCOUNT, OTHER_ACCOUNT, accessDenied, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, startAccessServer,
+  type AccessServer, type IdentityName,
+} from './support.js';
 
 let access: AccessServer;
 let root: KMSClient;
@@ -199,6 +202,34 @@ describe('retiring and revoking', () => {
     await root.send(new RetireGrantCommand({ GrantToken: other.token }));
     expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toEqual([]);
     expect(await failure(root.send(new RetireGrantCommand({ GrantToken: 'bm90IGEgdG9rZW4=' })))).toMatchObject({ name: 'InvalidGrantTokenException' });
+  });
+
+  it('IAM: the key\'s account delegates kms:RetireGrant to its principals, and an explicit Deny stops even the retiring principal', async () => {
+    const { keyId, arn } = await createKeyAs(root, { Policy: keyPolicy(accountAdmin, allow(arnOf('eve'), 'kms:CreateGrant')) });
+    const retire = (who: IdentityName, GrantId: string) => access.as(who).send(new RetireGrantCommand({ KeyId: arn, GrantId }));
+    const toBob = async () => (await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), Operations: ['Encrypt'] })).grantId;
+    const notAuthorized = (who: IdentityName) => ({ name: 'AccessDeniedException', status: 400,
+      message: `User: ${arnOf(who)} is not authorized to perform: kms:RetireGrant on resource: ${arn}` });
+    // Named nowhere in the grant: IAM's kms:RetireGrant (admin: kms:* on '*'; creator: every key ARN here) delegates.
+    await retire('admin', await toBob());
+    await retire('creator', await toBob());
+    // No IAM right to it (bob has no policy, wild none for this action): refused, with no key policy consulted.
+    const kept = await toBob();
+    for (const who of ['bob', 'wild'] as const) expect(await failure(retire(who, kept))).toEqual(notAuthorized(who));
+    // An explicit Deny wins over being the retiring principal, or the grantee of a grant carrying RetireGrant.
+    const { grantId: named } = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('keeper'), RetiringPrincipal: arnOf('keeper'),
+      Operations: ['Encrypt', 'RetireGrant'] });
+    expect(await failure(retire('keeper', named))).toEqual({ ...notAuthorized('keeper'),
+      message: `${notAuthorized('keeper').message} with an explicit deny in an identity-based policy` });
+    // Another account: eve (IAM kms:* in her account) may retire what names her account as retiring principal, and the
+    // key's own account may retire a grant eve's account issued.
+    const { grantId: forEveAccount } = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'),
+      RetiringPrincipal: `arn:aws:iam::${OTHER_ACCOUNT}:root`, Operations: ['Encrypt'] });
+    expect(await failure(retire('eve', kept))).toEqual(notAuthorized('eve'));
+    await retire('eve', forEveAccount);
+    const { grantId: issuedByEve } = await grant(access.as('eve'), { KeyId: arn, GranteePrincipal: arnOf('eve'), Operations: ['Encrypt'] });
+    await retire('admin', issuedByEve);
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants!.map((g) => g.GrantId).sort()).toEqual([kept, named].sort());
   });
 
   it('RevokeGrant needs kms:RevokeGrant on the key and ends the grant at once', async () => {

@@ -72,6 +72,11 @@ export const IDENTITIES: Readonly<Record<string, IdentitySpec>> = {
     policies: [identityPolicy({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*',
       Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'green' } } })],
   },
+  // IAM allows everything but explicitly denies RetireGrant, which stops even a grant's own retiring principal.
+  keeper: {
+    arn: userArn('keeper'),
+    policies: [identityPolicy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' }, { Effect: 'Deny', Action: 'kms:RetireGrant', Resource: '*' })],
+  },
   // A session of role "app": key policies may name the role.
   app: { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/app/worker-1` },
   // Another account's user with full IAM rights of its own.
