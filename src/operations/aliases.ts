@@ -119,7 +119,9 @@ export const listAliases: Operation = {
     let keyId: string | undefined;
     if (input.KeyId !== undefined) {
       const { key } = await ctx.resolveKey(input.KeyId as string, false);
+      // Recorded as useKey would: the audit record's resources and the metrics' key_spec label.
       ctx.keyArns.push(key.arn);
+      ctx.keySpec = key.spec;
       keyId = key.keyId;
     }
     // kms:ListAliases is an IAM permission on '*', even with a KeyId filter: AWS consults no key policy for it.
