@@ -21,6 +21,13 @@ export const aliasArn = (region: string, account: string, aliasName: string): st
   `arn:${partitionOf(region)}:kms:${region}:${account}:${aliasName}`;
 
 /**
+ * AWS's NotFoundException wording for a missing key and a missing alias, by ARN. They differ ("does not exist"
+ * against "is not found."), and an alias ARN of another region or account is as missing as one never made here.
+ */
+export const keyNotFound = (keyArn: string): KmsError => new KmsError('NotFoundException', `Key '${keyArn}' does not exist`);
+export const aliasNotFound = (aliasArn: string): KmsError => new KmsError('NotFoundException', `Alias '${aliasArn}' is not found.`);
+
+/**
  * Parses a KeyId parameter. ARNs naming another partition (the region's: partition.ts), region or account cannot exist here:
  * NotFoundException, as AWS answers for a key it does not hold. `allowAlias` is false for management operations,
  * which take key ids and key ARNs only.
@@ -32,7 +39,7 @@ export function parseKeyIdentifier(value: string, region: string, account: strin
     if (match === null) throw new KmsError('InvalidArnException', 'The ARN in the request is not valid.');
     const [, partition, arnRegion, arnAccount, type, resource] = match as unknown as [string, string, string, string, string, string];
     if (arnRegion !== region || arnAccount !== account || partition !== partitionOf(region)) {
-      throw new KmsError('NotFoundException', `${type === 'key' ? 'Key' : 'Alias'} '${value}' does not exist`);
+      throw type === 'key' ? keyNotFound(value) : aliasNotFound(value);
     }
     parsed = type === 'key' ? { kind: 'key', keyId: resource, viaArn: true } : { kind: 'alias', aliasName: `alias/${resource}`, viaArn: true };
   } else if (value.startsWith('alias/')) {

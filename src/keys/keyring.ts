@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
 import { StoreConflict, copyKeyRecord, type AliasRecord, type AliasWrite, type KeyRecord, type KeyStore } from '../store/types.js';
-import { keyArn, parseKeyIdentifier, aliasArn, type KeyIdentifier } from './identifiers.js';
+import { aliasArn, aliasNotFound, keyArn, keyNotFound, parseKeyIdentifier, type KeyIdentifier } from './identifiers.js';
 import { expireImportedMaterial, materialExpired } from './imported-material.js';
 
 export interface ResolvedKey {
@@ -66,11 +66,11 @@ export class Keyring {
     if (parsed.kind === 'alias') {
       const alias = await this.getAlias(parsed.aliasName);
       const key = alias === undefined ? undefined : await this.get(alias.keyId);
-      if (key === undefined) throw new KmsError('NotFoundException', `Alias '${this.aliasArnOf(parsed.aliasName)}' is not found.`);
+      if (key === undefined) throw aliasNotFound(this.aliasArnOf(parsed.aliasName));
       return { key: await this.withoutExpiredMaterial(key), alias: parsed.aliasName };
     }
     const key = await this.get(parsed.keyId);
-    if (key === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(parsed.keyId)}' does not exist`);
+    if (key === undefined) throw keyNotFound(this.arnOf(parsed.keyId));
     return { key: await this.withoutExpiredMaterial(key) };
   }
 
@@ -79,12 +79,10 @@ export class Keyring {
    * engine does not hold; by ARN, it names ours, but only where the operation works across accounts.
    */
   private notFoundFor(identifier: string, parsed: KeyIdentifier, callerAccount: string): KmsError {
-    if (parsed.viaArn) {
-      return new KmsError('NotFoundException', `${parsed.kind === 'key' ? 'Key' : 'Alias'} '${identifier}' does not exist`);
-    }
+    if (parsed.viaArn) return parsed.kind === 'key' ? keyNotFound(identifier) : aliasNotFound(identifier);
     return parsed.kind === 'key'
-      ? new KmsError('NotFoundException', `Key '${keyArn(this.region, callerAccount, parsed.keyId)}' does not exist`)
-      : new KmsError('NotFoundException', `Alias '${aliasArn(this.region, callerAccount, parsed.aliasName)}' is not found.`);
+      ? keyNotFound(keyArn(this.region, callerAccount, parsed.keyId))
+      : aliasNotFound(aliasArn(this.region, callerAccount, parsed.aliasName));
   }
 
   /** Imported material past its ValidTo is deleted on first use, before the scheduler gets to it. */
