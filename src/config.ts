@@ -5,6 +5,17 @@ import { resolve } from 'node:path';
 
 export class ConfigError extends Error {}
 
+/**
+ * A failure on a path a variable names (KMS_DATA_DIR, KMS_ROOT_KEY_FILE, KMS_AUDIT_LOG), as the one start-up line
+ * naming the variable: the system's code for file system errors rather than Node's text.
+ */
+export function pathError(variable: string, path: string, error: unknown): ConfigError {
+  if (error instanceof ConfigError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string') return new ConfigError(`${variable}: cannot use ${path} (${code})`);
+  return new ConfigError(`${variable}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
 export interface Config {
   port: number;
   host: string;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
-import { ConfigError } from './config.js';
+import { ConfigError, pathError } from './config.js';
 
 export interface RootCredentials {
   accessKeyId: string;
@@ -47,12 +47,16 @@ export function rootCredentials(config: Config): StartCredentials {
     return existing({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey });
   }
   const path = join(config.dataDir, 'credentials');
-  if (existsSync(path)) return existing(JSON.parse(readFileSync(path, 'utf8')) as RootCredentials);
+  if (existsSync(path)) return existing(readSavedCredentials(path));
   const credentials = {
     accessKeyId: 'AKIA' + randomString(16, ALPHANUMERIC),
     secretAccessKey: randomString(40, ALPHANUMERIC + 'abcdefghijklmnopqrstuvwxyz'),
   };
-  writeFileSync(path, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(path, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    throw pathError('KMS_DATA_DIR', path, error);
+  }
   let announced = false;
   return {
     ...credentials,
@@ -68,6 +72,24 @@ export function rootCredentials(config: Config): StartCredentials {
       if (!announced) rmSync(path, { force: true });
     },
   };
+}
+
+/**
+ * The credentials a first start saved. A file that does not hold them stops the start naming KMS_DATA_DIR, in
+ * words of its own: JSON.parse's message would quote the file, secret included.
+ */
+function readSavedCredentials(path: string): RootCredentials {
+  let saved: unknown;
+  try {
+    saved = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw pathError('KMS_DATA_DIR', path, error);
+  }
+  const { accessKeyId, secretAccessKey } = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  if (typeof accessKeyId !== 'string' || accessKeyId === '' || typeof secretAccessKey !== 'string' || secretAccessKey === '') {
+    throw new ConfigError(`KMS_DATA_DIR: ${path} does not hold the root credentials ({"accessKeyId", "secretAccessKey"}); remove it to have new ones made`);
+  }
+  return { accessKeyId, secretAccessKey };
 }
 
 const existing = (credentials: RootCredentials): StartCredentials =>

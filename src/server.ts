@@ -10,7 +10,7 @@ import { buildServiceEventRecord } from './audit/record.js';
 import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
 import { partitionOf } from './contract/partition.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, pathError, type Config } from './config.js';
 import type { JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
 import { KeyUsageTracker } from './keys/usage-tracker.js';
@@ -66,7 +66,11 @@ const INLINE_CACHE_TTL_MS = 5 * 60_000;
  * KMS_FRONTENDS children (src/cluster/frontend-link.ts); its writes reach the siblings' caches before they resolve.
  */
 export async function openEngine(config: Config, print: (line: string) => void, frontend?: FrontendLink) {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw pathError('KMS_DATA_DIR', config.dataDir, error);
+  }
   const rootKeys = rootKeyPlan(config);
   const preparedRootKeys = prepareRootKeys(rootKeys);
   const credentials = rootCredentials(config);
@@ -153,7 +157,8 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   const refreshKeyStates = () => store.countKeysByState().then((counts) => { keysByState = counts; }, () => {});
   await refreshKeyStates();
   const nodeId = auditNodeId(config, core.nodeId);
-  const audit = await AuditLog.open(config.auditLog, { region: config.region, accountId: config.accountId, nodeId });
+  const audit = await AuditLog.open(config.auditLog, { region: config.region, accountId: config.accountId, nodeId })
+    .catch((error: unknown) => { throw pathError('KMS_AUDIT_LOG', config.auditLog, error); });
   const metrics = createMetrics({
     poolStats: () => pool.stats(),
     keysByState: () => keysByState,

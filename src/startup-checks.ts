@@ -4,7 +4,9 @@
 // loadConfig (config.ts) has already checked the plain values; these are the ones that need parsing against
 // tables, reading a file or asking the system.
 import { lookup } from 'node:dns/promises';
+import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname } from 'node:path';
 import { loadIdentities } from './auth/identities.js';
 import { ConfigError, type Config } from './config.js';
 import { listenError } from './listen-errors.js';
@@ -14,12 +16,47 @@ import { checkStartupSeedFile } from './seed/apply.js';
 import { loadTlsOptions } from './tls.js';
 
 export async function checkServeEnvironment(config: Config): Promise<void> {
+  checkDirectoryPath('KMS_DATA_DIR', config.dataDir);
+  if (config.rootKeyUri === undefined) checkFilePath('KMS_ROOT_KEY_FILE', config.rootKeyFile);
+  if (config.newRootKeyFile !== undefined) checkFilePath('KMS_NEW_ROOT_KEY_FILE', config.newRootKeyFile);
+  checkFilePath('KMS_AUDIT_LOG', config.auditLog);
   loadTlsOptions(config);
   quotasOf(config);
   checkIdentitiesFile(config);
   createRealism(config);
   if (config.seedFile !== undefined) await checkStartupSeedFile(config.seedFile);
   await checkHost(config.host);
+}
+
+/**
+ * A directory start-up creates if missing (KMS_DATA_DIR): it, or else its nearest existing ancestor, must be a
+ * directory. Otherwise the first mkdir would fail later with Node's text, after other files were made.
+ */
+function checkDirectoryPath(variable: string, path: string, named = path): void {
+  for (let dir = path; ; dir = dirname(dir)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(dir).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(dir) !== dir) continue;
+      throw new ConfigError(`${variable}: cannot use ${dir} (${code ?? 'error'})`);
+    }
+    if (isDirectory) return;
+    throw new ConfigError(dir === named ? `${variable}: ${dir} is not a directory` : `${variable}: ${named}: ${dir} is not a directory`);
+  }
+}
+
+/** A file start-up creates if missing (the root key file, the audit log): not a directory, in a usable one. */
+function checkFilePath(variable: string, path: string): void {
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch {
+    // Missing (created at start) or under a non-directory: the parent check names it.
+  }
+  if (isDirectory) throw new ConfigError(`${variable}: ${path} is a directory, not a file`);
+  checkDirectoryPath(variable, dirname(path), path);
 }
 
 /** KMS_QUOTAS for KMS_REGION; a bad item is a ConfigError naming the variable and the item. */

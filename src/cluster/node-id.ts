@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import { pathError, type Config } from '../config.js';
 
 const NODE_ID_FILE = 'node-id';
 
@@ -14,9 +14,13 @@ export function resolveNodeId(config: Pick<Config, 'nodeId' | 'dataDir'>): strin
     const stored = readFileSync(path, 'utf8').trim();
     if (/^[A-Za-z0-9._-]{1,48}$/.test(stored)) return stored;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw pathError('KMS_DATA_DIR', path, error);
   }
   const generated = `node-${randomBytes(6).toString('hex')}`;
-  writeFileSync(path, `${generated}\n`, { mode: 0o600 });
+  try {
+    writeFileSync(path, `${generated}\n`, { mode: 0o600 });
+  } catch (error) {
+    throw pathError('KMS_DATA_DIR', path, error);
+  }
   return generated;
 }

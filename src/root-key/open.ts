@@ -6,7 +6,7 @@
 // plan to the workers, which open the keys themselves: the root key never crosses a thread boundary.
 import { createSecretKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, pathError, type Config } from '../config.js';
 import { ensureRootKeyFile } from '../secrets.js';
 import { FileRootKey } from '../../workers/root-key.js';
 import { Pkcs11Error, Pkcs11RootKey } from '../../workers/root-key-pkcs11.js';
@@ -91,7 +91,7 @@ export function prepareRootKeys(plan: RootKeyPlan): { close(): void } {
           ensureRootKeyFile(source.path);
         } catch (error) {
           if (error instanceof ConfigError) throw new ConfigError(error.message.replace('KMS_ROOT_KEY_FILE', source.variable));
-          throw error;
+          throw pathError(source.variable, source.path, error);
         }
       } else {
         opened.push(openRootKey(source, true));

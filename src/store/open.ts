@@ -1,12 +1,19 @@
 // Opens the store KMS_STORE names: the embedded SQLite database by default, or PostgreSQL shared by many nodes.
 import { join } from 'node:path';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, pathError, type Config } from '../config.js';
 import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { KeyStore } from './types.js';
 
 export async function openStore(config: Config, nodeId: string): Promise<KeyStore> {
-  if (config.store === 'sqlite') return new SqliteStore(join(config.dataDir, 'kms.sqlite'));
+  if (config.store === 'sqlite') {
+    const path = join(config.dataDir, 'kms.sqlite');
+    try {
+      return new SqliteStore(path);
+    } catch (error) {
+      throw pathError('KMS_DATA_DIR', path, error);
+    }
+  }
   try {
     return await PostgresStore.open(config.store, { nodeId });
   } catch (error) {

@@ -2,7 +2,7 @@
 // and the root credentials are "generated at first start, saved ... and printed once". The real CLI, started on a
 // fresh data directory with one bad value: a non-zero status, exactly one line of output naming the variable,
 // and no credentials printed or left saved (the next good start must print its own).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -76,6 +76,13 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     ['KMS_FAULTS', 'bogus'],
     ['HOST', '999.1.1.1'],
     ['HOST', '10.123.45.67'], // well-formed, but no address of this machine
+    // Paths start-up must create or use: a file where a directory has to be, or a directory where a file has to be.
+    ['KMS_DATA_DIR', file('data-dir-is-a-file', 'x')],
+    ['KMS_DATA_DIR', join(file('data-dir-parent-is-a-file', 'x'), 'data')],
+    ['KMS_ROOT_KEY_FILE', work],
+    ['KMS_ROOT_KEY_FILE', join(file('root-key-parent-is-a-file', 'x'), 'root.key')],
+    ['KMS_AUDIT_LOG', work],
+    ['KMS_AUDIT_LOG', join(file('audit-log-parent-is-a-file', 'x'), 'audit.jsonl')],
   ])('%s=%s', async (variable, value) => {
     const run = await serveToExit({ [variable]: value });
     expectOneLineNaming(run, variable);
@@ -99,6 +106,35 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     const run = await serveToExit(env());
     expectOneLineNaming(run, variable);
     expect(run.output).toMatch(detail);
+  });
+
+  it('KMS_AUDIT_LOG found late: a log whose last record is not intact', async () => {
+    const run = await serveToExit({ KMS_AUDIT_LOG: file('not-intact.jsonl', '{"chain":{"seq":1}}\n') });
+    expectOneLineNaming(run, 'KMS_AUDIT_LOG');
+    expect(run.output).toMatch(/last record is not intact/);
+  });
+
+  it('KMS_DATA_DIR holding a credentials file that is not one: one line naming it, without quoting the file', async () => {
+    for (const content of ['{"accessKeyId": "AKIAEXAMPLEEXAMPLE00", "secretAccessKey": "half-written-secret', '{}']) {
+      const dataDir = mkdtempSync(join(work, 'bad-credentials-'));
+      writeFileSync(join(dataDir, 'credentials'), content);
+      const run = await serveToExit({ KMS_DATA_DIR: dataDir });
+      expect(run.status, run.output).toBe(2);
+      const lines = run.output.split('\n').filter((line) => line !== '');
+      expect(lines, run.output).toHaveLength(1);
+      expect(lines[0]).toMatch(/^kms-engine: KMS_DATA_DIR: .*credentials/);
+      expect(run.output).not.toContain('half-written-secret');
+    }
+  });
+
+  it('`kms-engine seed FILE` names KMS_DATA_DIR when it cannot create the data directory', () => {
+    const seedFile = file('seed-for-bad-dir.json', { keys: [{ keyId: SEED_KEY_ID }] });
+    const dataDir = join(file('seed-data-parent-is-a-file', 'x'), 'data');
+    const run = spawnSync(process.execPath, [BIN, 'seed', seedFile], {
+      env: { ...process.env, KMS_DATA_DIR: dataDir, KMS_WORKERS: '1' }, encoding: 'utf8', timeout: 30_000,
+    });
+    expect(run.status, run.stderr).toBe(2);
+    expect(`${run.stdout}${run.stderr}`.trim()).toMatch(/^kms-engine: KMS_DATA_DIR: [^\n]*ENOTDIR\)$/);
   });
 
   it('the next good start on the same data directory creates and prints credentials', async () => {
