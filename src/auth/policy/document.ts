@@ -3,7 +3,7 @@
 // is a handful of comparisons. Validation errors are MalformedPolicyDocumentException, as KMS answers them.
 import { KmsError } from '../../protocol/errors.js';
 import { compileCondition, type ConditionPredicate } from './condition.js';
-import { isAccountId, parsePrincipalArn, type ParsedPrincipalArn } from './principal-arn.js';
+import { isAccountId, isFederatedUserArn, parsePrincipalArn, type ParsedPrincipalArn } from './principal-arn.js';
 import { compileWildcardList, type StringMatcher } from './wildcard.js';
 
 export type PolicyKind = 'key' | 'identity';
@@ -117,6 +117,8 @@ function compilePrincipals(raw: unknown, named: ParsedPrincipalArn[]): Statement
         named.push({ arn: principal, kind: 'root', partition: 'aws', accountId: principal });
         continue;
       }
+      // A federated user is a session, not an IAM entity whose existence KMS checks: valid, never a caller here.
+      if (isFederatedUserArn(principal)) { arns.add(principal); continue; }
       const parsed = parsePrincipalArn(principal);
       if (!parsed) throw malformed(INVALID_PRINCIPALS);
       named.push(parsed);

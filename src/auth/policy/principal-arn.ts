@@ -23,6 +23,13 @@ const PRINCIPAL_ARN = /^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::(\d{12}):(.+)$/;
 
 export const isAccountId = (value: string): boolean => ACCOUNT_ID.test(value);
 
+/**
+ * A federated user's session (sts:GetFederationToken). Resource policies, key policies among them, may name
+ * it, though no caller of this engine authenticates as one.
+ */
+const FEDERATED_USER_ARN = /^arn:(aws|aws-cn|aws-us-gov):sts::\d{12}:federated-user\/[\w+=,.@-]{2,32}$/;
+export const isFederatedUserArn = (value: string): boolean => FEDERATED_USER_ARN.test(value);
+
 export const accountRootArn = (accountId: string, partition = 'aws'): string =>
   `arn:${partition}:iam::${accountId}:root`;
 
