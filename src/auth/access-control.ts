@@ -9,7 +9,7 @@ import { decodeGrantToken, type RequestedGrant } from './grants.js';
 import type { IdentityDirectory, Principal } from './identities.js';
 import { decidePolicies } from './policy/decision.js';
 import { checkLockout, checkPrincipalsExist, defaultKeyPolicy } from './policy/index.js';
-import { parseKeyPolicy } from './policy/document.js';
+import { checkSidsUnique, parseKeyPolicy } from './policy/document.js';
 
 /** A condition key that needs the key's aliases, read from the store only when a policy tests it. */
 const RESOURCE_ALIASES = 'kms:resourcealiases';
@@ -72,6 +72,7 @@ export class PolicyAccessControl implements AccessControl {
 
   validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void {
     const compiled = parseKeyPolicy(policy);
+    checkSidsUnique(compiled);
     checkPrincipalsExist(compiled, this.directory, this.accountId);
     if (!bypassLockoutSafetyCheck) checkLockout(compiled, caller as Principal, keyArn);
   }

@@ -1,9 +1,14 @@
 // Key policy documents as KMS accepts or refuses them on the wire (CreateKey, PutKeyPolicy, GetKeyPolicy), and
 // identity policies as a KMS_IDENTITIES file may hold them. policies.test.ts covers the common malformed cases
 // and the lockout check; this file the principal forms and document rules beyond those.
-import { GetKeyPolicyCommand, type KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateKeyCommand, GetKeyPolicyCommand, type KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, accountAdmin, allow, createKeyAs, failure, keyPolicy, startAccessServer, type AccessServer } from './support.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { ACCOUNT, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, startAccessServer, type AccessServer } from './support.js';
 
 let access: AccessServer;
 let root: KMSClient;
@@ -30,5 +35,45 @@ describe('principals', () => {
     // Still a principal ARN: a malformed federated-user name is refused like any invalid principal.
     expect(await failure(put(keyId, keyPolicy(accountAdmin, allow(`arn:aws:sts::${ACCOUNT}:federated-user/`, 'kms:Decrypt')))))
       .toMatchObject({ name: 'MalformedPolicyDocumentException', message: 'Policy contains a statement with one or more invalid principals.' });
+  });
+});
+
+describe('statement ids', () => {
+  const duplicate = {
+    name: 'MalformedPolicyDocumentException', status: 400, message: 'Statement IDs (SID) in a single policy must be unique.',
+  };
+
+  it('two statements with one Sid are refused by PutKeyPolicy and CreateKey; distinct or absent Sids pass', async () => {
+    const { keyId } = await createKeyAs(root);
+    const twice = keyPolicy(accountAdmin, { ...allow(arnOf('bob'), 'kms:Encrypt'), Sid: accountAdmin.Sid });
+    expect(await failure(put(keyId, twice))).toEqual(duplicate);
+    expect(await failure(root.send(new CreateKeyCommand({ Policy: twice })))).toEqual(duplicate);
+    expect(JSON.parse((await policyOf(keyId))!).Id).toBe('key-default-1');
+    // Key policy Sids may hold spaces; statements without a Sid never clash.
+    const distinct = keyPolicy(accountAdmin, { ...allow(arnOf('bob'), 'kms:Encrypt'), Sid: 'Allow use of the key' },
+      allow(arnOf('bob'), 'kms:Decrypt'), allow(arnOf('bob'), 'kms:DescribeKey'));
+    await put(keyId, distinct);
+    expect(await policyOf(keyId)).toBe(distinct);
+  });
+
+  it('a KMS_IDENTITIES policy with two statements of one Sid stops the server at start, naming the variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kms-engine-duplicate-sid-'));
+    try {
+      const file = join(dir, 'identities.json');
+      const statement = { Sid: 'UseKeys', Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' };
+      writeFileSync(file, JSON.stringify({ identities: [{
+        accessKeyId: 'AKIADUPLICATESID0001', secretAccessKey: 'secret-of-duplicate-sid', arn: `arn:aws:iam::${ACCOUNT}:user/dup`,
+        policies: [{ Version: '2012-10-17', Statement: [statement, { ...statement, Action: 'kms:Decrypt' }] }],
+      }] }));
+      const run = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'kms-engine.js'), 'serve'], {
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', KMS_DATA_DIR: dir, KMS_IDENTITIES: file }, encoding: 'utf8', timeout: 30_000,
+      });
+      expect(run.status).not.toBe(0);
+      expect(run.stderr.trim().split('\n')).toEqual([
+        `kms-engine: KMS_IDENTITIES: ${file}: identities[0].policies[0]: ${duplicate.message}`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultKeyPolicy } from '../../src/auth/policy/default-policy.js';
-import { MAX_KEY_POLICY_BYTES, parseIdentityPolicy, parseKeyPolicy } from '../../src/auth/policy/document.js';
+import { checkSidsUnique, MAX_KEY_POLICY_BYTES, parseIdentityPolicy, parseKeyPolicy } from '../../src/auth/policy/document.js';
 import { KmsError } from '../../src/protocol/errors.js';
 import { ACCOUNT, keyPolicyText } from './fixtures.js';
 
@@ -123,6 +123,19 @@ describe('malformed key policies', () => {
     const padded = keyPolicyText(stmt({ Sid: 'x'.repeat(MAX_KEY_POLICY_BYTES - Buffer.byteLength(base)) }));
     expect(Buffer.byteLength(padded)).toBe(MAX_KEY_POLICY_BYTES);
     expect(() => parseKeyPolicy(padded)).not.toThrow();
+  });
+});
+
+describe('duplicate Sids', () => {
+  const twice = keyPolicyText(stmt({ Sid: 'same' }), stmt({ Sid: 'same', Action: 'kms:Encrypt' }));
+  it('a stored key policy with them still compiles (an earlier version accepted it), a new one is refused', () => {
+    const compiled = parseKeyPolicy(twice);
+    expect(compiled.statements).toHaveLength(2);
+    expect(codeOf(() => checkSidsUnique(compiled))).toBe('MalformedPolicyDocumentException');
+    expect(codeOf(() => checkSidsUnique(parseKeyPolicy(keyPolicyText(stmt({ Sid: 'a' }), stmt({ Sid: 'b' }), stmt(), stmt()))))).toBeUndefined();
+  });
+  it('an identity policy with them is refused', () => {
+    expect(codeOf(() => parseIdentityPolicy(JSON.parse(twice.replace(/"Principal":\{[^}]*\},/g, ''))))).toBe('MalformedPolicyDocumentException');
   });
 });
 

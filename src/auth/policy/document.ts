@@ -42,6 +42,11 @@ export interface CompiledPolicy {
    * keys that cost a store read (kms:ResourceAliases) when no policy asks for them.
    */
   readonly testsConditionKey: (key: string) => boolean;
+  /**
+   * A Sid two statements share. Checked when a policy is set (checkSidsUnique), not when a stored one is
+   * read, so a key whose policy an earlier version accepted stays usable.
+   */
+  readonly duplicateSid?: string;
 }
 
 /** KMS's key policy size quota (kms-api.md section 9 resource quotas). */
@@ -167,6 +172,25 @@ function compileStatement(raw: unknown, kind: PolicyKind, named: ParsedPrincipal
 const conditionKeysOf = (block: unknown): string[] =>
   Object.values(block as Record<string, Record<string, unknown>>).flatMap((keys) => Object.keys(keys).map((key) => key.toLowerCase()));
 
+/** The first Sid two statements share (statements without a Sid never clash). */
+function firstDuplicateSid(rawStatements: readonly unknown[]): string | undefined {
+  const sids = new Set<string>();
+  for (const raw of rawStatements) {
+    const sid = isObject(raw) && typeof raw.Sid === 'string' && raw.Sid !== '' ? raw.Sid : undefined;
+    if (sid === undefined) continue;
+    if (sids.has(sid)) return sid;
+    sids.add(sid);
+  }
+  return undefined;
+}
+
+export const DUPLICATE_SID_MESSAGE = 'Statement IDs (SID) in a single policy must be unique.';
+
+/** IAM and KMS refuse a new policy in which two statements share a Sid. */
+export function checkSidsUnique(policy: CompiledPolicy): void {
+  if (policy.duplicateSid !== undefined) throw malformed(DUPLICATE_SID_MESSAGE);
+}
+
 /** Validates and compiles a parsed policy object. */
 export function compilePolicy(document: unknown, kind: PolicyKind): CompiledPolicy {
   if (!isObject(document)) throw malformed('The policy document must be a JSON object.');
@@ -189,9 +213,10 @@ export function compilePolicy(document: unknown, kind: PolicyKind): CompiledPoli
     if (statement) statements.push(statement);
   }
   const conditionKeys = new Set(statements.flatMap((statement) => statement.conditionKeys ?? []));
+  const duplicateSid = firstDuplicateSid(rawStatements);
   return {
     kind, statements, hasConditions: statements.some((s) => s.condition !== undefined), namedPrincipals: named,
-    testsConditionKey: (key) => conditionKeys.has(key),
+    testsConditionKey: (key) => conditionKeys.has(key), ...(duplicateSid !== undefined ? { duplicateSid } : {}),
   };
 }
 
@@ -214,12 +239,15 @@ export function parseKeyPolicy(text: string): CompiledPolicy {
 
 /** An IAM identity policy, given as a JSON text or an already-parsed object (identities file). */
 export function parseIdentityPolicy(document: unknown): CompiledPolicy {
-  if (typeof document !== 'string') return compilePolicy(document, 'identity');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(document);
-  } catch {
-    throw malformed('The policy document is not valid JSON.');
+  let parsed: unknown = document;
+  if (typeof document === 'string') {
+    try {
+      parsed = JSON.parse(document);
+    } catch {
+      throw malformed('The policy document is not valid JSON.');
+    }
   }
-  return compilePolicy(parsed, 'identity');
+  const policy = compilePolicy(parsed, 'identity');
+  checkSidsUnique(policy);
+  return policy;
 }
