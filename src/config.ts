@@ -101,10 +101,14 @@ export function loadConfig(env: Env = process.env): Config {
   if (store !== 'sqlite' && !/^postgres(ql)?:\/\//.test(store)) {
     throw new ConfigError(`KMS_STORE must be 'sqlite' or a postgres:// URL, got '${store}'`);
   }
+  if (store !== 'sqlite' && !URL.canParse(store)) throw new ConfigError('KMS_STORE: not a valid postgres:// URL');
   const quotaStore = env.KMS_QUOTA_STORE || 'memory';
   if (quotaStore !== 'memory' && !/^rediss?:\/\//.test(quotaStore)) {
     throw new ConfigError(`KMS_QUOTA_STORE must be 'memory' or a redis:// URL, got '${quotaStore}'`);
   }
+  // Checked here, not where the client connects, so that it is the one line a start prints; never quoted, as a
+  // URL may carry a password.
+  if (quotaStore !== 'memory' && !URL.canParse(quotaStore)) throw new ConfigError('KMS_QUOTA_STORE: not a valid redis:// URL');
   const nodeId = optional(env, 'KMS_NODE_ID');
   if (nodeId !== undefined && !/^[A-Za-z0-9._-]{1,48}$/.test(nodeId)) {
     throw new ConfigError('KMS_NODE_ID must be 1-48 letters, digits, dots, dashes or underscores');

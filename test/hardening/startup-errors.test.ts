@@ -83,6 +83,8 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     ['KMS_ROOT_KEY_FILE', join(file('root-key-parent-is-a-file', 'x'), 'root.key')],
     ['KMS_AUDIT_LOG', work],
     ['KMS_AUDIT_LOG', join(file('audit-log-parent-is-a-file', 'x'), 'audit.jsonl')],
+    ['KMS_QUOTA_STORE', 'redis://127.0.0.1:99999'], // not a URL: it used to fail as a bare "Invalid URL"
+    ['KMS_STORE', 'postgres://[db'],
   ])('%s=%s', async (variable, value) => {
     const run = await serveToExit({ [variable]: value });
     expectOneLineNaming(run, variable);
