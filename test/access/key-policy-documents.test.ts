@@ -57,23 +57,34 @@ describe('statement ids', () => {
   });
 
   it('a KMS_IDENTITIES policy with two statements of one Sid stops the server at start, naming the variable', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kms-engine-duplicate-sid-'));
-    try {
-      const file = join(dir, 'identities.json');
-      const statement = { Sid: 'UseKeys', Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' };
-      writeFileSync(file, JSON.stringify({ identities: [{
-        accessKeyId: 'AKIADUPLICATESID0001', secretAccessKey: 'secret-of-duplicate-sid', arn: `arn:aws:iam::${ACCOUNT}:user/dup`,
-        policies: [{ Version: '2012-10-17', Statement: [statement, { ...statement, Action: 'kms:Decrypt' }] }],
-      }] }));
-      const run = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'kms-engine.js'), 'serve'], {
-        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', KMS_DATA_DIR: dir, KMS_IDENTITIES: file }, encoding: 'utf8', timeout: 30_000,
-      });
-      expect(run.status).not.toBe(0);
-      expect(run.stderr.trim().split('\n')).toEqual([
-        `kms-engine: KMS_IDENTITIES: ${file}: identities[0].policies[0]: ${duplicate.message}`,
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const statement = { Sid: 'UseKeys', Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' };
+    const { file, stderr } = startWithIdentityPolicy({ Version: '2012-10-17', Statement: [statement, { ...statement, Action: 'kms:Decrypt' }] });
+    expect(stderr).toEqual([`kms-engine: KMS_IDENTITIES: ${file}: identities[0].policies[0]: ${duplicate.message}`]);
   });
+
+  it('an IAM policy Sid holds letters and digits only (a key policy Sid may hold spaces): others stop the server at start', () => {
+    const { file, stderr } = startWithIdentityPolicy({ Version: '2012-10-17', Statement: [{ Sid: 'Use keys', Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' }] });
+    expect(stderr).toEqual([`kms-engine: KMS_IDENTITIES: ${file}: identities[0].policies[0]: `
+      + 'Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*']);
+  });
+
 });
+
+/** Starts the server with one identity holding `policy`; expects the start to fail and returns what it printed. */
+function startWithIdentityPolicy(policy: object): { file: string; stderr: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'kms-engine-identity-policy-'));
+  try {
+    const file = join(dir, 'identities.json');
+    writeFileSync(file, JSON.stringify({ identities: [{
+      accessKeyId: 'AKIAIDENTITYPOLICY01', secretAccessKey: 'secret-of-identity-policy', arn: `arn:aws:iam::${ACCOUNT}:user/someone`,
+      policies: [policy],
+    }] }));
+    const run = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'kms-engine.js'), 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', KMS_DATA_DIR: dir, KMS_IDENTITIES: file }, encoding: 'utf8', timeout: 30_000,
+    });
+    expect(run.status).not.toBe(0);
+    return { file, stderr: run.stderr.trim().split('\n') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -145,6 +145,13 @@ describe('identity policies', () => {
     expect(parseIdentityPolicy(doc).kind).toBe('identity');
     expect(parseIdentityPolicy(JSON.stringify(doc)).statements).toHaveLength(1);
   });
+  it('take a Sid of letters and digits only, unlike key policies', () => {
+    const withSid = (Sid: string) => ({ Version: '2012-10-17', Statement: [{ Sid, Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' }] });
+    expect(parseIdentityPolicy(withSid('AllowEncrypt2')).statements).toHaveLength(1);
+    expect(codeOf(() => parseIdentityPolicy(withSid('Allow encrypt')))).toBe('MalformedPolicyDocumentException');
+    expect(codeOf(() => parseIdentityPolicy(withSid('allow-encrypt')))).toBe('MalformedPolicyDocumentException');
+    expect(parseKeyPolicy(keyPolicyText(stmt({ Sid: 'Allow use of the key, by anyone-here' }))).statements).toHaveLength(1);
+  });
   it('reject a Principal element', () => {
     const doc = { Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:Encrypt', Resource: '*' }] };
     expect(codeOf(() => parseIdentityPolicy(doc))).toBe('MalformedPolicyDocumentException');

@@ -55,6 +55,7 @@ export const MAX_KEY_POLICY_BYTES = 32_768;
 const VERSIONS = new Set(['2012-10-17', '2008-10-17']);
 const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource',
   'NotResource', 'Condition']);
+const IAM_SID = /^[0-9A-Za-z]*$/;
 const ACTION_PATTERN = /^(\*|[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+)$/;
 
 const malformed = (message: string): KmsError => new KmsError('MalformedPolicyDocumentException', message);
@@ -144,6 +145,10 @@ function compileStatement(raw: unknown, kind: PolicyKind, named: ParsedPrincipal
     if (!STATEMENT_FIELDS.has(field)) throw malformed(`Policy contains a statement with an unknown field '${field}'.`);
   }
   if (raw.Sid !== undefined && typeof raw.Sid !== 'string') throw malformed('Policy contains a statement with an invalid Sid.');
+  // A key policy's Sid may hold spaces and any other character; IAM allows letters and digits only.
+  if (kind === 'identity' && typeof raw.Sid === 'string' && !IAM_SID.test(raw.Sid)) {
+    throw malformed('Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*');
+  }
   if (raw.Effect !== 'Allow' && raw.Effect !== 'Deny') {
     throw malformed('Policy contains a statement with an invalid Effect: it must be Allow or Deny.');
   }
