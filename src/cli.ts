@@ -108,13 +108,10 @@ async function seed(args: string[]): Promise<number> {
   const config = loadConfig();
   const { openEngine } = await import('./server.js');
   const { applySeedFile } = await import('./seed/apply.js');
-  const core = await openEngine(config, console.log);
+  // No root credentials are made here: the server's first start makes, saves and prints them.
+  const core = await openEngine(config, console.log, undefined, { createCredentials: false });
   try {
     await applySeedFile(core.engine, args[0]!, console.log);
-    core.announceCredentials();
-  } catch (error) {
-    core.credentials.withdraw();
-    throw error;
   } finally {
     await core.close();
   }

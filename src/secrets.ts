@@ -42,16 +42,19 @@ export interface StartCredentials extends RootCredentials {
   withdraw(): void;
 }
 
-export function rootCredentials(config: Config): StartCredentials {
+/**
+ * `create: false` (the seed command, which authenticates nobody): without configured or saved credentials,
+ * throwaway ones that are neither saved nor printed, so that the server's first start makes, saves and prints
+ * the real ones (interface.md: "generated at first start ... and printed once").
+ */
+export function rootCredentials(config: Config, { create = true }: { create?: boolean } = {}): StartCredentials {
   if (config.accessKeyId !== undefined && config.secretAccessKey !== undefined) {
     return existing({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey });
   }
   const path = join(config.dataDir, 'credentials');
   if (existsSync(path)) return existing(readSavedCredentials(path));
-  const credentials = {
-    accessKeyId: 'AKIA' + randomString(16, ALPHANUMERIC),
-    secretAccessKey: randomString(40, ALPHANUMERIC + 'abcdefghijklmnopqrstuvwxyz'),
-  };
+  const credentials = newCredentials();
+  if (!create) return existing(credentials);
   try {
     writeFileSync(path, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   } catch (error) {
@@ -91,6 +94,11 @@ function readSavedCredentials(path: string): RootCredentials {
   }
   return { accessKeyId, secretAccessKey };
 }
+
+const newCredentials = (): RootCredentials => ({
+  accessKeyId: 'AKIA' + randomString(16, ALPHANUMERIC),
+  secretAccessKey: randomString(40, ALPHANUMERIC + 'abcdefghijklmnopqrstuvwxyz'),
+});
 
 const existing = (credentials: RootCredentials): StartCredentials =>
   ({ ...credentials, created: false, announce() {}, withdraw() {} });

@@ -64,8 +64,10 @@ const INLINE_CACHE_TTL_MS = 5 * 60_000;
 /**
  * Everything but the HTTP listener: shared by `serve` and `seed`. `frontend`: this process is one of
  * KMS_FRONTENDS children (src/cluster/frontend-link.ts); its writes reach the siblings' caches before they resolve.
+ * `createCredentials: false` (the seed command): root credentials are left for the server's first start to make.
  */
-export async function openEngine(config: Config, print: (line: string) => void, frontend?: FrontendLink) {
+export async function openEngine(config: Config, print: (line: string) => void, frontend?: FrontendLink,
+  { createCredentials = true }: { createCredentials?: boolean } = {}) {
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -73,7 +75,7 @@ export async function openEngine(config: Config, print: (line: string) => void, 
   }
   const rootKeys = rootKeyPlan(config);
   const preparedRootKeys = prepareRootKeys(rootKeys);
-  const credentials = rootCredentials(config);
+  const credentials = rootCredentials(config, { create: createCredentials });
   try {
     return await assembleEngine(config, print, frontend, rootKeys, preparedRootKeys, credentials);
   } catch (error) {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import {
   createCipheriv, createHash, createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify,
 } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,11 +65,14 @@ let storeB: TestServer;
 let a: KMSClient;
 let b: KMSClient;
 const dirA = join(work, 'a');
+let seeded: ReturnType<typeof seedCommand>;
+let credentialsAfterSeed: boolean;
 
 beforeAll(async () => {
   // Store A is seeded by the command before its server ever started; store B by KMS_SEED_FILE at start.
-  const seeded = seedCommand(dirA, seedFile);
+  seeded = seedCommand(dirA, seedFile);
   expect(seeded.status, seeded.output).toBe(0);
+  credentialsAfterSeed = existsSync(join(dirA, 'credentials'));
   storeA = await startServer({ dataDir: dirA });
   storeB = await startServer({ env: { KMS_SEED_FILE: seedFile } });
   a = storeA.client();
@@ -85,6 +88,13 @@ afterAll(async () => {
 });
 
 describe('two stores seeded from one file', () => {
+  it('the seed command leaves the root credentials to the server\'s first start, which makes and prints them once', () => {
+    expect(seeded.output).not.toContain('AWS_SECRET_ACCESS_KEY');
+    expect(credentialsAfterSeed, 'credentials made by the seed command').toBe(false);
+    expect(storeA.output().match(/AWS_SECRET_ACCESS_KEY=/g)).toHaveLength(1);
+    expect(storeA.output()).toContain(`AWS_SECRET_ACCESS_KEY=${storeA.credentials.secretAccessKey}`);
+  });
+
   it('decrypt each other\'s ciphertexts under the fixed symmetric key', async () => {
     const fromA = await a.send(new EncryptCommand({ KeyId: 'alias/fixture/symmetric', Plaintext: Buffer.from('made on A') }));
     const onB = await b.send(new DecryptCommand({ CiphertextBlob: fromA.CiphertextBlob }));
