@@ -70,6 +70,13 @@ describe('statement ids', () => {
 
 });
 
+describe('identity policies', () => {
+  it('a KMS_IDENTITIES statement without Resource (inert in a key policy) stops the server at start, as IAM refuses it', () => {
+    const { file, stderr } = startWithIdentityPolicy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:Encrypt' }] });
+    expect(stderr).toEqual([`kms-engine: KMS_IDENTITIES: ${file}: identities[0].policies[0]: Policy statement must contain resources.`]);
+  });
+});
+
 /** Starts the server with one identity holding `policy`; expects the start to fail and returns what it printed. */
 function startWithIdentityPolicy(policy: object): { file: string; stderr: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'kms-engine-identity-policy-'));

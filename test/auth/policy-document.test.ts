@@ -152,6 +152,12 @@ describe('identity policies', () => {
     expect(codeOf(() => parseIdentityPolicy(withSid('allow-encrypt')))).toBe('MalformedPolicyDocumentException');
     expect(parseKeyPolicy(keyPolicyText(stmt({ Sid: 'Allow use of the key, by anyone-here' }))).statements).toHaveLength(1);
   });
+  it('need Action (or NotAction) and Resource (or NotResource) in every statement, unlike key policies', () => {
+    const doc = (statement: object) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', ...statement }] });
+    expect(parseIdentityPolicy(doc({ NotAction: 'kms:Decrypt', NotResource: 'arn:aws:kms:*:*:key/x' })).statements).toHaveLength(1);
+    expect(codeOf(() => parseIdentityPolicy(doc({ Resource: '*' })))).toBe('MalformedPolicyDocumentException');
+    expect(codeOf(() => parseIdentityPolicy(doc({ Action: 'kms:Encrypt' })))).toBe('MalformedPolicyDocumentException');
+  });
   it('reject a Principal element', () => {
     const doc = { Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:Encrypt', Resource: '*' }] };
     expect(codeOf(() => parseIdentityPolicy(doc))).toBe('MalformedPolicyDocumentException');

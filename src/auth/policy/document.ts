@@ -164,6 +164,11 @@ function compileStatement(raw: unknown, kind: PolicyKind, named: ParsedPrincipal
   const matchesResource = compileResources(raw);
   const condition = raw.Condition === undefined ? undefined
     : compileCondition(raw.Condition, { rejectOverlyPermissive: kind === 'key', policyVariables });
+  if (kind === 'identity') {
+    // IAM refuses what KMS accepts in a key policy, where such a statement is inert (below).
+    if (!matchesAction) throw malformed('Policy statement must contain actions.');
+    if (!matchesResource) throw malformed('Policy statement must contain resources.');
+  }
   // Accepted but inert (kms-api.md 8.1): validated above, then dropped so evaluation never sees it.
   if (!matchesAction || !matchesResource) return undefined;
   return {
