@@ -1,6 +1,7 @@
 // The principals the engine knows: the account root (KMS_ACCESS_KEY_ID/KMS_SECRET_ACCESS_KEY) plus the ones
 // in KMS_IDENTITIES. Loaded once at start; lookups by access key id run on every request (a Map get).
 import { readFileSync } from 'node:fs';
+import { ACCESS_KEY_ID_PATTERN, ACCESS_KEY_ID_RULE } from '../config.js';
 import { KmsError } from '../protocol/errors.js';
 import { parseIdentityPolicy, type CompiledPolicy } from './policy/document.js';
 import { accountRootArn, isAccountId, parsePrincipalArn } from './policy/principal-arn.js';
@@ -52,11 +53,11 @@ function principalFromEntry(entry: unknown, index: number, fail: (detail: string
   const where = `identities[${index}]`;
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) fail(`${where} must be an object`);
   const { accessKeyId, secretAccessKey, arn, policies } = entry as Record<string, unknown>;
-  if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{16,128}$/.test(accessKeyId)) {
-    fail(`${where}.accessKeyId must be 16-128 letters and digits`);
+  if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID_PATTERN.test(accessKeyId)) {
+    fail(`${where}.accessKeyId must be ${ACCESS_KEY_ID_RULE}`);
   }
-  // Never echo the secret, not even a bad one.
-  if (typeof secretAccessKey !== 'string' || secretAccessKey.length < 16) fail(`${where}.secretAccessKey must be a string of at least 16 characters`);
+  // Never echo the secret, not even a bad one. Any non-empty string signs, as KMS_SECRET_ACCESS_KEY does.
+  if (typeof secretAccessKey !== 'string' || secretAccessKey.length === 0) fail(`${where}.secretAccessKey must be a non-empty string`);
   if (typeof arn !== 'string') fail(`${where}.arn must be a string, got ${describe(arn)}`);
   const parsed = parsePrincipalArn(arn);
   if (!parsed || parsed.kind === 'role') {

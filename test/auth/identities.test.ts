@@ -39,6 +39,11 @@ describe('loadIdentities', () => {
     expect(directory.hasPrincipal('arn:aws:iam::444455556666:role/app')).toBe(true);
     expect(directory.hasPrincipal(`arn:aws:iam::${ACCOUNT}:user/bob`)).toBe(false);
   });
+  it('accepts the short ids and secrets test fixtures use, as KMS_ACCESS_KEY_ID does', () => {
+    const bob = { accessKeyId: 'bob', secretAccessKey: 'pw', arn: `arn:aws:iam::${ACCOUNT}:user/bob` };
+    const directory = loadIdentities({ ...base, identitiesFile: file({ identities: [bob] }) });
+    expect(directory.lookup('bob')).toMatchObject({ arn: bob.arn, secretAccessKey: 'pw', type: 'IAMUser' });
+  });
   it('accepts another account root as an identity', () => {
     const other = { accessKeyId: 'AKIAOTHERROOT00000', secretAccessKey: 'other-secret-0123456789', arn: 'arn:aws:iam::444455556666:root' };
     const directory = loadIdentities({ ...base, identitiesFile: file({ identities: [other] }) });
@@ -49,8 +54,9 @@ describe('loadIdentities', () => {
     ['invalid JSON', '{"identities": [', /not valid JSON/],
     ['no identities array', { users: [] }, /expected \{"identities":\[\.\.\.\]\}/],
     ['a non-object entry', { identities: ['x'] }, /identities\[0\] must be an object/],
-    ['a bad access key id', { identities: [{ ...alice, accessKeyId: 'short' }] }, /identities\[0\]\.accessKeyId/],
+    ['a bad access key id', { identities: [{ ...alice, accessKeyId: 'alice key' }] }, /identities\[0\]\.accessKeyId must be 1-128 letters and digits/],
     ['a missing secret', { identities: [{ ...alice, secretAccessKey: undefined }] }, /identities\[0\]\.secretAccessKey/],
+    ['an empty secret', { identities: [{ ...alice, secretAccessKey: '' }] }, /identities\[0\]\.secretAccessKey must be a non-empty string/],
     ['a bad ARN', { identities: [{ ...alice, arn: 'alice' }] }, /identities\[0\]\.arn "alice" is not an IAM user/],
     ['a role ARN (roles have no keys)', { identities: [{ ...alice, arn: `arn:aws:iam::${ACCOUNT}:role/r` }] }, /is not an IAM user/],
     ['policies not an array', { identities: [{ ...alice, policies: {} }] }, /policies must be an array/],
