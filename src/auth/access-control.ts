@@ -1,7 +1,7 @@
 // The engine's AccessControl: SigV4-authenticated principals checked against key policies, identity policies
 // and grants (src/auth/authorize.ts), with each key's grants cached so the hot path reads no store.
 import { LRUCache } from 'lru-cache';
-import type { AccessControl, AuthorizationRequest, Caller } from '../operations/context.js';
+import type { AccessControl, AuthorizationRequest, Caller, KeyPolicyTarget } from '../operations/context.js';
 import type { GrantConstraints, GrantRecord, KeyRecord, KeyStore } from '../store/types.js';
 import { Authorizer, GRANTS_NEEDED, type AuthorizeRequest } from './authorize.js';
 import { conditionKeysFor } from './condition-keys.js';
@@ -70,11 +70,13 @@ export class PolicyAccessControl implements AccessControl {
     return defaultKeyPolicy(this.accountId, this.partition);
   }
 
-  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void {
+  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, target: KeyPolicyTarget): void {
     const compiled = parseKeyPolicy(policy);
     checkSidsUnique(compiled);
     checkPrincipalsExist(compiled, this.directory, this.accountId);
-    if (!bypassLockoutSafetyCheck) checkLockout(compiled, caller as Principal, keyArn);
+    if (!bypassLockoutSafetyCheck) {
+      checkLockout(compiled, caller as Principal, target.arn, { key: target.key, sourceIp: target.sourceIp });
+    }
   }
 
   grantsChanged(keyId: string): void {

@@ -4,6 +4,9 @@
 // Encrypt.
 import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import type { KeyRecord, Tag } from '../store/types.js';
+
+/** What the condition keys read of a key: a stored key, or the one a CreateKey request describes. */
+export type ConditionKeySubject = Pick<KeyRecord, 'keyId' | 'spec' | 'usage' | 'origin' | 'tags'>;
 import type { Principal } from './identities.js';
 import type { ConditionContext } from './policy/condition.js';
 
@@ -72,7 +75,7 @@ const requestTags = (input: Record<string, unknown>): readonly Tag[] | undefined
  * UntagResource ask to set or remove. Tag keys are part of the condition key name, which is case-insensitive.
  */
 function tagKeys(values: Map<string, readonly string[]>, put: Put, operation: string, input: Record<string, unknown>,
-  key: KeyRecord | undefined): void {
+  key: ConditionKeySubject | undefined): void {
   if (key && operation !== 'CreateKey') {
     for (const tag of key.tags) values.set(`aws:resourcetag/${tag.TagKey.toLowerCase()}`, [tag.TagValue]);
   }
@@ -86,7 +89,7 @@ function tagKeys(values: Map<string, readonly string[]>, put: Put, operation: st
   }
 }
 
-function keyProperties(put: Put, operation: string, input: Record<string, unknown>, key: KeyRecord | undefined): void {
+function keyProperties(put: Put, operation: string, input: Record<string, unknown>, key: ConditionKeySubject | undefined): void {
   if (operation === 'CreateKey') {
     const spec = str(input.KeySpec) ?? str(input.CustomerMasterKeySpec) ?? 'SYMMETRIC_DEFAULT';
     const usage = str(input.KeyUsage) ?? 'ENCRYPT_DECRYPT';
@@ -191,7 +194,7 @@ class RequestConditionContext implements ConditionContext {
   readonly encryptionContext?: Readonly<Record<string, string>>;
 
   constructor(private readonly operation: string, private readonly input: Record<string, unknown>,
-    private readonly key: KeyRecord | undefined, private readonly principal: Principal,
+    private readonly key: ConditionKeySubject | undefined, private readonly principal: Principal,
     private readonly extras: ConditionKeyExtras) {
     const encryptionContext = encryptionContextOf(operation, input);
     if (encryptionContext) this.encryptionContext = encryptionContext;
@@ -239,7 +242,7 @@ class RequestConditionContext implements ConditionContext {
  * DestinationEncryptionContext). `key` is the resolved key (undefined for CreateKey and key-less operations).
  * `input` must not be mutated afterwards: the keys are read from it lazily.
  */
-export function conditionKeysFor(operation: string, input: Record<string, unknown>, key: KeyRecord | undefined,
+export function conditionKeysFor(operation: string, input: Record<string, unknown>, key: ConditionKeySubject | undefined,
   principal: Principal, extras: ConditionKeyExtras = {}): ConditionContext {
   return new RequestConditionContext(operation, input, key, principal, extras);
 }

@@ -38,13 +38,23 @@ export interface AuthorizationRequest {
   resource?: string;
 }
 
+/** The key a new key policy is for: its ARN, and its properties and tags as condition keys see them. */
+export interface KeyPolicyTarget {
+  readonly arn: string;
+  readonly key: Pick<KeyRecord, 'keyId' | 'spec' | 'usage' | 'origin' | 'tags'>;
+  readonly sourceIp?: string;
+}
+
 /** Access control as the pipeline needs it: key policies, identity policies, grants. */
 export interface AccessControl {
   authorize(request: AuthorizationRequest): Promise<void>;
   /** The policy a key gets when CreateKey names none. */
   defaultKeyPolicy(): string;
-  /** MalformedPolicyDocumentException / LimitExceededException for a bad policy; the lockout safety check. */
-  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, keyArn: string): void;
+  /**
+   * MalformedPolicyDocumentException / LimitExceededException for a bad policy; the lockout safety check, which
+   * imagines the caller's next PutKeyPolicy on `target` (the key, or the one CreateKey is making) from `sourceIp`.
+   */
+  validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, target: KeyPolicyTarget): void;
   /** Grants on a key changed: drop cached decisions. */
   grantsChanged?(keyId: string): void;
   /**

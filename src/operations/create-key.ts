@@ -4,7 +4,7 @@ import { newKeyId } from '../keys/identifiers.js';
 import { keyMetadata } from '../keys/metadata.js';
 import { mergeTags } from '../keys/tags.js';
 import { KmsError } from '../protocol/errors.js';
-import type { Tag } from '../store/types.js';
+import type { KeyOrigin, Tag } from '../store/types.js';
 import type { Operation } from './types.js';
 
 /** KeySpec and KeyUsage as AWS settles them: KeyUsage is required for every spec but SYMMETRIC_DEFAULT. */
@@ -46,10 +46,14 @@ export const createKey: Operation = {
     const access = ctx.engine.access;
     const keyId = newKeyId(input.MultiRegion === true);
     const policy = (input.Policy as string | undefined) ?? access.defaultKeyPolicy();
+    const requestTags = (input.Tags as Tag[] | undefined) ?? [];
     if (input.Policy !== undefined) {
-      access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, ctx.keyring.arnOf(keyId));
+      // The lockout check imagines a PutKeyPolicy on the key this request describes.
+      access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, {
+        arn: ctx.keyring.arnOf(keyId), key: { keyId, spec, usage, origin: origin as KeyOrigin, tags: requestTags }, sourceIp: ctx.sourceIp,
+      });
     }
-    const tags = mergeTags([], (input.Tags as Tag[] | undefined) ?? []);
+    const tags = mergeTags([], requestTags);
     const key = await makeKey(ctx.keyring, ctx.engine.pool, {
       keyId, spec, usage, origin, description: (input.Description as string | undefined) ?? '', policy, tags,
     });

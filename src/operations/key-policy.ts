@@ -22,7 +22,8 @@ export const putKeyPolicy: Operation = {
     requireDefaultName(input.PolicyName);
     const key = await manageKey(ctx, 'kms:PutKeyPolicy');
     const policy = input.Policy as string;
-    ctx.engine.access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, key.arn);
+    ctx.engine.access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true,
+      { arn: key.arn, key, sourceIp: ctx.sourceIp });
     await ctx.keyring.mutate(key.keyId, (draft) => {
       draft.policy = policy;
     });

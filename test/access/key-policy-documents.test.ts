@@ -70,6 +70,36 @@ describe('statement ids', () => {
 
 });
 
+describe('lockout safety check', () => {
+  const lockout = { name: 'MalformedPolicyDocumentException', message: 'The new key policy will not allow you to update the key policy in the future.' };
+  const rootAdmin = (extra: object) => ({ ...accountAdmin, ...extra });
+  const onlyFrom = (range: string) => ({ Effect: 'Deny', Principal: '*', Action: 'kms:*', Resource: '*',
+    Condition: { NotIpAddress: { 'aws:SourceIp': range } } });
+
+  it('imagines the next PutKeyPolicy from where the caller calls now (aws:SourceIp)', async () => {
+    const { keyId } = await createKeyAs(root);
+    // The test client calls from loopback: a policy keeping loopback in passes, one shutting it out does not.
+    const loopbackOnly = keyPolicy(accountAdmin, onlyFrom('127.0.0.0/8'));
+    await put(keyId, loopbackOnly);
+    expect(await policyOf(keyId)).toBe(loopbackOnly);
+    await createKeyAs(root, { Policy: loopbackOnly });
+    expect(await failure(put(keyId, keyPolicy(accountAdmin, onlyFrom('10.0.0.0/8'))))).toMatchObject(lockout);
+    expect(await failure(root.send(new CreateKeyCommand({ Policy: keyPolicy(accountAdmin, onlyFrom('10.0.0.0/8')) })))).toMatchObject(lockout);
+  });
+
+  it('on the key the policy is for: its tags and properties (for CreateKey, the ones the request asks for)', async () => {
+    const forTeam = (team: string) => keyPolicy(rootAdmin({ Condition: { StringEquals: { 'aws:ResourceTag/team': team, 'kms:KeySpec': 'HMAC_256' } } }));
+    const Tags = [{ TagKey: 'team', TagValue: 'blue' }];
+    const { keyId } = await createKeyAs(root, { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', Tags, Policy: forTeam('blue') });
+    expect(await policyOf(keyId)).toBe(forTeam('blue'));
+    await put(keyId, forTeam('blue'));
+    expect(await failure(put(keyId, forTeam('green')))).toMatchObject(lockout);
+    expect(await failure(root.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', Tags, Policy: forTeam('green') }))))
+      .toMatchObject(lockout);
+    expect(await failure(root.send(new CreateKeyCommand({ Tags, Policy: forTeam('blue') })))).toMatchObject(lockout);
+  });
+});
+
 describe('identity policies', () => {
   it('a KMS_IDENTITIES statement without Resource (inert in a key policy) stops the server at start, as IAM refuses it', () => {
     const { file, stderr } = startWithIdentityPolicy({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:Encrypt' }] });

@@ -1,7 +1,7 @@
 // Checks CreateKey and PutKeyPolicy run on a new key policy before accepting it (kms-api.md 8.1): the
 // lockout safety check, and that the principals it names exist.
 import { KmsError } from '../../protocol/errors.js';
-import { conditionKeysFor } from '../condition-keys.js';
+import { conditionKeysFor, type ConditionKeySubject } from '../condition-keys.js';
 import type { IdentityDirectory, Principal } from '../identities.js';
 import { decidePolicies } from './decision.js';
 import type { CompiledPolicy } from './document.js';
@@ -9,14 +9,23 @@ import { splitArn } from './wildcard.js';
 
 export const LOCKOUT_MESSAGE = 'The new key policy will not allow you to update the key policy in the future.';
 
+/** What the later PutKeyPolicy call the lockout check imagines would carry besides the caller. */
+export interface LockoutContext {
+  /** The key (or, for CreateKey, the key as the request describes it): its tags and properties are condition keys. */
+  readonly key?: ConditionKeySubject;
+  /** The caller's address now, for aws:SourceIp. */
+  readonly sourceIp?: string;
+}
+
 /**
  * Throws MalformedPolicyDocumentException unless `policy` still lets `caller` call kms:PutKeyPolicy on the
- * key (including via account trust plus the caller's identity policies). Pass the key's ARN so statements
- * naming the key's ARN count; without it only `"Resource": "*"` statements match. Skip the call when the
- * request sets BypassPolicyLockoutSafetyCheck.
+ * key (including via account trust plus the caller's identity policies), from where it calls now. Pass the
+ * key's ARN so statements naming the key's ARN count; without it only `"Resource": "*"` statements match.
+ * Skip the call when the request sets BypassPolicyLockoutSafetyCheck.
  */
-export function checkLockout(policy: CompiledPolicy, caller: Principal, keyArn?: string): void {
-  const conditions = conditionKeysFor('PutKeyPolicy', { BypassPolicyLockoutSafetyCheck: false }, undefined, caller);
+export function checkLockout(policy: CompiledPolicy, caller: Principal, keyArn?: string, context: LockoutContext = {}): void {
+  const conditions = conditionKeysFor('PutKeyPolicy', { BypassPolicyLockoutSafetyCheck: false }, context.key, caller,
+    { sourceIp: context.sourceIp });
   const keyAccount = keyArn ? splitArn(keyArn)?.[4] : caller.accountId;
   const verdict = decidePolicies({ principal: caller, action: 'kms:PutKeyPolicy', resource: keyArn ?? '*', conditions },
     policy, keyAccount);
