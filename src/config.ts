@@ -71,7 +71,8 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+// AWS's own Region name pattern: eusc-de-east-1 and us-gov-west-1 as well as us-east-1.
+const REGION_PATTERN = /^([a-z]+-){2,3}\d+$/;
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];

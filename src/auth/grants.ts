@@ -6,7 +6,7 @@ import { isKeyId } from '../keys/identifiers.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
 import type { Principal } from './identities.js';
-import { isAccountId, parsePrincipalArn, principalIsNamedBy } from './policy/principal-arn.js';
+import { isAccountId, isFederatedUserArn, parsePrincipalArn, principalIsNamedBy } from './policy/principal-arn.js';
 
 /** Every GrantOperation value (kms-service-model.json plus Encapsulate/Decapsulate from JS SDK 3.1164). */
 export const GRANT_OPERATIONS = [
@@ -180,8 +180,6 @@ export function retireMayBeDelegatedTo(grant: GrantRecord, principal: Principal,
   return named?.kind === 'root' && named.accountId === principal.accountId;
 }
 
-/** A federated user's session (sts:GetFederationToken), which AWS also takes as a grantee or retiring principal. */
-const FEDERATED_USER = /^arn:(aws|aws-cn|aws-us-gov):sts::\d{12}:federated-user\/[\w+=,.@-]{2,32}$/;
 /** An AWS service principal, which grants made for AWS services name in these fields too (`rds.us-east-1.amazonaws.com`). */
 const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/;
 
@@ -192,7 +190,7 @@ const SERVICE_PRINCIPAL = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/;
  * InvalidArnException, as AWS answers a grant to no principal.
  */
 export function checkGrantPrincipalArn(value: string): void {
-  if (parsePrincipalArn(value) !== undefined || isAccountId(value) || FEDERATED_USER.test(value)
+  if (parsePrincipalArn(value) !== undefined || isAccountId(value) || isFederatedUserArn(value)
     || SERVICE_PRINCIPAL.test(value)) return;
   throw new KmsError('InvalidArnException', 'ARN does not refer to a valid principal.');
 }

@@ -12,9 +12,15 @@ import { failure } from '../support/sdk-errors.js';
 
 const ACCOUNT = '111122223333';
 
+// Beyond kms-api.md's three, the isolated and sovereign partitions: the engine names its own root in them too.
 describe.each([
   ['cn-north-1', 'aws-cn'],
   ['us-gov-west-1', 'aws-us-gov'],
+  ['us-iso-east-1', 'aws-iso'],
+  ['us-isob-east-1', 'aws-iso-b'],
+  ['us-isof-south-1', 'aws-iso-f'],
+  ['eu-isoe-west-1', 'aws-iso-e'],
+  ['eusc-de-east-1', 'aws-eusc'],
 ])('KMS_REGION=%s', (region, partition) => {
   const shared = serverForFile({ env: { KMS_REGION: region, KMS_ACCOUNT_ID: ACCOUNT } });
 

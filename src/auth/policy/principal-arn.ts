@@ -1,6 +1,7 @@
 // The principal identifiers a policy or grant may name, and whether a caller is the one named.
 // Shared by key-policy principals, identity files and grant grantees so all three agree on what a
 // role, a session and an account mean.
+import { PARTITION_NAMES } from '../../contract/partition.js';
 import type { Principal } from '../identities.js';
 
 export type PrincipalArnKind = 'root' | 'user' | 'role' | 'assumed-role';
@@ -19,7 +20,9 @@ export interface ParsedPrincipalArn {
 const ACCOUNT_ID = /^\d{12}$/;
 // IAM names: letters, digits and +=,.@_- ; user/role paths add '/' segments before the name.
 const IAM_PATH_AND_NAME = /^\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,128})$/;
-const PRINCIPAL_ARN = /^arn:(aws|aws-cn|aws-us-gov):(iam|sts)::(\d{12}):(.+)$/;
+// Any partition KMS_REGION can be in: the engine names its own root in it (the default key policy, grants).
+const PARTITION = `(${PARTITION_NAMES.join('|')})`;
+const PRINCIPAL_ARN = new RegExp(`^arn:${PARTITION}:(iam|sts)::(\\d{12}):(.+)$`);
 
 export const isAccountId = (value: string): boolean => ACCOUNT_ID.test(value);
 
@@ -27,7 +30,7 @@ export const isAccountId = (value: string): boolean => ACCOUNT_ID.test(value);
  * A federated user's session (sts:GetFederationToken). Resource policies, key policies among them, may name
  * it, though no caller of this engine authenticates as one.
  */
-const FEDERATED_USER_ARN = /^arn:(aws|aws-cn|aws-us-gov):sts::\d{12}:federated-user\/[\w+=,.@-]{2,32}$/;
+const FEDERATED_USER_ARN = new RegExp(`^arn:${PARTITION}:sts::\\d{12}:federated-user/[\\w+=,.@-]{2,32}$`);
 export const isFederatedUserArn = (value: string): boolean => FEDERATED_USER_ARN.test(value);
 
 export const accountRootArn = (accountId: string, partition = 'aws'): string =>
