@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateKeyCommand, GetKeyPolicyCommand, type KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, GetKeyPolicyCommand, type KMSClient, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { ACCOUNT, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, startAccessServer, type AccessServer } from './support.js';
@@ -23,6 +23,29 @@ afterAll(async () => {
 
 const put = (KeyId: string, Policy: string) => root.send(new PutKeyPolicyCommand({ KeyId, PolicyName: 'default', Policy }));
 const policyOf = async (KeyId: string) => (await root.send(new GetKeyPolicyCommand({ KeyId }))).Policy;
+
+describe('document text', () => {
+  it('is kept byte for byte (whitespace, a single Statement object, Latin-1), also on a key pending deletion', async () => {
+    const { keyId } = await createKeyAs(root);
+    const text = `\t{ "Version":"2012-10-17",\r\n  "Statement" : ${JSON.stringify({ ...accountAdmin, Sid: 'Zugriff für Administratoren' })} }\n\n`;
+    await put(keyId, text);
+    expect(await policyOf(keyId)).toBe(text);
+    await root.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    const next = keyPolicy({ ...accountAdmin, Sid: 'pending' });
+    await put(keyId, next);
+    expect(await policyOf(keyId)).toBe(next);
+  });
+
+  it('refuses characters past U+00FF and names other than "default", as the model and KMS do', async () => {
+    const { keyId } = await createKeyAs(root);
+    expect(await failure(put(keyId, keyPolicy({ ...accountAdmin, Sid: 'Euro €' })))).toMatchObject({ name: 'ValidationException', status: 400 });
+    expect(await failure(root.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'de-fault' })))).toMatchObject({ name: 'ValidationException' });
+    expect(await failure(root.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'other' })))).toMatchObject({ name: 'NotFoundException', status: 404 });
+    expect(await failure(root.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'other', Policy: keyPolicy(accountAdmin) }))))
+      .toMatchObject({ name: 'NotFoundException', status: 404 });
+    expect(JSON.parse((await policyOf(keyId))!).Id).toBe('key-default-1');
+  });
+});
 
 describe('principals', () => {
   it('a federated user session (sts federated-user ARN) is a valid principal, as in any resource policy', async () => {
@@ -67,7 +90,6 @@ describe('statement ids', () => {
     expect(stderr).toEqual([`kms-engine: KMS_IDENTITIES: ${file}: identities[0].policies[0]: `
       + 'Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*']);
   });
-
 });
 
 describe('lockout safety check', () => {
