@@ -4,7 +4,7 @@ import { aliasArn } from '../keys/identifiers.js';
 import { KmsError } from '../protocol/errors.js';
 import { AliasNameTaken, type AliasRecord, type KeyRecord } from '../store/types.js';
 import type { RequestContext } from './context.js';
-import { page } from './paging.js';
+import { pageAfter } from './paging.js';
 import type { Operation } from './types.js';
 
 const MAX_ALIASES_PER_KEY = 50;
@@ -135,7 +135,7 @@ export const listAliases: Operation = {
       CreationDate: alias.creationDate,
       LastUpdatedDate: alias.lastUpdatedDate,
     }));
-    const { items, truncated, nextMarker } = page(aliases, input, 50, 100, `ListAliases\n${keyId ?? ''}`);
+    const { items, truncated, nextMarker } = pageAfter(aliases, (alias) => alias.AliasName, input, 50, 100, `ListAliases\n${keyId ?? ''}`);
     return { Aliases: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

@@ -11,7 +11,7 @@ import { partitionOf } from '../contract/partition.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
 import { dryRunWouldSucceed, type RequestContext } from './context.js';
-import { page } from './paging.js';
+import { pageAfter } from './paging.js';
 import type { Operation } from './types.js';
 
 const MAX_GRANTS_PER_KEY = 50_000;
@@ -43,6 +43,14 @@ const sameTerms = (grant: GrantRecord, terms: GrantTerms): boolean =>
   && isDeepStrictEqual(grant.constraints?.EncryptionContextSubset, terms.constraints?.EncryptionContextSubset)
   && isDeepStrictEqual(grant.constraints?.EncryptionContextEquals, terms.constraints?.EncryptionContextEquals)
   && grant.constraints?.SourceArn === terms.constraints?.SourceArn;
+
+/**
+ * A grant's place in ListGrants and ListRetirableGrants pages: creation order (fixed-width milliseconds, so the
+ * text sorts as the number does), its id breaking ties. Markers name it, so retiring a grant between two pages
+ * skips no other grant.
+ */
+const grantSortKey = (grant: GrantRecord): string =>
+  `${Math.round(grant.creationDate * 1000).toString().padStart(16, '0')}:${grant.grantId}`;
 
 // Absent members are left out of the answer (JSON.stringify drops undefined).
 const listEntry = (key: KeyRecord, grant: GrantRecord, partition: string) => ({
@@ -136,9 +144,9 @@ export const listGrants: Operation = {
       (input.GrantId === undefined || grant.grantId === input.GrantId)
       && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal)
       && (input.GranteeServicePrincipal === undefined || grant.granteeServicePrincipal === input.GranteeServicePrincipal));
-    const { items, truncated, nextMarker } = page(grants.map((grant) => listEntry(key, grant, partitionOf(key.region))), input, 50, 100,
+    const { items, truncated, nextMarker } = pageAfter(grants, grantSortKey, input, 50, 100,
       ['ListGrants', key.keyId, input.GrantId, input.GranteePrincipal, input.GranteeServicePrincipal].join('\n'));
-    return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
+    return { Grants: items.map((grant) => listEntry(key, grant, partitionOf(key.region))), Truncated: truncated, NextMarker: nextMarker };
   },
 };
 
@@ -155,11 +163,11 @@ export const listRetirableGrants: Operation = {
         .filter((grant) => grant.retiringPrincipal === input.RetiringPrincipal)
       : (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringServicePrincipal as string))
         .filter((grant) => grant.retiringServicePrincipal === input.RetiringServicePrincipal);
-    const entries = grants.map((grant) =>
-      listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant, partitionOf(ctx.keyring.region)));
-    const { items, truncated, nextMarker } = page(entries, input, 50, 100,
+    const { items, truncated, nextMarker } = pageAfter(grants, grantSortKey, input, 50, 100,
       ['ListRetirableGrants', input.RetiringPrincipal, input.RetiringServicePrincipal].join('\n'));
-    return { Grants: items, Truncated: truncated, NextMarker: nextMarker };
+    const entries = items.map((grant) =>
+      listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant, partitionOf(ctx.keyring.region)));
+    return { Grants: entries, Truncated: truncated, NextMarker: nextMarker };
   },
 };
 

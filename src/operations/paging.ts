@@ -27,17 +27,46 @@ export function decodeMarker(marker: unknown, listing: string): string | undefin
   return text.slice(expected.length);
 }
 
+/** The Limit a List* call asks for, capped at the operation's documented maximum (see page). */
+const pageLimit = (input: Record<string, unknown>, defaultLimit: number, maxLimit: number): number =>
+  Math.min((input.Limit as number | undefined) ?? defaultLimit, maxLimit);
+
 /**
- * A page of an in-memory list whose marker is the index of the next item. A Limit above the operation's
- * documented maximum (the model allows up to 1000 everywhere) is capped to it, as KMS pages do: the client
- * gets a truncated page and a marker rather than an error. `listing` names the list (see listingTag).
+ * A page of a list whose items have a unique sort key (an alias's name, a grant's creation time and id), whose
+ * marker is the key of the last item returned: the next page starts after that key wherever it now stands.
+ * An index would skip an item still there when one before it is deleted between two pages (the AWS CLI paging
+ * `list-aliases` while another client deletes an alias), and repeat one when an item is added before it.
+ * Items are sorted here, by the same comparison the marker is resumed with, whatever order the store returned.
+ */
+export function pageAfter<T>(items: readonly T[], sortKey: (item: T) => string, input: Record<string, unknown>,
+  defaultLimit: number, maxLimit: number, listing: string): { items: T[]; nextMarker?: string; truncated: boolean } {
+  const after = decodeMarker(input.Marker, listing);
+  const sorted = items.map((item) => ({ item, key: sortKey(item) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const first = after === undefined ? 0 : sorted.findIndex(({ key }) => key > after);
+  const start = first === -1 ? sorted.length : first;
+  const limit = pageLimit(input, defaultLimit, maxLimit);
+  const slice = sorted.slice(start, start + limit);
+  const truncated = start + limit < sorted.length;
+  return {
+    items: slice.map(({ item }) => item),
+    truncated,
+    nextMarker: truncated ? encodeMarker(listing, slice[slice.length - 1]!.key) : undefined,
+  };
+}
+
+/**
+ * A page of an in-memory list whose marker is the index of the next item, for lists that only grow at their end
+ * (a key's rotations; see pageAfter for the others). A Limit above the operation's documented maximum (the model
+ * allows up to 1000 everywhere) is capped to it, as KMS pages do: the client gets a truncated page and a marker
+ * rather than an error. `listing` names the list (see listingTag).
  */
 export function page<T>(items: readonly T[], input: Record<string, unknown>, defaultLimit: number, maxLimit: number, listing: string):
   { items: T[]; nextMarker?: string; truncated: boolean } {
   const position = decodeMarker(input.Marker, listing) ?? '0';
   if (!/^\d{1,9}$/.test(position)) throw invalidMarker();
   const start = Number(position);
-  const limit = Math.min((input.Limit as number | undefined) ?? defaultLimit, maxLimit);
+  const limit = pageLimit(input, defaultLimit, maxLimit);
   const slice = items.slice(start, start + limit);
   const truncated = start + limit < items.length;
   return { items: slice, truncated, nextMarker: truncated ? encodeMarker(listing, String(start + limit)) : undefined };

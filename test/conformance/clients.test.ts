@@ -7,7 +7,7 @@ import { KMS } from '@aws-sdk/client-kms';
 import {
   buildAwsKmsMrkAwareStrictMultiKeyringNode, buildClient, CommitmentPolicy, getClient, KmsKeyringNode,
 } from '@aws-crypto/client-node';
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DeleteAliasCommand, RevokeGrantCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -78,6 +78,36 @@ describe('AWS CLI v2', () => {
     expect(Buffer.from(decrypted.Plaintext, 'base64').toString()).toBe('cli secret');
     const listed = await aws('list-keys');
     expect(listed.Keys.map((k: { KeyId: string }) => k.KeyId)).toContain(keyId);
+  });
+
+  it('pages list-aliases and list-grants across --starting-token while aliases and grants before the token go away', async () => {
+    // The CLI resumes from the NextMarker it got; deleting items already listed must not make it skip others.
+    const kms = server.client();
+    const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const aliasNames = ['a', 'b', 'c', 'd', 'e'].map((suffix) => `alias/cli-paging-${suffix}`);
+    for (const AliasName of aliasNames) await kms.send(new CreateAliasCommand({ AliasName, TargetKeyId: keyId }));
+    const grantIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      grantIds.push((await kms.send(new CreateGrantCommand({
+        KeyId: keyId, GranteePrincipal: `arn:aws:iam::111122223333:user/cli-paging-${i}`, Operations: ['Decrypt'],
+      }))).GrantId!);
+    }
+    const pageArgs = ['--key-id', keyId, '--page-size', '2', '--max-items', '2'];
+
+    const firstAliases = await aws('list-aliases', ...pageArgs);
+    const listedAliases = firstAliases.Aliases.map((alias: { AliasName: string }) => alias.AliasName) as string[];
+    expect(listedAliases).toEqual(aliasNames.slice(0, 2));
+    for (const AliasName of listedAliases) await kms.send(new DeleteAliasCommand({ AliasName }));
+    const restAliases = await aws('list-aliases', ...pageArgs.slice(0, 4), '--starting-token', firstAliases.NextToken);
+    expect(restAliases.Aliases.map((alias: { AliasName: string }) => alias.AliasName)).toEqual(aliasNames.slice(2));
+
+    const firstGrants = await aws('list-grants', ...pageArgs);
+    const listedGrants = firstGrants.Grants.map((grant: { GrantId: string }) => grant.GrantId) as string[];
+    expect(listedGrants).toHaveLength(2);
+    for (const GrantId of listedGrants) await kms.send(new RevokeGrantCommand({ KeyId: keyId, GrantId }));
+    const restGrants = await aws('list-grants', ...pageArgs.slice(0, 4), '--starting-token', firstGrants.NextToken);
+    expect(restGrants.Grants.map((grant: { GrantId: string }) => grant.GrantId).sort())
+      .toEqual(grantIds.filter((id) => !listedGrants.includes(id)).sort());
   });
 
   it('surfaces AWS errors by __type', async () => {
