@@ -2,7 +2,7 @@
 import { mergeTags } from '../keys/tags.js';
 import type { Tag } from '../store/types.js';
 import { manageKey } from './keys.js';
-import { page } from './paging.js';
+import { pageAfter } from './paging.js';
 import type { Operation } from './types.js';
 
 export const tagResource: Operation = {
@@ -32,7 +32,7 @@ export const listResourceTags: Operation = {
   readOnly: true,
   async run(input, ctx) {
     const key = await manageKey(ctx, 'kms:ListResourceTags');
-    const { items, truncated, nextMarker } = page(key.tags, input, 50, 50, `ListResourceTags\n${key.keyId}`);
+    const { items, truncated, nextMarker } = pageAfter(key.tags, (tag) => tag.TagKey, input, 50, 50, `ListResourceTags\n${key.keyId}`);
     return { Tags: items, Truncated: truncated, NextMarker: nextMarker };
   },
 };

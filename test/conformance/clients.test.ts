@@ -7,7 +7,10 @@ import { KMS } from '@aws-sdk/client-kms';
 import {
   buildAwsKmsMrkAwareStrictMultiKeyringNode, buildClient, CommitmentPolicy, getClient, KmsKeyringNode,
 } from '@aws-crypto/client-node';
-import { CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DeleteAliasCommand, RevokeGrantCommand } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DeleteAliasCommand, RevokeGrantCommand, TagResourceCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -80,7 +83,7 @@ describe('AWS CLI v2', () => {
     expect(listed.Keys.map((k: { KeyId: string }) => k.KeyId)).toContain(keyId);
   });
 
-  it('pages list-aliases and list-grants across --starting-token while aliases and grants before the token go away', async () => {
+  it('pages list-aliases, list-grants and list-resource-tags across --starting-token while items before the token go away', async () => {
     // The CLI resumes from the NextMarker it got; deleting items already listed must not make it skip others.
     const kms = server.client();
     const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
@@ -108,6 +111,15 @@ describe('AWS CLI v2', () => {
     const restGrants = await aws('list-grants', ...pageArgs.slice(0, 4), '--starting-token', firstGrants.NextToken);
     expect(restGrants.Grants.map((grant: { GrantId: string }) => grant.GrantId).sort())
       .toEqual(grantIds.filter((id) => !listedGrants.includes(id)).sort());
+
+    const tagKeys = ['t1', 't2', 't3', 't4', 't5'];
+    await kms.send(new TagResourceCommand({ KeyId: keyId, Tags: tagKeys.map((TagKey) => ({ TagKey, TagValue: 'v' })) }));
+    const firstTags = await aws('list-resource-tags', ...pageArgs);
+    const listedTags = firstTags.Tags.map((tag: { TagKey: string }) => tag.TagKey) as string[];
+    expect(listedTags).toEqual(tagKeys.slice(0, 2));
+    await kms.send(new UntagResourceCommand({ KeyId: keyId, TagKeys: listedTags }));
+    const restTags = await aws('list-resource-tags', ...pageArgs.slice(0, 4), '--starting-token', firstTags.NextToken);
+    expect(restTags.Tags.map((tag: { TagKey: string }) => tag.TagKey)).toEqual(tagKeys.slice(2));
   });
 
   it('surfaces AWS errors by __type', async () => {
