@@ -6,7 +6,7 @@
 //
 //   npm run build && node dist/bench/micro/hot-path.js [FILTER]   (FILTER: only lines whose name contains it)
 import { arnAccount, buildAuditRecord, cloudTrailEventTime } from '../../src/audit/record.js';
-import { canonicalJson, chainLine } from '../../src/audit/chain.js';
+import { appendChainedLine, canonicalJson, LineBuffer } from '../../src/audit/chain.js';
 import { requestElements } from '../../src/audit/shapes.js';
 import { authenticate } from '../../src/auth/authenticate.js';
 import type { Principal } from '../../src/auth/identities.js';
@@ -95,11 +95,15 @@ report('  audit cloudTrailEventTime (new second)', () => nsPerCall((n) => {
 report('  audit arnAccount', () => nsPerCall((n) => { for (let i = 0; i < n; i++) arnAccount(call.keyArns[0]!); }));
 const record = buildAuditRecord(call);
 let prev = '0'.repeat(64);
-report('audit chainLine (serialize + SHA-256)', () => nsPerCall((n) => {
-  for (let i = 0; i < n; i++) prev = chainLine(record, i + 1, prev, undefined).link.hash;
-}));
-const untrusted = { ...record }; // a copy: not vouched for by its builder, so chainLine takes canonicalJson
-report('  audit chainLine (copy: generic canonicalJson)', () => nsPerCall((n) => {
-  for (let i = 0; i < n; i++) prev = chainLine(untrusted, i + 1, prev, undefined).link.hash;
-}));
+// As the log does: a batch of 64 lines assembled in one reused buffer (a turn batch at 64 connections).
+const lines = new LineBuffer();
+const appendBatches = (item: object) => (n: number) => {
+  for (let i = 0; i < n; i++) {
+    if ((i & 63) === 0) lines.length = 0;
+    prev = appendChainedLine(lines, item, i + 1, prev, undefined).hash;
+  }
+};
+report('audit appendChainedLine (serialize + SHA-256)', () => nsPerCall(appendBatches(record)));
+const untrusted = { ...record }; // a copy: not vouched for by its builder, so it takes canonicalJson
+report('  audit appendChainedLine (copy: canonicalJson)', () => nsPerCall(appendBatches(untrusted)));
 report('  audit canonicalJson (generic, same record)', () => nsPerCall((n) => { for (let i = 0; i < n; i++) canonicalJson(record); }));

@@ -98,8 +98,8 @@ const canonicalRecordJson = (record: object): string =>
   record instanceof SortedRecord ? record.toCanonicalJson() : canonicalJson(record);
 
 /**
- * Reused for the bytes of each hash: prev || chain || record in one buffer and one crypto.hash call, instead of
- * a Hash object and three updates per line. Records larger than it get a buffer of their own.
+ * Reused for the bytes of each hash a reader recomputes (recomputeHash): prev || chain || record in one buffer
+ * and one crypto.hash call. Records larger than it get a buffer of their own.
  */
 const hashScratch = Buffer.allocUnsafeSlow(16 * 1024);
 
@@ -119,15 +119,75 @@ function hashOf(prev: string, unhashedChain: string, canonicalRecord: string): s
 const unhashedChainJson = (seq: number, prev: string, node: string | undefined): string =>
   `{${node !== undefined ? `"node":${JSON.stringify(node)},` : ''}"prev":${JSON.stringify(prev)},"seq":${canonicalJson(seq)}}`;
 
-/** Serializes one record as a chained log line (with its trailing newline) and returns the new link. */
-export function chainLine(record: object, seq: number, prev: string, node: string | undefined): { line: string; link: ChainLink } {
+/** A growable byte buffer in which the log assembles a batch of lines; reused from one batch to the next. */
+export class LineBuffer {
+  bytes: Buffer;
+  length = 0;
+
+  constructor(capacity = 64 * 1024) {
+    this.bytes = Buffer.allocUnsafeSlow(capacity);
+  }
+
+  /** Makes room for `extra` more bytes after those written. */
+  reserve(extra: number): void {
+    if (this.bytes.length - this.length >= extra) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.length + extra));
+    this.bytes.copy(bigger, 0, 0, this.length);
+    this.bytes = bigger;
+  }
+}
+
+// Where a line's parts go (byte offsets from the start of the line):
+//   {"chain":{"hash":"<64 hex>",  <- LINK_PREFIX, the digest and '",': bytes 0-83
+//   "node":...,"prev":"...","seq":N}  <- the unhashed chain member without its '{': from byte 84
+//   ,<the record's members>}\n      <- the canonical record with its '{' turned into ','
+// The hash's input, prev (32 bytes) || unhashed chain member || canonical record, is first written to bytes
+// 51 onwards: then it ends where the line's record ends, the record is encoded to UTF-8 once, in its place, and
+// hashed there; the prefix and digest then overwrite prev and the chain member's '{', and the record's '{'
+// becomes ','. No line string, no join, no second encoding of the record.
+const LINK_PREFIX = '{"chain":{"hash":"';
+const DIGEST_AT = LINK_PREFIX.length; // 18
+const UNHASHED_AT = DIGEST_AT + 64 + 1; // 83: the chain member's '{', overwritten by the ',' after '"'
+const PREV_AT = UNHASHED_AT - 32; // 51
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
+const NEWLINE = 0x0a;
+
+/** Appends one record to `out` as a chained log line (with its trailing newline) and returns the new link. */
+export function appendChainedLine(out: LineBuffer, record: object, seq: number, prev: string, node: string | undefined): ChainLink {
   if ('chain' in record) throw new TypeError('an audit record cannot carry its own chain member');
+  if (!HASH_PATTERN.test(prev)) throw new TypeError('chain.prev is not a SHA-256 hex digest');
   const body = canonicalRecordJson(record);
   const unhashedJson = unhashedChainJson(seq, prev, node);
-  const digest = hashOf(prev, unhashedJson, body);
-  const link: ChainLink = node !== undefined ? { seq, prev, node, hash: digest } : { seq, prev, hash: digest };
-  const chainJson = `{"hash":"${digest}",${unhashedJson.slice(1)}`; // still canonical: "hash" sorts first
-  return { line: `{"chain":${chainJson}${body === '{}' ? '' : `,${body.slice(1, -1)}`}}\n`, link };
+  // Worst case: a UTF-16 code unit takes at most 3 UTF-8 bytes; one more for the newline.
+  out.reserve(UNHASHED_AT + (unhashedJson.length + body.length) * 3 + 1);
+  const bytes = out.bytes;
+  const start = out.length;
+  bytes.write(prev, start + PREV_AT, 'hex');
+  const bodyAt = start + UNHASHED_AT + bytes.write(unhashedJson, start + UNHASHED_AT, 'utf8');
+  let end = bodyAt + bytes.write(body, bodyAt, 'utf8');
+  const digest = hash('sha256', bytes.subarray(start + PREV_AT, end), 'hex');
+  bytes.write(LINK_PREFIX, start, 'latin1');
+  bytes.write(digest, start + DIGEST_AT, 'latin1');
+  bytes[start + UNHASHED_AT - 1] = QUOTE;
+  bytes[start + UNHASHED_AT] = COMMA;
+  if (end - bodyAt === 2) {
+    end = bodyAt + 1; // an empty record ('{}'): the line is the chain member alone
+    bytes[bodyAt] = CLOSE_BRACE;
+  } else {
+    bytes[bodyAt] = COMMA;
+  }
+  bytes[end++] = NEWLINE;
+  out.length = end;
+  return node !== undefined ? { seq, prev, node, hash: digest } : { seq, prev, hash: digest };
+}
+
+/** One record as a chained log line (with its trailing newline) and the new link: appendChainedLine as a string. */
+export function chainLine(record: object, seq: number, prev: string, node: string | undefined): { line: string; link: ChainLink } {
+  const out = new LineBuffer(4 * 1024);
+  const link = appendChainedLine(out, record, seq, prev, node);
+  return { line: out.bytes.toString('utf8', 0, out.length), link };
 }
 
 /** Why a parsed line is not a well-formed chained record, or its link. */

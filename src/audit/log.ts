@@ -37,7 +37,7 @@ import { onceAfterPromiseJobs } from '../after-promise-jobs.js';
 import { KmsError } from '../protocol/errors.js';
 import { KMS_INTERNAL_MESSAGE } from '../realism/messages.js';
 import { logFile } from './file-io.js';
-import { chainLine, GENESIS_HASH, readLink, recomputeHash } from './chain.js';
+import { appendChainedLine, GENESIS_HASH, LineBuffer, readLink, recomputeHash } from './chain.js';
 import { checkpointPath, parseCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { buildServiceEventRecord, type AuditRecord } from './record.js';
 
@@ -59,6 +59,8 @@ interface Waiter {
 }
 
 const TAIL_CHUNK = 64 * 1024;
+/** A batch buffer grown past this by a burst is dropped after its write rather than kept. */
+const MAX_KEPT_LINE_BUFFER = 1024 * 1024;
 /** How far the checkpoint may trail the log while it runs (close() brings it level). */
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -81,6 +83,8 @@ export class AuditLog {
   #size: number;
   #queue: Waiter[] = [];
   #inFlight: Waiter[] = [];
+  /** Where each batch's lines are assembled (chain.ts appendChainedLine), then written from. */
+  #lines = new LineBuffer();
   #writing: Promise<void> | undefined;
   /** Writes what is queued once this callback's promise jobs have run (after-promise-jobs.ts). */
   readonly #scheduleFlush = onceAfterPromiseJobs(() => this.#flush());
@@ -186,25 +190,28 @@ export class AuditLog {
     if (this.#writing !== undefined || this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
-    const lines: string[] = [];
+    const out = this.#lines;
+    out.length = 0;
     const written: Waiter[] = [];
     let seq = this.#seq;
     let hash = this.#hash;
     for (const waiter of batch) {
+      const lineStart = out.length;
       try {
-        const { line, link } = chainLine(waiter.record, seq + 1, hash, this.#nodeId);
-        lines.push(line);
+        const link = appendChainedLine(out, waiter.record, seq + 1, hash, this.#nodeId);
         written.push(waiter);
         seq = link.seq;
         hash = link.hash;
       } catch (error) {
         // An unserializable record (a programming error) fails its own call only.
+        out.length = lineStart;
         waiter.reject(error instanceof Error ? error : new Error(String(error)));
       }
     }
     if (written.length === 0) return;
     this.#inFlight = written;
-    const bytes = Buffer.from(lines.join(''), 'utf8');
+    // A view of the reused buffer: no other batch is assembled until this write has settled (#writing).
+    const bytes = out.bytes.subarray(0, out.length);
     this.#writing = this.#write(bytes).then(
       () => {
         this.#seq = seq;
@@ -223,6 +230,8 @@ export class AuditLog {
       },
     ).finally(() => {
       this.#writing = undefined;
+      // A burst's buffer is not kept for ever: past MAX_KEPT_LINE_BUFFER the next batch starts a small one.
+      if (out.bytes.length > MAX_KEPT_LINE_BUFFER) this.#lines = new LineBuffer();
       // Records that queued behind this write go out now, as the next batch.
       if (this.#queue.length > 0) this.#flush();
     });
