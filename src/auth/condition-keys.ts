@@ -4,11 +4,11 @@
 // Encrypt.
 import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import type { KeyRecord, Tag } from '../store/types.js';
+import type { Principal } from './identities.js';
+import type { ConditionContext } from './policy/condition.js';
 
 /** What the condition keys read of a key: a stored key, or the one a CreateKey request describes. */
 export type ConditionKeySubject = Pick<KeyRecord, 'keyId' | 'spec' | 'usage' | 'origin' | 'tags'>;
-import type { Principal } from './identities.js';
-import type { ConditionContext } from './policy/condition.js';
 
 export interface ConditionKeyExtras {
   /** The alias the caller named the key by (`alias/...`), for kms:RequestAlias. */
