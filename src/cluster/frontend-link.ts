@@ -69,7 +69,7 @@ const METRICS_TIMEOUT_MS = 5_000;
 /** A key lock not granted by then (the primary is gone or wedged): the write goes ahead on the version check alone. */
 const LOCK_TIMEOUT_MS = 10_000;
 /**
- * How long a key stays locked after a write lost a version race, waiting for the keyring's one retry
+ * How long a key stays locked after a write lost a version race, waiting for the keyring's next retry
  * (reload, re-apply, write). A retry that is never written (the reloaded key refused the change) frees it then.
  */
 const CONFLICT_HOLD_MS = 2_000;

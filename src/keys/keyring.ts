@@ -29,6 +29,14 @@ export interface KeyringEvents {
   onChanged?(change: { keyId?: string; aliasName?: string }): void;
 }
 
+/**
+ * How often a write to one key is reapplied after another node's write to it won the race. Each round some
+ * node's write commits, so this many rounds outlast any realistic number of nodes writing one key at once.
+ */
+const CONFLICT_RETRIES = 20;
+const conflictPause = (attempt: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 + attempt * 2, 20)));
+
 export class Keyring {
   private readonly keys = new LRUCache<string, KeyRecord>({ max: 200_000 });
   /** Boxed so a known-missing alias is cached too. */
@@ -97,7 +105,7 @@ export class Keyring {
 
   /**
    * Applies `change` to a copy of the key and stores it durably; returns the stored record. `change` may throw
-   * a KmsError to refuse (nothing is written). Serialized per key; retried once if another node won the race.
+   * a KmsError to refuse (nothing is written). Serialized per key; reapplied to the stored record if another node won the race.
    */
   async mutate(keyId: string, change: (draft: KeyRecord) => void | Promise<void>, retire = false): Promise<KeyRecord> {
     return this.update(keyId, change, retire);
@@ -130,8 +138,12 @@ export class Keyring {
         try {
           await this.store.updateKey(draft, current.version, alias);
         } catch (error) {
-          if (!(error instanceof StoreConflict) || attempt > 0) throw error;
-          this.keys.delete(keyId); // another node changed it: reload and apply again
+          if (!(error instanceof StoreConflict) || attempt >= CONFLICT_RETRIES) throw error;
+          // Another node changed it: reload and apply again. Writes to one key are serialized within this
+          // node only, so several nodes writing the key at once can each lose a few rounds in a row; a short
+          // random pause lets the winners' writes land instead of colliding again at once.
+          this.keys.delete(keyId);
+          await conflictPause(attempt);
           continue;
         }
         this.keys.set(keyId, draft);
