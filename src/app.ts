@@ -53,6 +53,25 @@ function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> 
   });
 }
 
+/**
+ * The path and query string of a request target, as sent (SigV4 signs both). Clients send the origin form
+ * (`/path?query`); the absolute form (`http://host/path?query`), which HTTP/1.1 servers must accept and
+ * which @hono/node-server lets through, signs only its path and query, so the scheme and authority are dropped.
+ */
+function splitTarget(url: string): { path: string; query: string } {
+  let pathStart = 0;
+  if (url.charCodeAt(0) !== 0x2f) {
+    const slash = url.indexOf('/', url.indexOf('://') + 3);
+    const queryMark = url.indexOf('?');
+    if (slash < 0 || (queryMark >= 0 && queryMark < slash)) return { path: '/', query: queryMark < 0 ? '' : url.slice(queryMark + 1) };
+    pathStart = slash;
+  }
+  const queryAt = url.indexOf('?', pathStart);
+  return queryAt < 0
+    ? { path: pathStart === 0 ? url : url.slice(pathStart), query: '' }
+    : { path: url.slice(pathStart, queryAt), query: url.slice(queryAt + 1) };
+}
+
 function headerLookup(incoming: IncomingMessage): (name: string) => string | undefined {
   return (name) => {
     const value = incoming.headers[name];
@@ -101,9 +120,11 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       return c.body(errorBody('RequestEntityTooLargeException', 'Request body is too large.'), 413,
         { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID(), connection: 'close' });
     }
+    const { path, query } = splitTarget(incoming.url ?? '/');
     const request = {
       method: 'POST',
-      path: (incoming.url ?? '/').split('?')[0]!,
+      path,
+      query,
       header: headerLookup(incoming),
       body,
       sourceIp: incoming.socket.remoteAddress ?? '127.0.0.1',

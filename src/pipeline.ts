@@ -37,6 +37,8 @@ export interface Pipeline {
 export interface KmsRequest {
   method: string;
   path: string;
+  /** The query string as sent, without its '?' (SigV4 signs it). */
+  query?: string | undefined;
   header: HeaderLookup;
   body: Buffer;
   sourceIp: string;

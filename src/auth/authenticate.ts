@@ -13,6 +13,8 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 export interface SignedRequest {
   method: string;
   path: string;
+  /** The query string as sent, without its '?'; absent or empty when there is none (KMS clients send none). */
+  query?: string | undefined;
   header: HeaderLookup;
   body: Uint8Array;
 }
@@ -81,7 +83,7 @@ export function authenticate(request: SignedRequest, lookup: (accessKeyId: strin
   if (declared !== undefined && declared !== payloadHash) {
     throw new KmsError('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
-  const canonical = canonicalRequest(request.method, request.path, request.header, parsed.signedHeaders, payloadHash);
+  const canonical = canonicalRequest(request.method, request.path, request.header, parsed.signedHeaders, payloadHash, request.query);
   const expected = computeSignature(principal.secretAccessKey, stamp!, parsed.date, parsed.region, parsed.service, canonical);
   if (!signaturesEqual(expected, parsed.signature)) throw invalidSignature();
   return principal;

@@ -124,19 +124,53 @@ const collapse = (value: string): string => WHITESPACE.test(value) ? value.trim(
 /** One-shot hash: no Hash object per call (this runs twice per request). */
 export const sha256Hex = (data: Uint8Array | string): string => hash('sha256', data, 'hex');
 
-/** Canonical request per SigV4; `path` is the URI path as sent (KMS clients post to `/`). */
+/**
+ * Canonical request per SigV4; `path` is the URI path as sent (KMS clients post to `/`), `query` the query string
+ * as sent, without its '?' (KMS clients send none).
+ */
 export function canonicalRequest(method: string, path: string, headers: HeaderLookup, signedHeaders: readonly string[],
-  payloadHash: string): string {
+  payloadHash: string, query = ''): string {
   let canonicalHeaders = '';
   for (const name of signedHeaders) canonicalHeaders += `${name}:${collapse(headers(name) ?? '')}\n`;
-  return `${method}\n${canonicalPath(path)}\n\n${canonicalHeaders}\n${signedHeaders.join(';')}\n${payloadHash}`;
+  const canonicalQueryString = query === '' ? '' : canonicalQuery(query);
+  return `${method}\n${canonicalPath(path)}\n${canonicalQueryString}\n${canonicalHeaders}\n${signedHeaders.join(';')}\n${payloadHash}`;
+}
+
+/** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters, `!'()*` included. */
+const uriEncode = (text: string): string => encodeURIComponent(text).replace(/[!'()*]/g,
+  (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+
+/** A query component as the client meant it (a malformed escape is kept as sent: the signature decides). */
+function uriDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The canonical query string: each parameter decoded then encoded the SigV4 way, `name=value` (a bare name gets
+ * an empty value), sorted by name then value. A client signs the query it sends, so a signature that left it
+ * out does not verify, as at AWS.
+ */
+function canonicalQuery(query: string): string {
+  const pairs: Array<[string, string]> = [];
+  for (const part of query.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    pairs.push([uriEncode(uriDecode(name)), uriEncode(uriDecode(value))]);
+  }
+  pairs.sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  return pairs.map(([name, value]) => `${name}=${value}`).join('&');
 }
 
 function canonicalPath(path: string): string {
   if (path === '/' || path === '') return '/';
   // Non-S3 services double-encode: each segment of the already-encoded path is encoded once more.
-  return path.split('/').map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g,
-    (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())).join('/');
+  return path.split('/').map(uriEncode).join('/');
 }
 
 /**
