@@ -1,6 +1,7 @@
 // The composition root: configuration -> secrets -> store -> worker pool -> keyring -> access control,
 // quotas, audit, metrics -> HTTP server. Shutdown drains in-flight requests, then closes in reverse order.
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener, RequestError, type ServerType } from '@hono/node-server';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
@@ -226,21 +227,51 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   };
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], config: Config, tls: TlsListenOptions | undefined): Promise<ServerType> {
+type FetchCallback = Parameters<typeof getRequestListener>[0];
+
+function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | undefined): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     // Node checks the header and request deadlines only every connectionsCheckingInterval (30 s by default),
     // which would let a stalled client hold a connection for up to 40 s past a 10 s deadline.
     const serverOptions = { ...tls?.serverOptions, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS };
-    const server = serve({ fetch, port: config.port, hostname: config.host, ...tls, serverOptions }, () => resolve(server));
+    // @hono/node-server's listener as its serve() builds it, plus an errorHandler (serve() takes none) so the
+    // requests it refuses before the app sees them are answered in the AWS shape.
+    const listener = getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError });
+    const server = tls === undefined ? createHttpServer(serverOptions, listener) : tls.createServer(serverOptions, listener);
     server.once('error', (error) => reject(listenError(error, config.host, config.port)));
-    if ('headersTimeout' in server) {
-      server.headersTimeout = config.headersTimeoutMs;
-      server.requestTimeout = config.requestTimeoutMs;
-      server.keepAliveTimeout = 65_000;
-      server.maxConnections = config.maxConnections;
-      server.on('clientError', answerClientError);
-    }
+    server.headersTimeout = config.headersTimeoutMs;
+    server.requestTimeout = config.requestTimeoutMs;
+    server.keepAliveTimeout = 65_000;
+    server.maxConnections = config.maxConnections;
+    server.on('clientError', answerClientError);
+    server.on('checkExpectation', answerExpectationFailed);
+    server.listen(config.port, config.host, () => resolve(server));
   });
+}
+
+const awsErrorHeaders = (body: string) => ({
+  'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID(), 'content-length': String(Buffer.byteLength(body)),
+});
+
+/**
+ * A request target @hono/node-server cannot make a URL of (`*`, a Host header that is not a host): 400 in the
+ * AWS shape, where it would answer a bare 400 without a request id. Anything else that escapes the app: 500.
+ */
+function answerRequestError(error: unknown): Response {
+  const [status, type, message] = error instanceof RequestError
+    ? [400, 'SerializationException', 'The request target or Host header is not valid.']
+    : [500, 'KMSInternalException', 'The request failed because of an internal error.'];
+  const body = JSON.stringify({ __type: type, message });
+  return new Response(body, { status, headers: awsErrorHeaders(body) });
+}
+
+/**
+ * An Expect header other than 100-continue (which Node answers with 100 Continue itself): 417 in the AWS shape,
+ * where Node would answer a bare 417. The expectation is not quoted back.
+ */
+function answerExpectationFailed(_request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({ __type: 'ValidationException', message: 'The Expect header names an expectation this server cannot meet.' });
+  response.writeHead(417, { ...awsErrorHeaders(body), connection: 'close' }).end(body);
 }
 
 /**

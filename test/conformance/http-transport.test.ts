@@ -87,6 +87,24 @@ describe('the request target under SigV4', () => {
   });
 });
 
+describe('requests refused before the API sees them', () => {
+  it('a target that is no URL (*) or a Host that is no host: 400 in the AWS shape, and the connection keeps serving', async () => {
+    const follow = requestHead(server, 'ListKeys', '{}', { connection: 'close' }) + '{}';
+    const star = await exchange([requestHead(server, 'ListKeys', '{}').replace('POST / ', 'POST * ') + '{}' + follow]);
+    expectAwsError(star[0], 400, 'SerializationException', '*');
+    expect(star[1]?.status).toBe(200);
+    const badHost = await exchange([requestHead(server, 'ListKeys', '{}', { host: 'HOSTMARK with spaces' }) + '{}' + follow]);
+    expectAwsError(badHost[0], 400, 'SerializationException', 'HOSTMARK');
+    expect(badHost[1]?.status).toBe(200);
+  });
+
+  it('an Expect other than 100-continue: 417 in the AWS shape, not quoted back', async () => {
+    const [answer, ...rest] = await exchange([requestHead(server, 'ListKeys', '{}', { expect: 'EXPECTMARK' }) + '{}']);
+    expectAwsError(answer, 417, 'ValidationException', 'EXPECTMARK');
+    expect(rest).toEqual([]);
+  });
+});
+
 describe('bodies and connections as proxies and SDKs send them', () => {
   it('a chunked body signed whole, Expect: 100-continue answered before the body, pipelined answers in order', async () => {
     const body = '{"Limit":5}';
