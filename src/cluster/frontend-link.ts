@@ -323,9 +323,10 @@ export class BroadcastingStore implements KeyStore {
     return deleted;
   }
 
-  async insertGrant(grant: GrantRecord): Promise<void> {
-    await this.inner.insertGrant(grant);
-    await this.link.announce([{ kind: 'grant', subject: grant.keyId }]);
+  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord> {
+    const stored = await this.inner.insertGrant(grant, sameAs);
+    if (stored === grant) await this.link.announce([{ kind: 'grant', subject: grant.keyId }]);
+    return stored;
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

@@ -125,9 +125,11 @@ export const createGrant: Operation = {
       issuingAccount: ctx.caller.accountId,
       creationDate: Date.now() / 1000,
     };
-    await ctx.keyring.store.insertGrant(grant);
-    grantsChanged(ctx, key.keyId);
-    return { GrantToken: encodeGrantToken(grant), GrantId: grant.grantId };
+    // The store looks again as it inserts: a call racing with this one (same name and terms, on any node) may
+    // have made the grant since the list above.
+    const stored = await ctx.keyring.store.insertGrant(grant, terms.name === undefined ? undefined : (other) => sameTerms(other, terms));
+    if (stored === grant) grantsChanged(ctx, key.keyId);
+    return { GrantToken: encodeGrantToken(stored), GrantId: stored.grantId };
   },
 };
 

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { DEPENDENCY_TIMEOUT_MESSAGE } from '../realism/messages.js';
 import { KmsError } from '../protocol/errors.js';
 import { keyFromDocument, keyToDocument } from './codec.js';
-import { migrate } from './migrations/index.js';
+import { ADVISORY_LOCKS, migrate } from './migrations/index.js';
 import { dueAt, retiringColumn } from './sqlite.js';
 import {
   AliasNameTaken, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
@@ -103,6 +103,31 @@ export class PostgresStore implements KeyStore {
         }
       }
       throw unavailable();
+    }
+  }
+
+  /** `work` in one transaction on one connection; unavailability becomes DependencyTimeoutException. Never retried. */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw isUnavailable(error) ? unavailable() : error;
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A connection that cannot roll back is not given back to the pool.
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+      });
+      throw isUnavailable(error) ? unavailable() : error;
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -222,9 +247,23 @@ export class PostgresStore implements KeyStore {
     return rows.map(grantFromRow);
   }
 
-  async insertGrant(grant: GrantRecord): Promise<void> {
-    await this.query('INSERT INTO kms_grants (grant_id, key_id, retiring_principal, doc) VALUES ($1, $2, $3, $4)',
-      [grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant)]);
+  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord> {
+    const insert = 'INSERT INTO kms_grants (grant_id, key_id, retiring_principal, doc) VALUES ($1, $2, $3, $4)';
+    const values = [grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant)];
+    if (sameAs === undefined) {
+      await this.query(insert, values);
+      return grant;
+    }
+    // A named grant: look and insert under a per-key lock held to commit, so nodes racing with the same name and
+    // terms make one grant (without it, each finds none under READ COMMITTED and inserts its own).
+    return this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_LOCKS.namedGrants, grant.keyId]);
+      const { rows } = await client.query<{ doc: string }>('SELECT doc FROM kms_grants WHERE key_id = $1 ORDER BY seq', [grant.keyId]);
+      const existing = rows.map(grantFromRow).find(sameAs);
+      if (existing !== undefined) return existing;
+      await client.query(insert, values);
+      return grant;
+    });
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

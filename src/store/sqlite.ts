@@ -232,8 +232,16 @@ export class SqliteStore implements KeyStore {
     return this.statements.listRetirable.all(principal).map((row) => JSON.parse(row.doc) as GrantRecord);
   }
 
-  async insertGrant(grant: GrantRecord): Promise<void> {
-    this.statements.insertGrant.run(grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant));
+  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord> {
+    const insert = (): GrantRecord => {
+      const existing = sameAs === undefined ? undefined
+        : this.statements.listGrants.all(grant.keyId).map((row) => JSON.parse(row.doc) as GrantRecord).find(sameAs);
+      if (existing !== undefined) return existing;
+      this.statements.insertGrant.run(grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant));
+      return grant;
+    };
+    // Immediate: the write lock is taken before the look, so KMS_FRONTENDS processes on this file take turns.
+    return sameAs === undefined ? insert() : this.db.transaction(insert).immediate();
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

@@ -175,7 +175,13 @@ export interface KeyStore {
   getGrant(grantId: string): Promise<GrantRecord | undefined>;
   /** Grants whose retiring principal or retiring service principal is `principal`. */
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]>;
-  insertGrant(grant: GrantRecord): Promise<void>;
+  /**
+   * Inserts a grant and resolves to it. With `sameAs`, the grant is a named CreateGrant's: if one of the key's
+   * grants is one `sameAs` accepts (the same call retried), nothing is inserted and that grant is the answer.
+   * The look and the insert are one step for every writer (requests, front ends, nodes), so calls racing with
+   * the same name and terms make one grant.
+   */
+  insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord>;
   deleteGrant(grantId: string): Promise<boolean>;
 
   /**

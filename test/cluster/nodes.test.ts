@@ -3,7 +3,7 @@
 // and a PostgreSQL restart is survived without restarting any node.
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
-  EncryptCommand, GetKeyLastUsageCommand, ListKeysCommand, ListResourceTagsCommand, RevokeGrantCommand, SignCommand, TagResourceCommand,
+  EncryptCommand, GetKeyLastUsageCommand, ListGrantsCommand, ListKeysCommand, ListResourceTagsCommand, RevokeGrantCommand, SignCommand, TagResourceCommand,
   UpdateAliasCommand, VerifyCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { execFileSync } from 'node:child_process';
@@ -142,6 +142,21 @@ describe('a cluster of three nodes on PostgreSQL', () => {
     for (const client of clients) {
       const { Tags } = await client.send(new ListResourceTagsCommand({ KeyId: keyId }));
       expect(Tags!.map((tag) => tag.TagKey).sort()).toEqual(Array.from({ length: 45 }, (_, i) => `tag-${i}`).sort());
+    }
+  });
+
+  it('makes one grant of a CreateGrant with the same Name and terms sent to three nodes at once, as a retry', async () => {
+    const keyId = (await clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await sleep(PROPAGATION_BOUND_MS);
+    for (const name of ['first', 'second', 'third']) {
+      const grantIds = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await clients[i % 3]!.send(new CreateGrantCommand({
+        KeyId: keyId, GranteePrincipal: APP_ARN, Operations: ['Encrypt', 'Decrypt'], Name: name,
+      }))).GrantId!));
+      expect(new Set(grantIds).size).toBe(1);
+    }
+    for (const client of clients) {
+      const { Grants } = await client.send(new ListGrantsCommand({ KeyId: keyId }));
+      expect(Grants!.map((grant) => grant.Name).sort()).toEqual(['first', 'second', 'third']);
     }
   });
 

@@ -7,6 +7,8 @@ import type pg from 'pg';
 export const ADVISORY_LOCKS = {
   migrations: 0x6b6d7301,
   scheduledWork: 0x6b6d7302,
+  /** With the key id's hash as the second key (the two-int form): CreateGrant with a Name, per key. */
+  namedGrants: 0x6b6d7303,
 } as const;
 
 /** Every committed change to a key, alias or grant is announced on this channel (see the trigger below). */
