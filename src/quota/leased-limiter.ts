@@ -12,7 +12,10 @@
 //  - bursts exceed the bucket's capacity by at most one batch per member (the leases held in hand);
 //  - the store sees about 20 lease calls per second per busy bucket per member, whatever the request rate.
 // A bucket a member has never used starts with one batch advanced on credit (so the first request is not
-// refused while the first lease is in flight); the advance is charged to the store with the first lease.
+// refused while the first lease is in flight); the advance is charged to the store with the first lease. So
+// does a lease left empty for IDLE_ADVANCE_MS: the store's bucket refills meanwhile, but only a request asks it
+// for tokens, and the first request after a quiet spell must not be refused for a lease that ran dry when the
+// bucket was last empty (after throttling, say).
 //
 // If the store does not answer, the member keeps serving with the in-memory QuotaLimiter at its share (the
 // limit divided by the number of live members it last saw), says so in one log line and in
@@ -41,6 +44,8 @@ export interface SharedBuckets {
 export const LEASE_SECONDS = 0.05;
 /** After the store granted less than asked, wait this long before asking again (the bucket is empty). */
 const RETRY_MS = 10;
+/** A bucket refills completely in a second (capacity is one second's rate): an empty lease this old is advanced again. */
+const IDLE_ADVANCE_MS = 1_000;
 export const HEARTBEAT_MS = 1_000;
 
 /** Also counts what it admitted per second, for the utilisation gauge. */
@@ -52,6 +57,8 @@ interface Lease extends AdmissionCount {
   inFlight: boolean;
   /** Earliest time (ms) of the next lease request. */
   retryAt: number;
+  /** When the store last answered a lease request for it, or the lease was advanced (ms). */
+  answeredAt: number;
 }
 
 interface ClassLeases {
@@ -139,8 +146,13 @@ export class LeasedQuotaLimiter implements RequestQuotas {
   #leaseOf(account: string, state: ClassLeases, now: number): Lease {
     let lease = state.leases.get(account);
     if (lease === undefined) {
-      lease = { tokens: state.batch, owed: state.batch, inFlight: false, retryAt: 0, ...newAdmissionCount(now) };
+      lease = { tokens: state.batch, owed: state.batch, inFlight: false, retryAt: 0, answeredAt: now, ...newAdmissionCount(now) };
       state.leases.set(account, lease);
+    } else if (lease.tokens < 1 && !lease.inFlight && now - lease.answeredAt >= IDLE_ADVANCE_MS) {
+      // Quiet since it ran dry: hold one batch again, on credit, as a member new to the bucket does.
+      lease.tokens += state.batch;
+      lease.owed += state.batch;
+      lease.answeredAt = now;
     }
     // Keep one batch in hand: ask for the next while this one is being spent.
     if (lease.tokens <= state.batch / 2 && !lease.inFlight && now >= lease.retryAt) this.#refill(account, state, lease);
@@ -183,6 +195,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
       (granted) => {
         lease.owed -= owed;
         lease.tokens += Number(granted);
+        lease.answeredAt = this.#now();
         lease.retryAt = Number(granted) < want ? this.#now() + RETRY_MS : 0;
       },
       () => {

@@ -1,13 +1,13 @@
 // Quotas shared through Redis: with KMS_QUOTAS=aws,ecc=300 two nodes together admit about 300 ECC signs per
 // second (each alone would admit 300), and when Redis goes away they keep serving at their share of the
 // limit, say so in kms_quota_store_degraded and the log, and go back to sharing when it returns.
-import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import type { TestServer } from '../support/server.js';
 import { runLoad } from '../../bench/harness/load.js';
-import { CLUSTER_CREDENTIALS, sleep, startCluster, type TestCluster } from './helpers.js';
+import { CLUSTER_CREDENTIALS, outcome, sleep, startCluster, type TestCluster } from './helpers.js';
 
 const ECC_LIMIT = 300;
 
@@ -93,6 +93,16 @@ describe('quotas shared through Redis by two nodes', () => {
     // Not starved either. Loose: on a saturated 2-core machine the offered load dips below the rate at moments,
     // and the run's elapsed time includes its ramp-up and tail.
     expect(flood.admitted, summary).toBeGreaterThan(allowance.exact * 0.7);
+  });
+
+  it('admits the next request on every node once the cluster has been quiet after being throttled', async () => {
+    const flood = await signFlood(1);
+    expect(flood.throttled).toBeGreaterThan(0); // each node's lease ran dry against the empty bucket
+    await sleep(1_200); // the bucket is full again; nobody asked for anything meanwhile
+    const sign = (client: KMSClient) => outcome(client.send(new SignCommand({
+      KeyId: keyId, Message: Buffer.from('after the quiet spell'), SigningAlgorithm: 'ECDSA_SHA_256',
+    })));
+    expect(await Promise.all(clients.map(sign))).toEqual(clients.map(() => 'ok'));
   });
 
   it('keeps serving at each node\'s share while Redis is down, says so, and shares again once it is back', async () => {

@@ -100,6 +100,30 @@ describe('LeasedQuotaLimiter', () => {
     }
   });
 
+  it('admits the first request after a quiet spell on a member whose lease ran dry while throttled', async () => {
+    const { clock, members } = await twoMembersOnOneBucket();
+    try {
+      await flood(members, clock, 1_500); // over the limit: the bucket is empty at the end
+      // Spend whatever the last leases brought until every member is dry and nothing is in flight.
+      for (let round = 0; round < 3; round++) {
+        for (const member of members) while (member.take('111122223333', 'ecc'));
+        await flush();
+      }
+      expect(members.map((member) => member.canTake('111122223333', 'ecc'))).toEqual([false, false]);
+
+      clock.advance(2_000); // nobody asks for anything: the shared bucket is full again
+      expect(members.map((member) => member.take('111122223333', 'ecc'))).toEqual([true, true]);
+
+      // What was admitted on credit is charged to the bucket: the next second still admits one bucket's worth.
+      await flush();
+      const [a, b] = await flood(members, clock, 1_000);
+      const exact = ECC_LIMIT * 2; // the full bucket, then 300/s
+      expect(a! + b! + 2).toBeLessThanOrEqual(exact + members.length * 2 * BATCH);
+    } finally {
+      await Promise.all(members.map((member) => member.close()));
+    }
+  });
+
   it('counts locally at 1/N with one log line while the store does not answer, and goes back when it does', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }); // the heartbeat; the clock is the fake one below
     const clock = fakeClock();
