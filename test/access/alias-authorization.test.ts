@@ -4,22 +4,16 @@
 // ListAliases is an IAM permission on '*' whether or not it names a key.
 // Through the real AWS SDK against one real server with the identities in support.ts.
 import { CreateAliasCommand, DeleteAliasCommand, ListAliasesCommand, UpdateAliasCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  ACCOUNT, REGION, accessDenied, accountAdmin, allow, arnOf, createKeyAs, deny, failure, keyPolicy, startAccessServer,
+  ACCOUNT, REGION, accessDenied, accountAdmin, allow, arnOf, createKeyAs, deny, failure, keyPolicy, withAccessServer,
   type AccessServer,
 } from './support.js';
 
 let access: AccessServer;
 let root: KMSClient;
 
-beforeAll(async () => {
-  access = await startAccessServer();
-  root = access.as('root');
-});
-afterAll(async () => {
-  await access?.server.remove();
-});
+withAccessServer((server) => { access = server; root = server.as('root'); });
 
 const aliasArn = (name: string): string => `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`;
 const aliasesOf = async (KeyId: string): Promise<string[]> =>

@@ -3,19 +3,13 @@
 // with it learns that the store does not exist. Also the one GenerateRandom rule the model does not carry:
 // NumberOfBytes has no default. Real server, real AWS SDK, identities from support.ts.
 import { GenerateRandomCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessDenied, failure, startAccessServer, type AccessServer } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { accessDenied, failure, withAccessServer, type AccessServer } from './support.js';
 
 let access: AccessServer;
 let root: KMSClient;
 
-beforeAll(async () => {
-  access = await startAccessServer();
-  root = access.as('root');
-});
-afterAll(async () => {
-  await access?.server.remove();
-});
+withAccessServer((server) => { access = server; root = server.as('root'); });
 
 const STORE = 'cks-1234567890abcdef0';
 

@@ -5,9 +5,9 @@ import {
   CreateGrantCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient,
   ListGrantsCommand, ListRetirableGrantsCommand, ReEncryptCommand, RetireGrantCommand, RevokeGrantCommand, type CreateGrantCommandInput,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  ACCOUNT, OTHER_ACCOUNT, accessDenied, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, startAccessServer,
+  ACCOUNT, OTHER_ACCOUNT, accessDenied, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, withAccessServer,
   type AccessServer, type IdentityName,
 } from './support.js';
 
@@ -15,14 +15,7 @@ let access: AccessServer;
 let root: KMSClient;
 let bob: KMSClient;
 
-beforeAll(async () => {
-  access = await startAccessServer();
-  root = access.as('root');
-  bob = access.as('bob');
-});
-afterAll(async () => {
-  await access?.server.remove();
-});
+withAccessServer((server) => { access = server; root = server.as('root'); bob = server.as('bob'); });
 
 const encrypt = (client: KMSClient, KeyId: string, EncryptionContext?: Record<string, string>, GrantTokens?: string[]) =>
   client.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('grant test'), EncryptionContext, GrantTokens }));

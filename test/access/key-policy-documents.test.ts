@@ -6,20 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, GetKeyPolicyCommand, type KMSClient, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { ACCOUNT, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, startAccessServer, type AccessServer } from './support.js';
+import { ACCOUNT, accountAdmin, allow, arnOf, createKeyAs, failure, keyPolicy, withAccessServer, type AccessServer } from './support.js';
 
 let access: AccessServer;
 let root: KMSClient;
 
-beforeAll(async () => {
-  access = await startAccessServer();
-  root = access.as('root');
-});
-afterAll(async () => {
-  await access?.server.remove();
-});
+withAccessServer((server) => { access = server; root = server.as('root'); });
 
 const put = (KeyId: string, Policy: string) => root.send(new PutKeyPolicyCommand({ KeyId, PolicyName: 'default', Policy }));
 const policyOf = async (KeyId: string) => (await root.send(new GetKeyPolicyCommand({ KeyId }))).Policy;

@@ -12,23 +12,17 @@ import {
   ListResourceTagsCommand, PutKeyPolicyCommand, ReEncryptCommand, ScheduleKeyDeletionCommand, SignCommand,
   TagResourceCommand, UpdateAliasCommand, DescribeKeyCommandOutput,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import {
   ACCOUNT, accessDenied, accountAdmin, allow, arnOf, createKeyAs, credentialsOf, deny, failure, keyPolicy,
-  OTHER_ACCOUNT, REGION, ROOT_ARN, startAccessServer, userArn, type AccessServer,
+  OTHER_ACCOUNT, REGION, ROOT_ARN, withAccessServer, userArn, type AccessServer,
 } from './support.js';
 
 let access: AccessServer;
 let root: KMSClient;
 
-beforeAll(async () => {
-  access = await startAccessServer();
-  root = access.as('root');
-});
-afterAll(async () => {
-  await access?.server.remove();
-});
+withAccessServer((server) => { access = server; root = server.as('root'); });
 
 const plaintext = Buffer.from('policy test plaintext');
 const encrypt = (client: KMSClient, KeyId: string, EncryptionContext?: Record<string, string>, extra: object = {}) =>

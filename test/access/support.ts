@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, type KMSClient, type CreateKeyCommandInput } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import { failure, type Failure } from '../support/sdk-errors.js';
 export { failure, type Failure };
@@ -106,6 +107,21 @@ export interface AccessServer {
   server: TestServer;
   /** A client per identity (root included), retries off. */
   as: (name: IdentityName) => KMSClient;
+}
+
+/**
+ * One access server for the calling test file: started before its tests (handed to `ready`, where the file keeps
+ * its clients) and removed after them.
+ */
+export function withAccessServer(ready: (access: AccessServer) => void): void {
+  let started: AccessServer | undefined;
+  beforeAll(async () => {
+    started = await startAccessServer();
+    ready(started);
+  });
+  afterAll(async () => {
+    await started?.server.remove();
+  });
 }
 
 /** One server with the root credentials fixed and the identities file above. */
