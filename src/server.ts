@@ -12,7 +12,7 @@ import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
 import { partitionOf } from './contract/partition.js';
 import { loadConfig, pathError, type Config } from './config.js';
-import type { JobName } from './contract/tasks.js';
+import type { Job, JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
 import { KeyUsageTracker } from './keys/usage-tracker.js';
 import { createMetrics } from './metrics/registry.js';
@@ -57,6 +57,14 @@ const POOL_JOB_OPERATION: Readonly<Record<JobName, string>> = {
   verify: 'Verify', generateMac: 'GenerateMac', verifyMac: 'VerifyMac', deriveSharedSecret: 'DeriveSharedSecret',
   encapsulate: 'Encapsulate', decapsulate: 'Decapsulate',
 };
+
+/** A job's KMS operation: the *WithoutPlaintext data key operations run their siblings' jobs without the plaintext. */
+function poolJobOperation(job: Job): string {
+  if ((job.op === 'generateDataKey' || job.op === 'generateDataKeyPair') && !job.withPlaintext) {
+    return `${POOL_JOB_OPERATION[job.op]}WithoutPlaintext`;
+  }
+  return POOL_JOB_OPERATION[job.op];
+}
 
 /** The main thread's own key cache (inline lane): as large as a worker's, same expiry. */
 const INLINE_CACHE_ENTRIES = 50_000;
@@ -175,7 +183,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
     metrics.render = async () => ({ contentType: metrics.registry.contentType, body: await frontend.renderMetrics(metrics.registry) });
   }
   core.setTaskObserver((report) => {
-    for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, POOL_JOB_OPERATION[job.op]);
+    for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, poolJobOperation(job));
     metrics.keyCache(report.cache.hits, report.cache.misses, report.cache.evictions);
   });
   core.setThrottleObserver((quotaClass) => metrics.throttled(quotaClass));
