@@ -119,9 +119,7 @@ export const listAliases: Operation = {
     let keyId: string | undefined;
     if (input.KeyId !== undefined) {
       const { key } = await ctx.resolveKey(input.KeyId as string, false);
-      // Recorded as useKey would: the audit record's resources and the metrics' key_spec label.
-      ctx.keyArns.push(key.arn);
-      ctx.keySpec = key.spec;
+      ctx.noteKey(key); // resolved, not used: IAM alone decides (below)
       keyId = key.keyId;
     }
     // kms:ListAliases is an IAM permission on '*', even with a KeyId filter: AWS consults no key policy for it.

@@ -144,12 +144,17 @@ export class RequestContext {
    */
   private chargedQuotaClasses: readonly string[] | undefined;
 
+  /** Names `key` as a resource of this call: in the audit record's resources and (the first key) the metrics' key_spec. */
+  noteKey(key: Pick<KeyRecord, 'arn' | 'spec'>): void {
+    this.keyArns.push(key.arn);
+    if (this.keySpec === '') this.keySpec = key.spec;
+  }
+
   /** Resolve once, charge quota, authorize, check state: the order AWS applies. */
   async useKey(identifier: string, options: UseKeyOptions): Promise<KeyRecord> {
     const { key, alias } = await this.keyring.resolve(identifier, options.allowAlias, options.fromCiphertext ? undefined : this.scope);
-    this.keyArns.push(key.arn);
+    this.noteKey(key);
     if (alias !== undefined) this.aliasArns.push(this.keyring.aliasArnOf(alias));
-    if (this.keySpec === '') this.keySpec = key.spec;
     if (options.quota !== undefined) {
       const classes = options.quota(KEY_SPECS[key.spec]);
       const charged = this.chargedQuotaClasses;

@@ -57,8 +57,7 @@ export const createKey: Operation = {
     const key = await makeKey(ctx.keyring, ctx.engine.pool, {
       keyId, spec, usage, origin, description: (input.Description as string | undefined) ?? '', policy, tags,
     });
-    ctx.keyArns.push(key.arn);
-    ctx.keySpec = key.spec;
+    ctx.noteKey(key);
     return { KeyMetadata: keyMetadata(key) };
   },
 };

@@ -197,12 +197,12 @@ export const retireGrant: Operation = {
       throw new KmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');
     }
     const grant = await findGrant(ctx, keyId, grantId);
-    ctx.keyArns.push(ctx.keyring.arnOf(keyId));
+    const keyArn = ctx.keyring.arnOf(keyId);
+    ctx.keyArns.push(keyArn);
     // Who may retire (AWS): the retiring principal, a grantee whose grant allows RetireGrant, or the issuing account;
     // IAM can add principals the key's account (or a retiring account) delegates kms:RetireGrant to, and its explicit
     // Deny stops anyone. No key policy takes part.
     const caller = ctx.caller as Principal;
-    const keyArn = ctx.keyring.arnOf(keyId);
     const iam = ctx.identityPoliciesSay('kms:RetireGrant', keyArn);
     if (iam === 'deny') {
       throw new KmsError('AccessDeniedException',
