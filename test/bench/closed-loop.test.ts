@@ -1,0 +1,65 @@
+// The closed loop (autocannon, bench/harness/load.ts) against a loopback server that ends connections the way
+// real endpoints do: a `Connection: close` answer now and then, and a TCP reset instead of an answer. Each
+// connection carries one request at a time, so however fast the machine, the latencies the run reports can add up
+// to at most connections x elapsed time (Little's law); a latency counted from the wrong, older request breaks that.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLoad } from '../../bench/harness/load.js';
+import { latencySummary } from '../../bench/harness/recorder.js';
+import type { Workload } from '../../bench/harness/scenarios.js';
+
+const WORKLOAD: Workload = {
+  label: 'encrypt', keys: {},
+  items: [{ scenario: 'encrypt', weight: 1, operation: 'Encrypt', bodies: ['{"KeyId":"k","Plaintext":"AA=="}'] }],
+};
+const CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
+
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+/** Answers `{}`, closing the connection after every 10th answer on it and resetting every 13th request. */
+async function serveWithDroppedConnections(seen: { answered: number; reset: number }): Promise<string> {
+  const answeredOn = new WeakMap<object, number>();
+  let requests = 0;
+  server = createServer((req, res) => {
+    req.resume().on('end', () => {
+      if (++requests % 13 === 0) {
+        seen.reset++;
+        req.socket.resetAndDestroy();
+        return;
+      }
+      const onSocket = (answeredOn.get(req.socket) ?? 0) + 1;
+      answeredOn.set(req.socket, onSocket);
+      seen.answered++;
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', ...(onSocket % 10 === 0 ? { connection: 'close' } : {}) });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('the closed loop', () => {
+  it('times each response from its own request when the server resets or closes connections', async () => {
+    const seen = { answered: 0, reset: 0 };
+    const connections = 4;
+    const result = await runLoad({
+      target: { endpoint: await serveWithDroppedConnections(seen), region: 'us-east-1', credentials: CREDENTIALS },
+      workload: WORKLOAD, connections, durationSeconds: 1, timeoutSeconds: 10,
+    });
+    expect(result.responses).toBeGreaterThan(100);
+    expect(result.ok).toBe(result.responses);
+    // Resets are transport errors (a few may still be in flight when the time is up).
+    expect(result.transportErrors).toBeLessThanOrEqual(seen.reset);
+    expect(result.transportErrors).toBeGreaterThanOrEqual(seen.reset - connections);
+    expect(result.responses).toBeLessThanOrEqual(seen.answered);
+    // At most `connections` requests in flight at any time: their latencies sum to at most connections x elapsed.
+    const { mean } = latencySummary(result.latency);
+    expect(mean * result.responses).toBeLessThanOrEqual(connections * result.elapsedMs * 1.02);
+  });
+});
