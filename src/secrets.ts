@@ -2,10 +2,11 @@
 // credentials, both created with mode 0600. New credentials are printed once, when the start that created them
 // has succeeded; a start that fails removes them again (StartCredentials).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from './config.js';
 import { ConfigError, pathError } from './config.js';
+import { makeDirectory } from './make-directory.js';
 
 export interface RootCredentials {
   accessKeyId: string;
@@ -18,7 +19,7 @@ export function ensureRootKeyFile(path: string): void {
     if (size !== 32) throw new ConfigError(`KMS_ROOT_KEY_FILE must hold exactly 32 bytes, ${path} holds ${size}`);
     return;
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeDirectory(dirname(path), 0o700);
   writeFileSync(path, randomBytes(32), { mode: 0o600, flag: 'wx' });
 }
 

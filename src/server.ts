@@ -3,7 +3,6 @@
 import { getRequestListener, RequestError, type ServerType } from '@hono/node-server';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
 import { AuditLog } from './audit/log.js';
@@ -12,6 +11,7 @@ import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
 import { partitionOf } from './contract/partition.js';
 import { loadConfig, pathError, type Config } from './config.js';
+import { makeDataDirectory } from './make-directory.js';
 import type { Job, JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
 import { KeyUsageTracker } from './keys/usage-tracker.js';
@@ -77,11 +77,7 @@ const INLINE_CACHE_TTL_MS = 5 * 60_000;
  */
 export async function openEngine(config: Config, print: (line: string) => void, frontend?: FrontendLink,
   { createCredentials = true }: { createCredentials?: boolean } = {}) {
-  try {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw pathError('KMS_DATA_DIR', config.dataDir, error);
-  }
+  makeDataDirectory(config.dataDir);
   const rootKeys = rootKeyPlan(config);
   const preparedRootKeys = prepareRootKeys(rootKeys);
   const credentials = rootCredentials(config, { create: createCredentials });

@@ -30,10 +30,11 @@
 // Anchoring the checkpoint's hash off the host (backup, metrics scrape, ticket) closes that gap.
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { onceAfterPromiseJobs } from '../after-promise-jobs.js';
+import { makeDirectory } from '../make-directory.js';
 import { KmsError } from '../protocol/errors.js';
 import { KMS_INTERNAL_MESSAGE } from '../realism/messages.js';
 import { logFile } from './file-io.js';
@@ -108,7 +109,7 @@ export class AuditLog {
 
   /** Opens (creating if needed) the log at `path` and continues its chain. */
   static async open(path: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
-    await mkdir(dirname(path), { recursive: true });
+    makeDirectory(dirname(path));
     const handle = await open(path, 'a+', 0o600);
     let headHandle: FileHandle | undefined;
     try {

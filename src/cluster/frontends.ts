@@ -15,9 +15,9 @@
 //  - replaces a child that dies after start-up (one line on stderr), and on SIGTERM/SIGINT drains and stops
 //    every child, then exits 0.
 import cluster, { type Worker } from 'node:cluster';
-import { mkdirSync } from 'node:fs';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config.js';
+import { makeDataDirectory } from '../make-directory.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
 import { rootCredentials, type StartCredentials } from '../secrets.js';
 import { plainHttpWarning } from '../tls.js';
@@ -85,7 +85,7 @@ async function prepareOnce(config: Config, print: (line: string) => void): Promi
     }
     return core.credentials;
   }
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDirectory(config.dataDir);
   prepareRootKeys(rootKeyPlan(config)).close();
   const credentials = rootCredentials(config);
   try {

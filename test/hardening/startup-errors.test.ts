@@ -93,6 +93,21 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     if (variable === 'KMS_IDENTITIES') expect(run.output).not.toContain('secret-secret-secret');
   });
 
+  // mkdir(2) answers ENOENT under /proc although the parent exists: Node's recursive mkdir then loops forever,
+  // and the start used to hang without a word.
+  it.each([
+    [{ KMS_DATA_DIR: '/proc/kms-engine-test' }],
+    [{ KMS_DATA_DIR: '/proc/kms-engine-test/data' }],
+    [{ KMS_DATA_DIR: '/proc/kms-engine-test', KMS_FRONTENDS: '2' }],
+    [{ KMS_ROOT_KEY_FILE: '/proc/kms-engine-test/root.key' }],
+    [{ KMS_AUDIT_LOG: '/proc/kms-engine-test/audit.jsonl' }],
+  ])('a directory that cannot be made although its parent exists: %o', async (env) => {
+    const run = await serveToExit(env);
+    expectOneLineNaming(run, Object.keys(env)[0]!);
+    expect(run.output).toContain('(ENOENT)');
+    expect(run.status).toBe(2);
+  });
+
   it('the plain-HTTP warning does not come before a fatal error: HOST=0.0.0.0 with a bad KMS_QUOTAS', async () => {
     const run = await serveToExit({ HOST: '0.0.0.0', KMS_QUOTAS: 'fast' });
     expectOneLineNaming(run, 'KMS_QUOTAS');
