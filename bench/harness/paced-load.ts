@@ -150,6 +150,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
       if (now - job.began > timeoutMs) connection.destroy(new Error('request timed out'));
     }
   }, Math.min(TIMEOUT_SWEEP_MS, timeoutMs));
+  recorder.startClock();
   const start = performance.now();
   try {
     await new Promise<void>((resolve) => {

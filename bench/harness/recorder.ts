@@ -85,7 +85,7 @@ interface SecondBucket {
 }
 
 export class LoadRecorder {
-  private readonly startedAt = Date.now();
+  private startedAt = Date.now();
   private responses = 0;
   private ok = 0;
   private non2xx = 0;
@@ -99,6 +99,15 @@ export class LoadRecorder {
   private signatures = 0;
   private signingMicros = 0;
   private sendLag?: hdr.Histogram;
+
+  /**
+   * Starts elapsed time and the per-second series again from now: the paced loader calls it when its schedule
+   * starts, after the lead-ins on its connections (not recorded), so opening and warming them (TLS handshakes to a
+   * distant endpoint, a slow first answer) neither lowers the reported rate nor shifts the series.
+   */
+  startClock(): void {
+    this.startedAt = Date.now();
+  }
 
   /** One HTTP response, from autocannon's onResponse (status and body, before the latency event). */
   recordResponse(operation: string, status: number, body: string): void {

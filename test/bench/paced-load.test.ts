@@ -20,13 +20,20 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** How long a 'late' answer waits. */
+const LATE_MS = 1500;
+
 /** A server answering `{}` (or leaving the request unanswered when `answer` says so); returns its URL. */
-async function serve(answer: (index: number) => 'answer' | 'close' | 'ignore', seen: Array<{ at: number; socket: Socket }>): Promise<string> {
+async function serve(answer: (index: number) => 'answer' | 'close' | 'ignore' | 'late', seen: Array<{ at: number; socket: Socket }>): Promise<string> {
   server = createServer((req, res) => {
     req.resume().on('end', () => {
       const index = seen.push({ at: performance.now(), socket: req.socket }) - 1;
       const how = answer(index);
       if (how === 'ignore') return;
+      if (how === 'late') {
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end('{}'), LATE_MS);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', ...(how === 'close' ? { connection: 'close' } : {}) });
       res.end('{}');
     });
@@ -51,6 +58,17 @@ describe('the paced open loop', () => {
     expect(new Set(leadIns.map((s) => s.socket)).size).toBe(4);
     // Measured requests rotate over those same warm connections.
     expect(new Set(seen.map((s) => s.socket)).size).toBe(4);
+  });
+
+  it('measures its time and its per-second series from the start of the schedule, not from the lead-ins', async () => {
+    const seen: Array<{ at: number; socket: Socket }> = [];
+    // The 4 lead-ins are answered late; the 20 measured requests (1 s at 20 req/s) at once.
+    const result = await paced(await serve((index) => (index < 4 ? 'late' : 'answer'), seen), 20, 4);
+    expect(result).toMatchObject({ responses: 20, ok: 20, transportErrors: 0 });
+    // The schedule lasts 0.95 s: the lead-ins' wait is not part of the measured time.
+    expect(result.elapsedMs).toBeLessThan(LATE_MS);
+    expect(result.series[0]!.second).toBe(0);
+    expect(result.series.reduce((sum, sample) => sum + sample.responses, 0)).toBe(20);
   });
 
   it('opens new connections when the server closes each one after answering, and loses no request', async () => {
