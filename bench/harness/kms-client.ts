@@ -10,6 +10,21 @@ export class KmsCallError extends Error {
   }
 }
 
+/** The connection ended without an answer (a reset): worth another try, unlike a refused connection. */
+class ConnectionDroppedError extends Error {}
+
+/** Errors an AWS SDK retries: the endpoint was busy or briefly failing, the same call may well succeed. */
+const RETRYABLE_CODES = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded',
+  'KMSInternalException', 'DependencyTimeoutException', 'KeyUnavailableException']);
+
+const isRetryable = (error: unknown): boolean =>
+  error instanceof KmsCallError ? RETRYABLE_CODES.has(error.code) || error.status === 429 || error.status >= 500
+    : error instanceof ConnectionDroppedError;
+
+/** Tries per setup call, and the cap of the (jittered, doubling) wait between two. */
+export const SETUP_ATTEMPTS = 10;
+const MAX_BACKOFF_MS = 2_000;
+
 export class KmsClient {
   private readonly signer: RequestSigner;
 
@@ -17,7 +32,24 @@ export class KmsClient {
     this.signer = new RequestSigner(target);
   }
 
+  /**
+   * One call, retried as an SDK would when the endpoint throttles or briefly fails: the setup of a run (keys,
+   * the ciphertexts decrypt needs, the signatures verify needs) makes hundreds of calls, and a pipeline with
+   * quotas or injected faults must still get through it. Other errors, and the last try's, are thrown.
+   */
   async call<T = Record<string, unknown>>(operation: string, input: object): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce<T>(operation, input);
+      } catch (error) {
+        if (attempt >= SETUP_ATTEMPTS || !isRetryable(error)) throw error;
+        const backoffMs = Math.min(MAX_BACKOFF_MS, 50 * 2 ** attempt);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
+      }
+    }
+  }
+
+  private async callOnce<T>(operation: string, input: object): Promise<T> {
     const request = this.signer.sign(operation, JSON.stringify(input));
     const { host: _host, ...headers } = request.headers; // fetch derives Host from the URL, identically
     const url = new URL(request.path, this.target.endpoint);
@@ -27,7 +59,9 @@ export class KmsClient {
     } catch (error) {
       // fetch says only "fetch failed"; why (refused, certificate, timeout) is in its cause.
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-      throw new Error(`${operation} to ${this.target.endpoint} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      const code = (cause as { code?: unknown } | undefined)?.code;
+      const Failure = code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' ? ConnectionDroppedError : Error;
+      throw new Failure(`${operation} to ${this.target.endpoint} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
         { cause: error });
     }
     const text = await response.text();
