@@ -84,6 +84,17 @@ export function validateGrantRequest(key: Pick<KeyRecord, 'spec' | 'usage'>, ope
   }
 }
 
+/**
+ * A grant carries at most one encryption context constraint: AWS refuses EncryptionContextEquals together with
+ * EncryptionContextSubset with this message rather than apply both (an empty map present counts, as in AWS).
+ * Checked before the key is looked up, like the other rules on the request's own shape.
+ */
+export function checkOneContextConstraint(constraints: GrantConstraints | undefined): void {
+  if (constraints?.EncryptionContextEquals !== undefined && constraints.EncryptionContextSubset !== undefined) {
+    throw validation('More than one constraint supplied');
+  }
+}
+
 function equalsExactly(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
   const requiredKeys = Object.keys(required);
   return requiredKeys.length === Object.keys(context).length

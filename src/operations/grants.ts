@@ -2,8 +2,8 @@
 // take effect at once: this engine is strongly consistent, and grant tokens are checked, then accepted.
 import { isDeepStrictEqual } from 'node:util';
 import {
-  checkGrantPrincipalArn, decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId, retireMayBeDelegatedTo,
-  validateGrantRequest,
+  checkGrantPrincipalArn, checkOneContextConstraint, decodeGrantToken, encodeGrantToken, mayRetireGrant, newGrantId,
+  retireMayBeDelegatedTo, validateGrantRequest,
 } from '../auth/grants.js';
 import type { Principal } from '../auth/identities.js';
 import { accountRootArn } from '../auth/policy/principal-arn.js';
@@ -93,6 +93,7 @@ export const createGrant: Operation = {
   readOnly: false,
   async run(input, ctx) {
     checkGrantPrincipals(input);
+    checkOneContextConstraint(input.Constraints as GrantConstraints | undefined);
     const key = await ctx.useKey(input.KeyId as string, {
       action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant',
     });

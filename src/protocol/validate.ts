@@ -31,6 +31,9 @@ export const SERVICE_MODEL = createRequire(import.meta.url)('./kms-model.json') 
 const model = SERVICE_MODEL;
 
 
+/** The model's shape for an encryption context value (EncryptionContext, the ReEncrypt contexts, grant constraints). */
+const ENCRYPTION_CONTEXT_VALUE = 'EncryptionContextValue';
+
 const patterns = new Map<string, RegExp>();
 function patternOf(source: string): RegExp {
   let regex = patterns.get(source);
@@ -143,14 +146,29 @@ class Walker {
         const valuePath = `${path}.value`;
         const keys = Object.keys(map);
         const out: Record<string, unknown> = {};
+        const valueShape = shape.value!.shape;
         for (const key of keys) {
           this.value(shape.key!.shape, key, keyPath);
-          setEntry(out, key, this.value(shape.value!.shape, map[key], valuePath));
+          setEntry(out, key, this.value(valueShape, this.contextValue(valueShape, map[key], valuePath), valuePath));
         }
         this.length(shape, keys.length, path, 'length');
         return out;
       }
     }
+  }
+
+  /**
+   * An encryption context value given as a JSON number, as its string form (kms-api.md 5.2: "numbers are
+   * treated as their string form"), so {"n":5} and {"n":"5"} bind, match grants and meet policy conditions
+   * alike. Only this map value shape is lenient: every other string member still wants a JSON string. A number
+   * whose digits JSON.parse has already lost (an integer beyond 2^53, or one too large for a double) has no
+   * faithful string form, so it stays a wrong type rather than becoming a context other than the one sent.
+   */
+  private contextValue(valueShape: string, value: unknown, path: string): unknown {
+    if (valueShape !== ENCRYPTION_CONTEXT_VALUE || typeof value !== 'number') return value;
+    const faithful = Number.isInteger(value) ? Number.isSafeInteger(value) : Number.isFinite(value);
+    this.expect(faithful, value, path, 'string');
+    return String(value);
   }
 
   structure(shape: ModelShape, value: unknown, path: string): Record<string, unknown> {

@@ -41,7 +41,21 @@ describe('decodeInput against the AWS service model', () => {
       expect(error('ListKeys', body).code).toBe('SerializationException');
     }
     expect(error('DescribeKey', { KeyId: 1 }).code).toBe('SerializationException');
-    expect(error('Encrypt', { KeyId: 'k', Plaintext: 'aGk=', EncryptionContext: { a: 1 } }).code).toBe('SerializationException');
+    for (const value of [true, null, {}, ['x'], 2 ** 53, Infinity]) {
+      expect(error('Encrypt', { KeyId: 'k', Plaintext: 'aGk=', EncryptionContext: { a: value } }).code).toBe('SerializationException');
+    }
+  });
+
+  it('takes a number as an encryption context value in its string form (kms-api.md 5.2), and nowhere else', () => {
+    expect(decodeInput('Encrypt', { KeyId: 'k', Plaintext: 'aGk=', EncryptionContext: { a: 1, b: -2.5, c: 'x' } }).EncryptionContext)
+      .toEqual({ a: '1', b: '-2.5', c: 'x' });
+    expect(decodeInput('ReEncrypt', { DestinationKeyId: 'k', SourceEncryptionContext: { a: 1 }, DestinationEncryptionContext: { b: 2 } }))
+      .toMatchObject({ SourceEncryptionContext: { a: '1' }, DestinationEncryptionContext: { b: '2' } });
+    expect(decodeInput('CreateGrant', {
+      KeyId: 'k', Operations: ['Decrypt'], Constraints: { EncryptionContextEquals: { a: 1 }, EncryptionContextSubset: { b: 2 } },
+    }).Constraints).toEqual({ EncryptionContextEquals: { a: '1' }, EncryptionContextSubset: { b: '2' } });
+    expect(error('CreateKey', { Tags: [{ TagKey: 'a', TagValue: 1 }] }).code).toBe('SerializationException');
+    expect(error('Encrypt', { KeyId: 'k', Plaintext: 'aGk=', EncryptionAlgorithm: 1 }).code).toBe('SerializationException');
   });
 
   it('never echoes a submitted value', () => {
@@ -122,6 +136,11 @@ class ReferenceWalker {
         // Object.fromEntries defines every key as data, so a key named "__proto__" stays an entry.
         const entries = Object.entries(map).map(([k, v]): [string, unknown] => {
           this.value(shape.key!.shape, k, `${path}.key`);
+          // An encryption context value may be a number with a faithful string form (kms-api.md 5.2).
+          if (shape.value!.shape === 'EncryptionContextValue' && typeof v === 'number') {
+            this.expect(Number.isSafeInteger(v) || (Number.isFinite(v) && !Number.isInteger(v)), v, `${path}.value`, 'string');
+            return [k, this.value(shape.value!.shape, String(v), `${path}.value`)];
+          }
           return [k, this.value(shape.value!.shape, v, `${path}.value`)];
         });
         this.length(shape, entries.length, path, 'length');
