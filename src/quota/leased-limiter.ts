@@ -132,6 +132,9 @@ export class LeasedQuotaLimiter implements RequestQuotas {
     if (lease.tokens < 1) return false;
     lease.tokens -= 1;
     countAdmission(lease, now);
+    // Ask for the next batch now, not when the next request comes: with a batch of one (limits under 20 per
+    // second, e.g. CreateKey=5) that request would otherwise find the lease empty and be refused.
+    this.#topUp(account, state, lease, now);
     return true;
   }
 
@@ -154,9 +157,13 @@ export class LeasedQuotaLimiter implements RequestQuotas {
       lease.owed += state.batch;
       lease.answeredAt = now;
     }
-    // Keep one batch in hand: ask for the next while this one is being spent.
-    if (lease.tokens <= state.batch / 2 && !lease.inFlight && now >= lease.retryAt) this.#refill(account, state, lease);
+    this.#topUp(account, state, lease, now);
     return lease;
+  }
+
+  /** Keeps one batch in hand: asks for the next while this one is being spent. */
+  #topUp(account: string, state: ClassLeases, lease: Lease, now: number): void {
+    if (lease.tokens <= state.batch / 2 && !lease.inFlight && now >= lease.retryAt) this.#refill(account, state, lease);
   }
 
   limitOf(quotaClass: string): number | undefined {

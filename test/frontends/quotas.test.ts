@@ -123,6 +123,16 @@ describe('KMS_QUOTAS with the in-memory store and KMS_FRONTENDS=2', () => {
     expect(flood.admitted, summary).toBeLessThanOrEqual(exact + ECC_LIMIT * 0.2 + FRONT_ENDS * 2 * BATCH);
     expect(flood.admitted, summary).toBeGreaterThan(exact * 0.7);
   });
+
+  it('AWS\'s CreateKey quota (5/s): five CreateKey calls one after the other from one client all succeed', async () => {
+    await sleep(1_100); // the bucket refills after beforeAll's CreateKey
+    const client = server.client();
+    for (let call = 1; call <= 5; call++) {
+      // A batch of one token (5% of 5/s, rounded up) used to be asked for only by the next call, which it refused.
+      const created = await client.send(new CreateKeyCommand({})).then(() => 'created', (error: Error) => `call ${call}: ${error.name}`);
+      expect(created).toBe('created');
+    }
+  });
 });
 
 describe('KMS_QUOTAS=symmetric=300,Encrypt=5 with KMS_FRONTENDS=2: an operation limit on top of its class quota', () => {

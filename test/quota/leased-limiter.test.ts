@@ -59,11 +59,11 @@ async function flood(limiters: LeasedQuotaLimiter[], clock: ReturnType<typeof fa
 const degradedGauge = async (registry: Registry): Promise<number> =>
   (await registry.getSingleMetric('kms_quota_store_degraded')!.get()).values[0]!.value;
 
-/** Two members (nodes or front ends) leasing `ecc=ECC_LIMIT` from one table, on one fake clock. */
-async function twoMembersOnOneBucket() {
+/** Two members (nodes or front ends) leasing `quotas` (default `ecc=ECC_LIMIT`) from one table, on one fake clock. */
+async function twoMembersOnOneBucket(quotas = `ecc=${ECC_LIMIT}`) {
   const clock = fakeClock();
   const table = new TokenBucketTable(clock.now);
-  const config = parseQuotas(`ecc=${ECC_LIMIT}`, 'us-east-1');
+  const config = parseQuotas(quotas, 'us-east-1');
   const members = await Promise.all([1, 2].map((n) =>
     LeasedQuotaLimiter.open(fakeBuckets(table).buckets, config, { memberId: `node.${n}`, now: clock.now, log: () => {} })));
   return { clock, members };
@@ -95,6 +95,21 @@ describe('LeasedQuotaLimiter', () => {
         const [a, b] = await flood(members, clock, 1_000);
         expect(Math.abs(a! + b! - ECC_LIMIT)).toBeLessThanOrEqual(2 * BATCH);
       }
+    } finally {
+      await Promise.all(members.map((member) => member.close()));
+    }
+  });
+
+  it('a small limit admits its whole bucket to calls made one after the other: CreateKey=5, five in a row', async () => {
+    const { clock, members } = await twoMembersOnOneBucket('CreateKey=5');
+    try {
+      const answers: boolean[] = [];
+      for (let call = 0; call < 6; call++) {
+        answers.push(members[0]!.take('111122223333', 'CreateKey'));
+        clock.advance(1); // the next call comes a millisecond later: the lease asked for meanwhile has come back
+        await flush();
+      }
+      expect(answers).toEqual([true, true, true, true, true, false]);
     } finally {
       await Promise.all(members.map((member) => member.close()));
     }
