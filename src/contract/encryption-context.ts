@@ -1,6 +1,7 @@
 // Canonical bytes of an encryption context, bound into AES-GCM as associated data. Pairs are sorted by key
-// (code point order) and length-prefixed, so no two different contexts serialize alike and order never matters.
-// Imported by both threads: pure, no I/O.
+// (UTF-16 code unit order, JavaScript's default sort; fixed, since every stored ciphertext depends on it) and
+// length-prefixed as UTF-8, so order never matters and no two different contexts of well-formed Unicode text
+// serialize alike (UTF-8 writes any lone surrogate as U+FFFD). Imported by both threads: pure, no I/O.
 
 export type EncryptionContext = Readonly<Record<string, string>>;
 
