@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isKeySpec, KEY_SPECS, type KeySpec, type SigningAlgorithm } from '../../src/contract/key-specs.js';
-import { readKeyIdsFile, type KeySelection } from './keys.js';
+import { readKeyIdsFile, suits, type KeySelection } from './keys.js';
 import type { Arrivals } from './load.js';
-import { parseMix, isScenario, SCENARIOS, type WeightedScenario } from './scenarios.js';
+import { parseMix, isScenario, PURPOSE, SCENARIOS, type WeightedScenario } from './scenarios.js';
 import type { Credentials } from './signer.js';
 
 export interface BenchOptions {
@@ -205,6 +205,13 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
 
   const keySpec = str('key-spec');
   if (keySpec !== undefined && !isKeySpec(keySpec)) throw new UsageError(`--key-spec must be a KMS key spec, got '${keySpec}'`);
+  // A spec is used for the scenarios it suits, the others keep their default; one that suits none of the run's
+  // would be ignored altogether, and the run would measure keys of another spec than the one asked for.
+  if (keySpec !== undefined && !mix.some(({ scenario }) => suits(keySpec, PURPOSE[scenario]))) {
+    throw new UsageError(`--key-spec ${keySpec} suits none of ${mix.map((m) => m.scenario).join(', ')}: encrypt and ` +
+      'decrypt take SYMMETRIC_DEFAULT or RSA_*, generate-data-key and envelope SYMMETRIC_DEFAULT, sign and verify ' +
+      'a signing spec (ECC_*, RSA_*, ML_DSA_*)');
+  }
   const signingAlgorithm = str('signing-algorithm');
   const allSigning = new Set(Object.values(KEY_SPECS).flatMap((info) => info.signingAlgorithms ?? []));
   if (signingAlgorithm !== undefined && !allSigning.has(signingAlgorithm as SigningAlgorithm)) {

@@ -22,13 +22,16 @@ export interface WeightedScenario {
 /** `encrypt=3,decrypt=1` -> weights; a bare name weighs 1. */
 export function parseMix(text: string): WeightedScenario[] {
   const mix = text.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
-    const [name = '', weightText = '1'] = part.split('=');
+    const [name = '', weightText = '1', ...rest] = part.split('=');
+    if (rest.length > 0) throw new Error(`'${part}' in --mix is not NAME or NAME=WEIGHT`);
     if (!isScenario(name)) throw new Error(`unknown scenario '${name}' in --mix (one of ${SCENARIOS.join(', ')})`);
     const weight = Number(weightText);
     if (!Number.isInteger(weight) || weight < 1) throw new Error(`weight of '${name}' in --mix must be a positive integer`);
     return { scenario: name, weight };
   });
   if (mix.length === 0) throw new Error('--mix is empty');
+  const repeated = mix.find((entry, index) => mix.findIndex((other) => other.scenario === entry.scenario) !== index);
+  if (repeated) throw new Error(`'${repeated.scenario}' is named twice in --mix; give it one weight`);
   return mix;
 }
 
@@ -58,7 +61,8 @@ export interface PrepareOptions extends KeySelection {
   poolSize: number;
 }
 
-const PURPOSE: Record<ScenarioName, KeyPurpose> = {
+/** What each scenario needs its key for, hence which key specs suit it (keys.ts). */
+export const PURPOSE: Readonly<Record<ScenarioName, KeyPurpose>> = {
   encrypt: 'encrypt', decrypt: 'encrypt', 'generate-data-key': 'data-key', envelope: 'data-key',
   sign: 'sign', verify: 'sign',
 };

@@ -80,6 +80,20 @@ describe('options', () => {
       { scenario: 'encrypt', weight: 3 }, { scenario: 'decrypt', weight: 1 }, { scenario: 'sign', weight: 1 }]);
     expect(() => parseMix('encrypt=0')).toThrow(/positive integer/);
     expect(() => parseMix('mac=1')).toThrow(/unknown scenario 'mac'/);
+    expect(() => parseMix('encrypt=1=2')).toThrow(/'encrypt=1=2' in --mix is not NAME or NAME=WEIGHT/);
+    expect(() => parseMix('encrypt=1,decrypt,encrypt=2')).toThrow(/'encrypt' is named twice/);
+  });
+
+  it('refuses a --key-spec that suits none of the scenarios, instead of measuring keys of another spec', () => {
+    expect(() => parseBenchOptions(['--scenario', 'sign', '--key-spec', 'SYMMETRIC_DEFAULT'], env))
+      .toThrow(/--key-spec SYMMETRIC_DEFAULT suits none of sign/);
+    expect(() => parseBenchOptions(['--scenario', 'generate-data-key', '--key-spec', 'RSA_2048'], env)).toThrow(UsageError);
+    expect(() => parseBenchOptions(['--mix', 'encrypt=1,envelope=1', '--key-spec', 'ECC_NIST_P256'], env)).toThrow(UsageError);
+    expect(() => parseBenchOptions(['--scenario', 'verify', '--key-spec', 'HMAC_256'], env)).toThrow(UsageError);
+    // Where it suits some of a mix, those use it and the others their default (bench/README.md, "Keys").
+    expect(parseBenchOptions(['--mix', 'encrypt=1,sign=1', '--key-spec', 'ECC_NIST_P256'], env))
+      .toMatchObject({ keySpec: 'ECC_NIST_P256' });
+    expect(parseBenchOptions(['--scenario', 'sign', '--key-spec', 'RSA_2048'], env)).toMatchObject({ keySpec: 'RSA_2048' });
   });
 
   it('applies defaults and rejects malformed values with a message naming the option', () => {
