@@ -71,6 +71,13 @@ describe('the paced open loop', () => {
     expect(result.series.reduce((sum, sample) => sum + sample.responses, 0)).toBe(20);
   });
 
+  it('lasts its whole schedule, so the rate it reports is the rate it offered', async () => {
+    // 10 req/s for 1 s: the last request is due at 0.9 s and answered at once; the run still measures 1 s.
+    const result = await paced(await serve(() => 'answer', []), 10, 2);
+    expect(result).toMatchObject({ responses: 10, ok: 10 });
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(990);
+  });
+
   it('opens new connections when the server closes each one after answering, and loses no request', async () => {
     const seen: Array<{ at: number; socket: Socket }> = [];
     const result = await paced(await serve(() => 'close', seen), 100, 4);
