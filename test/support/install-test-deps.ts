@@ -6,6 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 const REQUIRED: ReadonlyArray<{ check: string[]; pkg: string }> = [
   { check: ['openssl', 'version'], pkg: 'openssl' },
   { check: ['/usr/bin/aws', '--version'], pkg: 'awscli' },
+  // test/conformance/boto3.test.ts runs Debian's python3 directly: `python3` on PATH may be a pyenv shim without boto3
+  { check: ['/usr/bin/python3', '-c', 'import boto3'], pkg: 'python3-boto3' },
   { check: ['promtool', '--version'], pkg: 'prometheus' },
   { check: ['softhsm2-util', '--version'], pkg: 'softhsm2' },
   // test/support/postgres.ts runs initdb/pg_ctl from /usr/lib/postgresql/N/bin (not on PATH)
