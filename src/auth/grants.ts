@@ -95,17 +95,26 @@ export function checkOneContextConstraint(constraints: GrantConstraints | undefi
   }
 }
 
-function equalsExactly(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
-  const requiredKeys = Object.keys(required);
-  return requiredKeys.length === Object.keys(context).length
-    && requiredKeys.every((name) => Object.hasOwn(context, name) && context[name] === required[name]);
-}
+// In a grant constraint "the key in each key-value pair is not case sensitive, but the value is case sensitive"
+// (AWS's GrantConstraints documentation), unlike the context a ciphertext is bound to, which must match exactly.
 
+/** Whether `context` holds every pair of `required`: keys compared without case, values exactly. */
 function containsAll(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
-  return Object.keys(required).every((name) => Object.hasOwn(context, name) && context[name] === required[name]);
+  const valuesByKey = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(context)) {
+    const folded = name.toLowerCase();
+    valuesByKey.set(folded, [...(valuesByKey.get(folded) ?? []), value]);
+  }
+  return Object.entries(required).every(([name, value]) => valuesByKey.get(name.toLowerCase())?.includes(value) === true);
 }
 
-/** Whether a grant's constraints admit this request: its encryption context (case-sensitive, order-free), no SourceArn. */
+/** The same pairs on both sides (keys compared without case, values exactly), in any order. */
+function equalsExactly(context: Readonly<Record<string, string>>, required: Readonly<Record<string, string>>): boolean {
+  return Object.keys(required).length === Object.keys(context).length
+    && containsAll(context, required) && containsAll(required, context);
+}
+
+/** Whether a grant's constraints admit this request: its encryption context (order-free; see above for case), no SourceArn. */
 export function constraintsAllow(constraints: GrantConstraints | undefined, grantOperation: string,
   encryptionContext: Readonly<Record<string, string>> | undefined): boolean {
   // SourceArn acts as aws:SourceArn, which only a service acting for a resource sends: no request here has it.

@@ -69,12 +69,13 @@ describe('grant operations per key type', () => {
 });
 
 describe('constraints', () => {
-  it('EncryptionContextEquals needs the exact context, case-sensitive, any order', () => {
+  it('EncryptionContextEquals needs the exact context, keys without case, values case-sensitive, any order', () => {
     const c = { EncryptionContextEquals: { a: '1', b: '2' } };
     expect(constraintsAllow(c, 'Decrypt', { b: '2', a: '1' })).toBe(true);
     expect(constraintsAllow(c, 'Decrypt', { a: '1', b: '2', c: '3' })).toBe(false);
     expect(constraintsAllow(c, 'Decrypt', { a: '1' })).toBe(false);
-    expect(constraintsAllow(c, 'Decrypt', { A: '1', b: '2' })).toBe(false);
+    expect(constraintsAllow(c, 'Decrypt', { A: '1', b: '2' })).toBe(true);
+    expect(constraintsAllow(c, 'Decrypt', { A: '1', a: '1' })).toBe(false); // b is missing
     expect(constraintsAllow(c, 'Decrypt', { a: '1', b: 'X' })).toBe(false);
     expect(constraintsAllow(c, 'Decrypt', undefined)).toBe(false);
   });
@@ -82,6 +83,8 @@ describe('constraints', () => {
     const c = { EncryptionContextSubset: { a: '1' } };
     expect(constraintsAllow(c, 'Encrypt', { a: '1', z: '9' })).toBe(true);
     expect(constraintsAllow(c, 'Encrypt', { z: '9' })).toBe(false);
+    expect(constraintsAllow(c, 'Encrypt', { A: '1' })).toBe(true);
+    expect(constraintsAllow(c, 'Encrypt', { a: 'X', A: '1' })).toBe(true); // one of the pairs differing by case matches
     expect(constraintsAllow({ EncryptionContextSubset: {} }, 'Encrypt', undefined)).toBe(true);
   });
   it('are ignored for operations without an encryption context', () => {

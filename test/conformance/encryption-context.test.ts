@@ -1,6 +1,7 @@
 // The encryption context against kms-api.md 5.2 and 8.4: values are literal strings (a JSON number is its string
 // form), an empty map is no context, keys and values are case-sensitive, Unicode and order-free; grant constraints
-// (EncryptionContextEquals / EncryptionContextSubset, one per grant) hold on every operation that takes a context.
+// (EncryptionContextEquals / EncryptionContextSubset, one per grant) hold on every operation that takes a context,
+// their keys matched without case (AWS's GrantConstraints documentation).
 // A real server on loopback driven by the AWS SDK; numbers go as raw signed JSON, which the SDK cannot send.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -208,6 +209,8 @@ describe('grant encryption context constraints', () => {
       (await root().send(new EncryptCommand({ KeyId: keyId, Plaintext: PLAINTEXT, EncryptionContext }))).CiphertextBlob!;
 
     await Promise.all(calls({ stage: 'prod', tenant: 'a' }, await sealedUnder(context)));
+    // A constraint's keys match without case (AWS's GrantConstraints documentation), its values exactly.
+    await Promise.all(calls({ Stage: 'prod', TENANT: 'a' }, await sealedUnder({ Stage: 'prod', TENANT: 'a' })));
     for (const other of [undefined, { tenant: 'a' }, { ...context, extra: 'x' }, { ...context, stage: 'Prod' }]) {
       const outcomes = await Promise.all(calls(other, await sealedUnder(other)).map((call) => failure(call)));
       expect(outcomes.map((refusal) => refusal.name)).toEqual(Array(7).fill('AccessDeniedException'));
@@ -222,6 +225,7 @@ describe('grant encryption context constraints', () => {
     const client = as('bob');
     const admitted = await client.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 16, EncryptionContext: { tenant: 'a', stage: 'prod' } }));
     expect(await decrypt(admitted.CiphertextBlob!, { stage: 'prod', tenant: 'a' }, client)).toEqual(Buffer.from(admitted.Plaintext!));
+    await client.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 16, EncryptionContext: { Tenant: 'a' } }));
     const others: (Record<string, string> | undefined)[] = [undefined, { stage: 'prod' }, { tenant: 'A' }];
     for (const other of others) {
       expect(await failure(client.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 16, EncryptionContext: other }))))
