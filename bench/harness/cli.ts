@@ -1,5 +1,5 @@
 // `kms-engine bench [options]`: parses the options, runs the benchmark, prints the report (markdown, or JSON
-// with --json) and writes the report files. Progress goes to stderr at most once a second.
+// with --json) and writes the report files. Progress goes to stderr once a second.
 import { runBenchmark } from './benchmark.js';
 import { parseBenchOptions, USAGE, UsageError } from './options.js';
 import { writeReportFiles } from './output.js';
@@ -10,15 +10,21 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-function progressPrinter(enabled: boolean): (endpoint: string, phase: string, progress: LoadProgress) => void {
-  let lastPrinted = 0;
+/**
+ * The progress line: one per second of each measured (or warm-up) segment, keyed on the second it shows. Keyed
+ * on the wall clock since the last line instead, a tick that came a millisecond early was dropped, and runs
+ * showed 1s, 3s, 5s...
+ */
+export function progressPrinter(write?: (text: string) => void): (endpoint: string, phase: string, progress: LoadProgress) => void {
+  let lastShown = '';
   return (endpoint, phase, progress) => {
-    const now = Date.now();
-    if (!enabled || now - lastPrinted < 1000) return;
-    lastPrinted = now;
+    if (!write) return;
     const seconds = progress.elapsedMs / 1000;
+    const shown = `${phase} ${endpoint} ${seconds.toFixed(0)}s`;
+    if (shown === lastShown) return;
+    lastShown = shown;
     const rate = seconds > 0 ? Math.round(progress.responses / seconds) : 0;
-    process.stderr.write(`${phase} ${endpoint} ${seconds.toFixed(0)}s: ${progress.responses} responses, ${rate} req/s, ` +
+    write(`${shown}: ${progress.responses} responses, ${rate} req/s, ` +
       `${progress.non2xx} non-2xx, ${progress.transportErrors} transport errors\n`);
   };
 }
@@ -39,7 +45,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const quiet = options.quiet;
   try {
     const report = await runBenchmark(options, {
-      progress: progressPrinter(!quiet),
+      progress: progressPrinter(quiet ? undefined : (text) => process.stderr.write(text)),
       note: (line) => { if (!quiet) process.stderr.write(`${line}\n`); },
     });
     if (options.out) {

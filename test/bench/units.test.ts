@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { progressPrinter } from '../../bench/harness/cli.js';
 import { parseBenchOptions, resolveCredentials, UsageError } from '../../bench/harness/options.js';
 import { splitEvenly } from '../../bench/harness/parallel.js';
 import { errorCodeOf, latencySummary, LoadRecorder, mergeConcurrent, mergeSequential } from '../../bench/harness/recorder.js';
@@ -159,5 +160,25 @@ describe('SVG chart writer', () => {
     expect(() => assertWellFormedXml('<svg><g></svg>')).toThrow();
     expect(() => assertWellFormedXml('<svg a=1/>')).toThrow();
     expect(() => assertWellFormedXml('<svg>AT&T</svg>')).toThrow();
+  });
+});
+
+describe('the progress line', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('shows every second of a segment, even when a tick comes a little under a second after the last', () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const print = progressPrinter((text) => lines.push(text));
+    const at = (wallMs: number, elapsedMs: number, responses: number): void => {
+      vi.setSystemTime(1_000_000 + wallMs);
+      print('http://127.0.0.1:8080', 'measure', { elapsedMs, responses, ok: responses, non2xx: 0, transportErrors: 0 });
+    };
+    at(1003, 1003, 100);
+    at(2001, 2001, 200); // 998 ms of wall clock after the last line
+    at(2002, 2002, 200); // the same second again: no new line
+    at(3004, 3004, 300);
+    expect(lines.map((line) => / (\d+s): /.exec(line)?.[1])).toEqual(['1s', '2s', '3s']);
+    expect(lines[1]).toBe('measure http://127.0.0.1:8080 2s: 200 responses, 100 req/s, 0 non-2xx, 0 transport errors\n');
   });
 });
