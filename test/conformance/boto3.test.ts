@@ -34,8 +34,7 @@ const expectTimestamp = (value: BotoTimestamp, near: number, toleranceSeconds = 
 };
 
 beforeAll(async () => {
-  // A fixed port of this file's own (not an ephemeral one), so runs beside other engineers' servers never collide.
-  server = await startServer({ env: { PORT: '4650' } });
+  server = await startServer();
   const kms = server.client();
   jsKeyArn = (await kms.send(new CreateKeyCommand({ Description: 'js sdk side' }))).KeyMetadata!.Arn!;
   const jsCiphertext = (await kms.send(new EncryptCommand({

@@ -20,8 +20,7 @@ import {
 let server: TestServer;
 let as: (name: IdentityName) => KMSClient;
 beforeAll(async () => {
-  // A port of this file's own (4600-4649) and a throwaway data directory.
-  ({ server, as } = await startAccessServer({ PORT: '4601' }));
+  ({ server, as } = await startAccessServer());
 });
 afterAll(async () => {
   await server?.remove();
