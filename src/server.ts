@@ -1,9 +1,7 @@
 // The composition root: configuration -> secrets -> store -> worker pool -> keyring -> access control,
 // quotas, audit, metrics -> HTTP server. Shutdown drains in-flight requests, then closes in reverse order.
-import { getRequestListener, RequestError, type ServerType } from '@hono/node-server';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
+import { getRequestListener, type ServerType } from '@hono/node-server';
+import { createServer as createHttpServer } from 'node:http';
 import { createApp } from './app.js';
 import { AuditLog } from './audit/log.js';
 import { buildServiceEventRecord } from './audit/record.js';
@@ -33,6 +31,7 @@ import { createRealism } from './realism-config.js';
 import type { FrontendLink } from './cluster/frontend-link.js';
 import { applyStartupSeedFile } from './seed/apply.js';
 import { listenError } from './listen-errors.js';
+import { answerRefusalsInAwsShape, answerRequestError, requiringHost } from './http-refusals.js';
 
 export interface RunningServer {
   url: string;
@@ -237,67 +236,20 @@ function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | un
   return new Promise((resolve, reject) => {
     // Node checks the header and request deadlines only every connectionsCheckingInterval (30 s by default),
     // which would let a stalled client hold a connection for up to 40 s past a 10 s deadline.
-    const serverOptions = { ...tls?.serverOptions, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS };
+    // Node's own Host check answers a bare 400; requiringHost makes the same refusal in the AWS shape.
+    const serverOptions = { ...tls?.serverOptions, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS, requireHostHeader: false };
     // @hono/node-server's listener as its serve() builds it, plus an errorHandler (serve() takes none) so the
     // requests it refuses before the app sees them are answered in the AWS shape.
-    const listener = getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError });
+    const listener = requiringHost(getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError }));
     const server = tls === undefined ? createHttpServer(serverOptions, listener) : tls.createServer(serverOptions, listener);
     server.once('error', (error) => reject(listenError(error, config.host, config.port)));
     server.headersTimeout = config.headersTimeoutMs;
     server.requestTimeout = config.requestTimeoutMs;
     server.keepAliveTimeout = 65_000;
     server.maxConnections = config.maxConnections;
-    server.on('clientError', answerClientError);
-    server.on('checkExpectation', answerExpectationFailed);
+    answerRefusalsInAwsShape(server);
     server.listen(config.port, config.host, () => resolve(server));
   });
-}
-
-const awsErrorHeaders = (body: string) => ({
-  'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID(), 'content-length': String(Buffer.byteLength(body)),
-});
-
-/**
- * A request target @hono/node-server cannot make a URL of (`*`, a Host header that is not a host): 400 in the
- * AWS shape, where it would answer a bare 400 without a request id. Anything else that escapes the app: 500.
- */
-function answerRequestError(error: unknown): Response {
-  const [status, type, message] = error instanceof RequestError
-    ? [400, 'SerializationException', 'The request target or Host header is not valid.']
-    : [500, 'KMSInternalException', 'The request failed because of an internal error.'];
-  const body = JSON.stringify({ __type: type, message });
-  return new Response(body, { status, headers: awsErrorHeaders(body) });
-}
-
-/**
- * An Expect header other than 100-continue (which Node answers with 100 Continue itself): 417 in the AWS shape,
- * where Node would answer a bare 417. The expectation is not quoted back.
- */
-function answerExpectationFailed(_request: IncomingMessage, response: ServerResponse): void {
-  const body = JSON.stringify({ __type: 'ValidationException', message: 'The Expect header names an expectation this server cannot meet.' });
-  response.writeHead(417, { ...awsErrorHeaders(body), connection: 'close' }).end(body);
-}
-
-/**
- * Transport-level failures (HTTP that does not parse, headers or body not received in time) answered in the
- * AWS error shape instead of Node's bare status line, then the connection is closed. Nothing of the request is
- * quoted back.
- */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  const response = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (!socket.writable || response?.headersSent === true || error.code === 'ECONNRESET') {
-    socket.destroy();
-    return;
-  }
-  const [status, reason, type, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-    ? [408, 'Request Timeout', 'RequestTimeoutException', 'The request was not received in time.']
-    : error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'ValidationException', 'The request headers are too large.']
-      : [400, 'Bad Request', 'SerializationException', 'The request is not valid HTTP/1.1.'];
-  const body = JSON.stringify({ __type: type, message });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/x-amz-json-1.1\r\n`
-    + `x-amzn-requestid: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  () => socket.destroy());
 }
 
 /**

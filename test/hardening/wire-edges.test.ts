@@ -1,0 +1,135 @@
+// HTTP/1.1 edge cases at the wire that no SDK sends but broken clients, proxies and hand-made requests do: a
+// request without Host, CONNECT, and a pipelined request followed by bytes that are not HTTP. Each is answered in
+// the AWS error shape ({"__type","message"}, x-amzn-RequestId), the answers of the requests before it are not
+// lost, and nothing the client sent is quoted back.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+import { call, openConnection, post, requestHead } from './raw-client.js';
+
+/** This file's own port, so it never races another test's server for one. */
+const PORT = '4751';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startServer({ env: { PORT } });
+});
+afterAll(async () => {
+  // None of these requests reached the "internal error" path, nor had anything of theirs logged.
+  expect(server.output()).not.toMatch(/unhandled error|internal error|WIREMARK/);
+  await server?.remove();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Every response in a raw byte stream, in order (content-length framed). */
+function responses(raw: string): Answer[] {
+  const answers: Answer[] = [];
+  let at = 0;
+  while (at < raw.length) {
+    const headEnd = raw.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) break;
+    const [statusLine, ...lines] = raw.slice(at, headEnd).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+    const length = Number(headers['content-length'] ?? 0);
+    answers.push({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine!)?.[1] ?? 0), headers, body: raw.slice(headEnd + 4, headEnd + 4 + length) });
+    at = headEnd + 4 + length;
+  }
+  return answers;
+}
+
+/** Writes `data` on a new connection and returns every response until the server closes it. */
+async function exchange(data: string | Buffer): Promise<Answer[]> {
+  const connection = await openConnection(server.port);
+  connection.socket.write(data);
+  return responses(await connection.closed(10_000));
+}
+
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function expectAwsError(answer: Answer | undefined, status: number, type: string): void {
+  expect(answer?.status, JSON.stringify(answer)).toBe(status);
+  expect(answer!.headers['content-type']).toBe('application/x-amz-json-1.1');
+  expect(answer!.headers['x-amzn-requestid']).toMatch(REQUEST_ID);
+  const body = JSON.parse(answer!.body) as Record<string, unknown>;
+  expect(Object.keys(body).sort()).toEqual(['__type', 'message']);
+  expect(body.__type).toBe(type);
+  expect(body.message).not.toContain('WIREMARK');
+}
+
+/** A signed request with its body, as one string for a raw connection. */
+const request = (operation: string, body: string, extra: Record<string, string> = {}) => requestHead(server, operation, body, extra) + body;
+
+describe('requests HTTP/1.1 refuses', () => {
+  it('an HTTP/1.1 request without Host: 400 in the AWS shape, where Node answered a bare 400', async () => {
+    const withoutHost = request('ListKeys', '{}').replace(/\r\nhost: [^\r]*/, '');
+    expect(withoutHost).not.toMatch(/\r\nhost:/i);
+    const [answer, ...rest] = await exchange(withoutHost);
+    expectAwsError(answer, 400, 'SerializationException');
+    expect(JSON.parse(answer!.body).message).toMatch(/Host/);
+    expect(answer!.headers.connection).toBe('close');
+    expect(rest).toEqual([]);
+    // The operators' routes too: RFC 9112 asks for 400 on any HTTP/1.1 request without Host.
+    const [health] = await exchange('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expectAwsError(health, 400, 'SerializationException');
+    // HTTP/1.0 has no Host requirement: still served.
+    const [old] = await exchange('GET /healthz HTTP/1.0\r\n\r\n');
+    expect(old?.status).toBe(200);
+  });
+
+  it('CONNECT: 404 UnknownOperationException in the AWS shape, where the connection was dropped unanswered', async () => {
+    const [answer, ...rest] = await exchange('CONNECT WIREMARK.example:443 HTTP/1.1\r\nHost: WIREMARK.example:443\r\n\r\n');
+    expectAwsError(answer, 404, 'UnknownOperationException');
+    expect(answer!.headers.connection).toBe('close');
+    expect(rest).toEqual([]);
+    expect((await post(server, 'ListKeys', '{}')).status).toBe(200);
+  });
+});
+
+describe('a pipelined request followed by bytes that are not HTTP', () => {
+  it('the request is answered first (its write is not reported as failed), then the garbage gets its 400', async () => {
+    const description = `pipelined-${Date.now()}`;
+    const answers = await exchange(request('CreateKey', JSON.stringify({ Description: description })) + 'WIREMARK \u0001\r\n\r\n');
+    expect(answers.map((answer) => answer.status)).toEqual([200, 400]);
+    const created = JSON.parse(answers[0]!.body) as { KeyMetadata: { KeyId: string; Description: string } };
+    expect(created.KeyMetadata.Description).toBe(description);
+    expectAwsError(answers[1], 400, 'SerializationException');
+    const described = await call(server, 'DescribeKey', { KeyId: created.KeyMetadata.KeyId });
+    expect((described.KeyMetadata as { Description: string }).Description).toBe(description);
+  });
+
+  it('several answers still pending when the garbage arrives are all written, in order, before the 400', async () => {
+    const answers = await exchange(request('CreateKey', '{"KeySpec":"RSA_3072","KeyUsage":"SIGN_VERIFY"}')
+      + request('GenerateRandom', '{"NumberOfBytes":7}') + request('NoSuchOperation', '{}') + 'NOT HTTP\r\n\r\n');
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 400, 400]);
+    expect(JSON.parse(answers[0]!.body)).toHaveProperty('KeyMetadata.KeySpec', 'RSA_3072');
+    expect(Buffer.from((JSON.parse(answers[1]!.body) as { Plaintext: string }).Plaintext, 'base64')).toHaveLength(7);
+    expectAwsError(answers[2], 400, 'UnknownOperationException');
+    expectAwsError(answers[3], 400, 'SerializationException');
+  });
+
+  it('a body longer than its Content-Length: the request is answered for what it declared, the rest gets its 400', async () => {
+    // The signature covers the whole body, so the shortened one does not verify.
+    const answers = await exchange(request('ListKeys', '{"Limit":5}', { 'content-length': '2' }));
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400]);
+    expectAwsError(answers[0], 400, 'InvalidSignatureException');
+    expectAwsError(answers[1], 400, 'SerializationException');
+    // A request with no length at all has no body: JSON sent behind it is read as the next request line.
+    const unframed = await exchange(requestHead(server, 'ListKeys', '').replace(/\r\ncontent-length: \d+/, '') + '{}');
+    expect(unframed.map((answer) => answer.status)).toEqual([200, 400]);
+  });
+
+  it('a malformed chunk inside the request being read is answered at once, after the answers before it', async () => {
+    const chunked = requestHead(server, 'ListKeys', '{}', { 'transfer-encoding': 'chunked' }).replace(/content-length: \d+\r\n/, '');
+    const started = Date.now();
+    const answers = await exchange(request('GenerateRandom', '{"NumberOfBytes":3}') + chunked + 'zz\r\n{}\r\n0\r\n\r\n');
+    expect(answers.map((answer) => answer.status)).toEqual([200, 400]);
+    expectAwsError(answers[1], 400, 'SerializationException');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
