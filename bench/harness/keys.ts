@@ -90,8 +90,10 @@ export class KeyResolver {
     if (keyIds.length === 0) return (this.given = null);
     let spec: KeySpec = this.selection.keySpec ?? DEFAULT_SPEC[purpose];
     try {
-      const out = await this.client.call<{ KeyMetadata: KeyMetadata }>('DescribeKey', { KeyId: keyIds[0] });
-      if (out.KeyMetadata.KeySpec && isKeySpec(out.KeyMetadata.KeySpec)) spec = out.KeyMetadata.KeySpec;
+      // An endpoint that answers without KeyMetadata (a stub, a proxy) leaves the spec as given.
+      const out = await this.client.call<{ KeyMetadata?: KeyMetadata }>('DescribeKey', { KeyId: keyIds[0] });
+      const described = out.KeyMetadata?.KeySpec;
+      if (described && isKeySpec(described)) spec = described;
     } catch (error) {
       if (!(error instanceof KmsCallError)) throw error;
     }
@@ -99,10 +101,12 @@ export class KeyResolver {
   }
 
   private async create(spec: KeySpec, purpose: KeyPurpose): Promise<string> {
-    const out = await this.client.call<{ KeyMetadata: KeyMetadata }>('CreateKey', {
+    const out = await this.client.call<{ KeyMetadata?: KeyMetadata }>('CreateKey', {
       KeySpec: spec, KeyUsage: usageFor(purpose), Description: 'kms-engine bench',
     });
-    return out.KeyMetadata.Arn ?? out.KeyMetadata.KeyId;
+    const created = out.KeyMetadata?.Arn ?? out.KeyMetadata?.KeyId;
+    if (!created) throw new Error(`CreateKey to ${this.client.target.endpoint} answered without KeyMetadata.KeyId; give --key-id`);
+    return created;
   }
 
   /** `count` enabled customer keys of `spec` and the purpose's usage: listed page by page, the rest created. */
