@@ -1,6 +1,7 @@
 // handleKms: the one straight-line path every AWS JSON 1.1 request takes. Target -> SigV4 -> decode against
 // the model -> request quota -> operation (which resolves its key once, authorizes, and runs crypto in a
 // worker) -> audit record (part of the call: no record, no success) -> metrics -> response.
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { buildAuditRecord, type TlsDetails } from './audit/record.js';
 import type { AuditLog } from './audit/log.js';
@@ -138,6 +139,9 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 
 function parseJson(body: Buffer): unknown {
   if (body.length === 0) return {};
+  // Decoding would turn each invalid byte into U+FFFD: a Description, tag or encryption context stored or matched
+  // as something other than what was sent, and two different contexts read as one. Refused, as AWS's parser does.
+  if (!isUtf8(body)) throw new KmsError('SerializationException', 'The request body is not valid UTF-8.');
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {

@@ -1,7 +1,7 @@
-// HTTP/1.1 edge cases at the wire that no SDK sends but broken clients, proxies and hand-made requests do: a
-// request without Host, CONNECT, and a pipelined request followed by bytes that are not HTTP. Each is answered in
-// the AWS error shape ({"__type","message"}, x-amzn-RequestId), the answers of the requests before it are not
-// lost, and nothing the client sent is quoted back.
+// HTTP/1.1 and JSON edge cases at the wire that no SDK sends but broken clients, proxies and hand-made requests
+// do: a request without Host, CONNECT, a pipelined request followed by bytes that are not HTTP, and JSON strings
+// that are not UTF-8. Each is answered in the AWS error shape ({"__type","message"}, x-amzn-RequestId), the
+// answers of the requests before it are not lost, and nothing the client sent is quoted back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import { call, openConnection, post, requestHead } from './raw-client.js';
@@ -131,5 +131,21 @@ describe('a pipelined request followed by bytes that are not HTTP', () => {
     expect(answers.map((answer) => answer.status)).toEqual([200, 400]);
     expectAwsError(answers[1], 400, 'SerializationException');
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('JSON bodies', () => {
+  it('bytes that are not UTF-8 inside a JSON string: SerializationException, not a value silently rewritten', async () => {
+    const invalid = [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82])];
+    for (const bytes of invalid) {
+      const body = Buffer.concat([Buffer.from('{"Description":"WIREMARK'), bytes, Buffer.from('"}')]);
+      const answer = await post(server, 'CreateKey', body);
+      expect(answer.status, bytes.toString('hex')).toBe(400);
+      expect(answer.json).toEqual({ __type: 'SerializationException', message: 'The request body is not valid UTF-8.' });
+      expect(answer.headers['x-amzn-requestid']).toMatch(REQUEST_ID);
+    }
+    // Valid multi-byte UTF-8 is still taken as sent.
+    const created = await call(server, 'CreateKey', { Description: 'caf\u00e9 \u{1F511}' });
+    expect((created.KeyMetadata as { Description: string }).Description).toBe('caf\u00e9 \u{1F511}');
   });
 });
