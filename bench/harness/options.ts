@@ -67,11 +67,13 @@ Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed
                               created where fewer exist; each key gets its own pre-signed bodies
   --compare-key-id ID, --compare-key-ids FILE, --compare-keys N
                             the same for --compare (default: what the endpoint uses)
-  --key-spec SPEC           spec of created keys (default SYMMETRIC_DEFAULT; ECC_NIST_P256 for sign/verify)
+  --key-spec SPEC           spec of created keys, for the scenarios it suits (default SYMMETRIC_DEFAULT;
+                              ECC_NIST_P256 for sign/verify); one that suits none of them is refused
   --signing-algorithm ALG   for sign/verify (default: the spec's first; RSASSA_PSS_SHA_256 for RSA)
   --payload-bytes N         plaintext / message size (default 1024, at most 4096)
   --connections N           concurrent connections (default 64)
-  --rate R                  fixed arrival rate in requests/s (open loop), on --connections connections
+  --rate R                  fixed arrival rate in requests/s (open loop), on --connections connections;
+                              an envelope (GenerateDataKey, then its Decrypt) is one arrival
   --arrivals even|autocannon  how --rate arrives: evenly spaced (default), or autocannon's overallRate,
                               which sends each connection's per-second budget in a burst
   --duration S              measured seconds per endpoint (default 10)
