@@ -6,13 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import { call, openConnection, post, requestHead } from './raw-client.js';
 
-/** This file's own port, so it never races another test's server for one. */
-const PORT = '4751';
-
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer({ env: { PORT } });
+  server = await startServer();
 });
 afterAll(async () => {
   // None of these requests reached the "internal error" path, nor had anything of theirs logged.
