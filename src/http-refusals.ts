@@ -66,12 +66,19 @@ function answerExpectationFailed(_request: IncomingMessage, response: ServerResp
 
 /**
  * CONNECT (a client that takes the server for a proxy): the same 404 as any other method or path the server does
- * not serve, where Node would drop the connection without a word. The connection is not tunnelled anywhere.
+ * not serve, where Node would drop the connection without a word, after the answers of requests pipelined
+ * before it. The connection is not tunnelled anywhere.
  */
 function answerConnect(_request: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => {}); // a client that has gone already: nothing to tell
-  socket.end(rawErrorResponse(404, 'Not Found', 'UnknownOperationException',
-    'Only POST / (the KMS API), GET /healthz and GET /metrics are served.'), () => socket.destroy());
+  afterCompleteRequestsAnswered(socket, () => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawErrorResponse(404, 'Not Found', 'UnknownOperationException',
+      'Only POST / (the KMS API), GET /healthz and GET /metrics are served.'), () => socket.destroy());
+  });
 }
 
 /** A connection whose transport failure is being answered: Node may report more errors on it meanwhile. */

@@ -85,6 +85,12 @@ describe('requests HTTP/1.1 refuses', () => {
     expect(answer!.headers.connection).toBe('close');
     expect(rest).toEqual([]);
     expect((await post(server, 'ListKeys', '{}')).status).toBe(200);
+    // Behind a pipelined request still being answered: that answer first, then the 404.
+    const pipelined = await exchange(request('CreateKey', '{"KeySpec":"RSA_3072","KeyUsage":"SIGN_VERIFY"}')
+      + 'CONNECT WIREMARK.example:443 HTTP/1.1\r\nHost: WIREMARK.example:443\r\n\r\n');
+    expect(pipelined.map((answer) => answer.status)).toEqual([200, 404]);
+    expect(JSON.parse(pipelined[0]!.body)).toHaveProperty('KeyMetadata.KeySpec', 'RSA_3072');
+    expectAwsError(pipelined[1], 404, 'UnknownOperationException');
   });
 });
 
