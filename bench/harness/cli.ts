@@ -2,7 +2,7 @@
 // with --json) and writes the report files. Progress goes to stderr once a second.
 import { runBenchmark } from './benchmark.js';
 import { parseBenchOptions, USAGE, UsageError } from './options.js';
-import { writeReportFiles } from './output.js';
+import { prepareOutputDirectory, writeReportFiles } from './output.js';
 import { renderMarkdown } from './report.js';
 import type { LoadProgress } from './load.js';
 
@@ -43,16 +43,25 @@ export async function runBench(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   const quiet = options.quiet;
+  if (options.out) {
+    try {
+      prepareOutputDirectory(options.out);
+    } catch (error) {
+      process.stderr.write(`kms-engine bench: --out ${options.out}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return EXIT_USAGE;
+    }
+  }
   try {
     const report = await runBenchmark(options, {
       progress: progressPrinter(quiet ? undefined : (text) => process.stderr.write(text)),
       note: (line) => { if (!quiet) process.stderr.write(`${line}\n`); },
     });
+    // The report reaches stdout first, so a failure to write the files cannot lose it.
+    process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : renderMarkdown(report) + '\n');
     if (options.out) {
       const files = await writeReportFiles(options.out, report);
       if (!quiet) process.stderr.write(`wrote ${files.join(', ')}\n`);
     }
-    process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : renderMarkdown(report) + '\n');
     return EXIT_OK;
   } catch (error) {
     process.stderr.write(`kms-engine bench: ${error instanceof Error ? error.message : String(error)}\n`);

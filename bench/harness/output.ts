@@ -1,7 +1,8 @@
 // Writes a run's report files: report.json (the machine-readable document), report.md, and the two
 // over-time charts as SVG.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../../src/make-directory.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { renderLineChart } from './svg-chart.js';
 
@@ -25,9 +26,18 @@ export function latencyChart(report: BenchReport): string {
   });
 }
 
+/**
+ * Creates the --out directory (and its parents), called before the run: a directory that cannot be made would
+ * otherwise be found only once the run is over, losing its report (and Node 20's recursive mkdir never returns
+ * for a path like /proc/nope; src/make-directory.ts).
+ */
+export function prepareOutputDirectory(dir: string): void {
+  makeDirectory(dir);
+}
+
 /** Writes every report file into `dir` (created if needed) and returns their paths. */
 export async function writeReportFiles(dir: string, report: BenchReport): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   const files: [string, string][] = [
     [REPORT_FILES.json, JSON.stringify(report, null, 2) + '\n'],
     [REPORT_FILES.markdown, renderMarkdown(report, { throughput: REPORT_FILES.throughput, latency: REPORT_FILES.latency })],
