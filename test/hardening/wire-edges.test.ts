@@ -137,6 +137,25 @@ describe('a pipelined request followed by bytes that are not HTTP', () => {
   });
 });
 
+describe('a client that half-closes after its request', () => {
+  it('still gets the answer of the request being carried out, then the connection closes', async () => {
+    // As `nc -N` or a shutdown(SHUT_WR) client does: the request, then FIN. The answer used to be dropped (and the
+    // key made anyway) whenever the operation took longer than the FIN took to arrive.
+    const description = `half-closed-${Date.now()}`;
+    const connection = await openConnection(server.port);
+    connection.socket.end(request('CreateKey', JSON.stringify({ KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY', Description: description }))
+      + request('GenerateRandom', '{"NumberOfBytes":5}'));
+    const answers = responses(await connection.closed(10_000));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    expect(JSON.parse(answers[0]!.body)).toHaveProperty('KeyMetadata.Description', description);
+    expect(Buffer.from((JSON.parse(answers[1]!.body) as { Plaintext: string }).Plaintext, 'base64')).toHaveLength(5);
+    // With nothing pending, a FIN still closes at once.
+    const idle = await openConnection(server.port);
+    idle.socket.end();
+    expect(await idle.closed(2_000)).toBe('');
+  });
+});
+
 describe('JSON bodies', () => {
   it('bytes that are not UTF-8 inside a JSON string: SerializationException, not a value silently rewritten', async () => {
     const invalid = [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82])];
