@@ -55,6 +55,9 @@ export async function runLoad(spec: LoadSpec, onProgress?: (progress: LoadProgre
   return recorder.result();
 }
 
+/** How often autocannon checks whether the duration is over (its sampleInt; its own samples go unused). */
+const STOP_CHECK_MS = 50;
+
 function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadRecorder): Promise<void> {
   const asRequest = (request: autocannon.Request, wire: WireRequest): autocannon.Request =>
     ({ ...request, method: wire.method, path: wire.path, headers: wire.headers, body: wire.body });
@@ -90,6 +93,9 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
     const instance = autocannon({
       url: spec.target.endpoint, connections: spec.connections, duration: spec.durationSeconds,
       timeout: spec.timeoutSeconds, requests, method: 'POST', setupClient: dropStaleRequests,
+      // autocannon ends a run at the first sample tick after the duration: at the default tick of a second,
+      // --duration 0.5 ran 1 s, and compare rounds of 2.5 s ran 3 s.
+      sampleInt: STOP_CHECK_MS,
       ...(spec.rate ? { overallRate: spec.rate } : {}),
     }, (error) => (error ? reject(error) : resolve()));
     instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));

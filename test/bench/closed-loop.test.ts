@@ -45,6 +45,17 @@ async function serveWithDroppedConnections(seen: { answered: number; reset: numb
 }
 
 describe('the closed loop', () => {
+  it('ends when a fractional --duration is over, not at the next whole second', async () => {
+    const seen = { answered: 0, reset: 0 };
+    const result = await runLoad({
+      target: { endpoint: await serveWithDroppedConnections(seen), region: 'us-east-1', credentials: CREDENTIALS },
+      workload: WORKLOAD, connections: 2, durationSeconds: 0.3, timeoutSeconds: 10,
+    });
+    expect(result.responses).toBeGreaterThan(0);
+    // autocannon's default once-a-second check ran this for a whole second.
+    expect(result.elapsedMs).toBeLessThan(800);
+  });
+
   it('times each response from its own request when the server resets or closes connections', async () => {
     const seen = { answered: 0, reset: 0 };
     const connections = 4;
