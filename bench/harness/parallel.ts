@@ -15,9 +15,13 @@ export const splitEvenly = (total: number, parts: number): number[] =>
 
 export async function runLoadOnWorkers(spec: LoadSpec, workers: number,
   onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
-  if (workers <= 1) return runLoad(spec, onProgress);
-  const connections = splitEvenly(spec.connections, workers);
-  const rates = spec.rate ? splitEvenly(spec.rate, workers) : undefined;
+  // Every generator needs a connection and, under --rate, a request per second: more threads than that would get
+  // a share of zero and be left out, and their share of the rate with them (--workers 2 --connections 1 --rate 20
+  // offered 10 req/s).
+  const generators = Math.min(workers, spec.connections, spec.rate ?? Infinity);
+  if (generators <= 1) return runLoad(spec, onProgress);
+  const connections = splitEvenly(spec.connections, generators);
+  const rates = spec.rate ? splitEvenly(spec.rate, generators) : undefined;
   const latest: LoadProgress[] = [];
   const report = (): void => {
     if (!onProgress) return;
@@ -26,8 +30,7 @@ export async function runLoadOnWorkers(spec: LoadSpec, workers: number,
       non2xx: sum.non2xx + p.non2xx, transportErrors: sum.transportErrors + p.transportErrors,
     }), { elapsedMs: 0, responses: 0, ok: 0, non2xx: 0, transportErrors: 0 }));
   };
-  const shares = connections.map((share, index) => ({ ...spec, connections: share, rate: rates?.[index] }))
-    .filter((share) => share.connections > 0 && (share.rate === undefined || share.rate > 0));
+  const shares = connections.map((share, index) => ({ ...spec, connections: share, rate: rates?.[index] }));
   // Progress from the first worker paces the line; the others only update their slot.
   const results = await Promise.all(shares.map((share, index) => new Promise<LoadResult>((resolve, reject) => {
     const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: share });

@@ -175,6 +175,15 @@ describe('a fixed arrival rate', () => {
     expect(target.sendLagMs!.p50).toBeGreaterThanOrEqual(0);
   });
 
+  it('--workers beyond --connections still offers the whole rate', async () => {
+    const run = await bench(['--key-id', key(1).KeyId, '--rate', '20', '--duration', '1', '--connections', '1',
+      '--workers', '3']);
+    expect(run.code, run.stderr).toBe(0);
+    const target = (JSON.parse(run.stdout) as BenchReport).targets[0]!;
+    expect(target.requests).toMatchObject({ total: 20, ok: 20 });
+    expect(encryptsByKey.get(key(1).KeyId)).toBe(20 + 1); // and the one connection's lead-in
+  });
+
   it('--arrivals autocannon is autocannon overallRate: each second\'s budget arrives in a burst', async () => {
     const run = await bench(['--key-id', key(1).KeyId, '--rate', '200', '--arrivals', 'autocannon', '--duration', '2',
       '--connections', '8']);
