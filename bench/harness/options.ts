@@ -160,8 +160,13 @@ export function resolveCredentials(flags: { accessKeyId?: string; secretAccessKe
   } catch {
     return undefined;
   }
-  const parsed = JSON.parse(text) as Partial<Credentials>;
-  if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') {
+  let parsed: Partial<Credentials> | null;
+  try {
+    parsed = JSON.parse(text) as Partial<Credentials> | null;
+  } catch {
+    throw new UsageError(`${file} is not JSON; it should hold {"accessKeyId","secretAccessKey"}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') {
     throw new UsageError(`${file} does not hold {"accessKeyId","secretAccessKey"}`);
   }
   return { credentials: { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey }, source: file };

@@ -122,6 +122,10 @@ describe('options', () => {
       expect(resolveCredentials({}, { KMS_DATA_DIR: dir })?.credentials).toEqual({ accessKeyId: 'FILE', secretAccessKey: 'file-secret' });
       expect(resolveCredentials({}, { KMS_DATA_DIR: join(dir, 'missing') })).toBeUndefined();
       expect(() => resolveCredentials({ accessKeyId: 'FLAG' }, {})).toThrow(/go together/);
+      // A credentials file that is not JSON is a usage error naming the file, not a crash with a stack.
+      writeFileSync(join(dir, 'credentials'), 'not json');
+      expect(() => resolveCredentials({}, { KMS_DATA_DIR: dir })).toThrow(UsageError);
+      expect(() => resolveCredentials({}, { KMS_DATA_DIR: dir })).toThrow(`${join(dir, 'credentials')} is not JSON`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
