@@ -171,3 +171,26 @@ describe('JSON bodies', () => {
     expect((created.KeyMetadata as { Description: string }).Description).toBe('caf\u00e9 \u{1F511}');
   });
 });
+
+describe('edges that were already answered right (kept so)', () => {
+  it('numbers for integer members: exact forms taken, fractions, strings and overflow refused by type', async () => {
+    const cases: Array<[string, number, string | undefined]> = [
+      ['32.0', 200, undefined], ['3.2e1', 200, undefined], ['1.5', 400, 'SerializationException'],
+      ['1e309', 400, 'SerializationException'], ['"32"', 400, 'SerializationException'], ['true', 400, 'SerializationException'],
+      ['-0', 400, 'ValidationException'], ['9007199254740993', 400, 'ValidationException'],
+    ];
+    for (const [number, status, type] of cases) {
+      const answer = await post(server, 'GenerateRandom', `{"NumberOfBytes":${number}}`);
+      expect({ number, status: answer.status, type: answer.json?.__type }).toEqual({ number, status, type });
+    }
+  });
+
+  it('X-Amz-Target is matched exactly: another case, inner space, the namespaced form or an object key is no operation', async () => {
+    for (const target of ['trentservice.ListKeys', 'TrentService.listkeys', 'TrentService. ListKeys', 'com.amazonaws.kms#ListKeys',
+      'TrentService.__proto__', 'TrentService.constructor']) {
+      // The target is looked up before the signature is checked, so this answer does not depend on it.
+      const answer = await post(server, 'ListKeys', '{}', { headers: { 'x-amz-target': target } });
+      expect({ target, status: answer.status, type: answer.json?.__type }).toEqual({ target, status: 400, type: 'UnknownOperationException' });
+    }
+  });
+});
