@@ -14,7 +14,8 @@ async function macKey(ctx: RequestContext, operation: 'GenerateMac' | 'VerifyMac
   requireUsage(key, 'GENERATE_VERIFY_MAC', operation);
   const algorithm = ctx.input.MacAlgorithm as MacAlgorithm;
   if (!KEY_SPECS[key.spec].macAlgorithms?.includes(algorithm)) {
-    throw new KmsError('InvalidKeyUsageException', `The MAC algorithm ${algorithm} is not valid for ${key.arn} with key spec ${key.spec}.`);
+    // AWS's words, the same as Encrypt's and Sign's for an algorithm the key spec lacks.
+    throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.spec}.`);
   }
   return { key, algorithm };
 }

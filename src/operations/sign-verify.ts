@@ -10,7 +10,8 @@ import type { Operation } from './types.js';
 function checkMessage(key: KeyRecord, algorithm: SigningAlgorithm, messageType: MessageType, message: Buffer): void {
   const info = KEY_SPECS[key.spec];
   if (!info.signingAlgorithms?.includes(algorithm)) {
-    throw new KmsError('InvalidKeyUsageException', `The signing algorithm ${algorithm} is not valid for ${key.arn} with key spec ${key.spec}.`);
+    // AWS's words, the same as Encrypt's for an encryption algorithm the key spec lacks.
+    throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.spec}.`);
   }
   const mlDsa = info.family === 'ml-dsa';
   if (messageType === 'EXTERNAL_MU' && !mlDsa) {

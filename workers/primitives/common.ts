@@ -21,7 +21,7 @@ export const validationError = (message: string): PrimitiveError => new Primitiv
 export function assertSigningAlgorithm(spec: KeySpec, algorithm: SigningAlgorithm): void {
   if (!KEY_SPECS[spec].signingAlgorithms?.includes(algorithm)) {
     throw new PrimitiveError('InvalidKeyUsageException',
-      `The signing algorithm ${algorithm} is not compatible with key spec ${spec}.`);
+      `Algorithm ${algorithm} is incompatible with key spec ${spec}.`);
   }
 }
 

@@ -38,7 +38,7 @@ export function loadHmacKey(spec: KeySpec, material: Uint8Array): HmacKey {
 export function hmac(key: HmacKey, algorithm: MacAlgorithm, message: Uint8Array): Buffer {
   if (!KEY_SPECS[key.spec].macAlgorithms?.includes(algorithm)) {
     throw new PrimitiveError('InvalidKeyUsageException',
-      `The MAC algorithm ${algorithm} is not compatible with key spec ${key.spec}.`);
+      `Algorithm ${algorithm} is incompatible with key spec ${key.spec}.`);
   }
   return createHmac(key.hash, key.secret).update(message).digest();
 }

@@ -156,7 +156,7 @@ function emsaPssVerify(hash: Hash, mHash: Uint8Array, block: Buffer, emBits: num
 function oaepHash(key: RsaKey, algorithm: EncryptionAlgorithm): 'sha1' | 'sha256' {
   if (!KEY_SPECS[key.spec].encryptionAlgorithms?.includes(algorithm)) {
     throw new PrimitiveError('InvalidKeyUsageException',
-      `The encryption algorithm ${algorithm} is not compatible with key spec ${key.spec}.`);
+      `Algorithm ${algorithm} is incompatible with key spec ${key.spec}.`);
   }
   return algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256';
 }
