@@ -23,9 +23,30 @@ function requireRotatable(key: KeyRecord): void {
   if (key.origin === 'EXTERNAL' && key.state === 'PendingImport') {
     throw new KmsError('UnsupportedOperationException', `${key.arn} origin is EXTERNAL which is not valid for this operation.`);
   }
-  if (!rotatable(key)) {
-    throw new KmsError('UnsupportedOperationException', `${key.arn} key spec ${key.spec} or origin ${key.origin} does not support key rotation.`);
+  // Name the one property that rules rotation out: the spec for asymmetric, HMAC and key-agreement keys, the
+  // origin for a symmetric key with imported material (the same words as for one still awaiting it).
+  if (key.spec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} key spec ${key.spec} does not support key rotation.`);
   }
+  if (!rotatable(key)) {
+    throw new KmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`);
+  }
+}
+
+/**
+ * When automatic rotation next runs after EnableKeyRotation. Turning rotation on counts the period from today: the
+ * period is "the number of days after you enable automatic key rotation ... and the number of days between each
+ * automatic rotation thereafter" (service model). On a key that already rotates, the call only changes the period
+ * (the model: "modify the rotation period"): the schedule keeps its start, the day rotation was turned on or last
+ * ran automatically, so calling again does not put the rotation off, and a shorter period can make it due at once
+ * (the scheduler's next pass rotates it).
+ */
+function nextAutomaticRotation(key: KeyRecord, periodInDays: number, now: number): number {
+  if (key.rotationEnabled && key.nextRotationDate !== undefined && key.rotationPeriodInDays !== undefined) {
+    const scheduleStart = key.nextRotationDate - key.rotationPeriodInDays * DAY_SECONDS;
+    return scheduleStart + periodInDays * DAY_SECONDS;
+  }
+  return now + periodInDays * DAY_SECONDS;
 }
 
 const rotationKey = (ctx: RequestContext, action: string) =>
@@ -41,9 +62,9 @@ export const enableKeyRotation: Operation = {
       if (draft.state === 'PendingImport') requireRotatable(draft);
       requireEnabled(draft);
       requireRotatable(draft);
+      draft.nextRotationDate = nextAutomaticRotation(draft, period, Math.floor(Date.now() / 1000));
       draft.rotationEnabled = true;
       draft.rotationPeriodInDays = period;
-      draft.nextRotationDate = Math.floor(Date.now() / 1000) + period * DAY_SECONDS;
     });
     return undefined;
   },
