@@ -16,12 +16,15 @@ export function specAndUsage(input: Record<string, unknown>): { spec: KeySpec; u
   if (!isKeySpec(requested)) throw new KmsError('UnsupportedOperationException', `KeySpec ${requested} is not supported in this region.`);
   const info = KEY_SPECS[requested];
   const usage = input.KeyUsage as KeyUsage | undefined;
+  // AWS's words for both refusals (the second ends without a full stop in AWS's answers too).
   if (usage === undefined) {
-    if (requested !== 'SYMMETRIC_DEFAULT') throw new KmsError('ValidationException', `KeyUsage must be specified for KeySpec ${requested}.`);
+    if (requested !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
+    }
     return { spec: requested, usage: 'ENCRYPT_DECRYPT' };
   }
   if (!info.usages.includes(usage)) {
-    throw new KmsError('ValidationException', `KeyUsage ${usage} is not compatible with KeySpec ${requested}.`);
+    throw new KmsError('ValidationException', `KeyUsage ${usage} is not compatible with KeySpec ${requested}`);
   }
   return { spec: requested, usage };
 }

@@ -2,7 +2,8 @@
 // real server and @aws-sdk/client-kms, with the answers checked by OpenSSL (node:crypto and the `openssl` CLI)
 // rather than by the engine. What the other files here already prove (each signing algorithm over each message
 // type, the OAEP limits, data key pairs, ECDH against OpenSSL) is not repeated: this file covers the algorithm lists
-// in AWS's order for every spec x usage, every algorithm a key spec lacks (with AWS's message), the DIGEST and
+// in AWS's order for every spec x usage, CreateKey's refusals and every algorithm a key spec lacks (with AWS's
+// messages), the DIGEST and
 // EXTERNAL_MU lengths with AWS's message, the 4096-byte RAW limit at its edge for each signing family, a
 // signature checked under the key's other algorithms, and ECDH with compressed, off-curve and KMS peer keys.
 import { execFileSync } from 'node:child_process';
@@ -109,6 +110,40 @@ describe('CreateKey and GetPublicKey for every spec and usage', () => {
     if (spec.startsWith('RSA_')) expect(text).toContain(`Public-Key: (${spec.slice(4)} bit)`);
     else if (spec === 'ECC_NIST_EDWARDS25519') expect(text).toContain('ED25519 Public-Key');
     else expect(text).toContain(`ASN1 OID: ${EC_CURVE_NAMES[spec]}`);
+  });
+});
+
+/** The usages each spec takes (kms-api.md section 5 and CreateKey's KeyUsage text in the model), written out. */
+const USAGES: Record<string, KeyUsageType[]> = {
+  SYMMETRIC_DEFAULT: ['ENCRYPT_DECRYPT'],
+  HMAC_224: ['GENERATE_VERIFY_MAC'], HMAC_256: ['GENERATE_VERIFY_MAC'], HMAC_384: ['GENERATE_VERIFY_MAC'], HMAC_512: ['GENERATE_VERIFY_MAC'],
+  RSA_2048: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'], RSA_3072: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'], RSA_4096: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'],
+  ECC_NIST_P256: ['SIGN_VERIFY', 'KEY_AGREEMENT'], ECC_NIST_P384: ['SIGN_VERIFY', 'KEY_AGREEMENT'], ECC_NIST_P521: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
+  // "For asymmetric KMS keys with ECC_SECG_P256K1 key pairs, specify SIGN_VERIFY." (the model), so no KEY_AGREEMENT.
+  ECC_SECG_P256K1: ['SIGN_VERIFY'], ECC_NIST_EDWARDS25519: ['SIGN_VERIFY'],
+  ML_DSA_44: ['SIGN_VERIFY'], ML_DSA_65: ['SIGN_VERIFY'], ML_DSA_87: ['SIGN_VERIFY'],
+  ML_KEM_512: ['ENCAPSULATE_DECAPSULATE'], ML_KEM_768: ['ENCAPSULATE_DECAPSULATE'], ML_KEM_1024: ['ENCAPSULATE_DECAPSULATE'],
+};
+const ALL_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE'] as KeyUsageType[];
+
+describe('CreateKey refusals', () => {
+  it.each(Object.keys(USAGES))('%s: every usage it does not take is a ValidationException in AWS\'s words', async (spec) => {
+    for (const usage of ALL_USAGES.filter((u) => !USAGES[spec]!.includes(u))) {
+      expect(await failure(kms.send(new CreateKeyCommand({ KeySpec: spec as KeySpec, KeyUsage: usage }))), usage).toEqual({
+        name: 'ValidationException', status: 400, message: `KeyUsage ${usage} is not compatible with KeySpec ${spec}`,
+      });
+    }
+  });
+
+  it('a spec other than SYMMETRIC_DEFAULT without KeyUsage is a ValidationException in AWS\'s words, by KeySpec or CustomerMasterKeySpec', async () => {
+    for (const spec of Object.keys(USAGES).filter((s) => s !== 'SYMMETRIC_DEFAULT')) {
+      const expected = { name: 'ValidationException', status: 400, message: 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.' };
+      expect(await failure(kms.send(new CreateKeyCommand({ KeySpec: spec as KeySpec }))), spec).toEqual(expected);
+      // The deprecated CustomerMasterKeySpec's enum stops before ML-DSA, Ed25519 and ML-KEM.
+      if (/^(RSA|HMAC)_|^ECC_(NIST_P|SECG)/.test(spec)) {
+        expect(await failure(kms.send(new CreateKeyCommand({ CustomerMasterKeySpec: spec as 'RSA_2048' }))), spec).toEqual(expected);
+      }
+    }
   });
 });
 
