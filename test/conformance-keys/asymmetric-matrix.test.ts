@@ -1,19 +1,21 @@
 // The key-spec table of kms-api.md section 5 and the AWS model, spec by spec and algorithm by algorithm, through a
 // real server and @aws-sdk/client-kms, with the answers checked by OpenSSL (node:crypto and the `openssl` CLI)
 // rather than by the engine. What the other files here already prove (each signing algorithm over each message
-// type, the OAEP limits, data key pairs, ECDH against OpenSSL) is not repeated: this file covers the algorithm lists
-// in AWS's order for every spec x usage, CreateKey's refusals and every algorithm a key spec lacks (with AWS's
-// messages), the DIGEST and
-// EXTERNAL_MU lengths with AWS's message, the 4096-byte RAW limit at its edge for each signing family, a
-// signature checked under the key's other algorithms, and ECDH with compressed, off-curve and KMS peer keys.
+// type, the OAEP limits, RSA and ECC data key pairs, ECDH against OpenSSL) is not repeated: this file covers the
+// algorithm lists in AWS's order for every spec x usage, CreateKey's refusals and every algorithm a key spec lacks
+// (with AWS's messages), the DIGEST and EXTERNAL_MU lengths, the 4096-byte RAW limit at its edge for each signing
+// family, a signature checked under the key's other algorithms, ECDH with compressed, off-curve and KMS peer keys,
+// and ML-KEM data key pairs of the sizes no other file generates.
 import { execFileSync } from 'node:child_process';
 import { createHash, createECDH, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
-  CreateKeyCommand, DeriveSharedSecretCommand, GenerateMacCommand, GetPublicKeyCommand, SignCommand, VerifyCommand,
+  CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, GenerateDataKeyPairCommand,
+  GenerateDataKeyPairWithoutPlaintextCommand, GenerateMacCommand, GetPublicKeyCommand, SignCommand, VerifyCommand,
   VerifyMacCommand,
   type KMSClient, type KeyMetadata, type KeySpec, type KeyUsageType, type MacAlgorithmSpec, type MessageType,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
+import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import { failure, signingKey, verifyIndependently, type SigningKey } from './helpers.js';
@@ -342,6 +344,41 @@ describe('DeriveSharedSecret peers', () => {
         .toMatchObject({ name: 'ValidationException', status: 400 });
     }
     expect(server.output()).not.toContain('internal error');
+  });
+});
+
+describe('ML-KEM data key pairs (rsa.test.ts covers the other KeyPairSpecs, ml-kem.test.ts ML_KEM_1024)', () => {
+  // OpenSSL 3.0 has no ML-KEM: @noble expands the seed and encapsulates.
+  const SETS = {
+    ML_KEM_512: { impl: ml_kem512, oid: '0609608648016503040401', publicBytes: 800 },
+    ML_KEM_768: { impl: ml_kem768, oid: '0609608648016503040402', publicBytes: 1184 },
+  } as const;
+
+  it.each(Object.keys(SETS) as (keyof typeof SETS)[])('%s: seed-only PKCS#8 that expands to the SPKI\'s key, under a blob Decrypt opens; WithoutPlaintext alike', async (spec) => {
+    const { impl, oid, publicBytes } = SETS[spec];
+    const wrapping = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    const context = { pair: spec };
+    const pair = await kms.send(new GenerateDataKeyPairCommand({ KeyId: wrapping, KeyPairSpec: spec, EncryptionContext: context }));
+    const without = await kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: wrapping, KeyPairSpec: spec, EncryptionContext: context }));
+    for (const [out, pkcs8] of [
+      [pair, Buffer.from(pair.PrivateKeyPlaintext!)],
+      [without, Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: without.PrivateKeyCiphertextBlob, EncryptionContext: context }))).Plaintext!)],
+    ] as const) {
+      expect(out).toMatchObject({ KeyId: wrapping, KeyPairSpec: spec });
+      // Version 0, the parameter set's OID, OCTET STRING { [0] 64-byte seed } (the IETF ML-KEM key draft's seed form).
+      expect(pkcs8.subarray(0, 22).toString('hex')).toBe(`3054020100300b${oid}04428040`);
+      expect(pkcs8).toHaveLength(86);
+      const spki = Buffer.from(out.PublicKey!);
+      expect(spki.toString('hex')).toContain(`300b${oid}`);
+      const { publicKey, secretKey } = impl.keygen(pkcs8.subarray(22));
+      expect(publicKey).toHaveLength(publicBytes);
+      expect(spki.subarray(spki.length - publicBytes).equals(Buffer.from(publicKey))).toBe(true);
+      const { cipherText, sharedSecret } = impl.encapsulate(spki.subarray(spki.length - publicBytes));
+      expect(Buffer.from(impl.decapsulate(cipherText, secretKey)).equals(Buffer.from(sharedSecret))).toBe(true);
+    }
+    const opened = await kms.send(new DecryptCommand({ CiphertextBlob: pair.PrivateKeyCiphertextBlob, EncryptionContext: context }));
+    expect(Buffer.from(opened.Plaintext!).equals(Buffer.from(pair.PrivateKeyPlaintext!))).toBe(true);
+    expect(Buffer.from(without.PublicKey!).equals(Buffer.from(pair.PublicKey!))).toBe(false);
   });
 });
 
