@@ -18,7 +18,7 @@ import {
 import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
-import { failure, signingKey, verifyIndependently, type SigningKey } from './helpers.js';
+import { externalMu, failure, signingKey, verifyIndependently, type SigningKey } from './helpers.js';
 
 const RSA_SIGNING = ['RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512',
   'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512'];
@@ -286,6 +286,27 @@ describe('a signature under the key\'s other algorithms', () => {
     })))).toMatchObject({ name: 'KMSInvalidSignatureException' });
     // Ed25519ph over the 64-byte message itself (a RAW-style reading of DIGEST) is not what KMS signs either.
     expect(verifyIndependently(key, 'ED25519_PH_SHA_512', digest, Buffer.from(prehashed.Signature!))).toBe(false);
+  });
+
+  it('ML-DSA: a RAW signature verifies as EXTERNAL_MU of the same message and the other way round (one pure ML-DSA)', async () => {
+    for (const spec of ['ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87']) {
+      const key = signingKeys.get(spec)!;
+      const message = randomBytes(200);
+      const mu = externalMu(key.mlDsaPublic!, message);
+      const raw = await kms.send(new SignCommand({ KeyId: key.arn, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message }));
+      const viaMu = await kms.send(new SignCommand({ KeyId: key.arn, SigningAlgorithm: 'ML_DSA_SHAKE_256', MessageType: 'EXTERNAL_MU', Message: mu }));
+      expect(verifyIndependently(key, 'ML_DSA_SHAKE_256', message, Buffer.from(viaMu.Signature!))).toBe(true);
+      expect(await kms.send(new VerifyCommand({
+        KeyId: key.arn, SigningAlgorithm: 'ML_DSA_SHAKE_256', MessageType: 'EXTERNAL_MU', Message: mu, Signature: raw.Signature,
+      }))).toMatchObject({ SignatureValid: true });
+      expect(await kms.send(new VerifyCommand({ KeyId: key.arn, SigningAlgorithm: 'ML_DSA_SHAKE_256', Message: message, Signature: viaMu.Signature })))
+        .toMatchObject({ SignatureValid: true });
+      // mu of the message under another key's public key is another mu.
+      const otherMu = externalMu(signingKeys.get(spec === 'ML_DSA_44' ? 'ML_DSA_65' : 'ML_DSA_44')!.mlDsaPublic!, message);
+      expect(await failure(kms.send(new VerifyCommand({
+        KeyId: key.arn, SigningAlgorithm: 'ML_DSA_SHAKE_256', MessageType: 'EXTERNAL_MU', Message: otherMu, Signature: raw.Signature,
+      })))).toMatchObject({ name: 'KMSInvalidSignatureException' });
+    }
   });
 
   it('the message types each algorithm refuses are ValidationException for Verify as for Sign', async () => {
