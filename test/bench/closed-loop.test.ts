@@ -2,31 +2,19 @@
 // real endpoints do: a `Connection: close` answer now and then, and a TCP reset instead of an answer. Each
 // connection carries one request at a time, so however fast the machine, the latencies the run reports can add up
 // to at most connections x elapsed time (Little's law); a latency counted from the wrong, older request breaks that.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/harness/load.js';
 import { latencySummary } from '../../bench/harness/recorder.js';
-import type { Workload } from '../../bench/harness/scenarios.js';
+import { ENCRYPT_WORKLOAD, LoopbackEndpoint, TEST_CREDENTIALS } from './loopback-endpoint.js';
 
-const WORKLOAD: Workload = {
-  label: 'encrypt', keys: {},
-  items: [{ scenario: 'encrypt', weight: 1, operation: 'Encrypt', bodies: ['{"KeyId":"k","Plaintext":"AA=="}'] }],
-};
-const CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
-
-let server: Server | undefined;
-afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server = undefined;
-});
+const loopback = new LoopbackEndpoint();
+afterEach(() => loopback.close());
 
 /** Answers `{}`, closing the connection after every 10th answer on it and resetting every 13th request. */
 async function serveWithDroppedConnections(seen: { answered: number; reset: number }): Promise<string> {
   const answeredOn = new WeakMap<object, number>();
   let requests = 0;
-  server = createServer((req, res) => {
+  return loopback.listen((req, res) => {
     req.resume().on('end', () => {
       if (++requests % 13 === 0) {
         seen.reset++;
@@ -40,16 +28,14 @@ async function serveWithDroppedConnections(seen: { answered: number; reset: numb
       res.end('{}');
     });
   });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 describe('the closed loop', () => {
   it('ends when a fractional --duration is over, not at the next whole second', async () => {
     const seen = { answered: 0, reset: 0 };
     const result = await runLoad({
-      target: { endpoint: await serveWithDroppedConnections(seen), region: 'us-east-1', credentials: CREDENTIALS },
-      workload: WORKLOAD, connections: 2, durationSeconds: 0.3, timeoutSeconds: 10,
+      target: { endpoint: await serveWithDroppedConnections(seen), region: 'us-east-1', credentials: TEST_CREDENTIALS },
+      workload: ENCRYPT_WORKLOAD, connections: 2, durationSeconds: 0.3, timeoutSeconds: 10,
     });
     expect(result.responses).toBeGreaterThan(0);
     // autocannon's default once-a-second check ran this for a whole second.
@@ -60,8 +46,8 @@ describe('the closed loop', () => {
     const seen = { answered: 0, reset: 0 };
     const connections = 4;
     const result = await runLoad({
-      target: { endpoint: await serveWithDroppedConnections(seen), region: 'us-east-1', credentials: CREDENTIALS },
-      workload: WORKLOAD, connections, durationSeconds: 1, timeoutSeconds: 10,
+      target: { endpoint: await serveWithDroppedConnections(seen), region: 'us-east-1', credentials: TEST_CREDENTIALS },
+      workload: ENCRYPT_WORKLOAD, connections, durationSeconds: 1, timeoutSeconds: 10,
     });
     expect(result.responses).toBeGreaterThan(100);
     expect(result.ok).toBe(result.responses);

@@ -1,31 +1,20 @@
 // The paced open loop (bench/harness/paced-load.ts) against small loopback servers that misbehave: the clock
 // starts on warm connections, a server that closes every connection still gets every request, requests it never
 // answers time out as transport errors, and a dead endpoint ends the run with errors rather than a hang.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/harness/load.js';
-import type { Workload } from '../../bench/harness/scenarios.js';
+import { ENCRYPT_WORKLOAD, LoopbackEndpoint, TEST_CREDENTIALS } from './loopback-endpoint.js';
 
-const WORKLOAD: Workload = {
-  label: 'encrypt', keys: {},
-  items: [{ scenario: 'encrypt', weight: 1, operation: 'Encrypt', bodies: ['{"KeyId":"k","Plaintext":"AA=="}'] }],
-};
-const CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
-
-let server: Server | undefined;
-afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server = undefined;
-});
+const loopback = new LoopbackEndpoint();
+afterEach(() => loopback.close());
 
 /** How long a 'late' answer waits. */
 const LATE_MS = 1500;
 
 /** A server answering `{}` (or leaving the request unanswered when `answer` says so); returns its URL. */
 async function serve(answer: (index: number) => 'answer' | 'close' | 'ignore' | 'late', seen: Array<{ at: number; socket: Socket }>): Promise<string> {
-  server = createServer((req, res) => {
+  return loopback.listen((req, res) => {
     req.resume().on('end', () => {
       const index = seen.push({ at: performance.now(), socket: req.socket }) - 1;
       const how = answer(index);
@@ -38,12 +27,10 @@ async function serve(answer: (index: number) => 'answer' | 'close' | 'ignore' | 
       res.end('{}');
     });
   });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 const paced = (endpoint: string, rate: number, connections: number, timeoutSeconds = 10) => runLoad({
-  target: { endpoint, region: 'us-east-1', credentials: CREDENTIALS }, workload: WORKLOAD, connections, rate,
+  target: { endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS }, workload: ENCRYPT_WORKLOAD, connections, rate,
   arrivals: 'even', durationSeconds: 1, timeoutSeconds,
 });
 
@@ -94,8 +81,7 @@ describe('the paced open loop', () => {
 
   it('fails every request of a run against a dead endpoint as a transport error, without hanging', async () => {
     const endpoint = await serve(() => 'answer', []);
-    await new Promise<void>((resolve) => server!.close(() => resolve()));
-    server = undefined;
+    await loopback.close();
     const result = await paced(endpoint, 50, 4);
     expect(result).toMatchObject({ responses: 0, ok: 0, transportErrors: 50, timeouts: 0 });
   });

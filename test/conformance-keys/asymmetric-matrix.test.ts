@@ -18,7 +18,7 @@ import {
 import { ml_kem1024, ml_kem512, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
-import { externalMu, failure, signingKey, verifyIndependently, type SigningKey } from './helpers.js';
+import { ALL_USAGES, SPEC_USAGES, externalMu, failure, signingKey, verifyIndependently, type SigningKey } from './helpers.js';
 
 const RSA_SIGNING = ['RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512',
   'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512'];
@@ -115,22 +115,10 @@ describe('CreateKey and GetPublicKey for every spec and usage', () => {
   });
 });
 
-/** The usages each spec takes (kms-api.md section 5 and CreateKey's KeyUsage text in the model), written out. */
-const USAGES: Record<string, KeyUsageType[]> = {
-  SYMMETRIC_DEFAULT: ['ENCRYPT_DECRYPT'],
-  HMAC_224: ['GENERATE_VERIFY_MAC'], HMAC_256: ['GENERATE_VERIFY_MAC'], HMAC_384: ['GENERATE_VERIFY_MAC'], HMAC_512: ['GENERATE_VERIFY_MAC'],
-  RSA_2048: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'], RSA_3072: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'], RSA_4096: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'],
-  ECC_NIST_P256: ['SIGN_VERIFY', 'KEY_AGREEMENT'], ECC_NIST_P384: ['SIGN_VERIFY', 'KEY_AGREEMENT'], ECC_NIST_P521: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
-  // "For asymmetric KMS keys with ECC_SECG_P256K1 key pairs, specify SIGN_VERIFY." (the model), so no KEY_AGREEMENT.
-  ECC_SECG_P256K1: ['SIGN_VERIFY'], ECC_NIST_EDWARDS25519: ['SIGN_VERIFY'],
-  ML_DSA_44: ['SIGN_VERIFY'], ML_DSA_65: ['SIGN_VERIFY'], ML_DSA_87: ['SIGN_VERIFY'],
-  ML_KEM_512: ['ENCAPSULATE_DECAPSULATE'], ML_KEM_768: ['ENCAPSULATE_DECAPSULATE'], ML_KEM_1024: ['ENCAPSULATE_DECAPSULATE'],
-};
-const ALL_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE'] as KeyUsageType[];
 
 describe('CreateKey refusals', () => {
-  it.each(Object.keys(USAGES))('%s: every usage it does not take is a ValidationException in AWS\'s words', async (spec) => {
-    for (const usage of ALL_USAGES.filter((u) => !USAGES[spec]!.includes(u))) {
+  it.each(Object.keys(SPEC_USAGES))('%s: every usage it does not take is a ValidationException in AWS\'s words', async (spec) => {
+    for (const usage of ALL_USAGES.filter((u) => !SPEC_USAGES[spec]!.includes(u))) {
       expect(await failure(kms.send(new CreateKeyCommand({ KeySpec: spec as KeySpec, KeyUsage: usage }))), usage).toEqual({
         name: 'ValidationException', status: 400, message: `KeyUsage ${usage} is not compatible with KeySpec ${spec}`,
       });
@@ -138,7 +126,7 @@ describe('CreateKey refusals', () => {
   });
 
   it('a spec other than SYMMETRIC_DEFAULT without KeyUsage is a ValidationException in AWS\'s words, by KeySpec or CustomerMasterKeySpec', async () => {
-    for (const spec of Object.keys(USAGES).filter((s) => s !== 'SYMMETRIC_DEFAULT')) {
+    for (const spec of Object.keys(SPEC_USAGES).filter((s) => s !== 'SYMMETRIC_DEFAULT')) {
       const expected = { name: 'ValidationException', status: 400, message: 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.' };
       expect(await failure(kms.send(new CreateKeyCommand({ KeySpec: spec as KeySpec }))), spec).toEqual(expected);
       // The deprecated CustomerMasterKeySpec's enum stops before ML-DSA, Ed25519 and ML-KEM.

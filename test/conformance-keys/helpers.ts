@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, SignCommand, VerifyCommand,
-  type KMSClient, type MessageType, type SigningAlgorithmSpec,
+  type KMSClient, type KeyUsageType, type MessageType, type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { ed25519ph } from '@noble/curves/ed25519.js';
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
@@ -26,6 +26,19 @@ export const SIGNING_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
   ECC_SECG_P256K1: ['ECDSA_SHA_256'], ECC_NIST_EDWARDS25519: ['ED25519_SHA_512', 'ED25519_PH_SHA_512'],
   ML_DSA_44: ['ML_DSA_SHAKE_256'], ML_DSA_65: ['ML_DSA_SHAKE_256'], ML_DSA_87: ['ML_DSA_SHAKE_256'],
 };
+
+/** The usages each spec takes (kms-api.md section 5 and CreateKey's KeyUsage text in the model), written out. */
+export const SPEC_USAGES: Readonly<Record<string, readonly KeyUsageType[]>> = {
+  SYMMETRIC_DEFAULT: ['ENCRYPT_DECRYPT'],
+  HMAC_224: ['GENERATE_VERIFY_MAC'], HMAC_256: ['GENERATE_VERIFY_MAC'], HMAC_384: ['GENERATE_VERIFY_MAC'], HMAC_512: ['GENERATE_VERIFY_MAC'],
+  RSA_2048: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'], RSA_3072: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'], RSA_4096: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'],
+  ECC_NIST_P256: ['SIGN_VERIFY', 'KEY_AGREEMENT'], ECC_NIST_P384: ['SIGN_VERIFY', 'KEY_AGREEMENT'], ECC_NIST_P521: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
+  // "For asymmetric KMS keys with ECC_SECG_P256K1 key pairs, specify SIGN_VERIFY." (the model), so no KEY_AGREEMENT.
+  ECC_SECG_P256K1: ['SIGN_VERIFY'], ECC_NIST_EDWARDS25519: ['SIGN_VERIFY'],
+  ML_DSA_44: ['SIGN_VERIFY'], ML_DSA_65: ['SIGN_VERIFY'], ML_DSA_87: ['SIGN_VERIFY'],
+  ML_KEM_512: ['ENCAPSULATE_DECAPSULATE'], ML_KEM_768: ['ENCAPSULATE_DECAPSULATE'], ML_KEM_1024: ['ENCAPSULATE_DECAPSULATE'],
+};
+export const ALL_USAGES: readonly KeyUsageType[] = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE'];
 
 export const sorted = (list: readonly string[] | undefined): string[] => [...(list ?? [])].sort();
 

@@ -4,7 +4,7 @@
 import { ListKeysCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
-import { openConnection, requestHead } from '../hardening/raw-client.js';
+import { openConnection, requestHead, splitResponses, type RawAnswer as Answer } from '../hardening/raw-client.js';
 
 let server: TestServer;
 
@@ -15,29 +15,6 @@ afterAll(async () => {
   await server?.remove();
 });
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Every response in a raw byte stream, in order (content-length framed; a 100 Continue has no body). */
-function responses(raw: string): Answer[] {
-  const answers: Answer[] = [];
-  let at = 0;
-  while (at < raw.length) {
-    const headEnd = raw.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) break;
-    const [statusLine, ...lines] = raw.slice(at, headEnd).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-    const length = Number(headers['content-length'] ?? 0);
-    answers.push({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine!)?.[1] ?? 0), headers, body: raw.slice(headEnd + 4, headEnd + 4 + length) });
-    at = headEnd + 4 + length;
-  }
-  return answers;
-}
-
 /** Writes `chunks` on one connection (pausing `gapMs` between them) and returns every response until it closes. */
 async function exchange(chunks: string[], gapMs = 0): Promise<Answer[]> {
   const connection = await openConnection(server.port);
@@ -45,7 +22,7 @@ async function exchange(chunks: string[], gapMs = 0): Promise<Answer[]> {
     connection.socket.write(chunk);
     if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
-  return responses(await connection.closed(5_000));
+  return splitResponses(await connection.closed(5_000));
 }
 
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -126,7 +103,7 @@ describe('bodies and connections as proxies and SDKs send them', () => {
     // Then three pipelined requests: a failing one between two that succeed.
     connection.socket.write('{}' + requestHead(server, 'NoSuchOperation', '{}') + '{}'
       + requestHead(server, 'ListKeys', '{}', { connection: 'close' }) + '{}');
-    const answers = responses(await connection.closed(5_000));
+    const answers = splitResponses(await connection.closed(5_000));
     expect(answers.map((answer) => answer.status)).toEqual([200, 100, 200, 400, 200]);
     expect(new Set(answers.filter((a) => a.status !== 100).map((a) => a.headers['x-amzn-requestid'])).size).toBe(4);
     expect(JSON.parse(answers[3]!.body)).toMatchObject({ __type: 'UnknownOperationException' });

@@ -105,3 +105,26 @@ export function parseRawResponse(raw: string): { status: number; body: string } 
   const split = raw.indexOf('\r\n\r\n');
   return { status: match === null ? 0 : Number(match[1]), body: split < 0 ? '' : raw.slice(split + 4) };
 }
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Every response in a raw byte stream, in order (content-length framed; a 100 Continue has no body). */
+export function splitResponses(raw: string): RawAnswer[] {
+  const answers: RawAnswer[] = [];
+  let at = 0;
+  while (at < raw.length) {
+    const headEnd = raw.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) break;
+    const [statusLine, ...lines] = raw.slice(at, headEnd).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+    const length = Number(headers['content-length'] ?? 0);
+    answers.push({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine!)?.[1] ?? 0), headers, body: raw.slice(headEnd + 4, headEnd + 4 + length) });
+    at = headEnd + 4 + length;
+  }
+  return answers;
+}

@@ -4,7 +4,7 @@
 // answers of the requests before it are not lost, and nothing the client sent is quoted back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
-import { call, openConnection, post, requestHead } from './raw-client.js';
+import { call, openConnection, post, requestHead, splitResponses, type RawAnswer as Answer } from './raw-client.js';
 
 let server: TestServer;
 
@@ -17,34 +17,11 @@ afterAll(async () => {
   await server?.remove();
 });
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Every response in a raw byte stream, in order (content-length framed). */
-function responses(raw: string): Answer[] {
-  const answers: Answer[] = [];
-  let at = 0;
-  while (at < raw.length) {
-    const headEnd = raw.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) break;
-    const [statusLine, ...lines] = raw.slice(at, headEnd).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-    const length = Number(headers['content-length'] ?? 0);
-    answers.push({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine!)?.[1] ?? 0), headers, body: raw.slice(headEnd + 4, headEnd + 4 + length) });
-    at = headEnd + 4 + length;
-  }
-  return answers;
-}
-
 /** Writes `data` on a new connection and returns every response until the server closes it. */
 async function exchange(data: string | Buffer): Promise<Answer[]> {
   const connection = await openConnection(server.port);
   connection.socket.write(data);
-  return responses(await connection.closed(10_000));
+  return splitResponses(await connection.closed(10_000));
 }
 
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -145,7 +122,7 @@ describe('a client that half-closes after its request', () => {
     const connection = await openConnection(server.port);
     connection.socket.end(request('CreateKey', JSON.stringify({ KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY', Description: description }))
       + request('GenerateRandom', '{"NumberOfBytes":5}'));
-    const answers = responses(await connection.closed(10_000));
+    const answers = splitResponses(await connection.closed(10_000));
     expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
     expect(JSON.parse(answers[0]!.body)).toHaveProperty('KeyMetadata.Description', description);
     expect(Buffer.from((JSON.parse(answers[1]!.body) as { Plaintext: string }).Plaintext, 'base64')).toHaveLength(5);
