@@ -35,7 +35,8 @@ export async function runBench(argv: string[]): Promise<number> {
     options = parseBenchOptions(argv, process.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`kms-engine bench: ${error.message}\n\n${USAGE}`);
+    // One line, as the tools people script around do: the whole --help under it buried the reason.
+    process.stderr.write(`kms-engine bench: ${error.message} (kms-engine bench --help lists the options)\n`);
     return EXIT_USAGE;
   }
   if (options === 'help') {

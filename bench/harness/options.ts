@@ -88,24 +88,30 @@ Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed
   --quiet                   no progress line on stderr
 `;
 
+// Digits only: Number() would also take '0x10', '1e3', ' 5 ' and '' (as 0), which no one means as a count.
+const INTEGER = /^\d+$/;
+const DECIMAL = /^(\d+\.?\d*|\.\d+)$/;
+
 function positiveInteger(name: string, text: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (text === undefined) return fallback;
-  const value = Number(text);
+  const value = INTEGER.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer from 1 to ${max}, got '${text}'`);
   return value;
 }
 
 function seconds(name: string, text: string | undefined, fallback: number, allowZero = false): number {
   if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new UsageError(`--${name} must be a positive number of seconds, got '${text}'`);
+  const value = DECIMAL.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(value) || (!allowZero && value === 0)) {
+    throw new UsageError(`--${name} must be a ${allowZero ? 'number of seconds, 0 or more' : 'positive number of seconds'}, got '${text}'`);
+  }
   return value;
 }
 
 function pidList(name: string, text: string | undefined): number[] {
   if (text === undefined) return [];
   return text.split(',').map((part) => {
-    const pid = Number(part.trim());
+    const pid = INTEGER.test(part.trim()) ? Number(part.trim()) : NaN;
     if (!Number.isInteger(pid) || pid < 1) throw new UsageError(`--${name} must be a comma list of process ids, got '${text}'`);
     return pid;
   });
@@ -182,11 +188,43 @@ const STRING_OPTIONS = [
   'pool-size', 'timeout', 'server-pid', 'compare-server-pid', 'out',
 ] as const;
 
+const isStringOption = (name: string): boolean => (STRING_OPTIONS as readonly string[]).includes(name);
+
+/**
+ * `--duration -1` as `--duration=-1`: parseArgs refuses a value starting with a dash as "ambiguous" and tells the
+ * user to write `--duration=-XYZ`; joined, the value reaches the option's own check, which says what it accepts.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg.startsWith('--') && isStringOption(arg.slice(2)) && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
+/** parseArgs's messages, which speak of positionals and '-- "--x"', as one line about the option at fault. */
+function usageErrorOf(error: unknown): UsageError {
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /'([^' ]+)/.exec(message)?.[1] ?? '';
+  switch ((error as { code?: unknown }).code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return new UsageError(`unknown option '${quoted}'`);
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': return new UsageError(`unexpected argument '${quoted}' (every option starts with --)`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return new UsageError(message.includes('does not take') ? `${quoted} takes no value` : `${quoted} needs a value`);
+    default: return new UsageError(message);
+  }
+}
+
 export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv], strict: true, allowPositionals: false,
+      args: joinNegativeValues(argv), strict: true, allowPositionals: false,
       options: {
         ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' }])) as
           Record<(typeof STRING_OPTIONS)[number], { type: 'string' }>,
@@ -194,7 +232,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw usageErrorOf(error);
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const str = (name: string): string | undefined => v[name] as string | undefined;
@@ -224,9 +262,16 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   if (signingAlgorithm !== undefined && !allSigning.has(signingAlgorithm as SigningAlgorithm)) {
     throw new UsageError(`--signing-algorithm must be a KMS signing algorithm, got '${signingAlgorithm}'`);
   }
+  if (signingAlgorithm !== undefined && !mix.some(({ scenario }) => PURPOSE[scenario] === 'sign')) {
+    throw new UsageError('--signing-algorithm applies to the sign and verify scenarios only');
+  }
 
   const arrivals = str('arrivals') ?? 'even';
   if (arrivals !== 'even' && arrivals !== 'autocannon') throw new UsageError(`--arrivals must be even or autocannon, got '${arrivals}'`);
+  // Options that only shape something not asked for would be ignored without a word, and the run would not be
+  // the one the user meant.
+  if (str('arrivals') !== undefined && str('rate') === undefined) throw new UsageError('--arrivals applies to --rate only (the closed loop has no arrival rate)');
+  if (str('rounds') !== undefined && str('compare') === undefined) throw new UsageError('--rounds applies to --compare only (one endpoint is measured in one round)');
   const keys = keySelection('', str) ?? {};
   const compareKeys = keySelection('compare-', str);
 
@@ -245,7 +290,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     signingAlgorithm: signingAlgorithm as SigningAlgorithm | undefined,
     payloadBytes: positiveInteger('payload-bytes', str('payload-bytes'), 1024, 4096),
     connections: positiveInteger('connections', str('connections'), 64, 10_000),
-    rate: rateText === undefined ? undefined : positiveInteger('rate', rateText, 1),
+    rate: rateText === undefined ? undefined : positiveInteger('rate', rateText, 1, 1_000_000),
     arrivals,
     durationSeconds: seconds('duration', str('duration'), 10),
     warmupSeconds: seconds('warmup', str('warmup'), 0, true),
