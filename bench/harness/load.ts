@@ -2,9 +2,10 @@
 // connections, each sending its next request when the last one answered) and autocannon's overallRate run on
 // autocannon; a fixed arrival rate with evenly spaced arrivals runs on the paced loader (paced-load.ts). Runs
 // in the harness process, or once per worker thread when one process cannot sign and send fast enough.
+import type { Socket } from 'node:net';
 import autocannon from 'autocannon';
 import { runPacedLoad } from './paced-load.js';
-import { LoadRecorder, type LoadResult } from './recorder.js';
+import { LoadRecorder, transportCauseOf, type LoadResult } from './recorder.js';
 import { RequestSource, type ChainContext } from './request-source.js';
 import { RequestSigner, type SigningTarget, type WireRequest } from './signer.js';
 import type { Workload } from './scenarios.js';
@@ -55,6 +56,13 @@ export async function runLoad(spec: LoadSpec, onProgress?: (progress: LoadProgre
   return recorder.result();
 }
 
+/**
+ * Back-off before replacing a connection that got no answer: doubling from the first, jittered, at most the max,
+ * which stays under the shortest --timeout (1 s) so autocannon's request timer never fires on a waiting client.
+ */
+const RECONNECT_FIRST_MS = 10;
+const RECONNECT_MAX_MS = 500;
+
 /** How often autocannon checks whether the duration is over (its sampleInt; its own samples go unused). */
 const STOP_CHECK_MS = 50;
 
@@ -78,12 +86,50 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
   // the stale entry, growing with each reset (p50 20 ms at 1,800 req/s on 4 connections). The lost request has
   // been counted already (a connection error is a transport error) or never reached the server (written after a
   // `Connection: close` answer), so it is dropped before each reconnect.
-  const dropStaleRequests = (client: autocannon.Client): void => {
-    const internal = client as unknown as { _connect: () => void; pipelinedRequests: { clear: () => void } };
+  //
+  // And autocannon reconnects at once, every time: against an endpoint that went away mid-run each connection
+  // retried in a tight loop (thousands of refused connections a second, a whole core), and one that accepted and
+  // closed without answering (a proxy whose upstream died) was retried just as fast without a single error
+  // counted. So a connection that got no answer at all is replaced after a back-off (RECONNECT_*_MS), each
+  // refused or unanswered attempt is one transport error, and the first answer resets the back-off.
+  const reconnectWithBackoff = (client: autocannon.Client): void => {
+    const internal = client as unknown as { _connect: () => void; pipelinedRequests: { clear: () => void };
+      conn: Socket; destroyed: boolean; on: (event: string, listener: () => void) => void };
     const connect = internal._connect;
+    let answered = true; // whether the current connection got an answer; the first connect waits for nothing
+    let errored = false; // whether it failed with a socket error (counted by autocannon as a transport error)
+    let failures = 0;
+    let pending: NodeJS.Timeout | undefined;
+    internal.on('response', () => { answered = true; failures = 0; });
+    internal.on('connError', () => { errored = true; });
+    internal.on('done', () => clearTimeout(pending));
+    const open = (self: typeof internal): void => {
+      answered = false;
+      errored = false;
+      connect.call(self);
+    };
     internal._connect = function reconnect(this: typeof internal): void {
       this.pipelinedRequests.clear();
-      connect.call(this);
+      if (pending !== undefined) return; // a replacement is already on its way (a timeout raced an error)
+      if (answered) {
+        failures = 0;
+        open(this);
+        return;
+      }
+      // Closed by the server before any answer: the request it carried got none, a transport error.
+      if (!errored && this.conn.readableEnded) recorder.recordTransportError(false, 'closed before any answer');
+      failures++;
+      // The old connection is done; silence it so a write autocannon makes meanwhile (--arrivals autocannon
+      // resumes paused clients on a timer) fails quietly instead of reconnecting again.
+      this.conn.removeAllListeners('error');
+      this.conn.removeAllListeners('end');
+      this.conn.on('error', () => {});
+      this.conn.destroy();
+      const backoff = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** (failures - 1));
+      pending = setTimeout(() => {
+        pending = undefined;
+        if (!this.destroyed) open(this);
+      }, backoff / 2 + Math.random() * (backoff / 2));
     };
   };
 
@@ -92,13 +138,14 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
   return new Promise<void>((resolve, reject) => {
     const instance = autocannon({
       url: spec.target.endpoint, connections: spec.connections, duration: spec.durationSeconds,
-      timeout: spec.timeoutSeconds, requests, method: 'POST', setupClient: dropStaleRequests,
+      timeout: spec.timeoutSeconds, requests, method: 'POST', setupClient: reconnectWithBackoff,
       // autocannon ends a run at the first sample tick after the duration: at the default tick of a second,
       // --duration 0.5 ran 1 s, and compare rounds of 2.5 s ran 3 s.
       sampleInt: STOP_CHECK_MS,
       ...(spec.rate ? { overallRate: spec.rate } : {}),
     }, (error) => (error ? reject(error) : resolve()));
     instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));
-    instance.on('reqError', (error: Error) => recorder.recordTransportError(error?.message === 'request timed out'));
+    instance.on('reqError', (error: Error) =>
+      recorder.recordTransportError(error?.message === 'request timed out', transportCauseOf(error)));
   });
 }

@@ -16,7 +16,7 @@
 // back at the start of each second, i.e. closed-loop bursts, which inflates the p99 of any server (README).
 import { performance } from 'node:perf_hooks';
 import { Http1Connection, serializeRequest, type Http1Response } from './http1-connection.js';
-import type { LoadRecorder } from './recorder.js';
+import { transportCauseOf, type LoadRecorder } from './recorder.js';
 import type { ChainContext, RequestSource } from './request-source.js';
 import type { SigningTarget, WireRequest } from './signer.js';
 
@@ -81,7 +81,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
   };
 
   const failed = (error: Error): void => {
-    recorder.recordTransportError(error.message === 'request timed out');
+    recorder.recordTransportError(error.message === 'request timed out', transportCauseOf(error));
     finished();
   };
 

@@ -26,6 +26,8 @@ export interface LoadResult {
   /** Connection errors and timeouts: requests that got no HTTP response at all. */
   transportErrors: number;
   timeouts: number;
+  /** Transport errors by cause: the socket error's code (ECONNREFUSED, ECONNRESET...), `timeout`, or its message. */
+  transportErrorCauses: Record<string, number>;
   statusCounts: Record<string, number>;
   /** Non-2xx responses by the `__type` of their JSON body (`HTTP_<status>` when the body names none). */
   errorCodes: Record<string, number>;
@@ -59,6 +61,14 @@ const newHistogram = (): hdr.Histogram =>
 const encode = (histogram: hdr.Histogram): string => hdr.encodeIntoCompressedBase64(histogram);
 const decode = (encoded: string): hdr.Histogram => hdr.decodeFromCompressedBase64(encoded, 32);
 
+/** What a transport error is counted under: `timeout`, the socket error's code (ECONNREFUSED...), or its message. */
+export function transportCauseOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.message === 'request timed out') return 'timeout';
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code.length > 0 ? code : error.message;
+}
+
 /** The AWS error code of a non-2xx body: `__type` (or `code`), namespace and Coral suffix stripped. */
 export function errorCodeOf(status: number, body: string): string {
   try {
@@ -91,6 +101,7 @@ export class LoadRecorder {
   private non2xx = 0;
   private transportErrors = 0;
   private timeouts = 0;
+  private readonly transportErrorCauses: Record<string, number> = {};
   private readonly statusCounts: Record<string, number> = {};
   private readonly errorCodes: Record<string, number> = {};
   private readonly operations: Record<string, OperationCounts> = {};
@@ -137,9 +148,10 @@ export class LoadRecorder {
     this.bucket().histogram.recordValue(micros);
   }
 
-  recordTransportError(timedOut: boolean): void {
+  recordTransportError(timedOut: boolean, cause = timedOut ? 'timeout' : 'unknown'): void {
     this.transportErrors++;
     if (timedOut) this.timeouts++;
+    this.transportErrorCauses[cause] = (this.transportErrorCauses[cause] ?? 0) + 1;
   }
 
   recordSendLag(micros: number): void {
@@ -165,7 +177,8 @@ export class LoadRecorder {
     });
     return {
       elapsedMs: Date.now() - this.startedAt, responses: this.responses, ok: this.ok, non2xx: this.non2xx,
-      transportErrors: this.transportErrors, timeouts: this.timeouts, statusCounts: { ...this.statusCounts },
+      transportErrors: this.transportErrors, timeouts: this.timeouts,
+      transportErrorCauses: { ...this.transportErrorCauses }, statusCounts: { ...this.statusCounts },
       errorCodes: { ...this.errorCodes }, operations: structuredClone(this.operations), latency: encode(this.latency),
       series, signatures: this.signatures, signingMicros: this.signingMicros,
       ...(this.sendLag ? { sendLag: encode(this.sendLag) } : {}),
@@ -212,7 +225,7 @@ export function mergeSequential(results: readonly LoadResult[]): LoadResult {
 function combine(results: readonly LoadResult[], seriesOf: (result: LoadResult) => SecondSample[],
   elapsedMs: number): LoadResult {
   const merged: LoadResult = {
-    elapsedMs, responses: 0, ok: 0, non2xx: 0, transportErrors: 0, timeouts: 0, statusCounts: {}, errorCodes: {},
+    elapsedMs, responses: 0, ok: 0, non2xx: 0, transportErrors: 0, timeouts: 0, transportErrorCauses: {}, statusCounts: {}, errorCodes: {},
     operations: {}, latency: '', series: [], signatures: 0, signingMicros: 0,
   };
   const bySecond = new Map<number, SecondSample[]>();
@@ -224,6 +237,7 @@ function combine(results: readonly LoadResult[], seriesOf: (result: LoadResult) 
     merged.timeouts += result.timeouts;
     merged.signatures += result.signatures;
     merged.signingMicros += result.signingMicros;
+    addCounts(merged.transportErrorCauses, result.transportErrorCauses);
     addCounts(merged.statusCounts, result.statusCounts);
     addCounts(merged.errorCodes, result.errorCodes);
     for (const [operation, counts] of Object.entries(result.operations)) {

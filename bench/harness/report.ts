@@ -18,6 +18,8 @@ export interface TargetReport {
   keys: Record<string, string>;
   measuredSeconds: number;
   requests: { total: number; ok: number; non2xx: number; transportErrors: number; timeouts: number };
+  /** Transport errors by cause (ECONNREFUSED, ECONNRESET, timeout...); present when there were any. */
+  transportErrorsByCause?: Record<string, number>;
   throughputRps: number;
   successRps: number;
   latencyMs: LatencySummaryMs;
@@ -89,6 +91,7 @@ export function summarizeTarget(input: { endpoint: string; workload: string; key
     throughputRps: seconds > 0 ? round(result.responses / seconds) : 0,
     successRps: seconds > 0 ? round(result.ok / seconds) : 0,
     latencyMs: latencySummary(result.latency),
+    ...(result.transportErrors > 0 ? { transportErrorsByCause: result.transportErrorCauses } : {}),
     statusCounts: result.statusCounts,
     errorsByCode: result.errorCodes,
     throttles,
@@ -159,6 +162,7 @@ export function renderMarkdown(report: BenchReport, charts: { throughput?: strin
     lines.push(`## ${t.endpoint}`, '',
       `- errors by code: ${counts(t.errorsByCode)}; throttles: ${t.throttles}`,
       `- status codes: ${counts(t.statusCounts)}`,
+      ...(t.transportErrorsByCause ? [`- transport errors by cause: ${counts(t.transportErrorsByCause)}`] : []),
       `- operations: ${Object.entries(t.operations).map(([op, c]) => `${op} ${c.ok} ok / ${c.errors} failed`).join(', ') || 'none'}`,
       `- keys: ${Object.entries(t.keys).map(([scenario, key]) => `${scenario} ${key}`).join(', ')}`,
       `- harness: ${t.clientCpuSeconds} CPU-s, ${t.signing.signatures} signatures at ${t.signing.microsPerSignature} us each`,

@@ -59,4 +59,38 @@ describe('the closed loop', () => {
     const { mean } = latencySummary(result.latency);
     expect(mean * result.responses).toBeLessThanOrEqual(connections * result.elapsedMs * 1.02);
   });
+
+  // Each connection replaces one that got no answer after a back-off (10 ms doubling to 500 ms): over the second
+  // these runs last, some 8 tries per connection. autocannon alone retried at once, thousands of times a second.
+  const connections = 4;
+  const fewTries = 25 * connections;
+
+  it('counts an endpoint that goes away mid-run as refused connections, retried with a back-off', async () => {
+    let answered = 0;
+    const endpoint = await loopback.listen((req, res) => {
+      req.resume().on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end('{}');
+        // The endpoint dies: its connections dropped, its port closed.
+        if (++answered === 50) void loopback.close();
+      });
+    });
+    const result = await runLoad({ target: { endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS },
+      workload: ENCRYPT_WORKLOAD, connections, durationSeconds: 1, timeoutSeconds: 10 });
+    expect(result.ok).toBeGreaterThanOrEqual(40);
+    expect(result.ok).toBeLessThanOrEqual(50);
+    expect(result.transportErrorCauses.ECONNREFUSED).toBeGreaterThanOrEqual(connections);
+    expect(result.transportErrors).toBeLessThan(fewTries);
+    expect(result.elapsedMs).toBeLessThan(2000);
+  });
+
+  it('counts connections closed before any answer as transport errors, retried with a back-off', async () => {
+    // A proxy whose upstream is gone: it takes the connection and the request, then closes without a word.
+    const endpoint = await loopback.listen((req) => { req.resume().on('end', () => req.socket.end()); });
+    const result = await runLoad({ target: { endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS },
+      workload: ENCRYPT_WORKLOAD, connections, durationSeconds: 1, timeoutSeconds: 10 });
+    expect(result.responses).toBe(0);
+    expect(result.transportErrorCauses['closed before any answer']).toBeGreaterThanOrEqual(connections);
+    expect(result.transportErrors).toBeLessThan(fewTries);
+  });
 });
