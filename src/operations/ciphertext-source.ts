@@ -65,6 +65,9 @@ export async function ciphertextSource(ctx: RequestContext, blob: Buffer | undef
 export const materialIdOf = (sealed: SealedInput): string | undefined =>
   sealed.kind === 'symmetric' ? sealed.key.materialId : undefined;
 
+/** The member that names the ciphertext's key, as a refusal names it: ReEncrypt's is SourceKeyId. */
+const KEY_MEMBER: Readonly<Record<string, string>> = { Decrypt: 'KeyId', ReEncrypt: 'SourceKeyId' };
+
 /**
  * The key side of a DryRun that ignores the ciphertext: the key must be named, and be usable with the
  * algorithm and context given. The returned source is never opened: ctx.job() answers DryRunOperationException.
@@ -72,7 +75,7 @@ export const materialIdOf = (sealed: SealedInput): string | undefined =>
 async function dryRunWithoutCiphertext(useKey: (identifier: string) => Promise<KeyRecord>, keyIdentifier: string | undefined,
   algorithmInput: unknown, context: EncryptionContext | undefined, operation: string): Promise<CiphertextSource> {
   if (keyIdentifier === undefined) {
-    throw new KmsError('ValidationException', 'A KeyId is required with DryRunModifiers IGNORE_CIPHERTEXT.');
+    throw new KmsError('ValidationException', `A ${KEY_MEMBER[operation] ?? 'KeyId'} is required with DryRunModifiers IGNORE_CIPHERTEXT.`);
   }
   const key = await useKey(keyIdentifier);
   const algorithm = encryptionAlgorithmFor(key, algorithmInput, operation);

@@ -42,9 +42,13 @@ export function sealTarget(key: KeyRecord, algorithm: EncryptionAlgorithm, conte
   return { kind: 'rsa', key: keyRef(key), algorithm };
 }
 
+/**
+ * Data keys and data key pairs are wrapped under a symmetric encryption key only. An RSA encryption key is
+ * refused naming its KeySpec, in AWS's words (as AWS-validated emulators record them), beside the usage refusal.
+ */
 export function requireSymmetricEncryptionKey(key: KeyRecord, operation: string): void {
   requireUsage(key, 'ENCRYPT_DECRYPT', operation);
   if (key.spec !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('InvalidKeyUsageException', `${key.arn} key spec ${key.spec} is not valid for ${operation}.`);
+    throw new KmsError('InvalidKeyUsageException', `${key.arn} key KeySpec is ${key.spec} which is not valid for ${operation}.`);
   }
 }
