@@ -25,6 +25,19 @@ export function expirationOf(key: KeyRecord, material: MaterialRecord): { model?
   return material.materialId === key.currentMaterialId ? { model: key.expirationModel, validTo: key.validTo } : {};
 }
 
+/**
+ * DescribeKey's ExpirationModel and ValidTo: the earliest expiry of the imported material the key keeps for good
+ * (its current and older material, not material pending rotation), as the service model defines KeyMetadata's
+ * ValidTo; the key becomes unusable then, whichever of its materials that is. None while it has no such material.
+ */
+export function keyExpiration(key: KeyRecord): { model?: ExpirationModel; validTo?: number } {
+  const kept = key.materials.filter((material) => isOwn(material) && isImported(material));
+  if (kept.length === 0) return {};
+  const expiries = kept.flatMap((material) => expirationOf(key, material).validTo ?? []);
+  if (expiries.length === 0) return { model: 'KEY_MATERIAL_DOES_NOT_EXPIRE' };
+  return { model: 'KEY_MATERIAL_EXPIRES', validTo: Math.min(...expiries) };
+}
+
 /** Whether the key has all of its own material (ImportState IMPORTED): what a usable EXTERNAL key needs. */
 export const hasAllOwnMaterial = (key: KeyRecord): boolean => key.materials.some(isOwn) && key.materials.filter(isOwn).every(isImported);
 

@@ -2,7 +2,7 @@
 import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, algorithmsFor } from '../contract/key-specs.js';
 import type { KeyRecord } from '../store/types.js';
-import { expirationOf } from './imported-material.js';
+import { keyExpiration } from './imported-material.js';
 
 export function keyMetadata(key: KeyRecord): Record<string, unknown> {
   return {
@@ -19,7 +19,7 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
     DeletionDate: key.state === 'PendingDeletion' ? key.deletionDate : undefined,
     Origin: key.origin,
     // Imported material only: whether it expires and when (ValidTo only with KEY_MATERIAL_EXPIRES).
-    ...currentExpiration(key),
+    ...importedExpiration(key),
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.spec,
     KeySpec: key.spec,
@@ -42,10 +42,9 @@ function multiRegionFields(key: KeyRecord): Record<string, unknown> {
   };
 }
 
-/** Imported material only: whether the current material expires, and when. */
-function currentExpiration(key: KeyRecord): { ExpirationModel?: string; ValidTo?: number } {
-  const current = key.materials.find((m) => m.materialId === key.currentMaterialId);
-  if (key.origin !== 'EXTERNAL' || current?.wrapped === undefined) return {};
-  const { model, validTo } = expirationOf(key, current);
+/** Imported material only: whether the key's material expires, and the earliest ValidTo of it. */
+function importedExpiration(key: KeyRecord): { ExpirationModel?: string; ValidTo?: number } {
+  if (key.origin !== 'EXTERNAL') return {};
+  const { model, validTo } = keyExpiration(key);
   return { ExpirationModel: model, ValidTo: validTo };
 }
