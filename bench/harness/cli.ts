@@ -5,6 +5,7 @@ import { parseBenchOptions, USAGE, UsageError } from './options.js';
 import { prepareOutputDirectory, writeReportFiles } from './output.js';
 import { renderMarkdown } from './report.js';
 import type { LoadProgress } from './load.js';
+import { verdictOf } from './verdict.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -63,7 +64,10 @@ export async function runBench(argv: string[]): Promise<number> {
       const files = await writeReportFiles(options.out, report);
       if (!quiet) process.stderr.write(`wrote ${files.join(', ')}\n`);
     }
-    return EXIT_OK;
+    // Said even with --quiet: it is why the exit status is what it is.
+    const verdict = verdictOf(report);
+    for (const line of verdict.lines) process.stderr.write(`kms-engine bench: ${line}\n`);
+    return verdict.exitCode === 0 ? EXIT_OK : EXIT_FAILED;
   } catch (error) {
     process.stderr.write(`kms-engine bench: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_FAILED;
