@@ -12,6 +12,7 @@ import { loadConfig, pathError, type Config } from './config.js';
 import { makeDataDirectory } from './make-directory.js';
 import type { Job, JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
+import type { ScheduledEvent } from './keys/scheduler.js';
 import { KeyUsageTracker } from './keys/usage-tracker.js';
 import { createMetrics } from './metrics/registry.js';
 import type { Engine, QuotaGate } from './operations/context.js';
@@ -105,8 +106,11 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
     inline: config.inlineCrypto ? new InlineLane(rootKeys, INLINE_CACHE_ENTRIES, INLINE_CACHE_TTL_MS) : undefined,
   });
   const access = new PolicyAccessControl(identities, sharedStore, config.accountId, partitionOf(config.region));
+  // Material found expired on use is audited by serveEngine, which opens the audit log later.
+  let onMaterialExpired: ((keyArn: string) => Promise<void>) | undefined;
   const keyring = new Keyring(sharedStore, config.region, config.accountId, {
     onKeyRetired: (keyId) => pool.evict([keyId]),
+    onMaterialExpired: (keyArn) => onMaterialExpired?.(keyArn),
   });
   frontend?.attach({ keyring, pool, access });
   // A front end with the in-memory store leases from the primary's buckets: the limits are the engine's, not each front end's.
@@ -133,6 +137,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
     announceCredentials() { credentials.announce(print); },
     setTaskObserver(observer: typeof onTask) { onTask = observer; },
     setThrottleObserver(observer: (quotaClass: string) => void) { onThrottle = observer; },
+    setExpiryObserver(observer: (keyArn: string) => Promise<void>) { onMaterialExpired = observer; },
     async close() {
       await keyUsage.close();
       await cluster.close();
@@ -186,12 +191,14 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   const realism: Realism | undefined = createRealism(config);
   const pipeline: Pipeline = { engine, lookupPrincipal: (id) => identities.lookup(id), metrics, audit, realism, nodeId };
 
+  // Work KMS does on its own (deletions, rotations, expiry) is recorded as a service event, whenever it happens.
+  const recordServiceEvent = (event: ScheduledEvent): Promise<void> => audit.append(buildServiceEventRecord({
+    eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn, nodeId,
+  }));
+  core.setExpiryObserver((keyArn) => recordServiceEvent({ eventName: 'DeleteExpiredKeyMaterial', keyArn }));
   // With KMS_FRONTENDS > 1 only front end 1 runs passes: N processes would race over the same due keys.
-  const stopScheduler = frontend?.runsScheduledWork === false ? () => {} : startScheduledWork(core.cluster.workLock, engine.keyring, pool, SCHEDULER_INTERVAL_MS, async (event) => {
-    await audit.append(buildServiceEventRecord({
-      eventName: event.eventName, eventTime: new Date(), region: config.region, accountId: config.accountId, keyArn: event.keyArn, nodeId,
-    }));
-  });
+  const stopScheduler = frontend?.runsScheduledWork === false ? () => {}
+    : startScheduledWork(core.cluster.workLock, engine.keyring, pool, SCHEDULER_INTERVAL_MS, recordServiceEvent);
   const keyStateTimer = setInterval(refreshKeyStates, 5_000);
   keyStateTimer.unref();
 

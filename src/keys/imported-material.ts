@@ -100,12 +100,23 @@ export function rotateToPendingMaterial(draft: KeyRecord, now: number): void {
   draft.onDemandRotations++;
 }
 
-/** Deletes the key's materials that have expired by `now`; returns the key as stored afterwards. */
-export function expireImportedMaterial(keyring: Keyring, keyId: string, now = Date.now() / 1000): Promise<KeyRecord> {
-  return keyring.mutate(keyId, (draft) => {
+/**
+ * Deletes the key's materials that have expired by `now`; returns the key as stored afterwards, and whether this
+ * call deleted any (false when another request, the scheduler or another node got there first): only the one
+ * that did records the DeleteExpiredKeyMaterial event.
+ */
+export async function expireImportedMaterial(keyring: Keyring, keyId: string, now = Date.now() / 1000):
+  Promise<{ key: KeyRecord; expired: boolean }> {
+  let expired = false;
+  const key = await keyring.mutate(keyId, (draft) => {
+    expired = false; // the change is reapplied when another node's write won the race
     settleImportedMaterial(draft);
     for (const material of [...draft.materials]) {
-      if (material.validTo !== undefined && material.validTo <= now) deleteImportedMaterial(draft, material.materialId);
+      if (material.validTo !== undefined && material.validTo <= now) {
+        deleteImportedMaterial(draft, material.materialId);
+        expired = true;
+      }
     }
   }, true);
+  return { key, expired };
 }

@@ -27,6 +27,11 @@ export interface KeyringEvents {
   onKeyRetired?(keyId: string): void;
   /** A key or alias changed: other nodes' caches must drop it (multi-node stores). */
   onChanged?(change: { keyId?: string; aliasName?: string }): void;
+  /**
+   * Imported material past its ValidTo was deleted when the key was next used (before the scheduler got to it):
+   * the DeleteExpiredKeyMaterial event the scheduler would have recorded. Awaited before the request goes on.
+   */
+  onMaterialExpired?(keyArn: string): void | Promise<void>;
 }
 
 /**
@@ -95,7 +100,13 @@ export class Keyring {
 
   /** Imported material past its ValidTo is deleted on first use, before the scheduler gets to it. */
   private withoutExpiredMaterial(key: KeyRecord): KeyRecord | Promise<KeyRecord> {
-    return materialExpired(key) ? expireImportedMaterial(this, key.keyId) : key;
+    return materialExpired(key) ? this.expireMaterial(key.keyId) : key;
+  }
+
+  private async expireMaterial(keyId: string): Promise<KeyRecord> {
+    const { key, expired } = await expireImportedMaterial(this, keyId);
+    if (expired) await this.events.onMaterialExpired?.(key.arn);
+    return key;
   }
 
   async create(record: KeyRecord): Promise<void> {

@@ -24,8 +24,7 @@ export async function runDueWork(keyring: Keyring, pool: CryptoPool, now = Date.
       await keyring.deleteKey(keyId);
       event = { eventName: 'DeleteKey', keyArn: key.arn };
     } else if (materialExpired(key, now)) {
-      await expireImportedMaterial(keyring, keyId, now);
-      event = { eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn };
+      if ((await expireImportedMaterial(keyring, keyId, now)).expired) event = { eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn };
     } else if (key.rotationEnabled && rotatable(key) && key.nextRotationDate !== undefined && key.nextRotationDate <= now
       && key.state === 'Enabled') {
       await rotateKey(keyring, pool, key, 'AUTOMATIC');

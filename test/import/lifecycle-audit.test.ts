@@ -1,14 +1,21 @@
 // Imported key material end to end with the wrapping done here by node:crypto (byok.test.ts does it with the
 // openssl CLI): every wrapping algorithm x wrapping key spec the service model lists, DescribeKey's ValidTo and
 // ExpirationModel for a key with several materials (the earliest expiry of the material it keeps, as the model
-// defines KeyMetadata.ValidTo).
+// defines KeyMetadata.ValidTo), and material that expires while the key is in use: the key goes PendingImport
+// with AWS's message, the expiry is in the audit log, and reimporting the same material brings it all back.
+// Expiry is brought forward by editing the stored record between two runs of the server, never by sleeping.
 import {
-  CreateKeyCommand, DescribeKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, RotateKeyOnDemandCommand, type ImportKeyMaterialCommandInput, type KMSClient,
+  CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetParametersForImportCommand, ImportKeyMaterialCommand,
+  ListKeyRotationsCommand, RotateKeyOnDemandCommand, type ImportKeyMaterialCommandInput, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { serverForFile } from '../support/file-server.js';
 import { failure } from '../support/sdk-errors.js';
+import { startServer, type TestServer } from '../support/server.js';
 import type { WrappingAlgorithm } from './openssl-wrap.js';
 
 const shared = serverForFile();
@@ -86,5 +93,59 @@ describe('DescribeKey of a symmetric key with several imported materials', () =>
     metadata = await metadataOf(shared.kms, key.KeyId!);
     expect(metadata.ExpirationModel).toBe('KEY_MATERIAL_DOES_NOT_EXPIRE');
     expect(metadata.ValidTo).toBeUndefined();
+  });
+});
+
+describe('material that expires', () => {
+  it('older material expiring makes the key PendingImport with AWS\'s message, is audited, and comes back when reimported', async () => {
+    const first = await startServer();
+    let second: TestServer | undefined;
+    try {
+      const kms = first.client();
+      const key = await externalKey(kms);
+      const [older, current] = [randomBytes(32), randomBytes(32)];
+      await importMaterial(kms, key.KeyId!, older, expiresIn(30), 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_3072');
+      const underOlder = (await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('older') }))).CiphertextBlob!;
+      await importMaterial(kms, key.KeyId!, current, { ...forever, ImportType: 'NEW_KEY_MATERIAL' });
+      await kms.send(new RotateKeyOnDemandCommand({ KeyId: key.KeyId }));
+      const underCurrent = (await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('current') }))).CiphertextBlob!;
+      const olderId = (await kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations![0]!.KeyMaterialId!;
+      await first.stop();
+
+      // Thirty days on, as far as the older material is concerned: its ValidTo (and the key's) moved into the past.
+      const store = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
+      const record = (await store.getKey(key.KeyId!))!;
+      const past = Date.now() / 1000 - 60;
+      const materials = record.materials.map((m) => (m.materialId === olderId ? { ...m, validTo: past } : m));
+      await store.updateKey({ ...record, materials, validTo: past, version: record.version + 1 }, record.version);
+      await store.close();
+
+      second = await startServer({ dataDir: first.dataDir });
+      const again = second.client();
+      const pending = { name: 'KMSInvalidStateException', status: 409, message: `${key.Arn} is pending import.` };
+      expect(await failure(again.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })))).toEqual(pending);
+      expect(await failure(again.send(new DecryptCommand({ CiphertextBlob: underCurrent })))).toEqual(pending);
+      const metadata = await metadataOf(again, key.KeyId!);
+      expect(metadata).toMatchObject({ KeyState: 'PendingImport', Enabled: false, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+      expect(metadata.ValidTo).toBeUndefined();
+      const rotations = (await again.send(new ListKeyRotationsCommand({ KeyId: key.KeyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations!;
+      expect(rotations.map((r) => [r.KeyMaterialState, r.ImportState])).toEqual([['NON_CURRENT', 'PENDING_IMPORT'], ['CURRENT', 'IMPORTED']]);
+
+      // KMS deleting expired material is a service event in the audit log, written when the deletion happens.
+      const expiries = readFileSync(join(first.dataDir, 'audit.jsonl'), 'utf8').split('\n').filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { eventName: string; eventType: string; resources?: { ARN: string }[] })
+        .filter((record) => record.eventName === 'DeleteExpiredKeyMaterial');
+      expect(expiries).toHaveLength(1);
+      expect(expiries[0]).toMatchObject({ eventType: 'AwsServiceEvent', resources: [{ ARN: key.Arn }] });
+
+      await importMaterial(again, key.KeyId!, older, { ...forever, KeyMaterialId: olderId });
+      expect((await metadataOf(again, key.KeyId!)).KeyState).toBe('Enabled');
+      for (const [blob, text] of [[underOlder, 'older'], [underCurrent, 'current']] as const) {
+        expect(Buffer.from((await again.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe(text);
+      }
+    } finally {
+      await second?.remove();
+      await first.remove();
+    }
   });
 });
