@@ -73,8 +73,9 @@ function unwrapWith(key: RsaKey, algorithm: WrappingAlgorithm, encrypted: Uint8A
     } finally {
       aesKey.fill(0);
     }
-  } catch (error) {
-    if (error instanceof PrimitiveError && error.code === 'InvalidCiphertextException') throw error;
-    throw unwrapFailed(); // OpenSSL's integrity-check failure of the key wrap, or a malformed ciphertext
+  } catch {
+    // One answer however the unwrap failed (RSA-OAEP padding or length, the key wrap's integrity check, a malformed
+    // ciphertext): the RSA primitive's own words would speak of "this key", which the caller takes for the KMS key.
+    throw unwrapFailed();
   }
 }

@@ -69,6 +69,29 @@ describe('wrapping with node:crypto', () => {
   });
 });
 
+describe('material wrapped otherwise than the import parameters say', () => {
+  it('is InvalidCiphertextException with one message whatever part of the unwrap fails, and the key stays PendingImport', async () => {
+    const key = await externalKey(shared.kms);
+    const material = randomBytes(32);
+    const attempts: [WrappingAlgorithm, WrappingAlgorithm][] = [
+      ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'], // OAEP with the other hash
+      ['RSA_AES_KEY_WRAP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1'], // the AES key's OAEP with the other hash
+      ['RSA_AES_KEY_WRAP_SHA_256', 'RSAES_OAEP_SHA_256'], // no key wrap after the RSA part
+      ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'], // longer than the wrapping key
+    ];
+    for (const [announced, used] of attempts) {
+      const parameters = await shared.kms.send(new GetParametersForImportCommand({ KeyId: key.KeyId, WrappingAlgorithm: announced, WrappingKeySpec: 'RSA_2048' }));
+      const refused = await failure(shared.kms.send(new ImportKeyMaterialCommand({
+        KeyId: key.KeyId, ImportToken: parameters.ImportToken, EncryptedKeyMaterial: wrapWithNode(parameters.PublicKey!, used, material), ...forever,
+      })));
+      expect(refused, `${announced} announced, ${used} used`).toEqual({
+        name: 'InvalidCiphertextException', status: 400, message: 'The encrypted key material could not be decrypted with the wrapping key.',
+      });
+    }
+    expect((await metadataOf(shared.kms, key.KeyId!)).KeyState).toBe('PendingImport');
+  });
+});
+
 describe('DescribeKey of a symmetric key with several imported materials', () => {
   it('ValidTo is the earliest expiry of the material the key keeps (older material too), never of material pending rotation', async () => {
     const key = await externalKey(shared.kms);
