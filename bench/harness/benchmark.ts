@@ -17,6 +17,11 @@ export interface BenchHooks {
   progress?: (endpoint: string, phase: 'warmup' | 'measure', progress: LoadProgress) => void;
   /** One line of information for stderr (setup steps, warnings). */
   note?: (line: string) => void;
+  /**
+   * Aborted (Ctrl-C): the segment in flight ends at once, no further one starts, and the report covers what was
+   * measured, marked interrupted. Aborted before anything was measured, the run fails.
+   */
+  stop?: AbortSignal;
 }
 
 interface TargetRun {
@@ -53,9 +58,12 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchHooks = {}
   const segment = (run: TargetRun, durationSeconds: number, phase: 'warmup' | 'measure'): Promise<LoadResult> =>
     runLoadOnWorkers({ target: run.target, workload: run.workload, connections: options.connections, rate: options.rate,
       arrivals: options.arrivals, durationSeconds, timeoutSeconds: options.timeoutSeconds }, options.workers,
-    (progress) => hooks.progress?.(run.endpoint, phase, progress));
+    (progress) => hooks.progress?.(run.endpoint, phase, progress), hooks.stop);
+  const interrupted = (): boolean => hooks.stop?.aborted === true;
+  const nothingMeasured = (): Error => new Error('interrupted before anything was measured');
 
   if (options.warmupSeconds > 0) for (const run of runs) await segment(run, options.warmupSeconds, 'warmup');
+  if (interrupted()) throw nothingMeasured();
 
   // Comparing: rounds alternate A B, B A, A B ... so slow drift of a shared, noisy machine (thermal, other
   // tenants) falls on both endpoints alike instead of on whichever always runs second.
@@ -64,6 +72,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchHooks = {}
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? runs : [...runs].reverse();
     for (const run of order) {
+      if (interrupted()) break;
       const cpuBefore = run.serverPids.length > 0 ? sampleCpu(run.serverPids) : undefined;
       const clientBefore = process.cpuUsage();
       run.segments.push(await segment(run, segmentSeconds, 'measure'));
@@ -73,6 +82,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchHooks = {}
     }
   }
 
+  if (runs.every((run) => run.segments.length === 0)) throw nothingMeasured();
   const targets = runs.map((run) => summarizeTarget({
     endpoint: run.endpoint, workload: run.workload.label, keys: run.workload.keys as Record<string, string>,
     result: mergeSequential(run.segments), clientCpuSeconds: run.clientCpuSeconds,
@@ -88,5 +98,6 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchHooks = {}
     },
     targets,
     comparison: targets.length > 1 ? compareTargets(targets[0]!, targets[1]!) : undefined,
+    ...(interrupted() ? { interrupted: true as const } : {}),
   };
 }

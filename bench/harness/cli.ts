@@ -10,6 +10,8 @@ import { verdictOf } from './verdict.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** 128 + SIGINT, what a shell reports for a command ended by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
 
 /**
  * The progress line: one per second of each measured (or warm-up) segment, keyed on the second it shows. Keyed
@@ -53,8 +55,17 @@ export async function runBench(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
   }
+  // Ctrl-C, as k6 and autocannon do: the first ends the measurement and prints what was measured (exit 130); a
+  // second quits at once.
+  const stop = new AbortController();
+  const interrupt = (): void => {
+    process.stderr.write('kms-engine bench: interrupted; reporting what was measured (Ctrl-C again to quit at once)\n');
+    stop.abort();
+    process.once('SIGINT', () => process.exit(EXIT_INTERRUPTED));
+  };
+  process.once('SIGINT', interrupt);
   try {
-    const report = await runBenchmark(options, {
+    const report = await runBenchmark(options, { stop: stop.signal,
       progress: progressPrinter(quiet ? undefined : (text) => process.stderr.write(text)),
       note: (line) => { if (!quiet) process.stderr.write(`${line}\n`); },
     });
@@ -67,9 +78,12 @@ export async function runBench(argv: string[]): Promise<number> {
     // Said even with --quiet: it is why the exit status is what it is.
     const verdict = verdictOf(report);
     for (const line of verdict.lines) process.stderr.write(`kms-engine bench: ${line}\n`);
+    if (report.interrupted) return EXIT_INTERRUPTED;
     return verdict.exitCode === 0 ? EXIT_OK : EXIT_FAILED;
   } catch (error) {
     process.stderr.write(`kms-engine bench: ${error instanceof Error ? error.message : String(error)}\n`);
-    return EXIT_FAILED;
+    return stop.signal.aborted ? EXIT_INTERRUPTED : EXIT_FAILED;
+  } finally {
+    process.removeListener('SIGINT', interrupt);
   }
 }

@@ -37,7 +37,9 @@ export interface LoadProgress {
   transportErrors: number;
 }
 
-export async function runLoad(spec: LoadSpec, onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
+/** `stop` ends the load early (Ctrl-C): what was measured until then is the result. */
+export async function runLoad(spec: LoadSpec, onProgress?: (progress: LoadProgress) => void,
+  stop?: AbortSignal): Promise<LoadResult> {
   const recorder = new LoadRecorder();
   const signer = new RequestSigner(spec.target, (micros) => recorder.recordSigning(micros));
   const source = new RequestSource(spec.workload, signer, recorder);
@@ -45,9 +47,9 @@ export async function runLoad(spec: LoadSpec, onProgress?: (progress: LoadProgre
   const progress = onProgress ? setInterval(() => onProgress(recorder.progress()), 1000) : undefined;
   try {
     if (spec.rate && (spec.arrivals ?? 'even') === 'even') {
-      await runPacedLoad({ ...spec, rate: spec.rate }, source, recorder);
+      await runPacedLoad({ ...spec, rate: spec.rate }, source, recorder, stop);
     } else {
-      await runAutocannon(spec, source, recorder);
+      await runAutocannon(spec, source, recorder, stop);
     }
   } finally {
     stopSigning();
@@ -66,7 +68,7 @@ const RECONNECT_MAX_MS = 500;
 /** How often autocannon checks whether the duration is over (its sampleInt; its own samples go unused). */
 const STOP_CHECK_MS = 50;
 
-function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadRecorder): Promise<void> {
+function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadRecorder, stop?: AbortSignal): Promise<void> {
   const asRequest = (request: autocannon.Request, wire: WireRequest): autocannon.Request =>
     ({ ...request, method: wire.method, path: wire.path, headers: wire.headers, body: wire.body });
   const firstStep = (request: autocannon.Request, context: object): autocannon.Request =>
@@ -145,6 +147,8 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
       ...(spec.rate ? { overallRate: spec.rate } : {}),
     }, (error) => (error ? reject(error) : resolve()));
     instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));
+    if (stop?.aborted) instance.stop();
+    else stop?.addEventListener('abort', () => instance.stop(), { once: true });
     instance.on('reqError', (error: Error) =>
       recorder.recordTransportError(error?.message === 'request timed out', transportCauseOf(error)));
   });

@@ -89,7 +89,8 @@ Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed
 
 Exit status: 0 when every endpoint answered some requests with 2xx, or throttled every one (a quota reached at
 once, said on stderr); 1 when an endpoint had no successful request (the report is still printed and stderr
-names the commonest error code or cause), or the run could not be prepared; 2 for a malformed option.
+names the commonest error code or cause), or the run could not be prepared; 2 for a malformed option; 130
+after Ctrl-C, which reports what was measured until then (a second Ctrl-C quits at once).
 `;
 
 // Digits only: Number() would also take '0x10', '1e3', ' 5 ' and '' (as 0), which no one means as a count.

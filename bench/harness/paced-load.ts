@@ -46,10 +46,12 @@ interface Job {
 /** How often requests in flight are checked against the timeout. */
 const TIMEOUT_SWEEP_MS = 100;
 
-export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recorder: LoadRecorder): Promise<void> {
+/** `stop` (Ctrl-C) ends the schedule: no more requests are issued, those in flight are waited for. */
+export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recorder: LoadRecorder,
+  stop?: AbortSignal): Promise<void> {
   const endpoint = new URL(spec.target.endpoint);
   const timeoutMs = spec.timeoutSeconds * 1000;
-  const total = Math.max(1, Math.round(spec.rate * spec.durationSeconds));
+  let total = Math.max(1, Math.round(spec.rate * spec.durationSeconds));
   // A pre-signed request is sent many times: its bytes are built once (the pools re-sign with new objects).
   const serialized = new WeakMap<WireRequest, Buffer>();
   const bytesOf = (wire: WireRequest): Buffer => {
@@ -155,6 +157,12 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
   try {
     await new Promise<void>((resolve) => {
       onAllSettled = resolve;
+      const stopSchedule = (): void => {
+        total = sent;
+        if (settled === total) resolve();
+      };
+      if (stop?.aborted) stopSchedule();
+      else stop?.addEventListener('abort', stopSchedule, { once: true });
       const tick = (): void => {
         const elapsed = performance.now() - start;
         const due = dueBy(elapsed, spec.rate, total);
@@ -172,7 +180,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
     // total/rate seconds and report more than the rate offered (51.8 req/s for --rate 50 in 1-second rounds).
     // It lasts its whole schedule instead, longer only when answers come late.
     const untilScheduleEnd = dueAtMs(total, spec.rate) - (performance.now() - start);
-    if (untilScheduleEnd > 0) await new Promise((resolve) => setTimeout(resolve, untilScheduleEnd));
+    if (untilScheduleEnd > 0 && !stop?.aborted) await new Promise((resolve) => setTimeout(resolve, untilScheduleEnd));
   } finally {
     clearInterval(sweep);
     for (const connection of [...idle, ...busy.keys()]) connection.destroy();

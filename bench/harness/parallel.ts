@@ -4,6 +4,9 @@ import { Worker } from 'node:worker_threads';
 import { runLoad, type LoadProgress, type LoadSpec } from './load.js';
 import { mergeConcurrent, type LoadResult } from './recorder.js';
 
+/** Sent to a load worker: end the load now and post what was measured. */
+export const STOP = 'stop';
+
 export type WorkerMessage =
   | { type: 'progress'; progress: LoadProgress }
   | { type: 'done'; result: LoadResult }
@@ -14,12 +17,12 @@ export const splitEvenly = (total: number, parts: number): number[] =>
   Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 
 export async function runLoadOnWorkers(spec: LoadSpec, workers: number,
-  onProgress?: (progress: LoadProgress) => void): Promise<LoadResult> {
+  onProgress?: (progress: LoadProgress) => void, stop?: AbortSignal): Promise<LoadResult> {
   // Every generator needs a connection and, under --rate, a request per second: more threads than that would get
   // a share of zero and be left out, and their share of the rate with them (--workers 2 --connections 1 --rate 20
   // offered 10 req/s).
   const generators = Math.min(workers, spec.connections, spec.rate ?? Infinity);
-  if (generators <= 1) return runLoad(spec, onProgress);
+  if (generators <= 1) return runLoad(spec, onProgress, stop);
   const connections = splitEvenly(spec.connections, generators);
   const rates = spec.rate ? splitEvenly(spec.rate, generators) : undefined;
   const latest: LoadProgress[] = [];
@@ -34,6 +37,9 @@ export async function runLoadOnWorkers(spec: LoadSpec, workers: number,
   // Progress from the first worker paces the line; the others only update their slot.
   const results = await Promise.all(shares.map((share, index) => new Promise<LoadResult>((resolve, reject) => {
     const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: share });
+    const stopWorker = (): void => worker.postMessage(STOP);
+    if (stop?.aborted) stopWorker();
+    else stop?.addEventListener('abort', stopWorker, { once: true });
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'progress') {
         latest[index] = message.progress;

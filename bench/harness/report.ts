@@ -63,6 +63,8 @@ export interface BenchReport {
   };
   targets: TargetReport[];
   comparison?: Ratio[];
+  /** Stopped early (Ctrl-C): the figures cover only what was measured until then. */
+  interrupted?: true;
 }
 
 const THROTTLE_CODES = new Set(['ThrottlingException', 'Throttling', 'ThrottledException', 'TooManyRequestsException',
@@ -151,6 +153,7 @@ export function renderMarkdown(report: BenchReport, charts: { throughput?: strin
       `${report.targets.length > 1 ? ` in ${config.rounds} alternating rounds` : ''}, ${config.workers} load thread(s), ` +
       `payload ${config.payloadBytes} B, region ${config.region}, credentials: ${config.credentialSource}.`,
     '',
+    ...(report.interrupted ? ['**Interrupted** (Ctrl-C): the figures cover only what was measured until then.', ''] : []),
     table(['endpoint', 'requests', '2xx', 'non-2xx', 'transport errors', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms',
       'p99.9 ms', 'server CPU-s', 'req per server CPU-s'],
     report.targets.map((t) => [t.endpoint, t.requests.total, t.requests.ok, t.requests.non2xx, t.requests.transportErrors,

@@ -81,6 +81,22 @@ describe('exit status', () => {
       'AccessDeniedException \\(\\d+\\)\\n$'));
   });
 
+  it.each([['closed loop', []], ['paced --rate', ['--rate', '50']], ['two load threads', ['--workers', '2']]])(
+    'is 130 after Ctrl-C mid-run (%s), with the report of what was measured', async (_, load) => {
+      const endpoint = await serve((_req, res) => answer(res, 200, '{"CiphertextBlob":"AA==","KeyId":"k"}'));
+      // 60 s asked for, interrupted at the first progress line; the harness is killed at 25 s if it does not stop.
+      const run = await runHarness(['--endpoint', endpoint, '--key-id', 'alias/bench', '--duration', '60',
+        '--connections', '2', '--pool-size', '4', ...load, '--json'], 25_000, /measure \S+ 1s: /);
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain('kms-engine bench: interrupted; reporting what was measured');
+      const report = JSON.parse(run.stdout) as BenchReport;
+      expect(report.interrupted).toBe(true);
+      const target = report.targets[0]!;
+      expect(target.requests.ok).toBeGreaterThan(0);
+      expect(target.requests.ok).toBe(target.requests.total);
+      expect(target.measuredSeconds).toBeLessThan(60);
+    });
+
   it('is 1 when the --compare endpoint is down before the run, naming it, with no report', async () => {
     // A port that was just listening and is closed now.
     const down = await serve((_req, res) => answer(res, 200, '{}'));

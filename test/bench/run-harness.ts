@@ -12,13 +12,18 @@ export interface HarnessRun {
   stderr: string;
 }
 
-export function runHarness(args: string[], timeoutMs = 25_000): Promise<HarnessRun> {
+/** `interruptWhen`: send SIGINT (Ctrl-C) once stderr matches it. */
+export function runHarness(args: string[], timeoutMs = 25_000, interruptWhen?: RegExp): Promise<HarnessRun> {
   const child = spawn(process.execPath, [HARNESS, ...args], { stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret' } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  let interrupted = false;
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (interruptWhen && !interrupted && interruptWhen.test(stderr)) interrupted = child.kill('SIGINT');
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`harness timed out: ${stderr}`)); }, timeoutMs);
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
