@@ -4,6 +4,7 @@
 // in the harness process, or once per worker thread when one process cannot sign and send fast enough.
 import type { Socket } from 'node:net';
 import autocannon from 'autocannon';
+import { onStop } from './on-stop.js';
 import { runPacedLoad } from './paced-load.js';
 import { LoadRecorder, transportCauseOf, type LoadResult } from './recorder.js';
 import { RequestSource, type ChainContext } from './request-source.js';
@@ -145,10 +146,13 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
       // --duration 0.5 ran 1 s, and compare rounds of 2.5 s ran 3 s.
       sampleInt: STOP_CHECK_MS,
       ...(spec.rate ? { overallRate: spec.rate } : {}),
-    }, (error) => (error ? reject(error) : resolve()));
+    }, (error) => {
+      unsubscribe();
+      if (error) reject(error);
+      else resolve();
+    });
     instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));
-    if (stop?.aborted) instance.stop();
-    else stop?.addEventListener('abort', () => instance.stop(), { once: true });
+    const unsubscribe = onStop(stop, () => instance.stop());
     instance.on('reqError', (error: Error) =>
       recorder.recordTransportError(error?.message === 'request timed out', transportCauseOf(error)));
   });

@@ -15,6 +15,7 @@
 // autocannon's overallRate is not used for this: it lets every connection send its per-second budget back to
 // back at the start of each second, i.e. closed-loop bursts, which inflates the p99 of any server (README).
 import { performance } from 'node:perf_hooks';
+import { onStop } from './on-stop.js';
 import { Http1Connection, serializeRequest, type Http1Response } from './http1-connection.js';
 import { transportCauseOf, type LoadRecorder } from './recorder.js';
 import type { ChainContext, RequestSource } from './request-source.js';
@@ -154,6 +155,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
   }, Math.min(TIMEOUT_SWEEP_MS, timeoutMs));
   recorder.startClock();
   const start = performance.now();
+  let unsubscribe = (): void => {};
   try {
     await new Promise<void>((resolve) => {
       onAllSettled = resolve;
@@ -161,8 +163,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
         total = sent;
         if (settled === total) resolve();
       };
-      if (stop?.aborted) stopSchedule();
-      else stop?.addEventListener('abort', stopSchedule, { once: true });
+      unsubscribe = onStop(stop, stopSchedule);
       const tick = (): void => {
         const elapsed = performance.now() - start;
         const due = dueBy(elapsed, spec.rate, total);
@@ -182,6 +183,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
     const untilScheduleEnd = dueAtMs(total, spec.rate) - (performance.now() - start);
     if (untilScheduleEnd > 0 && !stop?.aborted) await new Promise((resolve) => setTimeout(resolve, untilScheduleEnd));
   } finally {
+    unsubscribe();
     clearInterval(sweep);
     for (const connection of [...idle, ...busy.keys()]) connection.destroy();
   }

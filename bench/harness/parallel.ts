@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { runLoad, type LoadProgress, type LoadSpec } from './load.js';
 import { mergeConcurrent, type LoadResult } from './recorder.js';
+import { onStop } from './on-stop.js';
 
 /** Sent to a load worker: end the load now and post what was measured. */
 export const STOP = 'stop';
@@ -37,9 +38,8 @@ export async function runLoadOnWorkers(spec: LoadSpec, workers: number,
   // Progress from the first worker paces the line; the others only update their slot.
   const results = await Promise.all(shares.map((share, index) => new Promise<LoadResult>((resolve, reject) => {
     const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: share });
-    const stopWorker = (): void => worker.postMessage(STOP);
-    if (stop?.aborted) stopWorker();
-    else stop?.addEventListener('abort', stopWorker, { once: true });
+    const unsubscribe = onStop(stop, () => worker.postMessage(STOP));
+    worker.once('exit', unsubscribe);
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'progress') {
         latest[index] = message.progress;

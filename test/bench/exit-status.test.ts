@@ -82,6 +82,16 @@ describe('exit status', () => {
   });
 
   it.each([['closed loop', []], ['paced --rate', ['--rate', '50']], ['two load threads', ['--workers', '2']]])(
+    'is 0 with nothing on stderr after a --compare run of 8 rounds (%s): 16 segments share one stop signal', async (_, load) => {
+      const endpoint = await serve((_req, res) => answer(res, 200, '{"CiphertextBlob":"AA==","KeyId":"k"}'));
+      const compare = endpoint.replace('127.0.0.1', 'localhost');
+      const run = await runHarness(['--endpoint', endpoint, '--compare', compare, '--rounds', '8', '--key-id', 'alias/bench',
+        '--duration', '1.6', '--connections', '2', '--pool-size', '4', '--quiet', ...load, '--json']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    });
+
+  it.each([['closed loop', []], ['paced --rate', ['--rate', '50']], ['two load threads', ['--workers', '2']]])(
     'is 130 after Ctrl-C mid-run (%s), with the report of what was measured', async (_, load) => {
       const endpoint = await serve((_req, res) => answer(res, 200, '{"CiphertextBlob":"AA==","KeyId":"k"}'));
       // 60 s asked for, interrupted at the first progress line; the harness is killed at 25 s if it does not stop.
