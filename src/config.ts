@@ -2,6 +2,7 @@
 // with one line naming the variable: ConfigError carries that line.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { parsePoolTargets } from '../workers/primitives/rsa-pool.js';
 
 /**
  * An access key id, for the root credentials and for every KMS_IDENTITIES entry alike. AWS issues 20 upper-case
@@ -141,6 +142,13 @@ export function loadConfig(env: Env = process.env): Config {
   const newRootKeyFile = optional(env, 'KMS_NEW_ROOT_KEY_FILE');
   if (newRootKeyUri !== undefined && newRootKeyFile !== undefined) {
     throw new ConfigError('KMS_NEW_ROOT_KEY and KMS_NEW_ROOT_KEY_FILE both name a new root key; set one');
+  }
+  // Read by each crypto worker when it starts; checked here too, or a bad value would only show once the server
+  // had printed its credentials and listened, as a worker's stack trace.
+  try {
+    parsePoolTargets(env.KMS_RSA_POOL);
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
   const host = env.HOST || '127.0.0.1';
   const headersTimeoutMs = integer(env, 'KMS_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);

@@ -74,6 +74,7 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     ['KMS_SEED_FILE', file('bad-key-id.json', { keys: [{ keyId: 'not-a-uuid' }] })],
     ['KMS_LATENCY', 'bogus'],
     ['KMS_FAULTS', 'bogus'],
+    ['KMS_RSA_POOL', 'lots'], // read by the workers: it used to fail after the server listened, as a stack trace
     ['HOST', '999.1.1.1'],
     ['HOST', '10.123.45.67'], // well-formed, but no address of this machine
     // Paths start-up must create or use: a file where a directory has to be, or a directory where a file has to be.
