@@ -35,6 +35,14 @@ export async function rotateRootKey(
   }
   const prepared = prepareRootKeys(plan);
   const ring = openRootKeyRing(plan);
+  // The ring keeps one entry per key id: one entry means the "new" key is the current one (the same file, a copy,
+  // or the same token key). Re-wrapping would do nothing, and the closing advice to destroy the old root key
+  // would destroy the only one.
+  if (ring.ids.length === 1) {
+    ring.close();
+    prepared.close();
+    throw new ConfigError(`${plan.next.variable}: ${describeRootKeySource(plan.next)} holds the current root key (id ${ring.wrapWith.id}); a rotation needs a new key`);
+  }
   const store = await openStore();
   try {
     const newRootKeyId = ring.wrapWith.id;
