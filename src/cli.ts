@@ -106,12 +106,14 @@ async function seed(args: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
+  const { applySeedFile, readSeedFile } = await import('./seed/apply.js');
+  // The file first: a mistyped name or an invalid file must not create a data directory, store and root key.
+  const keys = readSeedFile(args[0]!);
   const { openEngine } = await import('./server.js');
-  const { applySeedFile } = await import('./seed/apply.js');
   // No root credentials are made here: the server's first start makes, saves and prints them.
   const core = await openEngine(config, console.log, undefined, { createCredentials: false });
   try {
-    await applySeedFile(core.engine, args[0]!, console.log);
+    await applySeedFile(core.engine, args[0]!, console.log, keys);
   } finally {
     await core.close();
   }

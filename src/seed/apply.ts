@@ -1,19 +1,22 @@
 // Seed files (seed-format.md): keys with fixed ids, aliases, tags and, where given, fixed material, for test
 // fixtures that hard-code expected MACs, public keys and ciphertexts. Idempotent: a key, alias or tag that
-// already exists as the file describes it is left alone. The whole file is validated before anything is written.
+// already exists as the file describes it is left alone. The whole file is validated before anything is written,
+// against the store too: a key that exists with another spec, usage or material, an alias that names another key,
+// or a store whose material is under another root key is refused, not overwritten, skipped or silently mixed.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config.js';
 import type { KmsFailure } from '../contract/errors.js';
 import { isRegionalKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import { createKey, derivedMaterialId } from '../keys/factory.js';
+import { rootKeyIdOfWrapped } from '../root-key/ring.js';
 import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
 import type { Tag } from '../store/types.js';
 
 export class SeedError extends Error {}
 
-interface SeedKey {
+export interface SeedKey {
   keyId: string;
   spec: KeySpec;
   usage: KeyUsage;
@@ -94,7 +97,8 @@ function parseSeedKey(entry: unknown, where: string): SeedKey {
   return { keyId: e.keyId, spec, usage: usage as KeyUsage, material, aliases: [...new Set(aliases as string[])], tags: uniqueTags, description };
 }
 
-function readSeedFile(file: string): SeedKey[] {
+/** Reads and validates a seed file without a store: `kms-engine seed` does this before it creates anything. */
+export function readSeedFile(file: string): SeedKey[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -104,11 +108,13 @@ function readSeedFile(file: string): SeedKey[] {
   return parseSeedFile(text, file);
 }
 
-/** Applies a seed file to the engine's store; returns how many keys were created. */
-export async function applySeedFile(engine: Engine, file: string, print: (line: string) => void): Promise<number> {
-  const keys = readSeedFile(file);
+/** Applies a seed file (or its keys, read already) to the engine's store; returns how many keys were created. */
+export async function applySeedFile(
+  engine: Engine, file: string, print: (line: string) => void, keys: readonly SeedKey[] = readSeedFile(file),
+): Promise<number> {
   const { keyring, pool, access } = engine;
-  await checkMaterials(engine, file, keys);
+  await checkRootKey(engine, file);
+  await checkAgainstStore(engine, file, keys);
   let created = 0;
   for (const seed of keys) {
     let key = await keyring.get(seed.keyId);
@@ -134,8 +140,10 @@ export async function applySeedFile(engine: Engine, file: string, print: (line: 
     for (const name of seed.aliases) {
       const alias = await keyring.getAlias(name);
       if (alias?.keyId === seed.keyId) continue;
+      // Made by someone else since checkAgainstStore looked: refused as there, never moved.
+      if (alias !== undefined) throw new SeedError(aliasTaken(file, keys.indexOf(seed), seed.keyId, name, alias.keyId));
       const now = Date.now() / 1000;
-      await keyring.putAlias({ name, keyId: seed.keyId, creationDate: alias?.creationDate ?? now, lastUpdatedDate: now }, alias === undefined);
+      await keyring.putAlias({ name, keyId: seed.keyId, creationDate: now, lastUpdatedDate: now }, true);
     }
   }
   print(`kms-engine: seed ${file}: ${keys.length} keys, ${created} created`);
@@ -143,16 +151,66 @@ export async function applySeedFile(engine: Engine, file: string, print: (line: 
 }
 
 /**
- * Fixed material the worker would refuse (wrong size, wrong key type or curve) is found before anything is
- * written, so an invalid file applies nothing. Keys that already exist keep their material and are not checked.
+ * What the file says against what the store holds, before anything is written, so a file that cannot be applied
+ * as written applies nothing: fixed material the worker would refuse (wrong size, wrong key type or curve); a key
+ * that exists with another keySpec, keyUsage or material (the file's MACs and ciphertexts would not hold, and a
+ * key's spec and material cannot change); an alias that already names another key (CreateAlias's
+ * AlreadyExistsException: moving it would send that key's callers to the seeded one).
  */
-async function checkMaterials(engine: Engine, file: string, keys: readonly SeedKey[]): Promise<void> {
+async function checkAgainstStore(engine: Engine, file: string, keys: readonly SeedKey[]): Promise<void> {
   for (const [index, seed] of keys.entries()) {
-    if (seed.material === undefined || await engine.keyring.get(seed.keyId) !== undefined) continue;
-    const materialId = derivedMaterialId(seed.keyId, seed.material);
-    const result = await engine.pool.run({ op: 'wrapMaterial', keyId: seed.keyId, materialId, spec: seed.spec, material: seed.material });
-    if (!result.ok) throw new SeedError(`${file}: keys[${index}] (${seed.keyId}): field material: ${(result as KmsFailure).message}`);
+    const at = `${file}: keys[${index}] (${seed.keyId})`;
+    const existing = await engine.keyring.get(seed.keyId);
+    if (existing !== undefined) {
+      if (existing.spec !== seed.spec) throw new SeedError(`${at}: field keySpec: the key exists with keySpec ${existing.spec}`);
+      if (existing.usage !== seed.usage) throw new SeedError(`${at}: field keyUsage: the key exists with keyUsage ${existing.usage}`);
+      if (seed.material !== undefined) {
+        const materialId = derivedMaterialId(seed.keyId, seed.material);
+        if (!existing.materials.some((material) => material.materialId === materialId)) {
+          throw new SeedError(`${at}: field material: the key exists with other key material`);
+        }
+      }
+    } else if (seed.material !== undefined) {
+      const materialId = derivedMaterialId(seed.keyId, seed.material);
+      const result = await engine.pool.run({ op: 'wrapMaterial', keyId: seed.keyId, materialId, spec: seed.spec, material: seed.material });
+      if (!result.ok) throw new SeedError(`${at}: field material: ${(result as KmsFailure).message}`);
+    }
+    for (const name of seed.aliases) {
+      const alias = await engine.keyring.getAlias(name);
+      if (alias !== undefined && alias.keyId !== seed.keyId) throw new SeedError(aliasTaken(file, index, seed.keyId, name, alias.keyId));
+    }
   }
+}
+
+const aliasTaken = (file: string, index: number, keyId: string, alias: string, owner: string): string =>
+  `${file}: keys[${index}] (${keyId}): field aliases: ${alias} already exists and names key ${owner}`;
+
+/** Keys looked at for the root key the store's material is under: the first that carries a root key id decides. */
+const ROOT_KEY_SAMPLE = 100;
+
+/**
+ * A seed run with another root key than the store's (a KMS_ROOT_KEY_FILE that points elsewhere, or was missing
+ * and so was just created) would add keys no server of this store can open. The workers' wrapping root key is
+ * what wrapping a throwaway material names; it must be the one existing material is under. During a root key
+ * rotation (KMS_NEW_ROOT_KEY*) the workers wrap under the new key while older material is under the current
+ * one, which this thread does not hold: nothing to compare with, so no check.
+ */
+async function checkRootKey(engine: Engine, file: string): Promise<void> {
+  const { config, keyring, pool } = engine;
+  if (config.newRootKeyFile !== undefined || config.newRootKeyUri !== undefined) return;
+  let stored: string | undefined;
+  for (const keyId of await keyring.store.listKeyIds(undefined, ROOT_KEY_SAMPLE)) {
+    const key = await keyring.store.getKey(keyId);
+    stored = key?.materials.map((material) => material.wrapped && rootKeyIdOfWrapped(material.wrapped)).find((id) => id !== undefined);
+    if (stored !== undefined) break;
+  }
+  if (stored === undefined) return;
+  const probeKeyId = '00000000-0000-4000-8000-000000000000';
+  const probe = await pool.run({ op: 'wrapMaterial', keyId: probeKeyId, materialId: 'root-key-probe', spec: 'SYMMETRIC_DEFAULT', material: Buffer.alloc(32) });
+  const held = probe.ok ? rootKeyIdOfWrapped((probe as { wrapped: Uint8Array }).wrapped) : undefined;
+  if (held === stored) return;
+  const variable = config.rootKeyUri !== undefined ? 'KMS_ROOT_KEY' : 'KMS_ROOT_KEY_FILE';
+  throw new SeedError(`${file}: not applied: the store's key material is wrapped under root key ${stored}, but ${variable} holds root key ${held ?? '(unknown)'}; run seed with the server's root key`);
 }
 
 /**

@@ -1,0 +1,125 @@
+// `kms-engine seed FILE` when the file and the store disagree, or the file is not there: one line naming the file,
+// the key and the field, a non-zero status, and nothing written. A key that exists with another spec or material,
+// an alias that already names another key, a store whose material is under another root key: refused, never
+// skipped, moved or mixed in. A mistyped file name creates no data directory. A seed beside a running server on
+// the same data directory lands, and the server serves the seeded keys.
+import { DescribeKeyCommand, EncryptCommand, DecryptCommand } from '@aws-sdk/client-kms';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { runCli, type CliRun } from '../support/cli.js';
+import { startServer } from '../support/server.js';
+
+const work = mkdtempSync(join(tmpdir(), 'kms-seed-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const K1 = 'd0000000-0000-4000-8000-000000000001';
+const K2 = 'd0000000-0000-4000-8000-000000000002';
+let files = 0;
+
+function seedFile(document: unknown): string {
+  const path = join(work, `seed-${++files}.json`);
+  writeFileSync(path, JSON.stringify(document));
+  return path;
+}
+
+const seed = (dataDir: string, file: string, env: Record<string, string> = {}): CliRun =>
+  runCli(['seed', file], { KMS_DATA_DIR: dataDir, ...env });
+
+/** Key ids and alias -> key id of a data directory's store. */
+async function storeContents(dataDir: string) {
+  const store = new SqliteStore(join(dataDir, 'kms.sqlite'));
+  try {
+    const keys = await store.listKeyIds(undefined, 100);
+    const aliases = Object.fromEntries((await store.listAliases()).map((alias) => [alias.name, alias.keyId]));
+    return { keys, aliases };
+  } finally {
+    await store.close();
+  }
+}
+
+function expectRefused(run: CliRun, file: string, pattern: RegExp): void {
+  expect(run.status, run.output).toBe(2);
+  expect(run.lines, run.output).toHaveLength(1);
+  expect(run.lines[0]!.startsWith(`kms-engine: ${file}: `), run.output).toBe(true);
+  expect(run.lines[0]).toMatch(pattern);
+}
+
+/** A data directory seeded with K1 (fixed material, alias/taken). */
+function seededDataDir(material = randomBytes(32)) {
+  const dataDir = mkdtempSync(join(work, 'data-'));
+  const first = seed(dataDir, seedFile({ keys: [{ keyId: K1, material: material.toString('base64'), aliases: ['alias/taken'] }] }));
+  expect(first.status, first.output).toBe(0);
+  return dataDir;
+}
+
+describe('seed refuses what it cannot apply as written, and writes nothing', () => {
+  it('an alias that already names another key: it stays where it points, the new key is not created', async () => {
+    const dataDir = seededDataDir();
+    const file = seedFile({ keys: [{ keyId: K2, aliases: ['alias/mine', 'alias/taken'] }] });
+    expectRefused(seed(dataDir, file), file, new RegExp(`keys\\[0\\] \\(${K2}\\): field aliases: alias/taken already exists and names key ${K1}`));
+    expect(await storeContents(dataDir)).toEqual({ keys: [K1], aliases: { 'alias/taken': K1 } });
+  });
+
+  it('a key that exists with another keySpec', async () => {
+    const dataDir = seededDataDir();
+    const file = seedFile({ keys: [{ keyId: K2 }, { keyId: K1, keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' }] });
+    expectRefused(seed(dataDir, file), file, new RegExp(`keys\\[1\\] \\(${K1}\\): field keySpec: the key exists with keySpec SYMMETRIC_DEFAULT`));
+    expect((await storeContents(dataDir)).keys).toEqual([K1]);
+  });
+
+  it('a key that exists with other material, without printing either', async () => {
+    const dataDir = seededDataDir();
+    const other = randomBytes(32).toString('base64');
+    const file = seedFile({ keys: [{ keyId: K1, material: other }] });
+    const run = seed(dataDir, file);
+    expectRefused(run, file, new RegExp(`keys\\[0\\] \\(${K1}\\): field material: the key exists with other key material`));
+    expect(run.output).not.toContain(other);
+  });
+
+  it('a root key other than the one the store\'s material is under; the right one then applies the file', async () => {
+    const dataDir = seededDataDir();
+    const otherRootKey = join(work, 'other-root.key');
+    writeFileSync(otherRootKey, randomBytes(32), { mode: 0o600 });
+    const file = seedFile({ keys: [{ keyId: K2, aliases: ['alias/second'] }] });
+    expectRefused(seed(dataDir, file, { KMS_ROOT_KEY_FILE: otherRootKey }), file, /wrapped under root key [0-9a-f]{16}, but KMS_ROOT_KEY_FILE holds root key [0-9a-f]{16}/);
+    expect((await storeContents(dataDir)).keys).toEqual([K1]);
+    const right = seed(dataDir, file);
+    expect(right.status, right.output).toBe(0);
+    expect(await storeContents(dataDir)).toEqual({ keys: [K1, K2], aliases: { 'alias/taken': K1, 'alias/second': K2 } });
+  });
+
+  it.each([
+    ['a file that does not exist', join(work, 'no-such-seed.json'), /cannot be read \(ENOENT\)/],
+    ['a directory', work, /cannot be read \(EISDIR\)/],
+    ['a file that is not JSON', join(work, 'not-json.json'), /not valid JSON/],
+  ])('%s: one line, and no data directory, store or root key made', (_name, file, pattern) => {
+    writeFileSync(join(work, 'not-json.json'), '{"keys": [');
+    const dataDir = join(work, `never-made-${++files}`);
+    expectRefused(seed(dataDir, file), file, pattern);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('seed beside a running server on the same data directory', () => {
+  it('applies, and the server serves the seeded keys by id and alias', async () => {
+    const server = await startServer();
+    const client = server.client();
+    try {
+      const material = randomBytes(32);
+      const run = seed(server.dataDir, seedFile({ keys: [{ keyId: K1, material: material.toString('base64'), aliases: ['alias/live'] }, { keyId: K2 }] }));
+      expect(run.status, run.output).toBe(0);
+      expect(run.lines).toEqual([expect.stringMatching(/2 keys, 2 created$/)]);
+      const { CiphertextBlob } = await client.send(new EncryptCommand({ KeyId: 'alias/live', Plaintext: Buffer.from('seeded while serving') }));
+      const { Plaintext, KeyId } = await client.send(new DecryptCommand({ CiphertextBlob }));
+      expect([Buffer.from(Plaintext!).toString(), KeyId]).toEqual(['seeded while serving', expect.stringContaining(K1)]);
+      expect((await client.send(new DescribeKeyCommand({ KeyId: K2 }))).KeyMetadata!.KeyState).toBe('Enabled');
+    } finally {
+      client.destroy();
+      await server.remove();
+    }
+  });
+});
