@@ -1,6 +1,10 @@
 // `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, rotate-root-key, bench [options].
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { asksForHelp, usage } from './cli-usage.js';
 import type { FrontendLink } from './cluster/frontend-link.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { PROJECT_ROOT } from './paths.js';
 import type { RunningServer } from './server.js';
 import { SeedError } from './seed/apply.js';
 
@@ -9,16 +13,24 @@ const USAGE = `usage: kms-engine <command>
   seed FILE             apply a seed file to the store
   audit verify FILE     check an audit log's hash chain
   rotate-root-key       re-wrap all key material under KMS_NEW_ROOT_KEY_FILE / KMS_NEW_ROOT_KEY
-  bench [options]       the load-test harness (kms-engine bench --help)`;
+  bench [options]       the load-test harness (kms-engine bench --help)
+  --version             print the version`;
+
+const SERVE_USAGE = 'usage: kms-engine serve   (no arguments: it is configured by environment variables, README "Environment")';
+const SEED_USAGE = 'usage: kms-engine seed FILE';
+const AUDIT_USAGE = 'usage: kms-engine audit verify FILE';
 
 export async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
   try {
     switch (command) {
-      case 'serve': return await serve();
+      case 'serve':
+        // cluster.fork gives KMS_FRONTENDS children this same argv: they pass or fail this check with their primary.
+        if (rest.length > 0) return usage(SERVE_USAGE, rest);
+        return await serve();
       case 'seed': return await seed(rest);
       case 'audit': {
-        if (rest[0] !== 'verify') break;
+        if (rest[0] !== 'verify') return usage(AUDIT_USAGE, rest);
         const { runAuditVerifyCommand } = await import('./audit/verify.js');
         return await runAuditVerifyCommand(rest.slice(1));
       }
@@ -34,6 +46,14 @@ export async function main(argv: string[]): Promise<number> {
       case '--help': case '-h': case 'help':
         console.log(USAGE);
         return 0;
+      case '--version': case '-v': case 'version': {
+        const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+        console.log(`kms-engine ${version}`);
+        return 0;
+      }
+      default:
+        console.error(`kms-engine: unknown command '${command}' (kms-engine --help lists the commands)`);
+        return 2;
     }
   } catch (error) {
     // Configuration and start-up failures (a bad KMS_QUOTAS item, an unreadable KMS_IDENTITIES file, a port
@@ -41,8 +61,6 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`kms-engine: ${error instanceof Error ? error.message : String(error)}`);
     return error instanceof ConfigError || error instanceof SeedError ? 2 : 1;
   }
-  console.error(USAGE);
-  return 2;
 }
 
 async function serve(): Promise<number> {
@@ -101,10 +119,7 @@ async function serveFrontend(config: Config, link: FrontendLink): Promise<number
 }
 
 async function seed(args: string[]): Promise<number> {
-  if (args.length !== 1) {
-    console.error('usage: kms-engine seed FILE');
-    return 2;
-  }
+  if (args.length !== 1 || asksForHelp(args)) return usage(SEED_USAGE, args);
   const config = loadConfig();
   const { applySeedFile, readSeedFile } = await import('./seed/apply.js');
   // The file first: a mistyped name or an invalid file must not create a data directory, store and root key.

@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { GENESIS_HASH, readLink, recomputeHash } from './chain.js';
+import { usage } from '../cli-usage.js';
 import { checkpointPath, parseCheckpoint, type Checkpoint } from './checkpoint.js';
 
 export type AuditVerdict =
@@ -113,10 +114,7 @@ const consoleOutput: CommandOutput = {
  * Exit codes: 0 intact, 1 broken (first broken record named), 2 usage error or unreadable file.
  */
 export async function runAuditVerifyCommand(argv: string[], output: CommandOutput = consoleOutput): Promise<number> {
-  if (argv.length !== 1 || argv[0] === '' || argv[0]!.startsWith('-')) {
-    output.err('usage: kms-engine audit verify FILE');
-    return 2;
-  }
+  if (argv.length !== 1 || argv[0] === '' || argv[0]!.startsWith('-')) return usage('usage: kms-engine audit verify FILE', argv, output);
   const path = argv[0]!;
   let verdict: AuditVerdict;
   try {

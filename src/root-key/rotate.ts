@@ -6,6 +6,7 @@
 //
 // The command runs in its own process and holds both root keys (file bytes in memory, or sessions on the
 // tokens) only while it runs. Procedure: README, "Root key rotation".
+import { usage } from '../cli-usage.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openStore } from '../store/open.js';
 import { StoreConflict, copyKeyRecord, type KeyStore } from '../store/types.js';
@@ -116,10 +117,7 @@ async function rewrapKey(store: KeyStore, ring: RootKeyRing, keyId: string): Pro
 
 /** `kms-engine rotate-root-key`: exit 0 once every material is under the new root key, 1 if servers kept adding old ones. */
 export async function runRotateRootKeyCommand(args: string[]): Promise<number> {
-  if (args.length > 0) {
-    console.error('usage: kms-engine rotate-root-key   (environment: the current root key, and KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY)');
-    return 2;
-  }
+  if (args.length > 0) return usage('usage: kms-engine rotate-root-key   (environment: the current root key, and KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY)', args);
   const config = loadConfig();
   const report = await rotateRootKey(config, () => openStore(config, `rotate-root-key-${process.pid}`), console.log);
   return report.settled ? 0 : 1;

@@ -16,9 +16,10 @@ export interface CliRun {
   lines: string[];
 }
 
-export function runCli(args: readonly string[], env: Record<string, string> = {}, cwd = PROJECT_ROOT): CliRun {
+/** `timeoutMs`: a command that should end at once but might not (a server started by mistake) is killed then. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}, { cwd = PROJECT_ROOT, timeoutMs = 60_000 } = {}): CliRun {
   const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd, env: { ...process.env, KMS_WORKERS: '1', ...env }, encoding: 'utf8', timeout: 60_000,
+    cwd, env: { ...process.env, KMS_WORKERS: '1', ...env }, encoding: 'utf8', timeout: timeoutMs,
   });
   const output = `${result.stdout}${result.stderr}`;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, output, lines: output.split('\n').filter((line) => line !== '') };
