@@ -37,13 +37,15 @@ async function readCheckpoint(path: string): Promise<Checkpoint | string | undef
     return text === '' ? undefined : parseCheckpoint(text);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // The command names the file it could not read: this one, not the log (readFile leaves EISDIR without a path).
+    (error as NodeJS.ErrnoException).path = checkpointPath(path);
     throw error;
   }
 }
 
 /**
  * Verifies the audit log at `path` (and `path`.head, its checkpoint, when present).
- * Throws only when the log itself cannot be read (missing file, permissions).
+ * Throws only when the log or its checkpoint cannot be read (missing log, permissions); the error's path names which.
  */
 export async function verifyAuditLog(path: string): Promise<AuditVerdict> {
   const checkpoint = await readCheckpoint(path);
@@ -120,7 +122,8 @@ export async function runAuditVerifyCommand(argv: string[], output: CommandOutpu
   try {
     verdict = await verifyAuditLog(path);
   } catch (error) {
-    output.err(`kms-engine audit verify: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    const { code, path: unreadable } = error as NodeJS.ErrnoException;
+    output.err(`kms-engine audit verify: cannot read ${unreadable ?? path}: ${code ?? String(error)}`);
     return 2;
   }
   if (verdict.ok) {
