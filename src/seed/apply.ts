@@ -27,17 +27,26 @@ export interface SeedKey {
 }
 
 const ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
+/**
+ * The members seed-format.md defines. Any other is refused, not ignored: a misspelt "keyspec" or a top-level
+ * "aliases" would otherwise apply a different key than the file says, with exit 0.
+ */
+const KEY_FIELDS: ReadonlySet<string> = new Set(['keyId', 'keySpec', 'keyUsage', 'material', 'aliases', 'tags', 'description']);
+const FILE_MEMBERS: ReadonlySet<string> = new Set(['keys']);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export function parseSeedFile(text: string, file: string): SeedKey[] {
   let document: unknown;
   try {
-    document = JSON.parse(text);
+    // A byte order mark (editors on Windows write one) is not part of the document.
+    document = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch {
     throw new SeedError(`${file}: not valid JSON`);
   }
   const keys = (document as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new SeedError(`${file}: "keys" must be an array`);
+  const stray = Object.keys(document as object).find((member) => !FILE_MEMBERS.has(member));
+  if (stray !== undefined) throw new SeedError(`${file}: ${JSON.stringify(stray)} is not a seed file member (the file holds only "keys")`);
   const parsed = keys.map((entry: unknown, index: number) => parseSeedKey(entry, `${file}: keys[${index}]`));
   // One entry per key and one key per alias: a file that says two things about either cannot be applied.
   const keyIds = new Set<string>();
@@ -62,6 +71,8 @@ function parseSeedKey(entry: unknown, where: string): SeedKey {
     throw new SeedError(`${where}${typeof e.keyId === 'string' ? ` (${e.keyId})` : ''}: field keyId must be a lowercase UUID`);
   }
   const at = `${where} (${e.keyId})`;
+  const unknown = Object.keys(e).find((field) => !KEY_FIELDS.has(field));
+  if (unknown !== undefined) throw new SeedError(`${at}: field ${unknown} is not a seed key field (${[...KEY_FIELDS].join(', ')})`);
   const spec = e.keySpec ?? 'SYMMETRIC_DEFAULT';
   if (typeof spec !== 'string' || !isKeySpec(spec)) throw new SeedError(`${at}: field keySpec is not a supported KeySpec`);
   const info = KEY_SPECS[spec];

@@ -1,5 +1,5 @@
-// `kms-engine seed FILE` when the file and the store disagree, or the file is not there: one line naming the file,
-// the key and the field, a non-zero status, and nothing written. A key that exists with another spec or material,
+// `kms-engine seed FILE` when the file and the store disagree, the file is not there or says more than the format
+// defines: one line naming the file, the key and the field, a non-zero status, and nothing written. A key that exists with another spec or material,
 // an alias that already names another key, a store whose material is under another root key: refused, never
 // skipped, moved or mixed in. A mistyped file name creates no data directory. A seed beside a running server on
 // the same data directory lands, and the server serves the seeded keys.
@@ -101,6 +101,27 @@ describe('seed refuses what it cannot apply as written, and writes nothing', () 
     const dataDir = join(work, `never-made-${++files}`);
     expectRefused(seed(dataDir, file), file, pattern);
     expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('seed applies the file as written or not at all', () => {
+  it.each([
+    ['a misspelt key field', { keys: [{ keyId: K1, keyspec: 'HMAC_256' }] }, new RegExp(`keys\\[0\\] \\(${K1}\\): field keyspec is not a seed key field \\(keyId, keySpec,`)],
+    ['a member beside "keys"', { keys: [{ keyId: K1 }], aliases: ['alias/top'] }, /: "aliases" is not a seed file member/],
+  ])('%s: refused, no key created', async (_name, document, pattern) => {
+    const dataDir = seededDataDir();
+    const file = seedFile(document);
+    expectRefused(seed(dataDir, file), file, pattern);
+    expect(await storeContents(dataDir)).toEqual({ keys: [K1], aliases: { 'alias/taken': K1 } });
+  });
+
+  it('a file that starts with a byte order mark applies', async () => {
+    const dataDir = mkdtempSync(join(work, 'data-'));
+    const file = join(work, 'bom.json');
+    writeFileSync(file, `\uFEFF${JSON.stringify({ keys: [{ keyId: K2, aliases: ['alias/bom'] }] })}`);
+    const run = seed(dataDir, file);
+    expect(run.status, run.output).toBe(0);
+    expect(await storeContents(dataDir)).toEqual({ keys: [K2], aliases: { 'alias/bom': K2 } });
   });
 });
 
