@@ -12,6 +12,7 @@ import { openStore } from '../store/open.js';
 import { StoreConflict, copyKeyRecord, type KeyStore } from '../store/types.js';
 import { openRootKeyRing, prepareRootKeys, rootKeyPlan, describeRootKeySource } from './open.js';
 import { rootKeyIdOfWrapped, type RootKeyRing } from './ring.js';
+import { storedRootKeyId } from './stored.js';
 
 export interface RotationReport {
   newRootKeyId: string;
@@ -34,8 +35,16 @@ export async function rotateRootKey(
   if (plan.next === undefined) {
     throw new ConfigError('rotate-root-key needs the new root key: set KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY');
   }
-  const prepared = prepareRootKeys(plan);
-  const ring = openRootKeyRing(plan);
+  // Only the new key may be created here (step 1 of the procedure usually did): a missing current root key file is
+  // a wrong path, not a key to make, and the ring below refuses it.
+  const prepared = prepareRootKeys({ current: plan.next });
+  let ring: RootKeyRing;
+  try {
+    ring = openRootKeyRing(plan);
+  } catch (error) {
+    prepared.close();
+    throw error;
+  }
   // The ring keeps one entry per key id: one entry means the "new" key is the current one (the same file, a copy,
   // or the same token key). Re-wrapping would do nothing, and the closing advice to destroy the old root key
   // would destroy the only one.
@@ -46,6 +55,11 @@ export async function rotateRootKey(
   }
   const store = await openStore();
   try {
+    // Material under neither key means the current root key is not this store's: refused before anything changes.
+    const stored = await storedRootKeyId(store);
+    if (stored !== undefined && !ring.ids.includes(stored)) {
+      throw new ConfigError(`${plan.current.variable}: ${describeRootKeySource(plan.current)} is not the root key this store's material is under (root key ${stored}; given: ${ring.ids.join(', ')})`);
+    }
     const newRootKeyId = ring.wrapWith.id;
     print(`kms-engine: re-wrapping key material under root key ${newRootKeyId} (${describeRootKeySource(plan.next)})`);
     const report: RotationReport = { newRootKeyId, settled: false, keysVisited: 0, keysRewritten: 0, materialsRewrapped: 0 };
@@ -98,7 +112,13 @@ async function rewrapKey(store: KeyStore, ring: RootKeyRing, keyId: string): Pro
     const draft = copyKeyRecord(record);
     for (const material of draft.materials) {
       if (!isStale(material.wrapped)) continue;
-      const plaintext = ring.unwrap(keyId, material.materialId, material.wrapped);
+      let plaintext: Buffer;
+      try {
+        plaintext = ring.unwrap(keyId, material.materialId, material.wrapped);
+      } catch (error) {
+        // Which key: the others may be fine (a store that mixes root keys), and this one is what to look into.
+        throw new Error(`key ${keyId}: ${(error as Error).message}`);
+      }
       try {
         material.wrapped = ring.wrap(keyId, material.materialId, plaintext);
       } finally {

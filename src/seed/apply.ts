@@ -10,6 +10,7 @@ import { isRegionalKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import { createKey, derivedMaterialId } from '../keys/factory.js';
 import { rootKeyIdOfWrapped } from '../root-key/ring.js';
+import { storedRootKeyId } from '../root-key/stored.js';
 import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
 import type { Tag } from '../store/types.js';
@@ -196,9 +197,6 @@ async function checkAgainstStore(engine: Engine, file: string, keys: readonly Se
 const aliasTaken = (file: string, index: number, keyId: string, alias: string, owner: string): string =>
   `${file}: keys[${index}] (${keyId}): field aliases: ${alias} already exists and names key ${owner}`;
 
-/** Keys looked at for the root key the store's material is under: the first that carries a root key id decides. */
-const ROOT_KEY_SAMPLE = 100;
-
 /**
  * A seed run with another root key than the store's (a KMS_ROOT_KEY_FILE that points elsewhere, or was missing
  * and so was just created) would add keys no server of this store can open. The workers' wrapping root key is
@@ -209,12 +207,7 @@ const ROOT_KEY_SAMPLE = 100;
 async function checkRootKey(engine: Engine, file: string): Promise<void> {
   const { config, keyring, pool } = engine;
   if (config.newRootKeyFile !== undefined || config.newRootKeyUri !== undefined) return;
-  let stored: string | undefined;
-  for (const keyId of await keyring.store.listKeyIds(undefined, ROOT_KEY_SAMPLE)) {
-    const key = await keyring.store.getKey(keyId);
-    stored = key?.materials.map((material) => material.wrapped && rootKeyIdOfWrapped(material.wrapped)).find((id) => id !== undefined);
-    if (stored !== undefined) break;
-  }
+  const stored = await storedRootKeyId(keyring.store);
   if (stored === undefined) return;
   const probeKeyId = '00000000-0000-4000-8000-000000000000';
   const probe = await pool.run({ op: 'wrapMaterial', keyId: probeKeyId, materialId: 'root-key-probe', spec: 'SYMMETRIC_DEFAULT', material: Buffer.alloc(32) });

@@ -1,12 +1,17 @@
-// `kms-engine rotate-root-key` when the operator gets the new root key wrong: one line naming the variable, exit 2,
-// nothing re-wrapped, and never the advice to destroy the old root key when the "new" one is the same key (a
-// copy of the file, or the file itself). The store's material stays under the current root key and opens.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `kms-engine rotate-root-key` when the operator gets a root key wrong: one line naming the variable, exit 2,
+// nothing re-wrapped or created, and never the advice to destroy the old root key when the "new" one is the same
+// key (a copy of the file, or the file itself). A current root key file that is missing is not made up, and one
+// that is not the store's is refused before anything changes. The store's material stays under the current root
+// key and opens. In a store that mixes root keys, the key whose material will not open is named (exit 1).
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rootKeyIdOfWrapped } from '../../src/root-key/ring.js';
+import { RootKeyRing, rootKeyIdOfSecret, rootKeyIdOfWrapped } from '../../src/root-key/ring.js';
+import { copyKeyRecord } from '../../src/store/types.js';
+import { FileRootKey } from '../../workers/root-key.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { startServer } from '../support/server.js';
@@ -16,7 +21,20 @@ const work = mkdtempSync(join(tmpdir(), 'kms-rotate-errors-'));
 const dataDir = join(work, 'data');
 const rootKeyFile = join(dataDir, 'root.key');
 
-const rotate = (env: Record<string, string>): CliRun => runCli(['rotate-root-key'], { KMS_DATA_DIR: dataDir, ...env });
+const rotate = (env: Record<string, string>, dir = dataDir): CliRun => runCli(['rotate-root-key'], { KMS_DATA_DIR: dir, ...env });
+
+function seedInto(dir: string, keys: object[]): void {
+  const seedFile = join(work, `seed-${keys.length}.json`);
+  writeFileSync(seedFile, JSON.stringify({ keys }));
+  const seeded = runCli(['seed', seedFile], { KMS_DATA_DIR: dir });
+  expect(seeded.status, seeded.output).toBe(0);
+}
+
+function newKeyFile(name: string): string {
+  const path = join(work, name);
+  writeFileSync(path, randomBytes(32), { mode: 0o600 });
+  return path;
+}
 
 async function storedRootKeyIds(): Promise<Array<string | undefined>> {
   const store = new SqliteStore(join(dataDir, 'kms.sqlite'));
@@ -30,10 +48,7 @@ async function storedRootKeyIds(): Promise<Array<string | undefined>> {
 let before: Array<string | undefined>;
 
 beforeAll(async () => {
-  const seedFile = join(work, 'seed.json');
-  writeFileSync(seedFile, JSON.stringify({ keys: [{ keyId: KEY_ID, aliases: ['alias/rotate-errors'] }] }));
-  const seeded = runCli(['seed', seedFile], { KMS_DATA_DIR: dataDir });
-  expect(seeded.status, seeded.output).toBe(0);
+  seedInto(dataDir, [{ keyId: KEY_ID, aliases: ['alias/rotate-errors'] }]);
   before = await storedRootKeyIds();
 });
 
@@ -66,6 +81,17 @@ describe('rotate-root-key refuses', () => {
     expectRefused(rotate({ KMS_NEW_ROOT_KEY_FILE: short }), 'KMS_NEW_ROOT_KEY_FILE', /exactly 32 bytes/);
   });
 
+  it('a current root key file that does not exist, without creating it', () => {
+    const missing = join(work, 'no-such-root.key');
+    expectRefused(rotate({ KMS_ROOT_KEY_FILE: missing, KMS_NEW_ROOT_KEY_FILE: newKeyFile('new-1.key') }), 'KMS_ROOT_KEY_FILE', /ENOENT/);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('a current root key file that is not the store\'s', () => {
+    expectRefused(rotate({ KMS_ROOT_KEY_FILE: newKeyFile('stranger.key'), KMS_NEW_ROOT_KEY_FILE: newKeyFile('new-2.key') }),
+      'KMS_ROOT_KEY_FILE', /is not the root key this store's material is under \(root key [0-9a-f]{16}; given: /);
+  });
+
   it('a run without the new root key', () => {
     expectRefused(rotate({}), 'rotate-root-key needs the new root key', /KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY/);
   });
@@ -82,5 +108,35 @@ describe('rotate-root-key refuses', () => {
       client.destroy();
       await server.stop();
     }
+  });
+});
+
+describe('rotate-root-key on a store that mixes root keys', () => {
+  it('names the key whose material no given root key opens, exit 1', async () => {
+    const dir = join(work, 'mixed');
+    const [first, second] = ['c0000000-0000-4000-8000-00000000000a', 'c0000000-0000-4000-8000-00000000000b'];
+    seedInto(dir, [{ keyId: first }, { keyId: second }]);
+    // The second key's material re-wrapped under a root key nobody was given (as a seed run with the wrong
+    // KMS_ROOT_KEY_FILE once left it); the first key, the one a check looks at first, is under the right one.
+    const strangerBytes = randomBytes(32);
+    const stranger = new RootKeyRing({ id: rootKeyIdOfSecret(createSecretKey(strangerBytes)), key: new FileRootKey(strangerBytes), description: 'stranger' });
+    const right = readFileSync(join(dir, 'root.key'));
+    const current = new RootKeyRing({ id: rootKeyIdOfSecret(createSecretKey(right)), key: new FileRootKey(right), description: 'current' });
+    const store = new SqliteStore(join(dir, 'kms.sqlite'));
+    try {
+      const record = (await store.getKey(second))!;
+      const draft = copyKeyRecord(record);
+      for (const material of draft.materials) {
+        material.wrapped = stranger.wrap(second, material.materialId, current.unwrap(second, material.materialId, material.wrapped!));
+      }
+      draft.version = record.version + 1;
+      await store.updateKey(draft, record.version);
+    } finally {
+      await store.close();
+    }
+    const run = rotate({ KMS_NEW_ROOT_KEY_FILE: newKeyFile('new-3.key') }, dir);
+    expect(run.status, run.output).toBe(1);
+    expect(run.lines.at(-1)).toMatch(new RegExp(`^kms-engine: key ${second}: cannot unwrap key material: it is wrapped under root key ${stranger.wrapWith.id}`));
+    expect(run.output).not.toMatch(/destroy/);
   });
 });
