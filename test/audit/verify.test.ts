@@ -107,6 +107,17 @@ describe('verifyAuditLog', () => {
     expect(await verifyAuditLog(path)).toMatchObject({ ok: false, records: 1, line: 2, reason: expect.stringMatching(/not valid JSON/) });
   });
 
+  it('reads lines that span the 256 KiB reads: a long log, a long torn line, a long line that is not JSON', async () => {
+    // ~1 KB records: 700 of them cross two read boundaries, each splitting a record.
+    const { path, lines } = await writeLog(700);
+    expect(await verifyAuditLog(path)).toEqual({ ok: true, records: 700, checkpoint: 'matched' });
+    const long = 'x'.repeat(600 * 1024); // three reads with no newline
+    await writeFile(path, `${lines.slice(0, 2).join('\n')}\n${long}`);
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: false, records: 2, line: 3, reason: expect.stringMatching(/torn/) });
+    await writeFile(path, `${lines[0]}\n${long}\n${lines[1]}\n`);
+    expect(await verifyAuditLog(path)).toMatchObject({ ok: false, records: 1, line: 2, reason: expect.stringMatching(/not valid JSON/) });
+  });
+
   it('throws when the log cannot be read', async () => {
     await expect(verifyAuditLog(`${await tempLogPath()}.missing`)).rejects.toMatchObject({ code: 'ENOENT' });
   });
