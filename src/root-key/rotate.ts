@@ -6,6 +6,7 @@
 //
 // The command runs in its own process and holds both root keys (file bytes in memory, or sessions on the
 // tokens) only while it runs. Procedure: README, "Root key rotation".
+import { existsSync, rmSync } from 'node:fs';
 import { usage } from '../cli-usage.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openStore } from '../store/open.js';
@@ -36,30 +37,47 @@ export async function rotateRootKey(
     throw new ConfigError('rotate-root-key needs the new root key: set KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY');
   }
   // Only the new key may be created here (step 1 of the procedure usually did): a missing current root key file is
-  // a wrong path, not a key to make, and the ring below refuses it.
+  // a wrong path, not a key to make, and the ring below refuses it. A new key file made by a run that is then
+  // refused is removed again, so a refusal changes nothing.
+  const newKeyFile = plan.next.kind === 'file' && !existsSync(plan.next.path) ? plan.next.path : undefined;
   const prepared = prepareRootKeys({ current: plan.next });
+  const refuse = (error: unknown): never => {
+    prepared.close();
+    if (newKeyFile !== undefined) rmSync(newKeyFile, { force: true });
+    throw error;
+  };
   let ring: RootKeyRing;
   try {
     ring = openRootKeyRing(plan);
   } catch (error) {
-    prepared.close();
-    throw error;
+    return refuse(error);
   }
   // The ring keeps one entry per key id: one entry means the "new" key is the current one (the same file, a copy,
   // or the same token key). Re-wrapping would do nothing, and the closing advice to destroy the old root key
   // would destroy the only one.
   if (ring.ids.length === 1) {
     ring.close();
-    prepared.close();
-    throw new ConfigError(`${plan.next.variable}: ${describeRootKeySource(plan.next)} holds the current root key (id ${ring.wrapWith.id}); a rotation needs a new key`);
+    return refuse(new ConfigError(`${plan.next.variable}: ${describeRootKeySource(plan.next)} holds the current root key (id ${ring.wrapWith.id}); a rotation needs a new key`));
   }
-  const store = await openStore();
+  let store: KeyStore;
+  try {
+    store = await openStore();
+  } catch (error) {
+    ring.close();
+    return refuse(error);
+  }
   try {
     // Material under neither key means the current root key is not this store's: refused before anything changes.
     const stored = await storedRootKeyId(store);
     if (stored !== undefined && !ring.ids.includes(stored)) {
       throw new ConfigError(`${plan.current.variable}: ${describeRootKeySource(plan.current)} is not the root key this store's material is under (root key ${stored}; given: ${ring.ids.join(', ')})`);
     }
+  } catch (error) {
+    await store.close();
+    ring.close();
+    return refuse(error);
+  }
+  try {
     const newRootKeyId = ring.wrapWith.id;
     print(`kms-engine: re-wrapping key material under root key ${newRootKeyId} (${describeRootKeySource(plan.next)})`);
     const report: RotationReport = { newRootKeyId, settled: false, keysVisited: 0, keysRewritten: 0, materialsRewrapped: 0 };

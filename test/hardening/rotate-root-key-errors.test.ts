@@ -92,6 +92,15 @@ describe('rotate-root-key refuses', () => {
       'KMS_ROOT_KEY_FILE', /is not the root key this store's material is under \(root key [0-9a-f]{16}; given: /);
   });
 
+  it('a refused run leaves no new root key file behind when it made one', () => {
+    const unmade = join(work, 'not-yet-made.key');
+    expectRefused(rotate({ KMS_ROOT_KEY_FILE: newKeyFile('stranger-2.key'), KMS_NEW_ROOT_KEY_FILE: unmade }),
+      'KMS_ROOT_KEY_FILE', /is not the root key this store's material is under/);
+    expect(existsSync(unmade)).toBe(false);
+    expectRefused(rotate({ KMS_ROOT_KEY_FILE: join(work, 'no-such-root-2.key'), KMS_NEW_ROOT_KEY_FILE: unmade }), 'KMS_ROOT_KEY_FILE', /ENOENT/);
+    expect(existsSync(unmade)).toBe(false);
+  });
+
   it('a run without the new root key', () => {
     expectRefused(rotate({}), 'rotate-root-key needs the new root key', /KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY/);
   });
