@@ -8,13 +8,12 @@ import {
   type ImportKeyMaterialCommandInput, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
 import { outcome } from '../support/sdk-errors.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
 import { serverForFile } from '../support/file-server.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { rewriteStoredKey } from '../support/stored-keys.js';
 import { opensslKeyPair, wrapWithOpenssl, type WrappingAlgorithm } from './openssl-wrap.js';
 
 const shared = serverForFile();
@@ -231,12 +230,10 @@ describe('keys stored before materials carried their own expiry', () => {
       await first.stop();
 
       // Rewrite the record as the engine stored it before: expiry on the key; then as it stood after a deletion.
-      const store = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
-      const record = (await store.getKey(keyId))!;
-      const { expirationModel, validTo: materialValidTo, description: _, ...oldMaterial } = record.materials[0]!;
-      const old = { ...record, materials: [oldMaterial], expirationModel, validTo: materialValidTo, version: record.version + 1 };
-      await store.updateKey(old, record.version);
-      await store.close();
+      await rewriteStoredKey(first.dataDir, keyId, (record) => {
+        const { expirationModel, validTo: materialValidTo, description: _, ...oldMaterial } = record.materials[0]!;
+        return { ...record, materials: [oldMaterial], expirationModel, validTo: materialValidTo };
+      });
       second = await startServer({ dataDir: first.dataDir });
       const again = second.client();
       const described = (await again.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
@@ -244,14 +241,13 @@ describe('keys stored before materials carried their own expiry', () => {
       expect(Math.abs(described.ValidTo!.getTime() - validTo.getTime())).toBeLessThan(1000);
       await second.stop();
 
-      const reopened = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
-      const current = (await reopened.getKey(keyId))!;
-      const deleted = { ...current, materials: [], state: 'PendingImport' as const, version: current.version + 1 };
-      delete deleted.currentMaterialId;
-      delete deleted.expirationModel;
-      delete deleted.validTo;
-      await reopened.updateKey(deleted, current.version);
-      await reopened.close();
+      await rewriteStoredKey(first.dataDir, keyId, (current) => {
+        const deleted = { ...current, materials: [], state: 'PendingImport' as const };
+        delete deleted.currentMaterialId;
+        delete deleted.expirationModel;
+        delete deleted.validTo;
+        return deleted;
+      });
       second = await startServer({ dataDir: first.dataDir });
       const third = second.client();
       expect((await third.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');

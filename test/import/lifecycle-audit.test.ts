@@ -12,10 +12,10 @@ import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
 import { serverForFile } from '../support/file-server.js';
 import { failure } from '../support/sdk-errors.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { rewriteStoredKey } from '../support/stored-keys.js';
 import type { WrappingAlgorithm } from './openssl-wrap.js';
 
 const shared = serverForFile();
@@ -136,12 +136,10 @@ describe('material that expires', () => {
       await first.stop();
 
       // Thirty days on, as far as the older material is concerned: its ValidTo (and the key's) moved into the past.
-      const store = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
-      const record = (await store.getKey(key.KeyId!))!;
       const past = Date.now() / 1000 - 60;
-      const materials = record.materials.map((m) => (m.materialId === olderId ? { ...m, validTo: past } : m));
-      await store.updateKey({ ...record, materials, validTo: past, version: record.version + 1 }, record.version);
-      await store.close();
+      await rewriteStoredKey(first.dataDir, key.KeyId!, (record) => ({
+        ...record, validTo: past, materials: record.materials.map((m) => (m.materialId === olderId ? { ...m, validTo: past } : m)),
+      }));
 
       second = await startServer({ dataDir: first.dataDir });
       const again = second.client();

@@ -6,12 +6,11 @@ import {
   CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand, GenerateDataKeyCommand,
   GetKeyRotationStatusCommand, ListKeyRotationsCommand, ReEncryptCommand, RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite.js';
 import { serverForFile } from '../support/file-server.js';
 import { failure } from '../support/sdk-errors.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { rewriteStoredKey } from '../support/stored-keys.js';
 
 const shared = serverForFile();
 
@@ -80,13 +79,10 @@ describe('on-demand rotation close to an automatic one', () => {
       await first.stop();
 
       // A 90-day period cannot be brought this close through the API: move the stored schedule forward instead.
-      const store = new SqliteStore(join(first.dataDir, 'kms.sqlite'));
       const now = Math.floor(Date.now() / 1000);
       for (const [keyId, dueIn] of [[dueSoon, 10 * 60], [dueLater, 30 * 60]] as const) {
-        const record = (await store.getKey(keyId))!;
-        await store.updateKey({ ...record, nextRotationDate: now + dueIn, version: record.version + 1 }, record.version);
+        await rewriteStoredKey(first.dataDir, keyId, (record) => ({ ...record, nextRotationDate: now + dueIn }));
       }
-      await store.close();
 
       second = await startServer({ dataDir: first.dataDir });
       const again = second.client();
