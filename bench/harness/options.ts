@@ -279,6 +279,11 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   if (str('rounds') !== undefined && str('compare') === undefined) throw new UsageError('--rounds applies to --compare only (one endpoint is measured in one round)');
   const keys = keySelection('', str) ?? {};
   const compareKeys = keySelection('compare-', str);
+  const compareServerPids = pidList('compare-server-pid', str('compare-server-pid'));
+  const compareOnly = ['compare-key-id', 'compare-key-ids', 'compare-keys', 'compare-server-pid'].find((name) => str(name) !== undefined);
+  if (compareOnly !== undefined && str('compare') === undefined) {
+    throw new UsageError(`--${compareOnly} applies to --compare only (there is no second endpoint)`);
+  }
 
   const resolved = resolveCredentials({ accessKeyId: str('access-key-id'), secretAccessKey: str('secret-access-key') }, env);
   const rateText = str('rate');
@@ -304,7 +309,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     poolSize: positiveInteger('pool-size', str('pool-size'), 256, 100_000),
     timeoutSeconds: positiveInteger('timeout', str('timeout'), 10, 600),
     serverPids: pidList('server-pid', str('server-pid')),
-    compareServerPids: pidList('compare-server-pid', str('compare-server-pid')),
+    compareServerPids,
     out: str('out'),
     json: v.json === true,
     quiet: v.quiet === true,

@@ -1,6 +1,9 @@
 // A mistyped option stops `kms-engine bench` before any request with exit code 2 and one line on stderr that
 // names the option and what it accepts: every numeric option, negative values written either way, values that
 // are not numbers, and options that would be ignored without a word.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBenchOptions, UsageError } from '../../bench/harness/options.js';
 import { runHarness } from './run-harness.js';
@@ -75,6 +78,18 @@ describe('options that would be ignored', () => {
     expect(parseBenchOptions(['--mix', 'encrypt=1,verify=1', '--signing-algorithm', 'ECDSA_SHA_256', '--rate', '50',
       '--arrivals', 'autocannon', '--compare', 'http://127.0.0.1:9', '--rounds', '3'], env))
       .toMatchObject({ rate: 50, arrivals: 'autocannon', rounds: 3, signingAlgorithm: 'ECDSA_SHA_256' });
+  });
+
+  it('the --compare endpoint\'s keys and server processes without --compare', () => {
+    expect(refusal(['--compare-key-id', 'alias/x'])).toBe('--compare-key-id applies to --compare only (there is no second endpoint)');
+    expect(refusal(['--compare-keys', '10'])).toBe('--compare-keys applies to --compare only (there is no second endpoint)');
+    const keyIdsFile = join(mkdtempSync(join(tmpdir(), 'bench-key-ids-')), 'keys.txt');
+    writeFileSync(keyIdsFile, '1234abcd-12ab-34cd-56ef-1234567890ab\n');
+    expect(refusal(['--compare-key-ids', keyIdsFile])).toBe('--compare-key-ids applies to --compare only (there is no second endpoint)');
+    expect(refusal(['--server-pid', '1', '--compare-server-pid', '2']))
+      .toBe('--compare-server-pid applies to --compare only (there is no second endpoint)');
+    expect(parseBenchOptions(['--compare', 'http://127.0.0.1:9', '--compare-keys', '10', '--compare-server-pid', '2'], env))
+      .toMatchObject({ compareKeys: { keyCount: 10 }, compareServerPids: [2] });
   });
 });
 
