@@ -125,11 +125,14 @@ async function seed(args: string[]): Promise<number> {
   // The file first: a mistyped name or an invalid file must not create a data directory, store and root key.
   const keys = readSeedFile(args[0]!);
   const { openEngine } = await import('./server.js');
+  const { noteOutsideWrite } = await import('./cluster/outside-writes.js');
   // No root credentials are made here: the server's first start makes, saves and prints them.
   const core = await openEngine(config, console.log, undefined, { createCredentials: false });
   try {
     await applySeedFile(core.engine, args[0]!, console.log, keys);
   } finally {
+    // A server running on the same embedded store drops its cached keys and aliases and reads what was written.
+    await noteOutsideWrite(core.store).catch(() => {});
     await core.close();
   }
   return 0;

@@ -1,11 +1,13 @@
 // Joining the other nodes that share a PostgreSQL store: hear their changes (ChangeFeed -> cache drops) and
 // coordinate scheduled work (one pass at a time across the cluster). With the embedded store this node is
-// alone and both are no-ops.
+// alone: it only watches for writes of a `kms-engine seed` beside it (src/cluster/outside-writes.ts).
 import type { Config } from '../config.js';
 import { PostgresStore } from '../store/postgres.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { KeyStore } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
 import { dropChanged, dropEverything, type CachedViews } from './invalidation.js';
+import { watchOutsideWrites } from './outside-writes.js';
 import { PostgresWorkLock, singleNodeLock, type WorkLock } from './scheduled-work.js';
 
 export { resolveNodeId } from './node-id.js';
@@ -17,6 +19,10 @@ export interface ClusterMembership {
 }
 
 export async function joinCluster(store: KeyStore, nodeId: string, views: CachedViews): Promise<ClusterMembership> {
+  if (store instanceof SqliteStore) {
+    const stopWatching = await watchOutsideWrites(store, views);
+    return { workLock: singleNodeLock, close: async () => stopWatching() };
+  }
   if (!(store instanceof PostgresStore)) return { workLock: singleNodeLock, close: async () => {} };
   const feed = await ChangeFeed.start({
     url: store.url, nodeId, pool: store.pool,

@@ -118,6 +118,8 @@ export class SqliteStore implements KeyStore {
       getUsage: db.prepare<[string], UsageRow>('SELECT * FROM key_last_usage WHERE key_id = ?'),
       deleteKeyUsage: db.prepare('DELETE FROM key_last_usage WHERE key_id = ?'),
       trackingStart: db.prepare<[], { value: number }>("SELECT value FROM store_meta WHERE name = 'usage_tracking_start'"),
+      outsideWrites: db.prepare<[], { value: number }>("SELECT value FROM store_meta WHERE name = 'outside_writes'"),
+      noteOutsideWrite: db.prepare("INSERT INTO store_meta (name, value) VALUES ('outside_writes', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1"),
     };
     this.usageDb = new Database(path);
     this.usageDb.pragma('synchronous = NORMAL');
@@ -260,6 +262,18 @@ export class SqliteStore implements KeyStore {
 
   async usageTrackingStart(): Promise<number> {
     return this.statements.trackingStart.get()!.value;
+  }
+
+  /**
+   * Writes by a process that is not a server of this store (`kms-engine seed` beside a running server): it counts
+   * them here, and servers watching the count (src/cluster/outside-writes.ts) drop the caches that may be stale.
+   */
+  async noteOutsideWrite(): Promise<void> {
+    this.statements.noteOutsideWrite.run();
+  }
+
+  async outsideWrites(): Promise<number> {
+    return this.statements.outsideWrites.get()?.value ?? 0;
   }
 
   async close(): Promise<void> {

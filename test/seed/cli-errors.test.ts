@@ -3,7 +3,7 @@
 // an alias that already names another key, a store whose material is under another root key: refused, never
 // skipped, moved or mixed in. A mistyped file name creates no data directory. A seed beside a running server on
 // the same data directory lands, and the server serves the seeded keys.
-import { DescribeKeyCommand, EncryptCommand, DecryptCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, EncryptCommand, DecryptCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,4 +143,49 @@ describe('seed beside a running server on the same data directory', () => {
       await server.remove();
     }
   });
+
+  // The server had already read what the seed then changed: an alias it found missing, a key's tags. It used to
+  // keep both from its caches for as long as it ran (NotFoundException for an alias ListAliases listed).
+  it('what the server had read before the seed changed it is served as the seed left it', async () => {
+    const dataDir = seededDataDir();
+    const server = await startServer({ dataDir });
+    const client = server.client();
+    try {
+      const tagsOfK1 = async () => (await client.send(new ListResourceTagsCommand({ KeyId: K1 }))).Tags;
+      await expect(client.send(new DescribeKeyCommand({ KeyId: 'alias/later' }))).rejects.toMatchObject({ name: 'NotFoundException' });
+      expect(await tagsOfK1()).toEqual([]);
+      const run = seed(dataDir, seedFile({ keys: [
+        { keyId: K1, aliases: ['alias/taken', 'alias/later'], tags: [{ TagKey: 'team', TagValue: 'payments' }] },
+      ] }));
+      expect(run.status, run.output).toBe(0);
+      const wanted = { alias: K1, tags: [{ TagKey: 'team', TagValue: 'payments' }] };
+      const served = await eventually(async () => ({
+        alias: (await client.send(new DescribeKeyCommand({ KeyId: 'alias/later' }))).KeyMetadata!.KeyId,
+        tags: await tagsOfK1(),
+      }), wanted);
+      expect(served).toEqual(wanted);
+    } finally {
+      client.destroy();
+      await server.remove();
+    }
+  });
 });
+
+/**
+ * What `read` answers once it succeeds and equals `wanted`: the server drops its caches within a second of the
+ * seed's writes. After 10 s, the last answer or error, which the assertion then shows.
+ */
+async function eventually<T>(read: () => Promise<T>, wanted: T): Promise<T | unknown> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    let last: T | unknown;
+    try {
+      last = await read();
+      if (JSON.stringify(last) === JSON.stringify(wanted)) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
