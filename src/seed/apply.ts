@@ -141,11 +141,14 @@ export async function applySeedFile(
       }
       created++;
     } else {
+      // An existing key takes the file's tags and description (its spec, usage and material cannot change, and
+      // were checked); a file applied again as it was writes nothing.
       const missing = seed.tags.filter((tag) => !key!.tags.some((t) => t.TagKey === tag.TagKey && t.TagValue === tag.TagValue));
-      if (missing.length > 0) {
+      if (missing.length > 0 || key.description !== seed.description) {
         await keyring.mutate(seed.keyId, (draft) => {
           const others = draft.tags.filter((t) => !missing.some((m) => m.TagKey === t.TagKey));
           draft.tags = [...others, ...missing];
+          draft.description = seed.description;
         });
       }
     }

@@ -145,7 +145,8 @@ describe('seed beside a running server on the same data directory', () => {
   });
 
   // The server had already read what the seed then changed: an alias it found missing, a key's tags. It used to
-  // keep both from its caches for as long as it ran (NotFoundException for an alias ListAliases listed).
+  // keep both from its caches for as long as it ran (NotFoundException for an alias ListAliases listed). The
+  // file's new description is the key's too, as its tags are (it was left as first seeded).
   it('what the server had read before the seed changed it is served as the seed left it', async () => {
     const dataDir = seededDataDir();
     const server = await startServer({ dataDir });
@@ -155,14 +156,14 @@ describe('seed beside a running server on the same data directory', () => {
       await expect(client.send(new DescribeKeyCommand({ KeyId: 'alias/later' }))).rejects.toMatchObject({ name: 'NotFoundException' });
       expect(await tagsOfK1()).toEqual([]);
       const run = seed(dataDir, seedFile({ keys: [
-        { keyId: K1, aliases: ['alias/taken', 'alias/later'], tags: [{ TagKey: 'team', TagValue: 'payments' }] },
+        { keyId: K1, aliases: ['alias/taken', 'alias/later'], tags: [{ TagKey: 'team', TagValue: 'payments' }], description: 'seeded again' },
       ] }));
       expect(run.status, run.output).toBe(0);
-      const wanted = { alias: K1, tags: [{ TagKey: 'team', TagValue: 'payments' }] };
-      const served = await eventually(async () => ({
-        alias: (await client.send(new DescribeKeyCommand({ KeyId: 'alias/later' }))).KeyMetadata!.KeyId,
-        tags: await tagsOfK1(),
-      }), wanted);
+      const wanted = { alias: K1, description: 'seeded again', tags: [{ TagKey: 'team', TagValue: 'payments' }] };
+      const served = await eventually(async () => {
+        const { KeyMetadata } = await client.send(new DescribeKeyCommand({ KeyId: 'alias/later' }));
+        return { alias: KeyMetadata!.KeyId, description: KeyMetadata!.Description, tags: await tagsOfK1() };
+      }, wanted);
       expect(served).toEqual(wanted);
     } finally {
       client.destroy();
