@@ -127,7 +127,7 @@ describe('KMS_QUOTAS=aws,ecc=300 on a real server', () => {
   });
 
   it('the JS SDK\'s standard mode gets through once the quota refills, and the server saw each attempt', async () => {
-    // DescribeKey=1: one token per second; the retries (500 ms base backoff for throttles) wait for it.
+    // DescribeKey=1: one token per second; the retries (waits of up to 1 s, then 2 s, for throttles) wait for it.
     await standardClient(1).send(new DescribeKeyCommand({ KeyId: eccKeyId }));
     const answer = await standardClient(8).send(new DescribeKeyCommand({ KeyId: eccKeyId }));
     expect(answer.KeyMetadata?.KeyId).toBe(eccKeyId);

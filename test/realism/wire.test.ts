@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { DescribeKeyCommand, GenerateRandomCommand, ListAliasesCommand, ListKeysCommand } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DescribeKeyCommand, GenerateRandomCommand, ListAliasesCommand, ListKeyPoliciesCommand, ListKeysCommand,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signKmsRequest } from '../../src/auth/sigv4.js';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -90,11 +92,26 @@ describe('KMS_FAULTS over HTTP', () => {
     ]));
   });
 
-  it('is retried by the SDK with its default retries, as AWS errors are', async () => {
-    for (const command of [new GenerateRandomCommand({ NumberOfBytes: 8 }), new ListKeysCommand({})]) {
-      const error = await server.client({ maxAttempts: 3 }).send(command as never)
-        .then(() => undefined, (e: unknown) => e as { $metadata: { attempts: number } });
-      expect(error?.$metadata.attempts).toBe(3);
+  it('is retried by the SDK as AWS errors are, 3 attempts: throttles after waits from 1 s, 5xx errors and resets from 50 ms', async () => {
+    // The SDK's wait before retry n is Math.random() * base * 2^(n-1): pinned near 1, each wait is at its cap, so
+    // the total shows which class the SDK put the error in (THROTTLING: 1,000 ms base; TRANSIENT: 50 ms).
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    try {
+      const client = server.client({ maxAttempts: 3 });
+      const failed = (command: unknown) => client.send(command as never).then(() => undefined,
+        (e: unknown) => e as { name: string; code?: string; $metadata: { attempts: number; totalRetryDelay: number } });
+      expect(await failed(new GenerateRandomCommand({ NumberOfBytes: 8 }))).toMatchObject({
+        name: 'ThrottlingException', $metadata: { attempts: 3, totalRetryDelay: 999 + 1998 },
+      });
+      expect(await failed(new ListKeysCommand({}))).toMatchObject({
+        name: 'KMSInternalException', $metadata: { attempts: 3, totalRetryDelay: 49 + 99 },
+      });
+      // A reset is a socket error to the SDK: retried like a 5xx, and what the pipeline sees when all attempts hit one.
+      expect(await failed(new ListKeyPoliciesCommand({ KeyId: 'alias/none' }))).toMatchObject({
+        name: 'TimeoutError', code: 'ECONNRESET', $metadata: { attempts: 3, totalRetryDelay: 49 + 99 },
+      });
+    } finally {
+      random.mockRestore();
     }
   }, 20_000);
 
