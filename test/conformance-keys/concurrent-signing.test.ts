@@ -39,6 +39,14 @@ function verifies(key: SigningKey, algorithm: string, message: Buffer, signature
   }
 }
 
+/** r of a DER ECDSA-Sig-Value (SEQUENCE { INTEGER r, INTEGER s }), as hex without leading zero bytes. */
+function ecdsaR(signature: Buffer): string {
+  const start = signature[1]! & 0x80 ? 2 + (signature[1]! & 0x7f) : 2;
+  expect(signature[0]).toBe(0x30);
+  expect(signature[start]).toBe(0x02);
+  return signature.subarray(start + 2, start + 2 + signature[start + 1]!).toString('hex').replace(/^(00)+/, '');
+}
+
 const configurations: { name: string; env: Record<string, string> }[] = [
   { name: 'inline lane on (the default)', env: {} },
   { name: 'every job on the workers, batches of 4', env: { KMS_INLINE_CRYPTO: 'off', KMS_BATCH_SIZE: '4' } },
@@ -100,6 +108,11 @@ describe.each(configurations)('a burst of Sign and Verify, $name', ({ env }) => 
       .filter(({ twin, algorithm, message, signature }) => verifies(twin, algorithm, message, signature))
       .map(({ key, algorithm, messageType }) => `${key.spec} ${algorithm} ${messageType}`);
     expect(underTwin).toEqual([]);
+    // ECDSA's r is x(kG) mod n: a repeated r means a repeated nonce k, which gives away the private key. Every
+    // signature of the burst, from either lane and any worker, must have its own.
+    const ecdsa = signed.filter(({ algorithm }) => algorithm.startsWith('ECDSA_'));
+    expect(ecdsa.length).toBeGreaterThan(40);
+    expect(new Set(ecdsa.map(({ signature }) => ecdsaR(signature))).size).toBe(ecdsa.length);
   });
 
   it('every concurrent Verify answers its own request: valid, tampered, or the twin key\'s', async () => {
