@@ -70,6 +70,10 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   const operation = operationNamed(operationName);
   try {
     if (operation === undefined) throw new KmsError('UnknownOperationException', 'X-Amz-Target does not name a TrentService operation.');
+    // KMS_LATENCY stands for the network and service time of AWS, which every answer pays: it comes before
+    // anything can refuse the request, so throttles, injected faults and errors wait like successes do.
+    const delay = pipeline.realism?.delayMs(operationName) ?? 0;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     principal = authenticate(request, pipeline.lookupPrincipal);
     sent = parseJson(request.body);
     input = decodeInput(operationName, sent);
@@ -78,8 +82,6 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
     const injected = pipeline.realism?.draw(operationName);
     if (injected?.kind === 'reset') return { status: 0, requestId, body: '', reset: true };
     if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);
-    const delay = pipeline.realism?.delayMs(operationName) ?? 0;
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     ctx = new RequestContext(pipeline.engine, principal, operationName, input, request.sourceIp);
     output = await operation.run(input, ctx);
     // A dry run that got this far checked everything the call would (RequestContext.job); its result is dropped.

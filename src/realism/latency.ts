@@ -14,7 +14,9 @@
 // section 9, management = every other operation), and a class rule over `*`; among rules for the same target
 // the later wins. Example:
 //   KMS_LATENCY="crypto=lognormal:p50=8ms,p99=40ms;management=uniform:20ms..80ms;Sign=fixed:5ms"
-// Delays are capped at 60 s so a log-normal tail cannot hang a request.
+// Delays are capped at 60 s so a log-normal tail cannot hang a request. The pipeline waits them on a Node timer,
+// which counts whole milliseconds (a fraction is cut, under 1 ms becomes 1 ms): draws stay exact here, and the
+// README says what the wire shows.
 
 import { operationsOf, rulesOf, type RandomSource } from './targets.js';
 
