@@ -10,7 +10,7 @@ import type { Principal } from './auth/identities.js';
 import type { HeaderLookup } from './auth/sigv4.js';
 import { ERROR_STATUS } from './contract/errors.js';
 import { TRACKED_OPERATIONS } from './keys/usage-tracker.js';
-import type { Metrics } from './metrics/registry.js';
+import { RESET_OUTCOME, type Metrics } from './metrics/registry.js';
 import { dryRunWouldSucceed, RequestContext, type Engine } from './operations/context.js';
 import { operationNamed } from './operations/index.js';
 import { KmsError } from './protocol/errors.js';
@@ -80,7 +80,12 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
     // Crypto operations charge their key's class once the key is known (RequestContext.useKey); the rest their own.
     if (!isCryptoOperation(operationName)) pipeline.engine.quotas.take(principal.accountId, [operationName]);
     const injected = pipeline.realism?.draw(operationName);
-    if (injected?.kind === 'reset') return { status: 0, requestId, body: '', reset: true };
+    if (injected?.kind === 'reset') {
+      // No answer and no audit record (the call never completed, as when a load balancer drops it), but the
+      // server did receive it: its metrics count it, so a load test can match them with the resets it saw.
+      pipeline.metrics.observeRequest(operationName, '', RESET_OUTCOME, (performance.now() - startedAt) / 1000);
+      return { status: 0, requestId, body: '', reset: true };
+    }
     if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);
     ctx = new RequestContext(pipeline.engine, principal, operationName, input, request.sourceIp);
     output = await operation.run(input, ctx);

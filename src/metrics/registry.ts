@@ -32,7 +32,7 @@ export interface MetricSources {
 }
 
 export interface Metrics {
-  /** One finished KMS request. keySpec is '' when the request had no key; outcome is 'ok' or the error code. */
+  /** One finished KMS request. keySpec is '' when the request had no key; outcome is 'ok', the error code or 'reset'. */
   observeRequest(operation: string, keySpec: string, outcome: string, seconds: number): void;
   /** One request refused with ThrottlingException by the quota of this class. */
   throttled(quotaClass: string): void;
@@ -73,16 +73,19 @@ export const DURATION_BUCKETS: readonly number[] = [
 // into one value, so a client cannot create series at will.
 const UNKNOWN = 'unknown';
 const OTHER_OUTCOME = 'other';
+/** The outcome of a request KMS_FAULTS answered by resetting its connection: received, never answered. */
+export const RESET_OUTCOME = 'reset';
 const operationLabel = (operation: string): string => KMS_OPERATIONS.has(operation) ? operation : UNKNOWN;
 const keySpecLabel = (keySpec: string): string => keySpec === '' || isKeySpec(keySpec) ? keySpec : UNKNOWN;
-const outcomeLabel = (outcome: string): string => outcome === 'ok' || isKmsErrorCode(outcome) ? outcome : OTHER_OUTCOME;
+const outcomeLabel = (outcome: string): string =>
+  outcome === 'ok' || outcome === RESET_OUTCOME || isKmsErrorCode(outcome) ? outcome : OTHER_OUTCOME;
 
 export function createMetrics(sources: MetricSources = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
   const requestDuration = new FastHistogram(METRIC_NAMES.requestDuration,
-    'KMS requests by operation, key spec and outcome (ok or the error code), from receipt to response.',
+    'KMS requests by operation, key spec and outcome (ok, the error code, or reset: a KMS_FAULTS connection reset), from receipt to response.',
     ['operation', 'key_spec', 'outcome'], DURATION_BUCKETS, registry);
   const poolJobWait = new FastHistogram(METRIC_NAMES.poolJobWait,
     'Time a worker job waited in the pool queue before a worker started it.', ['operation'], DURATION_BUCKETS, registry);

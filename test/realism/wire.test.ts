@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signKmsRequest } from '../../src/auth/sigv4.js';
+import { sample, scrape } from '../e2e-quotas/flood.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const FAULTS = 'ThrottlingException=1@GenerateRandom;KMSInternalException=1@ListKeys;'
@@ -115,9 +116,15 @@ describe('KMS_FAULTS over HTTP', () => {
     }
   }, 20_000);
 
-  it('resets the connection (RST) instead of closing it', async () => {
+  it('resets the connection (RST) instead of closing it, and counts the request in its metrics as reset', async () => {
+    const resets = async () => sample(await scrape(server), 'kms_request_duration_seconds_count',
+      { operation: 'ListKeyPolicies', key_spec: '', outcome: 'reset' }) ?? 0;
+    const before = await resets();
     const raw = tcpConnect(server.port, '127.0.0.1');
     expect(await howItEnds(raw, () => raw.write(resetRequest(server)))).toBe('reset');
+    expect(await resets()).toBe(before + 1);
+    // Never answered, so never an audit record: the log holds the calls that completed.
+    expect(readFileSync(join(server.dataDir, 'audit.jsonl'), 'utf8')).not.toContain('"ListKeyPolicies"');
   });
 });
 
