@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { KMS } from '@aws-sdk/client-kms';
 import {
-  buildAwsKmsMrkAwareStrictMultiKeyringNode, buildClient, CommitmentPolicy, getClient, KmsKeyringNode,
+  AwsKmsMrkAwareSymmetricDiscoveryKeyringNode, buildAwsKmsMrkAwareStrictMultiKeyringNode, buildClient, CommitmentPolicy,
+  getClient, KmsKeyringNode,
 } from '@aws-crypto/client-node';
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DeleteAliasCommand, RevokeGrantCommand, TagResourceCommand,
@@ -56,6 +57,30 @@ describe('AWS Encryption SDK', () => {
     const opened = await decrypt(keyring, result);
     expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
     expect(opened.messageHeader.encryptedDataKeys.map((edk) => edk.providerInfo)).toEqual([mrk]);
+  });
+
+  it('discovery keyrings decrypt by the key ARN in each data key, within their account and partition filter', async () => {
+    const kms = server.client();
+    const [first, second] = await Promise.all([0, 1].map(async () => (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!));
+    const mrk = (await kms.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.Arn!;
+    const client = new KMS({ region: server.region, endpoint: server.url, credentials: server.credentials });
+    const clientProvider = getClient(KMS, { endpoint: server.url, credentials: server.credentials });
+    const { encrypt, decrypt } = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+    const context = { tenant: 'acme' };
+    const plaintext = randomBytes(4096);
+    const { result } = await encrypt(new KmsKeyringNode({ generatorKeyId: first, keyIds: [second], clientProvider }), plaintext,
+      { encryptionContext: context });
+    const ours = { accountIDs: [server.accountId], partition: 'aws' };
+    const opened = await decrypt(new KmsKeyringNode({ discovery: true, discoveryFilter: ours, clientProvider }), result);
+    expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
+    expect(opened.messageHeader.encryptionContext).toMatchObject(context);
+    // A filter naming another account skips every data key: nothing decrypts.
+    const elsewhere = new KmsKeyringNode({ discovery: true, discoveryFilter: { accountIDs: ['444455556666'], partition: 'aws' }, clientProvider });
+    await expect(decrypt(elsewhere, result)).rejects.toThrow();
+
+    const sealed = (await encrypt(buildAwsKmsMrkAwareStrictMultiKeyringNode({ generatorKeyId: mrk, clientProvider }), plaintext)).result;
+    const mrkDiscovery = new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client, region: server.region, discoveryFilter: ours });
+    expect(Buffer.from((await decrypt(mrkDiscovery, sealed)).plaintext).equals(plaintext)).toBe(true);
   });
 });
 
