@@ -79,7 +79,7 @@ describe('AWS Encryption SDK', () => {
     await expect(decrypt(elsewhere, result)).rejects.toThrow();
 
     const sealed = (await encrypt(buildAwsKmsMrkAwareStrictMultiKeyringNode({ generatorKeyId: mrk, clientProvider }), plaintext)).result;
-    const mrkDiscovery = new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client, region: server.region, discoveryFilter: ours });
+    const mrkDiscovery = new AwsKmsMrkAwareSymmetricDiscoveryKeyringNode({ client, discoveryFilter: ours });
     expect(Buffer.from((await decrypt(mrkDiscovery, sealed)).plaintext).equals(plaintext)).toBe(true);
   });
 });
