@@ -1,6 +1,7 @@
 // KMS_TLS_CERT / KMS_TLS_KEY: serve HTTPS, TLS 1.2 and later only (the floor AWS's own endpoints and SDKs keep).
 // Read and checked once at start, before anything else opens, so a missing file, a key that does not match the
 // certificate or PEM that does not parse stops the server with one line naming the variable.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
@@ -24,6 +25,11 @@ export function loadTlsOptions(config: Pick<Config, 'tlsCert' | 'tlsKey'>): TlsL
   } catch (error) {
     // OpenSSL's reason (e.g. "key values mismatch") names no secret.
     throw new ConfigError(`KMS_TLS_CERT/KMS_TLS_KEY: not a usable certificate and private key: ${(error as Error).message}`);
+  }
+  // OpenSSL compares a key only with a certificate of its own type: an RSA key beside an EC certificate was
+  // accepted, and the server then failed every handshake. The (first, leaf) certificate must be the key's.
+  if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+    throw new ConfigError('KMS_TLS_CERT/KMS_TLS_KEY: not a usable certificate and private key: the private key is not the certificate\'s');
   }
   return { createServer: createHttpsServer, serverOptions };
 }

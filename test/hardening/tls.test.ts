@@ -151,6 +151,15 @@ describe('TLS configuration', () => {
     expect(mismatched.stderr).toMatch(/^kms-engine: KMS_TLS_CERT\/KMS_TLS_KEY: not a usable certificate and private key/m);
   });
 
+  // OpenSSL checks a key only against a certificate of its own type: an RSA key beside the P-256 certificate used
+  // to start a server that announced https and then failed every handshake.
+  it('a key of another type than the certificate stops the server naming the variables, in one line', () => {
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(dir, 'rsa.key')], { stdio: 'ignore' });
+    const run = serve({ KMS_TLS_CERT: certFile, KMS_TLS_KEY: join(dir, 'rsa.key') });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(2);
+    expect(`${run.stdout}${run.stderr}`.trim()).toMatch(/^kms-engine: KMS_TLS_CERT\/KMS_TLS_KEY: not a usable certificate and private key: [^\n]*$/);
+  });
+
   it('plain HTTP on a non-loopback address prints a warning; on loopback it does not', async () => {
     const exposed = await startServer({ env: { HOST: '0.0.0.0' } });
     try {
