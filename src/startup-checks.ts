@@ -69,14 +69,16 @@ export function quotasOf(config: Pick<Config, 'quotas' | 'region'>): ReturnType<
 }
 
 /**
- * KMS_IDENTITIES, read and compiled as at start but against no root access key: the real root's may not exist
- * yet. (A clash with a configured or saved root key is still refused when the engine loads the file; a newly
- * generated one cannot clash.)
+ * KMS_IDENTITIES, read and compiled as at start, against the root access key KMS_ACCESS_KEY_ID configures (a
+ * principal may not share it). Without one the real root's key may not exist yet: a clash with a saved one is
+ * refused when the engine loads the file; a newly generated one cannot clash.
  */
 function checkIdentitiesFile(config: Config): void {
   if (config.identitiesFile === undefined) return;
   try {
-    loadIdentities({ accountId: config.accountId, rootAccessKeyId: '', rootSecretAccessKey: '', identitiesFile: config.identitiesFile });
+    loadIdentities({
+      accountId: config.accountId, rootAccessKeyId: config.accessKeyId ?? '', rootSecretAccessKey: '', identitiesFile: config.identitiesFile,
+    });
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }

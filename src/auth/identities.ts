@@ -1,7 +1,7 @@
 // The principals the engine knows: the account root (KMS_ACCESS_KEY_ID/KMS_SECRET_ACCESS_KEY) plus the ones
 // in KMS_IDENTITIES. Loaded once at start; lookups by access key id run on every request (a Map get).
 import { readFileSync } from 'node:fs';
-import { ACCESS_KEY_ID_PATTERN, ACCESS_KEY_ID_RULE } from '../config.js';
+import { ACCESS_KEY_ID_PATTERN, ACCESS_KEY_ID_RULE, ConfigError } from '../config.js';
 import { KmsError } from '../protocol/errors.js';
 import { parseIdentityPolicy, type CompiledPolicy } from './policy/document.js';
 import { accountRootArn, isAccountId, parsePrincipalArn } from './policy/principal-arn.js';
@@ -41,7 +41,8 @@ export interface LoadIdentitiesOptions {
 
 const VARIABLE = 'KMS_IDENTITIES';
 
-class IdentityFileError extends Error {
+/** A configuration error: the start stops with its one line and status 2, as for every other bad variable. */
+class IdentityFileError extends ConfigError {
   constructor(file: string, detail: string) {
     super(`${VARIABLE}: ${file}: ${detail}`);
   }

@@ -94,6 +94,23 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     if (variable === 'KMS_IDENTITIES') expect(run.output).not.toContain('secret-secret-secret');
   });
 
+  // A principal of KMS_IDENTITIES with the root's access key id, configured by KMS_ACCESS_KEY_ID or saved in
+  // KMS_DATA_DIR: it was found only once the data directory, root key and node id were made, and exited 1.
+  it('KMS_IDENTITIES naming the access key id of the root', async () => {
+    const identities = file('root-key-clash.json', { identities: [{
+      accessKeyId: 'AKIACLASHCLASHCLASH1', secretAccessKey: 'secret-secret-secret', arn: 'arn:aws:iam::111122223333:user/alice', policies: [],
+    }] });
+    const configured = await serveToExit({ KMS_IDENTITIES: identities, KMS_ACCESS_KEY_ID: 'AKIACLASHCLASHCLASH1', KMS_SECRET_ACCESS_KEY: 'root-secret' });
+    expectOneLineNaming(configured, 'KMS_IDENTITIES');
+    expect(configured.status).toBe(2);
+    expect(existsSync(configured.dataDir), 'data directory created').toBe(false);
+    const dataDir = mkdtempSync(join(work, 'saved-root-'));
+    writeFileSync(join(dataDir, 'credentials'), JSON.stringify({ accessKeyId: 'AKIACLASHCLASHCLASH1', secretAccessKey: 'root-secret' }));
+    const saved = await serveToExit({ KMS_IDENTITIES: identities, KMS_DATA_DIR: dataDir });
+    expect(saved.status, saved.output).toBe(2);
+    expect(saved.output.trim()).toMatch(/^kms-engine: KMS_IDENTITIES: [^\n]*AKIACLASHCLASHCLASH1 is already used by another principal$/);
+  });
+
   // mkdir(2) answers ENOENT under /proc although the parent exists: Node's recursive mkdir then loops forever,
   // and the start used to hang without a word.
   it.each([
