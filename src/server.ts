@@ -26,6 +26,7 @@ import { FrontendBuckets } from './cluster/frontend-buckets.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
 import { rootCredentials, type StartCredentials } from './secrets.js';
 import { prepareRootKeys, rootKeyPlan, type RootKeyPlan } from './root-key/open.js';
+import { refuseForeignRootKey } from './root-key/stored.js';
 import { openStore } from './store/open.js';
 import { loadTlsOptions, plainHttpWarning, type TlsListenOptions } from './tls.js';
 import { createRealism } from './realism-config.js';
@@ -154,6 +155,7 @@ export async function startServer(config: Config = loadConfig(), print: (line: s
   const tls = loadTlsOptions(config);
   const core = await openEngine(config, print, frontend);
   try {
+    await refuseForeignRootKey(config, core.store, core.pool);
     return await serveEngine(core, config, print, frontend, tls);
   } catch (error) {
     core.credentials.withdraw(); // the start failed: its new credentials were never printed

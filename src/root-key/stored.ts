@@ -1,7 +1,10 @@
 // Which root key a store's key material is under, from the headers of the wrapped blobs (ring.ts): what a
 // command compares with the root key it was given before it writes anything, so a KMS_ROOT_KEY_FILE that points
 // at another key (or at a path where one was just created) is refused rather than mixed into the store.
+import { ConfigError, type Config } from '../config.js';
+import type { CryptoPool } from '../pool/crypto-pool.js';
 import type { KeyStore } from '../store/types.js';
+import { describeRootKeySource, rootKeyPlan } from './open.js';
 import { rootKeyIdOfWrapped } from './ring.js';
 
 /** Keys looked at: the first whose material carries a root key id decides. */
@@ -17,4 +20,31 @@ export async function storedRootKeyId(store: KeyStore): Promise<string | undefin
     }
   }
   return undefined;
+}
+
+/**
+ * The root key the crypto threads wrap new material under, read from the header of a throwaway material they
+ * wrap: this thread never holds the root key (README, "Security notes").
+ */
+export async function wrappingRootKeyId(pool: Pick<CryptoPool, 'run'>): Promise<string | undefined> {
+  const probe = await pool.run({
+    op: 'wrapMaterial', keyId: '00000000-0000-4000-8000-000000000000', materialId: 'root-key-probe', spec: 'SYMMETRIC_DEFAULT', material: Buffer.alloc(32),
+  });
+  return probe.ok ? rootKeyIdOfWrapped((probe as { wrapped: Uint8Array }).wrapped) : undefined;
+}
+
+/**
+ * A server started with a root key that is not the store's (a KMS_ROOT_KEY_FILE path mistyped, so a fresh key was
+ * made there, or another store's key) would serve, and fail every request on an existing key with
+ * KMSInternalException: refused at start instead, naming the variable. During a rotation (KMS_NEW_ROOT_KEY*) the
+ * store holds material under both keys and the threads wrap under the new one; rotate-root-key checks then.
+ */
+export async function refuseForeignRootKey(config: Config, store: KeyStore, pool: Pick<CryptoPool, 'run'>): Promise<void> {
+  const plan = rootKeyPlan(config);
+  if (plan.next !== undefined) return;
+  const stored = await storedRootKeyId(store);
+  if (stored === undefined) return;
+  const held = await wrappingRootKeyId(pool);
+  if (held === stored) return;
+  throw new ConfigError(`${plan.current.variable}: ${describeRootKeySource(plan.current)} is not the root key this store's material is under (root key ${stored}; given: ${held ?? 'unknown'})`);
 }

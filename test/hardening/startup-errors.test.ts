@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { startServer } from '../support/server.js';
@@ -147,6 +148,29 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     const run = await serveToExit({ KMS_AUDIT_LOG: file('not-intact.jsonl', '{"chain":{"seq":1}}\n') });
     expectOneLineNaming(run, 'KMS_AUDIT_LOG');
     expect(run.output).toMatch(/last record is not intact/);
+  });
+
+  // A store whose keys are under another root key than KMS_ROOT_KEY_FILE's: a mistyped path (where a fresh root
+  // key is then made) or another store's key. The server used to start and answer KMSInternalException, with a
+  // worker's stack trace in its log, for every request on an existing key.
+  it('KMS_ROOT_KEY_FILE found late: not the root key of the store\'s material', async () => {
+    const server = await startServer({ dataDir: mkdtempSync(join(work, 'keys-under-root-')) });
+    const client = server.client();
+    try {
+      const { KeyMetadata } = await client.send(new CreateKeyCommand({}));
+      await client.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('x') }));
+    } finally {
+      client.destroy();
+      await server.stop();
+    }
+    for (const rootKeyFile of [join(work, 'mistyped-root.key'), file('another-root.key', Buffer.alloc(32, 7).toString('latin1'))]) {
+      const run = await serveToExit({ KMS_DATA_DIR: server.dataDir, KMS_ROOT_KEY_FILE: rootKeyFile });
+      expect(run.status, run.output).toBe(2);
+      expect(run.output.trim()).toMatch(/^kms-engine: KMS_ROOT_KEY_FILE: [^\n]* is not the root key this store's material is under \(root key [0-9a-f]{16}; given: [0-9a-f]{16}\)$/);
+    }
+    const again = await startServer({ dataDir: server.dataDir });
+    await again.remove();
+    rmSync(server.dataDir, { recursive: true, force: true });
   });
 
   it('KMS_DATA_DIR holding a credentials file that is not one: one line naming it, without quoting the file', async () => {
