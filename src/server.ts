@@ -27,6 +27,7 @@ import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './c
 import { rootCredentials, type StartCredentials } from './secrets.js';
 import { prepareRootKeys, rootKeyPlan, type RootKeyPlan } from './root-key/open.js';
 import { refuseForeignRootKey } from './root-key/stored.js';
+import { refuseOtherRegionOrAccount } from './keys/store-home.js';
 import { openStore } from './store/open.js';
 import { loadTlsOptions, plainHttpWarning, type TlsListenOptions } from './tls.js';
 import { createRealism } from './realism-config.js';
@@ -99,6 +100,12 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
   });
   const nodeId = resolveNodeId(config);
   const store = await openStore(config, nodeId);
+  try {
+    await refuseOtherRegionOrAccount(store, config.region, config.accountId);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const sharedStore = frontend?.wrapStore(store) ?? store;
   let onTask: ConstructorParameters<typeof CryptoPool>[0]['onTask'];
   const pool = new CryptoPool({

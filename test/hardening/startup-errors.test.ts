@@ -173,6 +173,34 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     rmSync(server.dataDir, { recursive: true, force: true });
   });
 
+  // A key keeps the ARN it was made with: a store opened with another KMS_REGION or KMS_ACCOUNT_ID listed its keys
+  // under new ARNs (ListKeys) while DescribeKey, Encrypt and Decrypt answered with the old ones.
+  it('KMS_REGION or KMS_ACCOUNT_ID found late: not those of the store\'s keys, for serve and for seed', async () => {
+    const server = await startServer({ dataDir: mkdtempSync(join(work, 'keys-in-us-east-1-')) });
+    const client = server.client();
+    let arn: string;
+    try {
+      arn = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    } finally {
+      client.destroy();
+      await server.stop();
+    }
+    const region = await serveToExit({ KMS_DATA_DIR: server.dataDir, KMS_REGION: 'eu-west-1' });
+    expect(region.status, region.output).toBe(2);
+    expect(region.output.trim()).toBe(`kms-engine: KMS_REGION: the store's keys are in us-east-1, not eu-west-1 (key ${arn})`);
+    const account = await serveToExit({ KMS_DATA_DIR: server.dataDir, KMS_ACCOUNT_ID: '444455556666' });
+    expect(account.status, account.output).toBe(2);
+    expect(account.output.trim()).toBe(`kms-engine: KMS_ACCOUNT_ID: the store's keys are in account 111122223333, not 444455556666 (key ${arn})`);
+    const seeded = spawnSync(process.execPath, [BIN, 'seed', file('seed-other-region.json', { keys: [{ keyId: SEED_KEY_ID }] })], {
+      env: { ...process.env, KMS_DATA_DIR: server.dataDir, KMS_REGION: 'eu-west-1', KMS_WORKERS: '1' }, encoding: 'utf8', timeout: 30_000,
+    });
+    expect(seeded.status, seeded.stderr).toBe(2);
+    expect(`${seeded.stdout}${seeded.stderr}`.trim()).toMatch(/^kms-engine: KMS_REGION: the store's keys are in us-east-1, not eu-west-1/);
+    const again = await startServer({ dataDir: server.dataDir });
+    await again.remove();
+    rmSync(server.dataDir, { recursive: true, force: true });
+  });
+
   it('KMS_DATA_DIR holding a credentials file that is not one: one line naming it, without quoting the file', async () => {
     for (const content of ['{"accessKeyId": "AKIAEXAMPLEEXAMPLE00", "secretAccessKey": "half-written-secret', '{}']) {
       const dataDir = mkdtempSync(join(work, 'bad-credentials-'));
