@@ -19,6 +19,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import type { Config } from '../config.js';
 import { makeDataDirectory } from '../make-directory.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
+import { refuseMissingRootKeyFile } from '../root-key/stored.js';
 import { rootCredentials, type StartCredentials } from '../secrets.js';
 import { plainHttpWarning } from '../tls.js';
 import { TokenBucketTable } from '../quota/bucket-table.js';
@@ -86,6 +87,7 @@ async function prepareOnce(config: Config, print: (line: string) => void): Promi
     return core.credentials;
   }
   makeDataDirectory(config.dataDir);
+  await refuseMissingRootKeyFile(config);
   prepareRootKeys(rootKeyPlan(config)).close();
   const credentials = rootCredentials(config);
   try {

@@ -1,8 +1,11 @@
 // Which root key a store's key material is under, from the headers of the wrapped blobs (ring.ts): what a
 // command compares with the root key it was given before it writes anything, so a KMS_ROOT_KEY_FILE that points
 // at another key (or at a path where one was just created) is refused rather than mixed into the store.
+import { existsSync } from 'node:fs';
+import { resolveNodeId } from '../cluster/node-id.js';
 import { ConfigError, type Config } from '../config.js';
 import type { CryptoPool } from '../pool/crypto-pool.js';
+import { openStore } from '../store/open.js';
 import type { KeyStore } from '../store/types.js';
 import { describeRootKeySource, rootKeyPlan } from './open.js';
 import { rootKeyIdOfWrapped } from './ring.js';
@@ -47,4 +50,25 @@ export async function refuseForeignRootKey(config: Config, store: KeyStore, pool
   const held = await wrappingRootKeyId(pool);
   if (held === stored) return;
   throw new ConfigError(`${plan.current.variable}: ${describeRootKeySource(plan.current)} is not the root key this store's material is under (root key ${stored}; given: ${held ?? 'unknown'})`);
+}
+
+/**
+ * A KMS_ROOT_KEY_FILE that does not exist is created at start, as on a first start; but when the store already
+ * holds material, no new key can open it (a mistyped path, or a file lost): refused before the file is made, so a
+ * refused start leaves nothing behind. A start that goes on opens the store again; this only runs while the file
+ * is missing, i.e. on a first start.
+ */
+export async function refuseMissingRootKeyFile(config: Config): Promise<void> {
+  const { current } = rootKeyPlan(config);
+  if (current.kind !== 'file' || existsSync(current.path)) return;
+  const store = await openStore(config, resolveNodeId(config));
+  let stored: string | undefined;
+  try {
+    stored = await storedRootKeyId(store);
+  } finally {
+    await store.close();
+  }
+  if (stored !== undefined) {
+    throw new ConfigError(`${current.variable}: ${current.path} does not exist, and this store's material is under root key ${stored}: give the file that holds it`);
+  }
 }

@@ -150,8 +150,8 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
     expect(run.output).toMatch(/last record is not intact/);
   });
 
-  // A store whose keys are under another root key than KMS_ROOT_KEY_FILE's: a mistyped path (where a fresh root
-  // key is then made) or another store's key. The server used to start and answer KMSInternalException, with a
+  // A store whose keys are under another root key than KMS_ROOT_KEY_FILE's: a mistyped path or another store's
+  // key. The server used to start and answer KMSInternalException, with a
   // worker's stack trace in its log, for every request on an existing key.
   it('KMS_ROOT_KEY_FILE found late: not the root key of the store\'s material', async () => {
     const server = await startServer({ dataDir: mkdtempSync(join(work, 'keys-under-root-')) });
@@ -163,11 +163,27 @@ describe('a bad environment value stops `kms-engine serve` with one line naming 
       client.destroy();
       await server.stop();
     }
-    for (const rootKeyFile of [join(work, 'mistyped-root.key'), file('another-root.key', Buffer.alloc(32, 7).toString('latin1'))]) {
-      const run = await serveToExit({ KMS_DATA_DIR: server.dataDir, KMS_ROOT_KEY_FILE: rootKeyFile });
+    const another = await serveToExit({ KMS_DATA_DIR: server.dataDir, KMS_ROOT_KEY_FILE: file('another-root.key', Buffer.alloc(32, 7).toString('latin1')) });
+    expect(another.status, another.output).toBe(2);
+    expect(another.output.trim()).toMatch(/^kms-engine: KMS_ROOT_KEY_FILE: [^\n]* is not the root key this store's material is under \(root key [0-9a-f]{16}; given: [0-9a-f]{16}\)$/);
+    // A mistyped path is refused before a root key is made there (one was left behind), by serve with one or two
+    // front ends and by seed.
+    const mistyped = join(work, 'mistyped-root.key');
+    const expectMissingFile = (output: string) => {
+      expect(output.trim()).toMatch(/^kms-engine: KMS_ROOT_KEY_FILE: \S+ does not exist, and this store's material is under root key [0-9a-f]{16}: give the file that holds it$/);
+      expect(output).toContain(mistyped);
+      expect(existsSync(mistyped)).toBe(false);
+    };
+    for (const frontends of ['1', '2']) {
+      const run = await serveToExit({ KMS_DATA_DIR: server.dataDir, KMS_ROOT_KEY_FILE: mistyped, KMS_FRONTENDS: frontends });
       expect(run.status, run.output).toBe(2);
-      expect(run.output.trim()).toMatch(/^kms-engine: KMS_ROOT_KEY_FILE: [^\n]* is not the root key this store's material is under \(root key [0-9a-f]{16}; given: [0-9a-f]{16}\)$/);
+      expectMissingFile(run.output);
     }
+    const seeded = spawnSync(process.execPath, [BIN, 'seed', file('seed-mistyped-root.json', { keys: [{ keyId: SEED_KEY_ID }] })], {
+      env: { ...process.env, KMS_DATA_DIR: server.dataDir, KMS_ROOT_KEY_FILE: mistyped, KMS_WORKERS: '1' }, encoding: 'utf8', timeout: 30_000,
+    });
+    expect(seeded.status, seeded.stderr).toBe(2);
+    expectMissingFile(`${seeded.stdout}${seeded.stderr}`);
     const again = await startServer({ dataDir: server.dataDir });
     await again.remove();
     rmSync(server.dataDir, { recursive: true, force: true });
