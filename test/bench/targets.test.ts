@@ -116,9 +116,10 @@ describe('harness options for keys and arrivals', () => {
       const file = join(dir, 'ids');
       writeFileSync(file, '# comment\nalias/a\n\n  key-2  \nalias/a\n');
       expect(parseBenchOptions(['--key-ids', file], {})).toMatchObject({ keyIds: ['alias/a', 'key-2'], arrivals: 'even' });
-      expect(parseBenchOptions(['--keys', '10000', '--compare-keys', '1'], {}))
+      const compare = ['--compare', 'http://127.0.0.1:9'];
+      expect(parseBenchOptions(['--keys', '10000', ...compare, '--compare-keys', '1'], {}))
         .toMatchObject({ keyCount: 10_000, compareKeys: { keyCount: 1 } });
-      expect(parseBenchOptions(['--compare-key-id', 'k'], {})).toMatchObject({ compareKeys: { keyId: 'k' } });
+      expect(parseBenchOptions([...compare, '--compare-key-id', 'k'], {})).toMatchObject({ compareKeys: { keyId: 'k' } });
       expect(parseBenchOptions([], {})).toMatchObject({ compareKeys: undefined });
       expect(parseBenchOptions(['--rate', '10', '--arrivals', 'autocannon'], {})).toMatchObject({ rate: 10, arrivals: 'autocannon' });
       expect(() => parseBenchOptions(['--key-id', 'k', '--keys', '2'], {})).toThrow(/one of --key-id, --key-ids and --keys/);
