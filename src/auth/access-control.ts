@@ -44,6 +44,7 @@ export class PolicyAccessControl implements AccessControl {
     const decision: AuthorizeRequest = {
       principal, action: request.action, key: request.key, conditions, grants: undefined, grantOperation: request.grantOperation,
       ...(request.resource !== undefined ? { resource: request.resource } : {}),
+      ...(request.keyFromCiphertext === true ? { keyFromCiphertext: true } : {}),
       ...(request.operation === 'CreateGrant' ? { requestedGrant: requestedGrantOf(request.input) } : {}),
     };
     // The key's grants are read only when the policies alone do not allow the call (most calls never need them).

@@ -28,6 +28,8 @@ export interface AuthorizeRequest {
   grants: readonly GrantRecord[] | undefined;
   /** Grant operation this action needs; default: the action without 'kms:' (kms:Decrypt -> Decrypt). */
   grantOperation?: string;
+  /** The key is the one a ciphertext names, not one the caller named: a refusal does not name it (context.ts). */
+  keyFromCiphertext?: boolean;
   /** CreateGrant: the grant being created, which a grant allowing CreateGrant must cover. */
   requestedGrant?: RequestedGrant;
 }
@@ -81,8 +83,9 @@ function denial(request: AuthorizeRequest, verdict: Exclude<PolicyVerdict, 'allo
     'implicit-deny-resource': `because no resource-based policy allows the ${action} action`,
     'implicit-deny-identity': `because no identity-based policy allows the ${action} action`,
   };
+  const resource = request.keyFromCiphertext === true ? 'the resource associated with this ciphertext' : `resource: ${resourceOf(request)}`;
   return new KmsError('AccessDeniedException',
-    `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resourceOf(request)} ${tails[verdict]}`);
+    `User: ${principal.arn} is not authorized to perform: ${action} on ${resource} ${tails[verdict]}`);
 }
 
 /**

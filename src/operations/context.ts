@@ -36,6 +36,12 @@ export interface AuthorizationRequest {
    * CreateAlias, UpdateAlias and DeleteAlias). No key policy applies to it: identity policies alone decide.
    */
   resource?: string;
+  /**
+   * The caller named no key: `key` is the one the ciphertext names (Decrypt, ReEncrypt without a key id). A refusal
+   * then says "on the resource associated with this ciphertext", as AWS's does, and does not name the key: a caller
+   * the key refuses does not learn its ARN (or account) from a ciphertext it holds.
+   */
+  keyFromCiphertext?: boolean;
 }
 
 /** The key a new key policy is for: its ARN, and its properties and tags as condition keys see them. */
@@ -173,6 +179,7 @@ export class RequestContext {
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
       grantOperation: options.grantOperation, requestAlias: alias, sourceIp: this.sourceIp,
+      ...(options.fromCiphertext === true ? { keyFromCiphertext: true } : {}),
       reEncryptOnSameKey: this.operation === 'ReEncrypt' ? await this.reEncryptOnSameKey(key, options.action) : undefined,
     });
     if (options.states === 'enabled') requireEnabled(key);

@@ -2,7 +2,7 @@
 // lockout), and the evaluation of every decision path and condition key through the real AWS SDK against one
 // real server. Each identity's role is described in support.ts.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,7 +15,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import {
-  ACCOUNT, accessDenied, accountAdmin, allow, arnOf, createKeyAs, credentialsOf, deny, failure, keyPolicy,
+  ACCOUNT, CIPHERTEXT_KEY, accessDenied, accountAdmin, allow, arnOf, createKeyAs, credentialsOf, deny, failure, keyPolicy,
   OTHER_ACCOUNT, REGION, ROOT_ARN, withAccessServer, userArn, type AccessServer,
 } from './support.js';
 
@@ -86,7 +86,7 @@ describe('key policies', () => {
     await encrypt(access.as('bob'), keyId);
     expect(await failure(access.as('bob').send(new DecryptCommand({
       CiphertextBlob: (await encrypt(root, keyId)).CiphertextBlob,
-    })))).toEqual(accessDenied('bob', 'kms:Decrypt', arn, 'no-identity'));
+    })))).toEqual(accessDenied('bob', 'kms:Decrypt', CIPHERTEXT_KEY, 'no-identity'));
 
     const next = keyPolicy(accountAdmin, allow(arnOf('bob'), 'kms:Decrypt'));
     await access.as('admin').send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: next }));
@@ -149,10 +149,10 @@ describe('decisions', () => {
     const { keyId, arn } = await keyWith([allow(arnOf('bob'), 'kms:*'), deny([arnOf('bob'), arnOf('admin')], 'kms:Decrypt')]);
     const { CiphertextBlob } = await encrypt(access.as('bob'), keyId);
     expect(await failure(access.as('bob').send(new DecryptCommand({ CiphertextBlob }))))
-      .toEqual(accessDenied('bob', 'kms:Decrypt', arn, 'deny-resource'));
+      .toEqual(accessDenied('bob', 'kms:Decrypt', CIPHERTEXT_KEY, 'deny-resource'));
     // admin is allowed by account trust + IAM, and still denied.
     expect(await failure(access.as('admin').send(new DecryptCommand({ CiphertextBlob }))))
-      .toEqual(accessDenied('admin', 'kms:Decrypt', arn, 'deny-resource'));
+      .toEqual(accessDenied('admin', 'kms:Decrypt', CIPHERTEXT_KEY, 'deny-resource'));
     await root.send(new DecryptCommand({ CiphertextBlob }));
   });
 
@@ -160,7 +160,7 @@ describe('decisions', () => {
     const { keyId, arn } = await keyWith([allow(arnOf('carol'), 'kms:*')]);
     const { CiphertextBlob } = await encrypt(access.as('carol'), keyId);
     expect(await failure(access.as('carol').send(new DecryptCommand({ CiphertextBlob }))))
-      .toEqual(accessDenied('carol', 'kms:Decrypt', arn, 'deny-identity'));
+      .toEqual(accessDenied('carol', 'kms:Decrypt', CIPHERTEXT_KEY, 'deny-identity'));
   });
 
   it('keyless operations (CreateKey, ListKeys) are decided by identity policies alone', async () => {
@@ -191,7 +191,7 @@ describe('decisions', () => {
     await wild.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256' }));
     const { CiphertextBlob } = await encrypt(wild, keyId);
     await wild.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: keyId }));
-    expect(await failure(wild.send(new DecryptCommand({ CiphertextBlob })))).toEqual(accessDenied('wild', 'kms:Decrypt', arn, 'no-identity'));
+    expect(await failure(wild.send(new DecryptCommand({ CiphertextBlob })))).toEqual(accessDenied('wild', 'kms:Decrypt', CIPHERTEXT_KEY, 'no-identity'));
     // NotAction: creator may do anything to this Region's keys except the listed actions.
     const creator = access.as('creator');
     await creator.send(new DecryptCommand({ CiphertextBlob }));
@@ -209,7 +209,7 @@ describe('decisions', () => {
     expect(reEncrypted.SourceKeyId).toBe(source.arn);
     // Back the other way: the destination grants no ReEncryptFrom, the source no ReEncryptTo.
     expect(await failure(access.as('bob').send(new ReEncryptCommand({ CiphertextBlob: reEncrypted.CiphertextBlob, DestinationKeyId: source.keyId }))))
-      .toEqual(accessDenied('bob', 'kms:ReEncryptFrom', destination.arn, 'no-identity'));
+      .toEqual(accessDenied('bob', 'kms:ReEncryptFrom', CIPHERTEXT_KEY, 'no-identity'));
     const onlyFrom = await keyWith([allow(arnOf('bob'), 'kms:ReEncryptFrom')]);
     expect(await failure(access.as('bob').send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: onlyFrom.keyId }))))
       .toEqual(accessDenied('bob', 'kms:ReEncryptTo', onlyFrom.arn, 'no-identity'));
@@ -281,6 +281,30 @@ describe('decisions', () => {
     // Eve's account lists no keys here, and cannot make any: the engine holds one account's keys.
     expect((await eve.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await failure(eve.send(new CreateKeyCommand({})))).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
+  });
+
+  it('a Decrypt or ReEncrypt refused on the key its ciphertext names does not name that key, in the answer or the audit record', async () => {
+    // The default policy trusts only this account: eve, holding a ciphertext, must not learn the key's ARN or account.
+    const { keyId, arn } = await createKeyAs(root);
+    const { CiphertextBlob } = await encrypt(root, keyId);
+    const eve = access.as('eve');
+    let requestId: string | undefined;
+    try {
+      await eve.send(new DecryptCommand({ CiphertextBlob }));
+    } catch (error) {
+      requestId = (error as { $metadata: { requestId?: string } }).$metadata.requestId;
+    }
+    const refused = accessDenied('eve', 'kms:Decrypt', CIPHERTEXT_KEY, 'no-resource');
+    expect(await failure(eve.send(new DecryptCommand({ CiphertextBlob })))).toEqual(refused);
+    expect(refused.message).not.toContain(keyId);
+    expect(await failure(eve.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: arn }))))
+      .toEqual(accessDenied('eve', 'kms:ReEncryptFrom', CIPHERTEXT_KEY, 'no-resource'));
+    // A caller that names the key knows it already: the refusal names it.
+    expect(await failure(eve.send(new DecryptCommand({ CiphertextBlob, KeyId: arn }))))
+      .toEqual(accessDenied('eve', 'kms:Decrypt', arn, 'no-resource'));
+    const record = readFileSync(join(access.server.dataDir, 'audit.jsonl'), 'utf8').trim().split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.requestID === requestId);
+    expect(record).toMatchObject({ eventName: 'Decrypt', errorCode: 'AccessDeniedException', errorMessage: refused.message });
   });
 });
 
@@ -420,7 +444,7 @@ describe('condition keys', () => {
     const same = await bob.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: first.keyId }));
     expect(same.KeyId).toBe(first.arn);
     expect(await failure(bob.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: second.keyId }))))
-      .toEqual(accessDenied('bob', 'kms:ReEncryptFrom', first.arn, 'no-identity'));
+      .toEqual(accessDenied('bob', 'kms:ReEncryptFrom', CIPHERTEXT_KEY, 'no-identity'));
   });
 
   it('aws:PrincipalArn (a session is known by its role ARN)', async () => {

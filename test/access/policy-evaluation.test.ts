@@ -11,7 +11,9 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
-import { ACCOUNT, accountAdmin, createKeyAs, failure, identityPolicy, keyPolicy, REGION, ROOT_ARN, userArn } from './support.js';
+import {
+  ACCOUNT, CIPHERTEXT_KEY, accountAdmin, createKeyAs, failure, identityPolicy, keyPolicy, REGION, resourcePhrase, ROOT_ARN, userArn,
+} from './support.js';
 
 /** Every identity here, with the IAM policies its test relies on. */
 const IDENTITIES = {
@@ -71,9 +73,9 @@ afterAll(async () => {
 const plaintext = Buffer.from('policy evaluation');
 const encrypt = (client: KMSClient, KeyId: string, EncryptionContext?: Record<string, string>) =>
   client.send(new EncryptCommand({ KeyId, Plaintext: plaintext, EncryptionContext }));
-const denied = (who: Name, action: string, resource: string, why: 'no-identity' | 'no-resource' | 'deny-resource') => ({
+const denied = (who: Name, action: string, resource: string | typeof CIPHERTEXT_KEY, why: 'no-identity' | 'no-resource' | 'deny-resource') => ({
   name: 'AccessDeniedException', status: 400,
-  message: `User: ${arnOf(who)} is not authorized to perform: ${action} on resource: ${resource} ${{
+  message: `User: ${arnOf(who)} is not authorized to perform: ${action} on ${resourcePhrase(resource)} ${{
     'no-identity': `because no identity-based policy allows the ${action} action`,
     'no-resource': `because no resource-based policy allows the ${action} action`,
     'deny-resource': 'with an explicit deny in a resource-based policy',
@@ -120,9 +122,9 @@ describe('kms:ResourceAliases', () => {
     const { keyId, arn } = await createKeyAs(as('root'));
     const { CiphertextBlob } = await encrypt(as('root'), keyId);
     const decrypt = () => as('scoped').send(new DecryptCommand({ CiphertextBlob }));
-    expect(await failure(decrypt())).toEqual(denied('scoped', 'kms:Decrypt', arn, 'no-identity'));
+    expect(await failure(decrypt())).toEqual(denied('scoped', 'kms:Decrypt', CIPHERTEXT_KEY, 'no-identity'));
     await as('root').send(new CreateAliasCommand({ AliasName: `alias/other-${keyId}`, TargetKeyId: keyId }));
-    expect(await failure(decrypt())).toEqual(denied('scoped', 'kms:Decrypt', arn, 'no-identity'));
+    expect(await failure(decrypt())).toEqual(denied('scoped', 'kms:Decrypt', CIPHERTEXT_KEY, 'no-identity'));
     await as('root').send(new CreateAliasCommand({ AliasName: `alias/finance-${keyId}`, TargetKeyId: keyId }));
     expect(Buffer.from((await decrypt()).Plaintext!)).toEqual(plaintext);
   });
@@ -172,7 +174,7 @@ describe('global condition keys', () => {
     await as('root').send(new DecryptCommand({ CiphertextBlob }));
     await as('root').send(new PutKeyPolicyCommand({ KeyId: fenced.keyId, Policy: keyPolicy(accountAdmin,
       { Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*', Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }) }));
-    expect(await failure(as('root').send(new DecryptCommand({ CiphertextBlob })))).toEqual(denied('root', 'kms:Decrypt', fenced.arn, 'deny-resource'));
+    expect(await failure(as('root').send(new DecryptCommand({ CiphertextBlob })))).toEqual(denied('root', 'kms:Decrypt', CIPHERTEXT_KEY, 'deny-resource'));
     // A value that is no address or range is a malformed policy.
     expect(await failure(as('root').send(new PutKeyPolicyCommand({ KeyId: fenced.keyId,
       Policy: keyPolicy(accountAdmin, statement('IpAddress', ['10.0.0.0/33'])) })))).toMatchObject({ name: 'MalformedPolicyDocumentException' });

@@ -148,8 +148,18 @@ export async function startAccessServer(env: Record<string, string> = {}): Promi
 }
 
 
+/**
+ * The resource of a refused Decrypt or ReEncrypt that named no key: KMS says "on the resource associated with this
+ * ciphertext" instead of naming the key the ciphertext names.
+ */
+export const CIPHERTEXT_KEY = Symbol('the key a ciphertext names');
+
+/** How a refusal names its resource. */
+export const resourcePhrase = (resource: string | typeof CIPHERTEXT_KEY): string =>
+  resource === CIPHERTEXT_KEY ? 'the resource associated with this ciphertext' : `resource: ${resource}`;
+
 /** AccessDeniedException exactly as KMS words it. */
-export function accessDenied(who: IdentityName, action: string, resource: string,
+export function accessDenied(who: IdentityName, action: string, resource: string | typeof CIPHERTEXT_KEY,
   why: 'no-resource' | 'no-identity' | 'deny-resource' | 'deny-identity'): Failure {
   const tail = {
     'no-resource': `because no resource-based policy allows the ${action} action`,
@@ -158,7 +168,7 @@ export function accessDenied(who: IdentityName, action: string, resource: string
     'deny-identity': 'with an explicit deny in an identity-based policy',
   }[why];
   return { name: 'AccessDeniedException', status: 400,
-    message: `User: ${arnOf(who)} is not authorized to perform: ${action} on resource: ${resource} ${tail}` };
+    message: `User: ${arnOf(who)} is not authorized to perform: ${action} on ${resourcePhrase(resource)} ${tail}` };
 }
 
 /** Creates a key as root (bypassing the lockout check only when asked) and returns its id and ARN. */
