@@ -245,8 +245,13 @@ export class RequestContext {
    * as on the key, and an alias has no resource policy, so only the caller's identity policies can allow it.
    */
   async authorizeAlias(action: string, aliasName: string): Promise<void> {
+    await this.authorizeOn(action, this.keyring.aliasArnOf(aliasName));
+  }
+
+  /** Authorization on a resource that is no key and has no resource policy (an alias, a principal): IAM alone. */
+  async authorizeOn(action: string, resource: string): Promise<void> {
     await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input,
-      sourceIp: this.sourceIp, resource: this.keyring.aliasArnOf(aliasName) });
+      sourceIp: this.sourceIp, resource });
   }
 
   /**

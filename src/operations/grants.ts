@@ -6,7 +6,7 @@ import {
   retireMayBeDelegatedTo, validateGrantRequest,
 } from '../auth/grants.js';
 import type { Principal } from '../auth/identities.js';
-import { accountRootArn } from '../auth/policy/principal-arn.js';
+import { accountRootArn, isAccountId, parsePrincipalArn } from '../auth/policy/principal-arn.js';
 import { partitionOf } from '../contract/partition.js';
 import { KmsError } from '../protocol/errors.js';
 import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
@@ -153,13 +153,28 @@ export const listGrants: Operation = {
   },
 };
 
+/**
+ * ListRetirableGrants by RetiringPrincipal (the model's documentation): the authorized resource is that principal,
+ * so the caller's IAM policies must allow kms:ListRetirableGrants on its ARN, and it must be a principal of the
+ * caller's own account, which no resource policy of another account opens to it.
+ */
+async function authorizeListRetirable(ctx: RequestContext, retiringPrincipal: string): Promise<void> {
+  await ctx.authorizeOn('kms:ListRetirableGrants', retiringPrincipal);
+  const account = isAccountId(retiringPrincipal) ? retiringPrincipal : parsePrincipalArn(retiringPrincipal)?.accountId;
+  if (account !== undefined && account !== ctx.caller.accountId) {
+    throw new KmsError('AccessDeniedException', `User: ${ctx.caller.arn} is not authorized to perform: kms:ListRetirableGrants `
+      + `on resource: ${retiringPrincipal} because no resource-based policy allows the kms:ListRetirableGrants action`);
+  }
+}
+
 export const listRetirableGrants: Operation = {
   readOnly: true,
   async run(input, ctx) {
     if ((input.RetiringPrincipal === undefined) === (input.RetiringServicePrincipal === undefined)) {
       throw new KmsError('ValidationException', 'Exactly one of RetiringPrincipal and RetiringServicePrincipal is required.');
     }
-    await ctx.authorizeAccount('kms:ListRetirableGrants');
+    if (input.RetiringPrincipal !== undefined) await authorizeListRetirable(ctx, input.RetiringPrincipal as string);
+    else await ctx.authorizeAccount('kms:ListRetirableGrants');
     // The store finds both kinds of retiring principal by name; keep the kind asked for.
     const grants = input.RetiringPrincipal !== undefined
       ? (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string))

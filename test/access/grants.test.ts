@@ -170,6 +170,22 @@ describe('listing grants', () => {
     expect(retirable.Grants!.map((g) => g.GrantId)).toEqual([bobGrant.grantId]);
     expect(retirable.Grants![0]!.KeyId).toBe(arn);
   });
+
+  it('ListRetirableGrants is authorized on the retiring principal it names, which must be of the caller\'s account', async () => {
+    const { keyId } = await createKeyAs(root);
+    const carolArn = arnOf('carol');
+    const { grantId } = await grant(root, { KeyId: keyId, GranteePrincipal: arnOf('bob'), RetiringPrincipal: carolArn, Operations: ['Encrypt'] });
+    // IAM decides, on the principal's ARN as resource: a kms:* on this account's keys does not reach it.
+    expect(await failure(access.as('creator').send(new ListRetirableGrantsCommand({ RetiringPrincipal: carolArn }))))
+      .toEqual(accessDenied('creator', 'kms:ListRetirableGrants', carolArn, 'no-identity'));
+    expect(await failure(bob.send(new ListRetirableGrantsCommand({ RetiringPrincipal: carolArn }))))
+      .toEqual(accessDenied('bob', 'kms:ListRetirableGrants', carolArn, 'no-identity'));
+    const listed = await access.as('admin').send(new ListRetirableGrantsCommand({ RetiringPrincipal: carolArn }));
+    expect(listed.Grants!.map((g) => g.GrantId)).toContain(grantId);
+    // Another account's user, with kms:* in its own IAM, may not list the grants a principal of this account may retire.
+    expect(await failure(access.as('eve').send(new ListRetirableGrantsCommand({ RetiringPrincipal: carolArn }))))
+      .toEqual(accessDenied('eve', 'kms:ListRetirableGrants', carolArn, 'no-resource'));
+  });
 });
 
 describe('retiring and revoking', () => {
