@@ -45,6 +45,23 @@ function patternOf(source: string): RegExp {
   return regex;
 }
 
+/**
+ * A string's length as the model's length trait counts it: in characters (Smithy: Unicode scalar values), as botocore
+ * counts them too, not in UTF-16 code units: a Description of 8192 emoji or a TagValue of 256 of them is within its
+ * limit. A surrogate pair is one character; a lone surrogate counts as one.
+ */
+function characterCount(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) { count--; i++; }
+    }
+  }
+  return count;
+}
+
 const lowerCamel = (name: string): string => name.charAt(0).toLowerCase() + name.slice(1);
 
 interface StructureMember {
@@ -108,7 +125,7 @@ class Walker {
       case 'structure': return this.structure(shape, value, path);
       case 'string': {
         const text = this.expect(typeof value === 'string', value, path, 'string') as string;
-        this.length(shape, text.length, path);
+        this.length(shape, characterCount(text), path);
         if (shape.enum !== undefined && !shape.enum.includes(text)) {
           this.violate(path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
         } else if (shape.pattern !== undefined && (text.length > 0 || (shape.min ?? 0) === 0) && !patternOf(shape.pattern).test(text)) {

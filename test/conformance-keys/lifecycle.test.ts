@@ -7,8 +7,8 @@ import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DeleteAliasCommand, DescribeKeyCommand,
   DisableKeyCommand, DisableKeyRotationCommand, EnableKeyRotationCommand, GetKeyLastUsageCommand, GetKeyRotationStatusCommand,
   GetParametersForImportCommand, ImportKeyMaterialCommand, ListAliasesCommand, ListGrantsCommand, ListKeyPoliciesCommand,
-  ListKeyRotationsCommand, ListKeysCommand, PutKeyPolicyCommand, RetireGrantCommand, RevokeGrantCommand, RotateKeyOnDemandCommand,
-  ScheduleKeyDeletionCommand, UntagResourceCommand, UpdateAliasCommand, UpdateKeyDescriptionCommand,
+  ListKeyRotationsCommand, ListKeysCommand, ListResourceTagsCommand, PutKeyPolicyCommand, RetireGrantCommand, RevokeGrantCommand, RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand, TagResourceCommand, UntagResourceCommand, UpdateAliasCommand, UpdateKeyDescriptionCommand,
   type CreateKeyCommandInput, type KeyMetadata,
 } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,26 @@ describe('UpdateKeyDescription', () => {
     expect(await failure(shared.kms.send(new UpdateKeyDescriptionCommand({ KeyId: key.KeyId } as never)))).toEqual({
       name: 'ValidationException', status: 400,
       message: "1 validation error detected: Value null at 'description' failed to satisfy constraint: Member must not be null",
+    });
+  });
+});
+
+describe('lengths in characters', () => {
+  it('a Description, TagKey and TagValue count characters outside the BMP (emoji) once, not as two UTF-16 units', async () => {
+    const emoji = '\u{1F511}'; // one character, a surrogate pair in UTF-16
+    const key = await create({ Description: emoji.repeat(8192) });
+    expect((await shared.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.Description).toBe(emoji.repeat(8192));
+    await shared.kms.send(new UpdateKeyDescriptionCommand({ KeyId: key.KeyId, Description: `${'d'.repeat(8191)}${emoji}` }));
+    expect(await failure(shared.kms.send(new UpdateKeyDescriptionCommand({ KeyId: key.KeyId, Description: emoji.repeat(8193) })))).toEqual({
+      name: 'ValidationException', status: 400,
+      message: "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+    });
+    const tag = { TagKey: emoji.repeat(128), TagValue: emoji.repeat(256) };
+    await shared.kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [tag] }));
+    expect((await shared.kms.send(new ListResourceTagsCommand({ KeyId: key.KeyId }))).Tags).toEqual([tag]);
+    expect(await failure(shared.kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'k', TagValue: emoji.repeat(257) }] })))).toEqual({
+      name: 'ValidationException', status: 400,
+      message: "1 validation error detected: Value at 'tags.1.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256",
     });
   });
 });
