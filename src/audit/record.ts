@@ -432,9 +432,11 @@ export function buildAuditRecord(e: AuditCall): AuditRecord {
   const additionalEventData = additionalEventDataOf(e);
   const resources = resourcesOf(e.keyArns, e.aliasArns ?? []);
   // The key owner's account receives the event; with no key involved, the caller's. (The first resource is the
-  // first key's, its accountId '' when the ARN names none.)
+  // first key's, its accountId '' when the ARN names none.) A refused call goes to the caller's account only
+  // (kms-api.md section 10): another account's refused attempts are not the key owner's events.
   const keyAccount = e.keyArns.length > 0 ? resources[0]!.accountId : '';
-  const recipientAccountId = keyAccount !== '' ? keyAccount : e.principal?.accountId;
+  const refused = e.error?.code === 'AccessDeniedException' && e.principal !== undefined;
+  const recipientAccountId = keyAccount !== '' && !refused ? keyAccount : e.principal?.accountId;
 
   // What the caller passed in as additionalEventData has keys in whatever order it was written with (tlsDetails
   // is copied in sorted order, tlsDetailsOf), and so may a client's map: those records are plain objects, for the

@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { ACCOUNT, arnOf, credentialsOf, REGION, writeIdentitiesFile } from '../access/support.js';
+import { ACCOUNT, arnOf, credentialsOf, OTHER_ACCOUNT, REGION, writeIdentitiesFile } from '../access/support.js';
 
 const BIN = join(PROJECT_ROOT, 'bin', 'kms-engine.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'kms-engine-audit-fields-'));
@@ -38,6 +38,7 @@ interface AuditLine {
   eventName: string;
   requestID: string;
   errorCode?: string;
+  recipientAccountId?: string;
   userIdentity: Record<string, unknown>;
   requestParameters: Record<string, unknown> | null;
   additionalEventData?: Record<string, unknown>;
@@ -159,6 +160,24 @@ describe('userIdentity.principalId', () => {
     await server.stop();
     await start();
     expect(await idsOf()).toEqual(before);
+  });
+});
+
+describe('the account a record goes to', () => {
+  it('is the key owner\'s for a call on its key, the caller\'s for one refused to another account\'s principal', async () => {
+    const root = server.client({ credentials: credentialsOf('root') });
+    const eve = server.client({ credentials: credentialsOf('eve') });
+    const { KeyMetadata } = await root.send(new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [
+      { Effect: 'Allow', Principal: { AWS: arnOf('root') }, Action: 'kms:*', Resource: '*' },
+      { Effect: 'Allow', Principal: { AWS: arnOf('eve') }, Action: 'kms:Encrypt', Resource: '*' },
+    ] }) }));
+    const arn = KeyMetadata!.Arn!;
+    const used = await recorded(eve, new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x') }));
+    expect(used.record.recipientAccountId).toBe(ACCOUNT);
+    const refused = await recordedFailure(eve, new GenerateDataKeyWithoutPlaintextCommand({ KeyId: arn, NumberOfBytes: 16 }));
+    expect(refused).toMatchObject({ errorCode: 'AccessDeniedException', recipientAccountId: OTHER_ACCOUNT });
+    const ownRefused = await recordedFailure(server.client({ credentials: credentialsOf('bob') }), new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x') }));
+    expect(ownRefused).toMatchObject({ errorCode: 'AccessDeniedException', recipientAccountId: ACCOUNT });
   });
 });
 
