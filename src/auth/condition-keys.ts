@@ -23,6 +23,9 @@ export interface ConditionKeyExtras {
   sourceIp?: string;
 }
 
+/** aws:PrincipalType as IAM sets it: the root user is the `Account`. */
+const PRINCIPAL_TYPE: Readonly<Record<Principal['type'], string>> = { Root: 'Account', IAMUser: 'User', AssumedRole: 'AssumedRole' };
+
 /** Records one condition key; undefined values (parameter absent, no default) are skipped. */
 type Put = (name: string, value: string | readonly string[] | undefined) => void;
 
@@ -213,7 +216,7 @@ class RequestConditionContext implements ConditionContext {
     // IAM gives an assumed-role session's role ARN here, not the session's (policies name roles, not sessions).
     put('aws:PrincipalArn', principal.roleArn ?? principal.arn);
     put('aws:PrincipalAccount', principal.accountId);
-    put('aws:PrincipalType', principal.type === 'IAMUser' ? 'User' : principal.type);
+    put('aws:PrincipalType', PRINCIPAL_TYPE[principal.type]);
     put('aws:username', principal.userName);
     put('kms:CallerAccount', principal.accountId);
     // An IPv4 caller on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it a.b.c.d.

@@ -459,6 +459,16 @@ describe('condition keys', () => {
     expect(await failure(encrypt(access.as('wild'), keyId))).toEqual(accessDenied('wild', 'kms:Encrypt', arn, 'no-resource'));
   });
 
+  it('aws:PrincipalType: Account for the root, User for an IAM user, AssumedRole for a role session', async () => {
+    const { keyId, arn } = await keyWith([
+      deny('*', 'kms:Encrypt', { Condition: { StringEquals: { 'aws:PrincipalType': 'Account' } } }),
+      allow([arnOf('bob'), arnOf('app')], 'kms:Encrypt', { Condition: { StringEquals: { 'aws:PrincipalType': ['User', 'AssumedRole'] } } }),
+    ]);
+    expect(await failure(encrypt(root, keyId))).toEqual(accessDenied('root', 'kms:Encrypt', arn, 'deny-resource'));
+    await encrypt(access.as('bob'), keyId);
+    await encrypt(access.as('app'), keyId);
+  });
+
   it('conditions in identity policies decide per request as well', async () => {
     const { keyId, arn } = await createKeyAs(root);
     const tenant = access.as('tenant');
