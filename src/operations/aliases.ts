@@ -11,6 +11,9 @@ const MAX_ALIASES_PER_KEY = 50;
 const ALIAS_NAME = /^alias\/[A-Za-z0-9/_-]+$/;
 
 function checkAliasPattern(name: string): void {
+  // The usual slip (`aws kms create-alias --alias-name prod`) gets AWS KMS's own words for what is missing; the
+  // name passes the model's pattern, which has no prefix in it, so no pattern would explain the refusal.
+  if (!name.startsWith('alias/')) throw new KmsError('ValidationException', 'Alias must start with the prefix "alias/".');
   if (!ALIAS_NAME.test(name)) {
     throw new KmsError('ValidationException', "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$");
   }

@@ -150,4 +150,15 @@ describe('AWS CLI v2', () => {
   it('surfaces AWS errors by __type', async () => {
     await expect(aws('describe-key', '--key-id', 'alias/does-not-exist')).rejects.toThrow(/NotFoundException/);
   });
+
+  it('an alias name without its alias/ prefix: exit 254 and one line saying the prefix is missing, for each alias command', async () => {
+    const keyId = (await aws('create-key')).KeyMetadata.KeyId as string;
+    for (const [command, ...args] of [['create-alias', '--target-key-id', keyId], ['update-alias', '--target-key-id', keyId], ['delete-alias']] as const) {
+      const refusal = await aws(command, '--alias-name', 'prod', ...args).then(() => undefined, (error: { code: number; stderr: string }) => error);
+      const operation = command.split('-').map((word) => word[0]!.toUpperCase() + word.slice(1)).join('');
+      expect(refusal?.code).toBe(254);
+      expect(refusal?.stderr.trim()).toBe(
+        `An error occurred (ValidationException) when calling the ${operation} operation: Alias must start with the prefix "alias/".`);
+    }
+  });
 });
