@@ -114,7 +114,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
     maxQueuedJobs: config.maxQueuedJobs, onTask: (report) => onTask?.(report),
     inline: config.inlineCrypto ? new InlineLane(rootKeys, INLINE_CACHE_ENTRIES, INLINE_CACHE_TTL_MS) : undefined,
   });
-  const access = new PolicyAccessControl(identities, sharedStore, config.accountId, partitionOf(config.region));
+  const access = new PolicyAccessControl(identities, sharedStore, config.accountId, partitionOf(config.region), config.region);
   // Material found expired on use is audited by serveEngine, which opens the audit log later.
   let onMaterialExpired: ((keyArn: string) => Promise<void>) | undefined;
   const keyring = new Keyring(sharedStore, config.region, config.accountId, {

@@ -29,7 +29,7 @@ export class PolicyAccessControl implements AccessControl {
   private readonly grants = new LRUCache<string, readonly GrantRecord[]>({ max: 100_000 });
 
   constructor(private readonly directory: IdentityDirectory, private readonly store: KeyStore,
-    private readonly accountId: string, private readonly partition = 'aws') {}
+    private readonly accountId: string, private readonly partition = 'aws', private readonly region?: string) {}
 
   async authorize(request: AuthorizationRequest): Promise<void> {
     const principal = request.caller as Principal;
@@ -40,6 +40,7 @@ export class PolicyAccessControl implements AccessControl {
     const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
       request.key, principal, {
         requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey, resourceAliases, sourceIp: request.sourceIp,
+        requestedRegion: this.region,
       });
     const decision: AuthorizeRequest = {
       principal, action: request.action, key: request.key, conditions, grants: undefined, grantOperation: request.grantOperation,
@@ -62,7 +63,8 @@ export class PolicyAccessControl implements AccessControl {
 
   identityPoliciesSay(request: AuthorizationRequest & { resource: string }): 'allow' | 'deny' | 'none' {
     const principal = request.caller as Principal;
-    const conditions = conditionKeysFor(request.operation, request.input, undefined, principal, { sourceIp: request.sourceIp });
+    const conditions = conditionKeysFor(request.operation, request.input, undefined, principal,
+      { sourceIp: request.sourceIp, requestedRegion: this.region });
     const verdict = decidePolicies({ principal, action: request.action, resource: request.resource, conditions }, undefined);
     return verdict === 'allow' ? 'allow' : verdict === 'explicit-deny-identity' ? 'deny' : 'none';
   }

@@ -469,6 +469,21 @@ describe('condition keys', () => {
     await encrypt(access.as('app'), keyId);
   });
 
+  it('aws:RequestedRegion is the engine\'s Region and aws:PrincipalIsAWSService false, on every request', async () => {
+    // The usual guardrails: refuse requests to other Regions, and callers that are not AWS services only where meant.
+    const { keyId, arn } = await keyWith([
+      deny('*', 'kms:*', { Condition: { StringNotEquals: { 'aws:RequestedRegion': [REGION] } } }),
+      deny('*', 'kms:DescribeKey', { Condition: { StringEquals: { 'aws:RequestedRegion': REGION } } }),
+      allow(arnOf('bob'), 'kms:Encrypt', { Condition: { Bool: { 'aws:PrincipalIsAWSService': 'false' } } }),
+    ]);
+    await encrypt(root, keyId);
+    await encrypt(access.as('bob'), keyId);
+    expect(await failure(root.send(new DescribeKeyCommand({ KeyId: keyId })))).toEqual(accessDenied('root', 'kms:DescribeKey', arn, 'deny-resource'));
+    // The lockout check sees them too: this policy still lets root update it.
+    await root.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: keyPolicy(accountAdmin,
+      deny('*', 'kms:PutKeyPolicy', { Condition: { StringNotEquals: { 'aws:RequestedRegion': REGION } } })) }));
+  });
+
   it('conditions in identity policies decide per request as well', async () => {
     const { keyId, arn } = await createKeyAs(root);
     const tenant = access.as('tenant');

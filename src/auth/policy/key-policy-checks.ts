@@ -24,9 +24,10 @@ export interface LockoutContext {
  * Skip the call when the request sets BypassPolicyLockoutSafetyCheck.
  */
 export function checkLockout(policy: CompiledPolicy, caller: Principal, keyArn?: string, context: LockoutContext = {}): void {
+  const arnParts = keyArn ? splitArn(keyArn) : undefined;
   const conditions = conditionKeysFor('PutKeyPolicy', { BypassPolicyLockoutSafetyCheck: false }, context.key, caller,
-    { sourceIp: context.sourceIp });
-  const keyAccount = keyArn ? splitArn(keyArn)?.[4] : caller.accountId;
+    { sourceIp: context.sourceIp, requestedRegion: arnParts?.[3] });
+  const keyAccount = keyArn ? arnParts?.[4] : caller.accountId;
   const verdict = decidePolicies({ principal: caller, action: 'kms:PutKeyPolicy', resource: keyArn ?? '*', conditions },
     policy, keyAccount);
   if (verdict !== 'allow') throw new KmsError('MalformedPolicyDocumentException', LOCKOUT_MESSAGE);
