@@ -87,7 +87,7 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
       return { status: 0, requestId, body: '', reset: true };
     }
     if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);
-    ctx = new RequestContext(pipeline.engine, principal, operationName, input, request.sourceIp);
+    ctx = new RequestContext(pipeline.engine, principal, operationName, input, request.sourceIp, request.tlsDetails !== undefined);
     output = await operation.run(input, ctx);
     // A dry run that got this far checked everything the call would (RequestContext.job); its result is dropped.
     if (input.DryRun === true) {

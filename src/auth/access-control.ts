@@ -40,7 +40,7 @@ export class PolicyAccessControl implements AccessControl {
     const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
       request.key, principal, {
         requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey, resourceAliases, sourceIp: request.sourceIp,
-        requestedRegion: this.region,
+        requestedRegion: this.region, secureTransport: request.secureTransport,
       });
     const decision: AuthorizeRequest = {
       principal, action: request.action, key: request.key, conditions, grants: undefined, grantOperation: request.grantOperation,
@@ -64,7 +64,7 @@ export class PolicyAccessControl implements AccessControl {
   identityPoliciesSay(request: AuthorizationRequest & { resource: string }): 'allow' | 'deny' | 'none' {
     const principal = request.caller as Principal;
     const conditions = conditionKeysFor(request.operation, request.input, undefined, principal,
-      { sourceIp: request.sourceIp, requestedRegion: this.region });
+      { sourceIp: request.sourceIp, requestedRegion: this.region, secureTransport: request.secureTransport });
     const verdict = decidePolicies({ principal, action: request.action, resource: request.resource, conditions }, undefined);
     return verdict === 'allow' ? 'allow' : verdict === 'explicit-deny-identity' ? 'deny' : 'none';
   }
@@ -78,7 +78,7 @@ export class PolicyAccessControl implements AccessControl {
     checkSidsUnique(compiled);
     checkPrincipalsExist(compiled, this.directory, this.accountId);
     if (!bypassLockoutSafetyCheck) {
-      checkLockout(compiled, caller as Principal, target.arn, { key: target.key, sourceIp: target.sourceIp });
+      checkLockout(compiled, caller as Principal, target.arn, { key: target.key, sourceIp: target.sourceIp, secureTransport: target.secureTransport });
     }
   }
 

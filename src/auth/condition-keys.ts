@@ -21,6 +21,8 @@ export interface ConditionKeyExtras {
   resourceAliases?: readonly string[];
   /** The caller's address as the socket gave it (aws:SourceIp). */
   sourceIp?: string;
+  /** Whether the request came over HTTPS (aws:SecureTransport); left out when unknown. */
+  secureTransport?: boolean;
   /** The Region the request was sent to (aws:RequestedRegion): the engine's KMS_REGION. */
   requestedRegion?: string;
 }
@@ -224,6 +226,7 @@ class RequestConditionContext implements ConditionContext {
     // An IPv4 caller on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it a.b.c.d.
     put('aws:SourceIp', this.extras.sourceIp?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''));
     put('aws:RequestedRegion', this.extras.requestedRegion);
+    put('aws:SecureTransport', this.extras.secureTransport === undefined ? undefined : String(this.extras.secureTransport));
     // IAM sets it on every request; no caller of this engine authenticates as an AWS service.
     put('aws:PrincipalIsAWSService', 'false');
     // Global keys IAM sets on every request: the time it is evaluated, as ISO 8601 and as epoch seconds.

@@ -31,6 +31,8 @@ export interface AuthorizationRequest {
   reEncryptOnSameKey?: boolean;
   /** The caller's IP address (aws:SourceIp). */
   sourceIp?: string;
+  /** Whether the request came over HTTPS (aws:SecureTransport); unknown when undefined. */
+  secureTransport?: boolean;
   /**
    * With no `key`: the ARN of the resource the action is on, when it is not the account's '*' (an alias's, for
    * CreateAlias, UpdateAlias and DeleteAlias). No key policy applies to it: identity policies alone decide.
@@ -49,6 +51,7 @@ export interface KeyPolicyTarget {
   readonly arn: string;
   readonly key: Pick<KeyRecord, 'keyId' | 'spec' | 'usage' | 'origin' | 'tags'>;
   readonly sourceIp?: string;
+  readonly secureTransport?: boolean;
 }
 
 /** Access control as the pipeline needs it: key policies, identity policies, grants. */
@@ -134,7 +137,7 @@ export class RequestContext {
   private readonly scope: CallerScope;
 
   constructor(readonly engine: Engine, readonly caller: Caller, readonly operation: string,
-    readonly input: Record<string, unknown>, readonly sourceIp?: string) {
+    readonly input: Record<string, unknown>, readonly sourceIp?: string, readonly secureTransport?: boolean) {
     this.scope = { account: caller.accountId, crossAccount: CROSS_ACCOUNT_OPERATIONS.has(operation) };
   }
 
@@ -178,7 +181,7 @@ export class RequestContext {
     }
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
-      grantOperation: options.grantOperation, requestAlias: alias, sourceIp: this.sourceIp,
+      grantOperation: options.grantOperation, requestAlias: alias, sourceIp: this.sourceIp, secureTransport: this.secureTransport,
       ...(options.fromCiphertext === true ? { keyFromCiphertext: true } : {}),
       reEncryptOnSameKey: this.operation === 'ReEncrypt' ? await this.reEncryptOnSameKey(key, options.action) : undefined,
     });
@@ -231,13 +234,14 @@ export class RequestContext {
 
   /** Authorization for operations on no particular key (CreateKey, ListKeys, GenerateRandom, ...). */
   async authorizeAccount(action: string): Promise<void> {
-    await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input, sourceIp: this.sourceIp });
+    await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input, sourceIp: this.sourceIp,
+      secureTransport: this.secureTransport });
   }
 
   /** The caller's identity policies alone on `resource` (see AccessControl.identityPoliciesSay). */
   identityPoliciesSay(action: string, resource: string): 'allow' | 'deny' | 'none' {
     return this.engine.access.identityPoliciesSay({ caller: this.caller, operation: this.operation, action, input: this.input,
-      sourceIp: this.sourceIp, resource });
+      sourceIp: this.sourceIp, secureTransport: this.secureTransport, resource });
   }
 
   /**
@@ -251,7 +255,7 @@ export class RequestContext {
   /** Authorization on a resource that is no key and has no resource policy (an alias, a principal): IAM alone. */
   async authorizeOn(action: string, resource: string): Promise<void> {
     await this.engine.access.authorize({ caller: this.caller, operation: this.operation, action, input: this.input,
-      sourceIp: this.sourceIp, resource });
+      sourceIp: this.sourceIp, secureTransport: this.secureTransport, resource });
   }
 
   /**

@@ -54,6 +54,7 @@ export const createKey: Operation = {
       // The lockout check imagines a PutKeyPolicy on the key this request describes.
       access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true, {
         arn: ctx.keyring.arnOf(keyId), key: { keyId, spec, usage, origin: origin as KeyOrigin, tags: requestTags }, sourceIp: ctx.sourceIp,
+        secureTransport: ctx.secureTransport,
       });
     }
     const tags = mergeTags([], requestTags);

@@ -23,7 +23,7 @@ export const putKeyPolicy: Operation = {
     const key = await manageKey(ctx, 'kms:PutKeyPolicy');
     const policy = input.Policy as string;
     ctx.engine.access.validateKeyPolicy(policy, ctx.caller, input.BypassPolicyLockoutSafetyCheck === true,
-      { arn: key.arn, key, sourceIp: ctx.sourceIp });
+      { arn: key.arn, key, sourceIp: ctx.sourceIp, secureTransport: ctx.secureTransport });
     await ctx.keyring.mutate(key.keyId, (draft) => {
       draft.policy = policy;
     });

@@ -484,6 +484,14 @@ describe('condition keys', () => {
       deny('*', 'kms:PutKeyPolicy', { Condition: { StringNotEquals: { 'aws:RequestedRegion': REGION } } })) }));
   });
 
+  it('aws:SecureTransport is false over plain HTTP: a deny of calls without TLS holds, and the lockout check sees it', async () => {
+    const withoutTls = deny('*', 'kms:*', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    const { keyId, arn } = await keyWith([deny('*', 'kms:Encrypt', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);
+    expect(await failure(encrypt(root, keyId))).toEqual(accessDenied('root', 'kms:Encrypt', arn, 'deny-resource'));
+    expect(await failure(createKeyAs(root, { Policy: keyPolicy(accountAdmin, withoutTls) })))
+      .toMatchObject({ name: 'MalformedPolicyDocumentException', message: 'The new key policy will not allow you to update the key policy in the future.' });
+  });
+
   it('conditions in identity policies decide per request as well', async () => {
     const { keyId, arn } = await createKeyAs(root);
     const tenant = access.as('tenant');

@@ -71,6 +71,14 @@ describe('HTTPS', () => {
     await expect(sdkClient(false).send(new ListKeysCommand({}))).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
   });
 
+  it('policies see aws:SecureTransport true: a key policy allowing only over TLS passes the lockout check and lets its account in', async () => {
+    const kms = sdkClient();
+    const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${server.accountId}:root` },
+      Action: 'kms:*', Resource: '*', Condition: { Bool: { 'aws:SecureTransport': 'true' } } }] });
+    const keyId = (await kms.send(new CreateKeyCommand({ Policy }))).KeyMetadata!.KeyId!;
+    await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('over tls') }));
+  });
+
   it('the AWS CLI v2 works with --ca-bundle', async () => {
     const aws = async (...args: string[]) => {
       const { stdout } = await run('/usr/bin/aws', ['kms', ...args, '--endpoint-url', httpsUrl, '--ca-bundle', caFile, '--output', 'json'], {

@@ -15,6 +15,8 @@ export interface LockoutContext {
   readonly key?: ConditionKeySubject;
   /** The caller's address now, for aws:SourceIp. */
   readonly sourceIp?: string;
+  /** Whether the caller came over HTTPS now, for aws:SecureTransport. */
+  readonly secureTransport?: boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface LockoutContext {
 export function checkLockout(policy: CompiledPolicy, caller: Principal, keyArn?: string, context: LockoutContext = {}): void {
   const arnParts = keyArn ? splitArn(keyArn) : undefined;
   const conditions = conditionKeysFor('PutKeyPolicy', { BypassPolicyLockoutSafetyCheck: false }, context.key, caller,
-    { sourceIp: context.sourceIp, requestedRegion: arnParts?.[3] });
+    { sourceIp: context.sourceIp, requestedRegion: arnParts?.[3], secureTransport: context.secureTransport });
   const keyAccount = keyArn ? arnParts?.[4] : caller.accountId;
   const verdict = decidePolicies({ principal: caller, action: 'kms:PutKeyPolicy', resource: keyArn ?? '*', conditions },
     policy, keyAccount);
