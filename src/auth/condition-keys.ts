@@ -5,6 +5,7 @@
 import { isMultiRegionKeyId } from '../contract/key-ids.js';
 import type { KeyRecord, Tag } from '../store/types.js';
 import type { Principal } from './identities.js';
+import { principalIdOf } from './principal-id.js';
 import type { ConditionContext } from './policy/condition.js';
 
 /** What the condition keys read of a key: a stored key, or the one a CreateKey request describes. */
@@ -25,6 +26,13 @@ export interface ConditionKeyExtras {
   secureTransport?: boolean;
   /** The Region the request was sent to (aws:RequestedRegion): the engine's KMS_REGION. */
   requestedRegion?: string;
+}
+
+/** aws:userid per principal (a digest of its ARN, principal-id.ts), computed once: Principal objects live as long as the process. */
+const userIds = new WeakMap<Principal, string | undefined>();
+function userIdOf(principal: Principal): string | undefined {
+  if (!userIds.has(principal)) userIds.set(principal, principalIdOf(principal.type, principal.arn, principal.accountId));
+  return userIds.get(principal);
 }
 
 /** aws:PrincipalType as IAM sets it: the root user is the `Account`. */
@@ -222,6 +230,8 @@ class RequestConditionContext implements ConditionContext {
     put('aws:PrincipalAccount', principal.accountId);
     put('aws:PrincipalType', PRINCIPAL_TYPE[principal.type]);
     put('aws:username', principal.userName);
+    // The caller's unique id, as CloudTrail's principalId: the account for a root, AIDA... for a user, AROA...:session.
+    put('aws:userid', userIdOf(principal));
     put('kms:CallerAccount', principal.accountId);
     // An IPv4 caller on a dual-stack socket shows as ::ffff:a.b.c.d; policies name it a.b.c.d.
     put('aws:SourceIp', this.extras.sourceIp?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''));

@@ -492,6 +492,17 @@ describe('condition keys', () => {
       .toMatchObject({ name: 'MalformedPolicyDocumentException', message: 'The new key policy will not allow you to update the key policy in the future.' });
   });
 
+  it('aws:userid: the account id for the root, the role\'s unique id and the session name for a role session', async () => {
+    const { keyId, arn } = await keyWith([
+      deny('*', 'kms:Encrypt', { Condition: { StringEquals: { 'aws:userid': ACCOUNT } } }),
+      allow(arnOf('app'), 'kms:Encrypt', { Condition: { StringLike: { 'aws:userid': 'AROA*:worker-1' } } }),
+      allow(arnOf('bob'), 'kms:Encrypt', { Condition: { StringLike: { 'aws:userid': 'AIDA*' } } }),
+    ]);
+    expect(await failure(encrypt(root, keyId))).toEqual(accessDenied('root', 'kms:Encrypt', arn, 'deny-resource'));
+    await encrypt(access.as('app'), keyId);
+    await encrypt(access.as('bob'), keyId);
+  });
+
   it('conditions in identity policies decide per request as well', async () => {
     const { keyId, arn } = await createKeyAs(root);
     const tenant = access.as('tenant');
