@@ -125,7 +125,9 @@ class Walker {
       case 'structure': return this.structure(shape, value, path);
       case 'string': {
         const text = this.expect(typeof value === 'string', value, path, 'string') as string;
-        this.length(shape, characterCount(text), path);
+        // A character is one or two UTF-16 units: only a string whose unit count could be past a bound is counted.
+        const inBounds = text.length <= (shape.max ?? Infinity) && text.length >= 2 * (shape.min ?? 0);
+        this.length(shape, inBounds ? text.length : characterCount(text), path);
         if (shape.enum !== undefined && !shape.enum.includes(text)) {
           this.violate(path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
         } else if (shape.pattern !== undefined && (text.length > 0 || (shape.min ?? 0) === 0) && !patternOf(shape.pattern).test(text)) {
