@@ -29,7 +29,7 @@ export async function storedRootKeyId(store: KeyStore): Promise<string | undefin
  * The root key the crypto threads wrap new material under, read from the header of a throwaway material they
  * wrap: this thread never holds the root key (README, "Security notes").
  */
-export async function wrappingRootKeyId(pool: Pick<CryptoPool, 'run'>): Promise<string | undefined> {
+async function wrappingRootKeyId(pool: Pick<CryptoPool, 'run'>): Promise<string | undefined> {
   const probe = await pool.run({
     op: 'wrapMaterial', keyId: '00000000-0000-4000-8000-000000000000', materialId: 'root-key-probe', spec: 'SYMMETRIC_DEFAULT', material: Buffer.alloc(32),
   });
@@ -37,19 +37,29 @@ export async function wrappingRootKeyId(pool: Pick<CryptoPool, 'run'>): Promise<
 }
 
 /**
- * A server started with a root key that is not the store's (a KMS_ROOT_KEY_FILE path mistyped, so a fresh key was
- * made there, or another store's key) would serve, and fail every request on an existing key with
- * KMSInternalException: refused at start instead, naming the variable. During a rotation (KMS_NEW_ROOT_KEY*) the
- * store holds material under both keys and the threads wrap under the new one; rotate-root-key checks then.
+ * When the crypto threads' root key is not the one the store's material is under: the two ids (held undefined when
+ * the probe failed); undefined when they match or there is nothing to compare. During a rotation (KMS_NEW_ROOT_KEY*)
+ * the store holds material under both keys and the threads wrap under the new one: no comparison then
+ * (rotate-root-key checks itself).
+ */
+export async function rootKeyMismatch(config: Config, store: KeyStore, pool: Pick<CryptoPool, 'run'>):
+  Promise<{ stored: string; held: string | undefined } | undefined> {
+  if (rootKeyPlan(config).next !== undefined) return undefined;
+  const stored = await storedRootKeyId(store);
+  if (stored === undefined) return undefined;
+  const held = await wrappingRootKeyId(pool);
+  return held === stored ? undefined : { stored, held };
+}
+
+/**
+ * A server started with a root key that is not the store's (another store's key file) would serve, and fail every
+ * request on an existing key with KMSInternalException: refused at start instead, naming the variable.
  */
 export async function refuseForeignRootKey(config: Config, store: KeyStore, pool: Pick<CryptoPool, 'run'>): Promise<void> {
-  const plan = rootKeyPlan(config);
-  if (plan.next !== undefined) return;
-  const stored = await storedRootKeyId(store);
-  if (stored === undefined) return;
-  const held = await wrappingRootKeyId(pool);
-  if (held === stored) return;
-  throw new ConfigError(`${plan.current.variable}: ${describeRootKeySource(plan.current)} is not the root key this store's material is under (root key ${stored}; given: ${held ?? 'unknown'})`);
+  const mismatch = await rootKeyMismatch(config, store, pool);
+  if (mismatch === undefined) return;
+  const { current } = rootKeyPlan(config);
+  throw new ConfigError(`${current.variable}: ${describeRootKeySource(current)} is not the root key this store's material is under (root key ${mismatch.stored}; given: ${mismatch.held ?? 'unknown'})`);
 }
 
 /**

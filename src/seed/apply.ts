@@ -9,7 +9,7 @@ import type { KmsFailure } from '../contract/errors.js';
 import { isRegionalKeyId } from '../contract/key-ids.js';
 import { KEY_SPECS, isKeySpec, type KeySpec, type KeyUsage } from '../contract/key-specs.js';
 import { createKey, derivedMaterialId } from '../keys/factory.js';
-import { storedRootKeyId, wrappingRootKeyId } from '../root-key/stored.js';
+import { rootKeyMismatch } from '../root-key/stored.js';
 import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
 import type { Tag } from '../store/types.js';
@@ -200,21 +200,15 @@ const aliasTaken = (file: string, index: number, keyId: string, alias: string, o
   `${file}: keys[${index}] (${keyId}): field aliases: ${alias} already exists and names key ${owner}`;
 
 /**
- * A seed run with another root key than the store's (a KMS_ROOT_KEY_FILE that points elsewhere, or was missing
- * and so was just created) would add keys no server of this store can open. The workers' wrapping root key is
- * what wrapping a throwaway material names; it must be the one existing material is under. During a root key
- * rotation (KMS_NEW_ROOT_KEY*) the workers wrap under the new key while older material is under the current
- * one, which this thread does not hold: nothing to compare with, so no check.
+ * A seed run with another root key than the store's (a KMS_ROOT_KEY_FILE that points elsewhere) would add keys no
+ * server of this store can open (src/root-key/stored.ts compares them).
  */
 async function checkRootKey(engine: Engine, file: string): Promise<void> {
   const { config, keyring, pool } = engine;
-  if (config.newRootKeyFile !== undefined || config.newRootKeyUri !== undefined) return;
-  const stored = await storedRootKeyId(keyring.store);
-  if (stored === undefined) return;
-  const held = await wrappingRootKeyId(pool);
-  if (held === stored) return;
+  const mismatch = await rootKeyMismatch(config, keyring.store, pool);
+  if (mismatch === undefined) return;
   const variable = config.rootKeyUri !== undefined ? 'KMS_ROOT_KEY' : 'KMS_ROOT_KEY_FILE';
-  throw new SeedError(`${file}: not applied: the store's key material is wrapped under root key ${stored}, but ${variable} holds root key ${held ?? '(unknown)'}; run seed with the server's root key`);
+  throw new SeedError(`${file}: not applied: the store's key material is wrapped under root key ${mismatch.stored}, but ${variable} holds root key ${mismatch.held ?? '(unknown)'}; run seed with the server's root key`);
 }
 
 /**
