@@ -29,7 +29,8 @@ import { prepareRootKeys, rootKeyPlan, type RootKeyPlan } from './root-key/open.
 import { refuseForeignRootKey, refuseMissingRootKeyFile } from './root-key/stored.js';
 import { refuseOtherRegionOrAccount } from './keys/store-home.js';
 import { openStore } from './store/open.js';
-import { loadTlsOptions, plainHttpWarning, type TlsListenOptions } from './tls.js';
+import { loadTlsOptions, type TlsListenOptions } from './tls.js';
+import { startWarnings } from './start-warnings.js';
 import { createRealism } from './realism-config.js';
 import type { FrontendLink } from './cluster/frontend-link.js';
 import { applyStartupSeedFile } from './seed/apply.js';
@@ -223,8 +224,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   if (frontend !== undefined) frontend.listening(url); // the primary prints the line once all children listen
   else {
     // Only now that it listens: a start that fails prints its one line and nothing else.
-    const warning = plainHttpWarning(config);
-    if (warning !== undefined) console.warn(warning);
+    for (const warning of startWarnings(config)) console.warn(warning);
     core.announceCredentials();
     print(`kms-engine listening on ${url}`);
   }

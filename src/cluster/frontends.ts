@@ -21,7 +21,7 @@ import { makeDataDirectory } from '../make-directory.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
 import { refuseMissingRootKeyFile } from '../root-key/stored.js';
 import { rootCredentials, type StartCredentials } from '../secrets.js';
-import { plainHttpWarning } from '../tls.js';
+import { startWarnings } from '../start-warnings.js';
 import { TokenBucketTable } from '../quota/bucket-table.js';
 import { openStore } from '../store/open.js';
 import { FRONTEND_INDEX_ENV, type Change, type ToChild, type ToPrimary } from './frontend-link.js';
@@ -153,8 +153,7 @@ class Primary {
         if (!this.#started && [...this.#slots.values()].every((each) => each.ready)) {
           this.#started = true;
           const workers = Math.max(1, Math.round(this.config.workers / this.config.frontends));
-          const warning = plainHttpWarning(this.config);
-          if (warning !== undefined) this.output.error(warning);
+          for (const warning of startWarnings(this.config)) this.output.error(warning);
           this.credentials.announce(this.output.print);
           this.output.print(`kms-engine: ${this.config.frontends} front ends, ${workers} crypto worker${workers === 1 ? '' : 's'} each`);
           this.output.print(`kms-engine listening on ${message.url}`);

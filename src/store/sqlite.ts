@@ -1,5 +1,6 @@
 // The embedded store: SQLite in KMS_DATA_DIR, WAL mode, synchronous=FULL so every committed write is on disk
 // before the request that made it is answered. Records are JSON documents with the few columns queries need.
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import {
@@ -88,6 +89,10 @@ export class SqliteStore implements KeyStore {
   private readonly usageStatements;
 
   constructor(path: string) {
+    // SQLite creates a new database file (and its -wal and -shm files, which take the file's mode) as 0644: the
+    // wrapped key material, policies and grants would be readable by every user of a data directory that is
+    // not 0700 (one made beforehand, or a KMS_DATA_DIR shared with other files). Owner only, as the root key.
+    closeSync(openSync(path, 'a', 0o600));
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

@@ -1,0 +1,32 @@
+// What a start warns about once it listens: settings that work but expose something. One line each on stderr,
+// printed by the process that announces the start (the single server, or the KMS_FRONTENDS primary).
+import { statSync } from 'node:fs';
+import type { Config } from './config.js';
+import { rootKeyPlan } from './root-key/open.js';
+import { plainHttpWarning } from './tls.js';
+
+export function startWarnings(config: Config): string[] {
+  const warnings = [plainHttpWarning(config), ...rootKeyFileWarnings(config)];
+  return warnings.filter((warning): warning is string => warning !== undefined);
+}
+
+/**
+ * A root key file that other users can read hands them every key's material together with a copy of the store.
+ * Only a warning, not a refusal: secret mounts are often 0644 under a directory only the service can enter,
+ * which this check cannot see.
+ */
+function rootKeyFileWarnings(config: Config): (string | undefined)[] {
+  const { current, next } = rootKeyPlan(config);
+  return [current, next].map((source) => {
+    if (source?.kind !== 'file') return undefined;
+    let mode: number;
+    try {
+      mode = statSync(source.path).mode & 0o777;
+    } catch {
+      return undefined; // prepared before listening; gone since is reported by its first use
+    }
+    if ((mode & 0o066) === 0) return undefined;
+    return `kms-engine: warning: ${source.variable} ${source.path} can be read or written by users other than its owner `
+      + `(mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`;
+  });
+}

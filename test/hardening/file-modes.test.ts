@@ -1,0 +1,66 @@
+// What a first start leaves in KMS_DATA_DIR is for the service's user alone: the store (wrapped key material,
+// policies, grants) and its WAL files, the root key and the credentials are created 0600. A root key file that
+// other users can read is served with, but named in a warning, by the single server and by a KMS_FRONTENDS
+// primary alike.
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+
+const modeOf = (path: string): string => (statSync(path).mode & 0o777).toString(8).padStart(4, '0');
+const WARNING = /warning: KMS_ROOT_KEY_FILE (\S+) can be read or written by users other than its owner \(mode (\d{4})\); chmod 600 it/g;
+
+let server: TestServer | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await server?.remove();
+  server = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Encrypt and Decrypt one message: the server serves with the root key it warned about. */
+async function roundTrip(running: TestServer): Promise<void> {
+  const kms = running.client();
+  const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+  const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('mode') }));
+  const { Plaintext } = await kms.send(new DecryptCommand({ CiphertextBlob }));
+  expect(Buffer.from(Plaintext!).toString()).toBe('mode');
+}
+
+describe('file modes', () => {
+  it('a first start creates the store, its WAL files, the root key and the credentials 0600, and warns about none', async () => {
+    server = await startServer();
+    await roundTrip(server);
+    for (const name of ['kms.sqlite', 'kms.sqlite-wal', 'kms.sqlite-shm', 'root.key', 'credentials']) {
+      const path = join(server.dataDir, name);
+      expect(existsSync(path), name).toBe(true);
+      expect(modeOf(path), name).toBe('0600');
+    }
+    expect(server.output()).not.toMatch(/warning/);
+  });
+
+  it.each([['one process', '1'], ['two front ends', '2']])('a root key file others can read is named in one warning (%s), and served with', async (_, frontends) => {
+    const keyDir = mkdtempSync(join(tmpdir(), 'kms-root-key-'));
+    dirs.push(keyDir);
+    const rootKeyFile = join(keyDir, 'root.key');
+    writeFileSync(rootKeyFile, randomBytes(32));
+    chmodSync(rootKeyFile, 0o644);
+    server = await startServer({ env: { KMS_ROOT_KEY_FILE: rootKeyFile, KMS_FRONTENDS: frontends } });
+    const warnings = [...server.output().matchAll(WARNING)];
+    expect(warnings.map((match) => [match[1], match[2]])).toEqual([[rootKeyFile, '0644']]);
+    await roundTrip(server);
+  });
+
+  it('a root key file only its owner can read draws no warning', async () => {
+    const keyDir = mkdtempSync(join(tmpdir(), 'kms-root-key-'));
+    dirs.push(keyDir);
+    const rootKeyFile = join(keyDir, 'root.key');
+    writeFileSync(rootKeyFile, randomBytes(32), { mode: 0o400 });
+    server = await startServer({ env: { KMS_ROOT_KEY_FILE: rootKeyFile } });
+    expect(server.output()).not.toMatch(/warning/);
+    await roundTrip(server);
+  });
+});
