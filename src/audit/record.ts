@@ -11,7 +11,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { decodeGrantToken } from '../auth/grants.js';
-import { principalIdOf } from '../auth/principal-id.js';
+import { principalIdOf, roleIdOf } from '../auth/principal-id.js';
+import { parsePrincipalArn } from '../auth/policy/principal-arn.js';
 import { isCryptoOperation } from '../quota/classes.js';
 import { SortedRecord } from './chain.js';
 import { requestElements, responseElements, type KeyOrder } from './shapes.js';
@@ -34,8 +35,16 @@ export interface AuditUserIdentity {
   arn?: string;
   accountId?: string;
   accessKeyId?: string;
+  sessionContext?: AuditSessionContext;
   userName?: string;
   invokedBy?: string;
+}
+
+/** How a role session's credentials were obtained: CloudTrail's userIdentity.sessionContext, keys sorted. */
+export interface AuditSessionContext {
+  attributes: { mfaAuthenticated: 'false' };
+  sessionIssuer: { accountId: string; arn: string; principalId: string; type: 'Role'; userName: string };
+  webIdFederationData: Record<string, never>;
 }
 
 /**
@@ -192,8 +201,8 @@ function shared<T extends object>(value: T): T {
 }
 
 /**
- * Keys sorted, as in every object of a record: accessKeyId, accountId, arn, principalId, type, userName. Made once
- * per principal (userIdentityOf), so deriving the principalId costs nothing per request.
+ * Keys sorted, as in every object of a record: accessKeyId, accountId, arn, principalId, sessionContext, type,
+ * userName. Made once per principal (userIdentityOf), so deriving the principalId costs nothing per request.
  */
 function userIdentityFrom(principal: AuditPrincipal): AuditUserIdentity {
   const identity = {} as AuditUserIdentity;
@@ -202,9 +211,28 @@ function userIdentityFrom(principal: AuditPrincipal): AuditUserIdentity {
   identity.arn = principal.arn;
   const principalId = principalIdOf(principal.type, principal.arn, principal.accountId);
   if (principalId !== undefined) identity.principalId = principalId;
+  if (principal.type === 'AssumedRole') {
+    const sessionContext = sessionContextOf(principal.arn);
+    if (sessionContext !== undefined) identity.sessionContext = sessionContext;
+  }
   identity.type = principal.type;
   if (principal.userName !== undefined) identity.userName = principal.userName;
   return shared(identity);
+}
+
+/**
+ * A role session's sessionContext, as CloudTrail gives it: the role that issued the session (sessionIssuer, the
+ * question an investigation asks of every AssumedRole record: which role, not which session name) and no MFA.
+ * The engine's sessions are configured, not issued by STS, so there is no creationDate to give.
+ */
+function sessionContextOf(sessionArn: string): AuditSessionContext | undefined {
+  const parsed = parsePrincipalArn(sessionArn);
+  if (parsed?.roleArn === undefined || parsed.name === undefined) return undefined;
+  return {
+    attributes: { mfaAuthenticated: 'false' },
+    sessionIssuer: { accountId: parsed.accountId, arn: parsed.roleArn, principalId: roleIdOf(parsed.roleArn), type: 'Role', userName: parsed.name },
+    webIdFederationData: {},
+  };
 }
 
 /**

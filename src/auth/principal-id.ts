@@ -18,6 +18,9 @@ function uniqueId(prefix: 'AIDA' | 'AROA', arn: string): string {
   return id;
 }
 
+/** The unique id of a role (AROA...), which every session of it shares: the role's principalId as a session issuer. */
+export const roleIdOf = (roleArn: string): string => uniqueId('AROA', roleArn);
+
 /**
  * The principalId CloudTrail records for a caller of this CloudTrail identity type (Root, IAMUser,
  * AssumedRole), or undefined for a type without one here. Costs a hash: callers keep the result per principal.
@@ -32,7 +35,7 @@ export function principalIdOf(type: string, arn: string, accountId: string): str
       // Every session of a role shares the role's id; the session name tells them apart.
       const parsed = parsePrincipalArn(arn);
       if (parsed?.roleArn === undefined) return undefined;
-      return `${uniqueId('AROA', parsed.roleArn)}:${arn.slice(arn.lastIndexOf('/') + 1)}`;
+      return `${roleIdOf(parsed.roleArn)}:${arn.slice(arn.lastIndexOf('/') + 1)}`;
     }
     default:
       return undefined;

@@ -163,6 +163,28 @@ describe('userIdentity.principalId', () => {
   });
 });
 
+describe('userIdentity.sessionContext', () => {
+  it('names the role that issued a session (sessionIssuer) and no MFA; a user and the root have none', async () => {
+    const identityOf = async (name: 'root' | 'bob' | 'app'): Promise<Record<string, unknown>> => {
+      const client = server.client({ credentials: credentialsOf(name) });
+      const failed = await recordedFailure(client, new DescribeKeyCommand({ KeyId: 'alias/no-such-alias' }));
+      return failed.userIdentity;
+    };
+    const app = await identityOf('app');
+    expect(app.sessionContext).toEqual({
+      attributes: { mfaAuthenticated: 'false' },
+      sessionIssuer: {
+        type: 'Role', arn: `arn:aws:iam::${ACCOUNT}:role/app`, accountId: ACCOUNT, userName: 'app',
+        // The role's own id: the part of the session's principalId before the session name.
+        principalId: (app.principalId as string).split(':')[0],
+      },
+      webIdFederationData: {},
+    });
+    expect((await identityOf('bob')).sessionContext).toBeUndefined();
+    expect((await identityOf('root')).sessionContext).toBeUndefined();
+  });
+});
+
 describe('the account a record goes to', () => {
   it('is the key owner\'s for a call on its key, the caller\'s for one refused to another account\'s principal', async () => {
     const root = server.client({ credentials: credentialsOf('root') });
