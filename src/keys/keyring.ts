@@ -198,6 +198,16 @@ export class Keyring {
     return deleted;
   }
 
+  /**
+   * Drops the cached record of `keyId` when it lacks material `materialId`, so the next read takes the stored
+   * one. A ciphertext naming material the cache does not know was made under material another node added (a
+   * rotation or import this node has not heard of yet): the caller holds proof of a newer record.
+   */
+  forgetUnlessHolds(keyId: string, materialId: string): void {
+    const cached = this.keys.peek(keyId);
+    if (cached !== undefined && !cached.materials.some((material) => material.materialId === materialId)) this.keys.delete(keyId);
+  }
+
   /** Drops cached entries changed elsewhere (another node). */
   invalidate(change: { keyId?: string; aliasName?: string }): void {
     if (change.keyId !== undefined) this.keys.delete(change.keyId);

@@ -32,6 +32,8 @@ export async function ciphertextSource(ctx: RequestContext, blob: Buffer | undef
     throw new KmsError('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null");
   }
   const header = decodeHeader(blob);
+  // A node that has not yet heard of another node's rotation still opens what that node sealed under it.
+  if (header !== null) ctx.keyring.forgetUnlessHolds(header.keyId, header.materialId);
   let key: KeyRecord;
   if (keyIdentifier !== undefined) {
     key = await useKey(keyIdentifier);

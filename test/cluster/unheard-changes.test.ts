@@ -1,0 +1,69 @@
+// What a caller holds from one node works on another node that has not yet heard of the change behind it.
+// Nodes hear each other's writes within a second (nodes.test.ts); meanwhile a node serves from its cache, the
+// eventual consistency AWS KMS documents. But a ciphertext made under a key's new material (RotateKeyOnDemand)
+// is proof of a change the node can read from the store at once, and AWS KMS decrypts it at once.
+//
+// The change feed normally delivers within milliseconds, so to test the window deterministically the test
+// switches the store's change trigger off around the write: that write is then never announced, exactly as
+// if the other node had not heard of it yet.
+import {
+  CreateKeyCommand, DecryptCommand, EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, type KMSClient,
+} from '@aws-sdk/client-kms';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { startCluster, type TestCluster } from './helpers.js';
+
+let postgres: TestPostgres;
+let cluster: TestCluster;
+let a: KMSClient;
+let b: KMSClient;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  cluster = await startCluster({ nodes: 2, storeUrl: postgres.url });
+  [a, b] = cluster.nodes.map((node) => node.client()) as [KMSClient, KMSClient];
+});
+
+afterAll(async () => {
+  await cluster?.remove();
+  await postgres?.remove();
+});
+
+const plaintext = Buffer.from('made on node A, used on node B');
+
+/** Runs `write` with the change trigger of `table` off: its changes reach no other node's cache. */
+async function unannounced<T>(table: 'kms_keys', write: () => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  try {
+    await admin.query(`ALTER TABLE ${table} DISABLE TRIGGER ${table}_changed`);
+    try {
+      return await write();
+    } finally {
+      await admin.query(`ALTER TABLE ${table} ENABLE TRIGGER ${table}_changed`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+describe('a node that has not heard of another node\'s change yet', () => {
+  it('decrypts and re-encrypts a ciphertext made under material rotated in on another node', async () => {
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const before = (await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))).CiphertextBlob!; // B caches the key
+    const after = await unannounced('kms_keys', async () => {
+      await a.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+      return (await a.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }))).CiphertextBlob!;
+    });
+    const materialOf = (blob: Uint8Array) => Buffer.from(blob.subarray(17, 49)).toString('hex'); // version | key id | material id
+    expect(materialOf(after)).not.toBe(materialOf(before));
+
+    expect(Buffer.from((await b.send(new DecryptCommand({ CiphertextBlob: after }))).Plaintext!)).toEqual(plaintext);
+    expect(Buffer.from((await b.send(new DecryptCommand({ CiphertextBlob: after, KeyId: keyId }))).Plaintext!)).toEqual(plaintext);
+    const { CiphertextBlob: reEncrypted } = await b.send(new ReEncryptCommand({ CiphertextBlob: after, DestinationKeyId: keyId }));
+    expect(Buffer.from((await a.send(new DecryptCommand({ CiphertextBlob: reEncrypted }))).Plaintext!)).toEqual(plaintext);
+    // The old material still opens too.
+    expect(Buffer.from((await b.send(new DecryptCommand({ CiphertextBlob: before }))).Plaintext!)).toEqual(plaintext);
+  });
+});
