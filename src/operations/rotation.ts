@@ -90,9 +90,12 @@ export const getKeyRotationStatus: Operation = {
   readOnly: true,
   async run(_input, ctx) {
     const key = await rotationKey(ctx, 'kms:GetKeyRotationStatus');
-    // Only symmetric encryption keys have a rotation status (imported ones too, once they have material: they
-    // rotate on demand); asymmetric, HMAC and key-agreement keys are refused, as EnableKeyRotation refuses them.
-    if (key.spec !== 'SYMMETRIC_DEFAULT' || key.state === 'PendingImport') requireRotatable(key);
+    // An EXTERNAL key still awaiting its material is refused for its origin, as the toggles refuse it.
+    if (key.state === 'PendingImport') requireRotatable(key);
+    // Asymmetric, HMAC and key-agreement keys never rotate automatically, and AWS KMS says so (false) rather than
+    // refusing the question as EnableKeyRotation refuses them: infrastructure tools read the status of every
+    // AWS_KMS key (Terraform's aws_kms_key does on each refresh), and a refusal failed every such key's read.
+    if (key.spec !== 'SYMMETRIC_DEFAULT') return { KeyRotationEnabled: false, KeyId: key.arn };
     // AWS reports a key pending deletion as not rotating (nothing rotates it); the setting itself is kept, so
     // CancelKeyDeletion brings the key's rotation status back.
     const rotating = key.rotationEnabled && key.state !== 'PendingDeletion';
