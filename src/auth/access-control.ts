@@ -34,7 +34,7 @@ export class PolicyAccessControl implements AccessControl {
   async authorize(request: AuthorizationRequest): Promise<void> {
     const principal = request.caller as Principal;
     const tokens = request.input.GrantTokens as string[] | undefined;
-    if (tokens !== undefined) for (const token of tokens) decodeGrantToken(token);
+    const tokenGrants = tokens?.map(decodeGrantToken);
     const resourceAliases = request.key !== undefined && this.policiesTest(request.key, principal, RESOURCE_ALIASES)
       ? (await this.store.listAliases(request.key.keyId)).map((alias) => alias.name) : undefined;
     const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
@@ -50,7 +50,8 @@ export class PolicyAccessControl implements AccessControl {
     };
     // The key's grants are read only when the policies alone do not allow the call (most calls never need them).
     if (this.authorizer.authorize(decision) === GRANTS_NEEDED) {
-      decision.grants = await this.grantsOf(request.key!.keyId);
+      const keyId = request.key!.keyId;
+      decision.grants = await this.grantsOf(keyId, tokenGrants?.filter((grant) => grant.keyId === keyId).map((grant) => grant.grantId));
       this.authorizer.authorize(decision);
     }
   }
@@ -86,8 +87,14 @@ export class PolicyAccessControl implements AccessControl {
     this.grants.delete(keyId);
   }
 
-  private async grantsOf(keyId: string): Promise<readonly GrantRecord[]> {
+  /**
+   * The key's grants, cached. A grant token naming a grant of the key that the cached list lacks means the grant
+   * was created after the list was read (on another node, not heard of yet): the list is read again, so the new
+   * grant works at once with its token, as AWS KMS documents grant tokens.
+   */
+  private async grantsOf(keyId: string, tokenGrantIds: readonly string[] = []): Promise<readonly GrantRecord[]> {
     let grants = this.grants.get(keyId);
+    if (grants !== undefined && tokenGrantIds.some((grantId) => !grants!.some((grant) => grant.grantId === grantId))) grants = undefined;
     if (grants === undefined) {
       grants = await this.store.listGrants(keyId);
       this.grants.set(keyId, grants);

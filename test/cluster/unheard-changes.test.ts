@@ -1,28 +1,31 @@
 // What a caller holds from one node works on another node that has not yet heard of the change behind it.
 // Nodes hear each other's writes within a second (nodes.test.ts); meanwhile a node serves from its cache, the
 // eventual consistency AWS KMS documents. But a ciphertext made under a key's new material (RotateKeyOnDemand)
-// is proof of a change the node can read from the store at once, and AWS KMS decrypts it at once.
+// and a grant token from CreateGrant are proof of a change the node can read from the store at once, and AWS
+// KMS honours them at once: a grant token exists precisely so a new grant can be used before it is consistent.
 //
 // The change feed normally delivers within milliseconds, so to test the window deterministically the test
 // switches the store's change trigger off around the write: that write is then never announced, exactly as
 // if the other node had not heard of it yet.
 import {
-  CreateKeyCommand, DecryptCommand, EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, type KMSClient,
+  CreateGrantCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
-import { startCluster, type TestCluster } from './helpers.js';
+import { APP_ARN, APP_CREDENTIALS, outcome, startCluster, type TestCluster } from './helpers.js';
 
 let postgres: TestPostgres;
 let cluster: TestCluster;
 let a: KMSClient;
 let b: KMSClient;
+let appOnB: KMSClient;
 
 beforeAll(async () => {
   postgres = await startPostgres();
   cluster = await startCluster({ nodes: 2, storeUrl: postgres.url });
   [a, b] = cluster.nodes.map((node) => node.client()) as [KMSClient, KMSClient];
+  appOnB = cluster.nodes[1]!.client({ credentials: APP_CREDENTIALS });
 });
 
 afterAll(async () => {
@@ -33,7 +36,7 @@ afterAll(async () => {
 const plaintext = Buffer.from('made on node A, used on node B');
 
 /** Runs `write` with the change trigger of `table` off: its changes reach no other node's cache. */
-async function unannounced<T>(table: 'kms_keys', write: () => Promise<T>): Promise<T> {
+async function unannounced<T>(table: 'kms_keys' | 'kms_grants', write: () => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: postgres.url });
   await admin.connect();
   try {
@@ -65,5 +68,18 @@ describe('a node that has not heard of another node\'s change yet', () => {
     expect(Buffer.from((await a.send(new DecryptCommand({ CiphertextBlob: reEncrypted }))).Plaintext!)).toEqual(plaintext);
     // The old material still opens too.
     expect(Buffer.from((await b.send(new DecryptCommand({ CiphertextBlob: before }))).Plaintext!)).toEqual(plaintext);
+  });
+
+  it('lets a grantee use a grant created on another node at once with its grant token, and not without it', async () => {
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const encrypt = (grantTokens?: string[]) =>
+      outcome(appOnB.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, GrantTokens: grantTokens })));
+    expect(await encrypt()).toBe('AccessDeniedException'); // B caches the key's (empty) grant list
+    const { GrantToken } = await unannounced('kms_grants', () =>
+      a.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: APP_ARN, Operations: ['Encrypt'] })));
+
+    expect(await encrypt()).toBe('AccessDeniedException'); // eventual consistency, as in AWS KMS
+    expect(await encrypt([GrantToken!])).toBe('ok');
+    expect(await encrypt()).toBe('ok'); // B now holds the grant list it read for the token
   });
 });
