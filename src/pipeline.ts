@@ -5,7 +5,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { buildAuditRecord, type TlsDetails } from './audit/record.js';
 import type { AuditLog } from './audit/log.js';
-import { authenticate } from './auth/authenticate.js';
+import { authenticate, presentedAccessKeyId } from './auth/authenticate.js';
 import type { Principal } from './auth/identities.js';
 import type { HeaderLookup } from './auth/sigv4.js';
 import { ERROR_STATUS } from './contract/errors.js';
@@ -69,7 +69,16 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   let failure: KmsError | undefined;
   const operation = operationNamed(operationName);
   try {
-    if (operation === undefined) throw new KmsError('UnknownOperationException', 'X-Amz-Target does not name a TrentService operation.');
+    if (operation === undefined) {
+      // The answer is the same whoever asks, but the record names the caller when its signature holds: a probe
+      // for operations with a leaked key is the key's holder's event, not an anonymous one.
+      try {
+        principal = authenticate(request, pipeline.lookupPrincipal);
+      } catch {
+        // recorded as an unauthenticated caller
+      }
+      throw new KmsError('UnknownOperationException', 'X-Amz-Target does not name a TrentService operation.');
+    }
     // KMS_LATENCY stands for the network and service time of AWS, which every answer pays: it comes before
     // anything can refuse the request, so throttles, injected faults and errors wait like successes do.
     const delay = pipeline.realism?.delayMs(operationName) ?? 0;
@@ -97,41 +106,42 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   } catch (error) {
     failure = asKmsError(error);
   }
-  if (operation !== undefined) {
-    try {
-      const eventTime = new Date();
-      const record = buildAuditRecord({
-        operation: operationName,
-        requestId,
-        eventTime,
-        principal,
-        sourceIPAddress: request.sourceIp,
-        userAgent: request.header('user-agent') ?? '',
-        region: pipeline.engine.config.region,
-        // A request the model refused is logged as sent: CloudTrail still names what was asked of which key.
-        // The audit filter (audit/shapes.ts) keeps only model members of the right type, never blobs or secrets.
-        request: input ?? (isPlainObject(sent) ? sent : undefined),
-        response: output,
-        error: failure === undefined ? undefined : { code: failure.code, message: failure.message },
-        keyArns: ctx?.keyArns ?? [],
-        aliasArns: ctx?.aliasArns,
-        // Only a call that succeeded used its key material.
-        keyMaterial: failure === undefined ? ctx : undefined,
-        readOnly: operation.readOnly,
-        nodeId: pipeline.nodeId,
-        tlsDetails: request.tlsDetails,
-      });
-      await pipeline.audit.append(record);
-      // A use counts once it is recorded, like the call itself (GetKeyLastUsage names its audit event).
-      if (failure === undefined && ctx !== undefined && TRACKED_OPERATIONS.has(operationName)) {
-        pipeline.engine.keyUsage.note(ctx.keyArns, operationName, eventTime.getTime() / 1000, record.eventID, requestId);
-      }
-    } catch (error) {
-      // Writing the audit record is part of the call: unrecorded means failed.
-      failure = asKmsError(error);
-      failure = failure.code === 'KMSInternalException' ? failure
-        : new KmsError('KMSInternalException', 'The request could not be recorded in the audit log.');
+  // Every call is recorded, one for an operation that does not exist too (named as sent: what was tried).
+  try {
+    const eventTime = new Date();
+    const record = buildAuditRecord({
+      operation: operationName !== '' ? operationName : target,
+      requestId,
+      eventTime,
+      principal,
+      presentedAccessKeyId: principal === undefined ? presentedAccessKeyId(request) : undefined,
+      sourceIPAddress: request.sourceIp,
+      userAgent: request.header('user-agent') ?? '',
+      region: pipeline.engine.config.region,
+      // A request the model refused is logged as sent: CloudTrail still names what was asked of which key.
+      // The audit filter (audit/shapes.ts) keeps only model members of the right type, never blobs or secrets.
+      request: input ?? (isPlainObject(sent) ? sent : undefined),
+      response: output,
+      error: failure === undefined ? undefined : { code: failure.code, message: failure.message },
+      keyArns: ctx?.keyArns ?? [],
+      aliasArns: ctx?.aliasArns,
+      // Only a call that succeeded used its key material.
+      keyMaterial: failure === undefined ? ctx : undefined,
+      // An operation that does not exist read and changed nothing.
+      readOnly: operation?.readOnly ?? true,
+      nodeId: pipeline.nodeId,
+      tlsDetails: request.tlsDetails,
+    });
+    await pipeline.audit.append(record);
+    // A use counts once it is recorded, like the call itself (GetKeyLastUsage names its audit event).
+    if (failure === undefined && ctx !== undefined && TRACKED_OPERATIONS.has(operationName)) {
+      pipeline.engine.keyUsage.note(ctx.keyArns, operationName, eventTime.getTime() / 1000, record.eventID, requestId);
     }
+  } catch (error) {
+    // Writing the audit record is part of the call: unrecorded means failed.
+    failure = asKmsError(error);
+    failure = failure.code === 'KMSInternalException' ? failure
+      : new KmsError('KMSInternalException', 'The request could not be recorded in the audit log.');
   }
   const seconds = (performance.now() - startedAt) / 1000;
   pipeline.metrics.observeRequest(operationName || 'Unknown', ctx?.keySpec ?? '', failure?.code ?? 'ok', seconds);

@@ -102,6 +102,8 @@ export interface AuditCall {
   eventTime: Date;
   /** undefined when authentication failed. */
   principal: AuditPrincipal | undefined;
+  /** When authentication failed: the access key id the request was signed with, if it named one (not secret). */
+  presentedAccessKeyId?: string | undefined;
   sourceIPAddress: string;
   userAgent: string;
   region: string;
@@ -242,9 +244,12 @@ function sessionContextOf(sessionArn: string): AuditSessionContext | undefined {
 const identities = new WeakMap<AuditPrincipal, AuditUserIdentity>();
 const UNKNOWN_IDENTITY: AuditUserIdentity = shared({ type: 'Unknown' });
 
-function userIdentityOf(principal: AuditPrincipal | undefined): AuditUserIdentity {
-  // An unauthenticated caller has no identity we can vouch for: CloudTrail's "Unknown" type.
-  if (principal === undefined) return UNKNOWN_IDENTITY;
+function userIdentityOf(principal: AuditPrincipal | undefined, presentedAccessKeyId: string | undefined): AuditUserIdentity {
+  // An unauthenticated caller has no identity we can vouch for: CloudTrail's "Unknown" type, with the access key
+  // id it signed with (keys sorted), which is what shows a leaked key tried with a wrong, old or guessed secret.
+  if (principal === undefined) {
+    return presentedAccessKeyId === undefined ? UNKNOWN_IDENTITY : { accessKeyId: presentedAccessKeyId, type: 'Unknown' };
+  }
   let identity = identities.get(principal);
   if (identity === undefined || identity.arn !== principal.arn || identity.accountId !== principal.accountId
     || identity.accessKeyId !== principal.accessKeyId || identity.type !== principal.type
@@ -495,7 +500,7 @@ export function buildAuditRecord(e: AuditCall): AuditRecord {
   record.sourceIPAddress = e.sourceIPAddress;
   if (e.tlsDetails !== undefined) record.tlsDetails = tlsDetailsOf(e.tlsDetails);
   record.userAgent = e.userAgent;
-  record.userIdentity = userIdentityOf(e.principal);
+  record.userIdentity = userIdentityOf(e.principal, e.presentedAccessKeyId);
   return record;
 }
 

@@ -1,6 +1,7 @@
 // Authenticating a request: SigV4 over exactly the signed headers, with the payload hash computed from the
 // body (botocore sends none), the scope's date matching X-Amz-Date, and at most 5 minutes of clock skew
 // (kms-api.md section 2). Each failure is the AWS error a real endpoint answers with.
+import { ACCESS_KEY_ID_PATTERN } from '../config.js';
 import { KmsError } from '../protocol/errors.js';
 import type { Principal } from './identities.js';
 import {
@@ -87,4 +88,16 @@ export function authenticate(request: SignedRequest, lookup: (accessKeyId: strin
   const expected = computeSignature(principal.secretAccessKey, stamp!, parsed.date, parsed.region, parsed.service, canonical);
   if (!signaturesEqual(expected, parsed.signature)) throw invalidSignature();
   return principal;
+}
+
+/**
+ * The access key id a request's Authorization header names, whether or not its signature holds; undefined when
+ * the header names none or one no AWS access key id could be (letters and digits only). An access key id is not a
+ * secret (every audit record of its holder shows it): the audit record of a refused request gives it, so that
+ * tries with a leaked key and a wrong or old secret, or with a key since removed, can be found.
+ */
+export function presentedAccessKeyId(request: Pick<SignedRequest, 'header'>): string | undefined {
+  const authorization = request.header('authorization');
+  const accessKeyId = authorization === undefined ? undefined : parseAuthorization(authorization)?.accessKeyId;
+  return accessKeyId !== undefined && ACCESS_KEY_ID_PATTERN.test(accessKeyId) ? accessKeyId : undefined;
 }

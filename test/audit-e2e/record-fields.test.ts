@@ -185,6 +185,66 @@ describe('userIdentity.sessionContext', () => {
   });
 });
 
+describe('calls refused before an operation runs', () => {
+  /** The one record of a failed call and the error the SDK saw. */
+  const refusedRecord = async (client: KMSClient, command: object): Promise<{ error: string; record: AuditLine }> => {
+    try {
+      await client.send(command as never);
+    } catch (error) {
+      const e = error as { name: string; $metadata: { requestId: string } };
+      return { error: e.name, record: recordOf(e.$metadata.requestId) };
+    }
+    throw new Error('the call succeeded');
+  };
+  /** A client that sends `target` as the operation, signed (the middleware runs before the signer). */
+  const probing = (client: KMSClient, operation: string): KMSClient => {
+    client.middlewareStack.add((next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-target'] = `TrentService.${operation}`;
+      return next(args);
+    }, { step: 'build', name: 'probeOperation' });
+    return client;
+  };
+
+  it('a leaked key signed with a wrong secret, and a key nobody holds: the access key id tried, nothing vouched for', async () => {
+    const bob = credentialsOf('bob');
+    const wrongSecret = server.client({ credentials: { accessKeyId: bob.accessKeyId, secretAccessKey: 'not-bobs-secret-at-all-xxxxxxxx' } });
+    const forged = await refusedRecord(wrongSecret, new ListKeysCommand({}));
+    expect(forged.error).toBe('InvalidSignatureException');
+    expect(forged.record.userIdentity).toEqual({ type: 'Unknown', accessKeyId: bob.accessKeyId });
+
+    const removed = server.client({ credentials: { accessKeyId: 'AKIAREMOVEDKEY000001', secretAccessKey: 'whatever-it-was-xxxxxxxxxxxxxxxx' } });
+    const unknown = await refusedRecord(removed, new ListKeysCommand({}));
+    expect(unknown.error).toBe('UnrecognizedClientException');
+    expect(unknown.record.userIdentity).toEqual({ type: 'Unknown', accessKeyId: 'AKIAREMOVEDKEY000001' });
+
+    // No Authorization header at all: no key to name.
+    const unsigned = await fetch(server.url, {
+      method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.ListKeys' }, body: '{}',
+    });
+    expect(unsigned.status).toBe(400);
+    expect(recordOf(unsigned.headers.get('x-amzn-requestid')!)).toMatchObject({
+      eventName: 'ListKeys', errorCode: 'MissingAuthenticationTokenException', userIdentity: { type: 'Unknown' },
+    });
+    expect(recordOf(unsigned.headers.get('x-amzn-requestid')!).userIdentity).toEqual({ type: 'Unknown' });
+  });
+
+  it('an operation that does not exist: one record naming what was tried and who tried it', async () => {
+    const bob = await refusedRecord(probing(server.client({ credentials: credentialsOf('bob') }), 'ExportKeyMaterial'), new ListKeysCommand({}));
+    expect(bob.error).toBe('UnknownOperationException');
+    expect(bob.record).toMatchObject({
+      eventName: 'ExportKeyMaterial', errorCode: 'UnknownOperationException', eventSource: 'kms.amazonaws.com', readOnly: true,
+      requestParameters: null, recipientAccountId: ACCOUNT,
+      userIdentity: { type: 'IAMUser', arn: arnOf('bob'), accessKeyId: credentialsOf('bob').accessKeyId },
+    });
+
+    // Signed with a wrong secret: the key it tried, vouched for by nobody.
+    const wrongSecret = { accessKeyId: credentialsOf('bob').accessKeyId, secretAccessKey: 'not-bobs-secret-at-all-xxxxxxxx' };
+    const forged = await refusedRecord(probing(server.client({ credentials: wrongSecret }), 'ExportKeyMaterial'), new ListKeysCommand({}));
+    expect(forged.error).toBe('UnknownOperationException');
+    expect(forged.record.userIdentity).toEqual({ type: 'Unknown', accessKeyId: wrongSecret.accessKeyId });
+  });
+});
+
 describe('the account a record goes to', () => {
   it('is the key owner\'s for a call on its key, the caller\'s for one refused to another account\'s principal', async () => {
     const root = server.client({ credentials: credentialsOf('root') });
