@@ -458,9 +458,14 @@ const tlsDetailsOf = (tls: TlsDetails): TlsDetails =>
 export function buildAuditRecord(e: AuditCall): AuditRecord {
   const order: KeyOrder = { sorted: true };
   const allowed = RESPONSE_ELEMENTS[e.operation];
-  const responseElementsValue = e.error === undefined && e.response !== undefined && allowed !== undefined
+  let responseElementsValue = e.error === undefined && e.response !== undefined && allowed !== undefined
     ? responseElements(e.operation, e.response, allowed, order)
     : null;
+  // CloudTrail adds the grant's key by ARN to CreateGrant's responseElements (since December 2022), although the
+  // response has no key: a grant given to an outsider is found by the key it opens, whatever the caller named.
+  if (responseElementsValue !== null && e.operation === 'CreateGrant' && e.keyArns.length === 1) {
+    responseElementsValue = withSortedMember(responseElementsValue, 'keyId', e.keyArns[0]);
+  }
   const requestParameters = requestParametersOf(e, order);
   const additionalEventData = additionalEventDataOf(e);
   const resources = resourcesOf(e.keyArns, e.aliasArns ?? []);

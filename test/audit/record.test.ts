@@ -207,7 +207,7 @@ describe('buildAuditRecord: management operations', () => {
     expect(record.readOnly).toBe(false);
   });
 
-  it('CreateGrant logs the grantId but never the grant token, and keeps constraint context keys verbatim', () => {
+  it('CreateGrant logs the grantId and its key\'s ARN but never the grant token, and keeps constraint context keys verbatim', () => {
     const record = buildAuditRecord(call({
       operation: 'CreateGrant', readOnly: false,
       request: {
@@ -220,7 +220,8 @@ describe('buildAuditRecord: management operations', () => {
       keyId: KEY_ARN, granteePrincipal: 'arn:aws:iam::111122223333:role/app', operations: ['Decrypt'],
       constraints: { encryptionContextSubset: { TenantID: 't-1' } },
     });
-    expect(record.responseElements).toEqual({ grantId: 'grant-1' });
+    // The grant's key by ARN, as CloudTrail adds it, though the response has none.
+    expect(record.responseElements).toEqual({ grantId: 'grant-1', keyId: KEY_ARN });
     expectNoSecret(record);
   });
 
