@@ -68,6 +68,13 @@ export interface Config {
    * `serve` is a node:cluster primary whose children share the port (src/cluster/frontends.ts).
    */
   frontends: number;
+  /**
+   * KMS_STALE_CACHE_MS: on a shared store, how long a node that cannot read the other nodes' changes keeps
+   * answering from its caches (a PostgreSQL restart or failover); past it, its cached keys, aliases and grants
+   * are dropped, so a key disabled or a grant revoked meanwhile on a node that can reach the store is not
+   * honoured here for longer than this.
+   */
+  staleCacheMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -192,5 +199,6 @@ export function loadConfig(env: Env = process.env): Config {
     headersTimeoutMs,
     requestTimeoutMs,
     frontends,
+    staleCacheMs: integer(env, 'KMS_STALE_CACHE_MS', 300_000, 1_000, 86_400_000),
   };
 }

@@ -128,7 +128,7 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
     : { buckets: new FrontendBuckets(frontend), name: `front end ${frontend.index}: quota store (the KMS_FRONTENDS primary)` };
   const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId, frontends });
   // Other nodes' changes drop this node's cached keys, aliases, grants and worker key material.
-  const cluster = await joinCluster(store, nodeId, { keyring, pool, access });
+  const cluster = await joinCluster(store, nodeId, { keyring, pool, access }, { staleCacheMs: config.staleCacheMs });
   let onThrottle: ((quotaClass: string) => void) | undefined;
   const quotas: QuotaGate = {
     take(account, classes, operation) {

@@ -83,8 +83,9 @@ export class PolicyAccessControl implements AccessControl {
     }
   }
 
-  grantsChanged(keyId: string): void {
-    this.grants.delete(keyId);
+  grantsChanged(keyId?: string): void {
+    if (keyId === undefined) this.grants.clear();
+    else this.grants.delete(keyId);
   }
 
   /**

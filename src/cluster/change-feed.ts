@@ -8,7 +8,9 @@
 //    sequence order when transactions overlap, so each read covers REORDER_WINDOW changes before the newest
 //    seen; a change is delivered once, whichever path brings it first.
 // If the log no longer holds everything since the last change seen (pruned during a long outage), the feed
-// reports a gap and the caller drops every cache.
+// reports a gap and the caller drops every cache. If the log cannot be read for longer than staleAfterMs, the
+// node may be cut off from a store the other nodes still write to: the feed reports it stale (on every failed
+// read from then on), and the caller drops every cache, so nothing changed elsewhere is honoured past that bound.
 import pg from 'pg';
 import { CHANGES_CHANNEL } from '../store/migrations/index.js';
 import { applicationName, connectionSettings } from '../store/postgres.js';
@@ -30,6 +32,10 @@ export interface ChangeFeedOptions {
   onChange(change: StoreChange): void;
   /** Changes may have been missed: every cache must be dropped. */
   onGap(): void | Promise<void>;
+  /** How long the log may go unread before the node's caches are no longer trusted (default: forever). */
+  staleAfterMs?: number;
+  /** The log has been unreadable for longer than staleAfterMs: drop every cache (the store cannot be read to list it). */
+  onStale?(): void;
   log?: (line: string) => void;
 }
 
@@ -53,6 +59,9 @@ export class ChangeFeed {
   private readonly pollTimer: NodeJS.Timeout;
   private readonly pruneTimer: NodeJS.Timeout;
   private catchingUp: Promise<void> | undefined;
+  /** When the last successful read of the log began: every change committed before then has been delivered. */
+  private inStepAt = Date.now();
+  private stale = false;
   private readonly ownOrigin: string;
   private readonly log: (line: string) => void;
 
@@ -135,6 +144,7 @@ export class ChangeFeed {
   /** Reads the change log past what was seen (one catch-up at a time); failures leave the poll to retry. */
   private catchUp(): Promise<void> {
     this.catchingUp ??= (async () => {
+      const startedAt = Date.now();
       try {
         const from = Math.max(0, this.lastSeq - REORDER_WINDOW);
         const { rows } = await this.options.pool.query<{ seq: string; kind: StoreChange['kind']; subject: string; origin: string; oldest: string }>(
@@ -146,8 +156,23 @@ export class ChangeFeed {
           await this.options.onGap();
         }
         for (const row of rows) this.deliver({ seq: Number(row.seq), kind: row.kind, subject: row.subject, origin: row.origin });
+        this.inStepAt = startedAt;
+        if (this.stale) {
+          this.stale = false;
+          this.log('kms-engine: store change log readable again; caching keys, aliases and grants again');
+        }
       } catch {
-        // PostgreSQL unreachable: nothing can change there either; the next poll or reconnect retries.
+        // PostgreSQL unreachable: if it is down for every node, nothing changes there and the caches stay right;
+        // but this node alone may be cut off, so they are trusted only for staleAfterMs. The next poll retries.
+        const { staleAfterMs = Infinity } = this.options;
+        if (Date.now() - this.inStepAt > staleAfterMs) {
+          if (!this.stale) {
+            this.stale = true;
+            this.log(`kms-engine: store change log unreadable for over ${staleAfterMs} ms (KMS_STALE_CACHE_MS); `
+              + 'dropping cached keys, aliases and grants until it is back');
+          }
+          this.options.onStale?.();
+        }
       } finally {
         this.catchingUp = undefined;
       }

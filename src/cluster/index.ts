@@ -6,7 +6,7 @@ import { PostgresStore } from '../store/postgres.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { KeyStore } from '../store/types.js';
 import { ChangeFeed } from './change-feed.js';
-import { dropChanged, dropEverything, type CachedViews } from './invalidation.js';
+import { dropAll, dropChanged, dropEverything, type CachedViews } from './invalidation.js';
 import { watchOutsideWrites } from './outside-writes.js';
 import { PostgresWorkLock, singleNodeLock, type WorkLock } from './scheduled-work.js';
 
@@ -18,7 +18,8 @@ export interface ClusterMembership {
   close(): Promise<void>;
 }
 
-export async function joinCluster(store: KeyStore, nodeId: string, views: CachedViews): Promise<ClusterMembership> {
+export async function joinCluster(store: KeyStore, nodeId: string, views: CachedViews,
+  options: { staleCacheMs: number }): Promise<ClusterMembership> {
   if (store instanceof SqliteStore) {
     const stopWatching = await watchOutsideWrites(store, views);
     return { workLock: singleNodeLock, close: async () => stopWatching() };
@@ -28,6 +29,7 @@ export async function joinCluster(store: KeyStore, nodeId: string, views: Cached
     url: store.url, nodeId, pool: store.pool,
     onChange: (change) => dropChanged(views, change),
     onGap: () => dropEverything(views),
+    staleAfterMs: options.staleCacheMs, onStale: () => dropAll(views),
   });
   return { workLock: new PostgresWorkLock(store.pool), close: () => feed.close() };
 }

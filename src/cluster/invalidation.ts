@@ -28,6 +28,15 @@ export function dropChanged(views: CachedViews, change: Pick<StoreChange, 'kind'
   }
 }
 
+/**
+ * The node cannot tell what changed (it cannot read the store at all): drop every cached key, alias and grant
+ * list, so each request reads the store again (and fails, AWS-shaped, while it is unreachable).
+ */
+export function dropAll(views: CachedViews): void {
+  views.keyring.clear();
+  views.access.grantsChanged?.();
+}
+
 /** Changes may have been missed: drop every cached key, alias and grant list this node could hold. */
 export async function dropEverything(views: CachedViews): Promise<void> {
   const { keyring } = views;

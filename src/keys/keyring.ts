@@ -208,6 +208,12 @@ export class Keyring {
     if (cached !== undefined && !cached.materials.some((material) => material.materialId === materialId)) this.keys.delete(keyId);
   }
 
+  /** Drops every cached key and alias (a node cut off from the shared store: see src/cluster/change-feed.ts). */
+  clear(): void {
+    this.keys.clear();
+    this.aliases.clear();
+  }
+
   /** Drops cached entries changed elsewhere (another node). */
   invalidate(change: { keyId?: string; aliasName?: string }): void {
     if (change.keyId !== undefined) this.keys.delete(change.keyId);

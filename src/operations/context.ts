@@ -64,8 +64,8 @@ export interface AccessControl {
    * imagines the caller's next PutKeyPolicy on `target` (the key, or the one CreateKey is making) from `sourceIp`.
    */
   validateKeyPolicy(policy: string, caller: Caller, bypassLockoutSafetyCheck: boolean, target: KeyPolicyTarget): void;
-  /** Grants on a key changed: drop cached decisions. */
-  grantsChanged?(keyId: string): void;
+  /** Grants on a key changed (without a key: on any key): drop cached decisions. */
+  grantsChanged?(keyId?: string): void;
   /**
    * What the caller's identity (IAM) policies alone say about `action` on `request.resource`: 'allow', 'deny'
    * (an explicit Deny) or 'none'. For RetireGrant, which the grant authorizes and IAM can only delegate or deny.

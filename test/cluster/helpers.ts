@@ -9,8 +9,8 @@ export interface TestCluster {
   nodes: TestServer[];
   /** The KMS_NODE_ID each node was started with. */
   nodeIdOf(node: TestServer): string;
-  /** Starts one more node with the cluster's settings (e.g. to replace a killed one). */
-  addNode(): Promise<TestServer>;
+  /** Starts one more node with the cluster's settings (e.g. to replace a killed one), `env` on top. */
+  addNode(env?: Record<string, string>): Promise<TestServer>;
   remove(): Promise<void>;
 }
 
@@ -36,16 +36,16 @@ export async function startCluster(options: { nodes: number; storeUrl: string; e
   const nodes: TestServer[] = [];
   const nodeIds = new Map<TestServer, string>();
   let count = 0;
-  const addNode = async () => {
+  const addNode = async (extra: Record<string, string> = {}) => {
     const nodeId = `node-${++count}`;
-    const node = await startServer({ env: { ...env, KMS_NODE_ID: nodeId } });
+    const node = await startServer({ env: { ...env, KMS_NODE_ID: nodeId, ...extra } });
     nodes.push(node);
     nodeIds.set(node, nodeId);
     return node;
   };
   try {
     await addNode(); // creates the shared root key file before the others read it
-    await Promise.all(Array.from({ length: options.nodes - 1 }, addNode));
+    await Promise.all(Array.from({ length: options.nodes - 1 }, () => addNode()));
   } catch (error) {
     await Promise.all(nodes.map((node) => node.remove()));
     rmSync(shared, { recursive: true, force: true });

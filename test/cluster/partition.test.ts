@@ -1,0 +1,68 @@
+// One node cut off from the shared PostgreSQL while the others still reach it. It cannot hear their changes,
+// and cannot tell this apart from PostgreSQL being down for every node (a restart, when nothing can change and
+// its caches stay right): it keeps answering from its caches for KMS_STALE_CACHE_MS, then drops them, so a key
+// disabled or a grant revoked meanwhile on another node is not honoured past that bound (AWS KMS documents
+// minutes for such a change to reach all of it). Once the store is back, the node serves what it holds.
+import {
+  CreateGrantCommand, CreateKeyCommand, DisableKeyCommand, EncryptCommand, RevokeGrantCommand, type KMSClient,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import type { TestServer } from '../support/server.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { APP_ARN, APP_CREDENTIALS, outcome, sleep, startCluster, type TestCluster } from './helpers.js';
+
+let postgres: TestPostgres;
+let proxy: TcpProxy;
+let cluster: TestCluster;
+let cutOff: TestServer;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  proxy = await startTcpProxy(postgres.port);
+  cluster = await startCluster({ nodes: 1, storeUrl: postgres.url, env: { KMS_STALE_CACHE_MS: '2000' } });
+  cutOff = await cluster.addNode({ KMS_STORE: postgres.url.replace(`:${postgres.port}/`, `:${proxy.port}/`) });
+});
+
+afterAll(async () => {
+  await cluster?.remove();
+  await proxy?.close();
+  await postgres?.remove();
+});
+
+const plaintext = Buffer.from('partitioned');
+
+/** Waits (up to 20 s) for the node to print `line`. */
+async function printed(node: TestServer, line: RegExp): Promise<void> {
+  for (let waited = 0; !line.test(node.output()); waited += 100) {
+    if (waited > 20_000) throw new Error(`the node never printed ${line}:\n${node.output()}`);
+    await sleep(100);
+  }
+}
+
+describe('a node cut off from the shared store', () => {
+  it('answers from its caches for KMS_STALE_CACHE_MS, then honours nothing changed elsewhere meanwhile', async () => {
+    const a = cluster.nodes[0]!.client();
+    const b = cutOff.client();
+    const appOnB = cutOff.client({ credentials: APP_CREDENTIALS });
+    const disabled = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const granted = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const { GrantId } = await a.send(new CreateGrantCommand({ KeyId: granted, GranteePrincipal: APP_ARN, Operations: ['Encrypt'] }));
+    const encrypt = (client: KMSClient, keyId: string) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })));
+    // B caches both keys and the grant list.
+    expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['ok', 'ok']);
+
+    await proxy.cut();
+    // A PostgreSQL restart looks the same from here: cached keys keep serving within the bound.
+    expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['ok', 'ok']);
+    await a.send(new DisableKeyCommand({ KeyId: disabled }));
+    await a.send(new RevokeGrantCommand({ KeyId: granted, GrantId }));
+
+    await printed(cutOff, /store change log unreadable for over 2000 ms \(KMS_STALE_CACHE_MS\)/);
+    expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['DependencyTimeoutException', 'DependencyTimeoutException']);
+
+    await proxy.restore();
+    await printed(cutOff, /store change log readable again/);
+    expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['DisabledException', 'AccessDeniedException']);
+  });
+});
