@@ -208,7 +208,18 @@ export function readLink(line: unknown): ChainLink | string {
  * hash it claims (an added chain member is an edit too).
  */
 export function recomputeHash(line: Record<string, unknown>, link: ChainLink): string {
+  return recomputeLink(line, link).hash;
+}
+
+/**
+ * recomputeHash, and the text appendChainedLine writes for the line's content (chain first, then the record, both
+ * canonical): a line read back as exactly that text cannot hold anything JSON readers would read two ways.
+ */
+export function recomputeLink(line: Record<string, unknown>, link: ChainLink): { hash: string; canonicalLine: string } {
   const { chain, ...record } = line;
   const { hash: _claimed, ...unhashed } = chain as Record<string, unknown>;
-  return hashOf(link.prev, canonicalJson(unhashed), canonicalJson(record));
+  const canonicalRecord = canonicalJson(record);
+  const hash = hashOf(link.prev, canonicalJson(unhashed), canonicalRecord);
+  const canonicalLine = `{"chain":${canonicalJson(chain)}${canonicalRecord === '{}' ? '}' : `,${canonicalRecord.slice(1)}`}`;
+  return { hash, canonicalLine };
 }

@@ -1,11 +1,11 @@
 // Checks an audit log written by AuditLog (log.ts): every line parses, seqs run 1, 2, 3... without gaps, each
-// line's prev is the previous line's hash, each hash matches the line's content, and the log reaches the
-// record its checkpoint names. Reports the FIRST line that breaks any of these: after a break, every later
+// line's prev is the previous line's hash, each hash matches the line's content, no line names a member twice in
+// one object (which readers would read two ways), and the log reaches the record its checkpoint names. Reports the FIRST line that breaks any of these: after a break, every later
 // line is suspect too, and the first one is where an investigation starts.
 
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { GENESIS_HASH, readLink, recomputeHash } from './chain.js';
+import { GENESIS_HASH, readLink, recomputeLink } from './chain.js';
 import { usage } from '../cli-usage.js';
 import { checkpointPath, parseCheckpoint, type Checkpoint } from './checkpoint.js';
 
@@ -40,6 +40,41 @@ async function* linesOf(path: string): AsyncGenerator<Line> {
   }
   const torn = carry.join('');
   if (torn !== '') yield { text: torn, terminated: false };
+}
+
+/**
+ * The first member name that appears twice in one object of `text` (valid JSON, as JSON.parse has accepted it), or
+ * undefined. Names are compared decoded, so "a" and "\u0061" are the same member, as they are to every reader.
+ */
+export function repeatedMember(text: string): string | undefined {
+  // One entry per open object (its names so far) or array (null).
+  const open: Array<Set<string> | null> = [];
+  let nameNext = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // '"': skip the string, reading it when it is a member name
+      let end = i + 1;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+      if (nameNext) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const names = open[open.length - 1]!;
+        if (names.has(name)) return name;
+        names.add(name);
+        nameNext = false;
+      }
+      i = end;
+    } else if (c === 0x7b) { // '{'
+      open.push(new Set());
+      nameNext = true;
+    } else if (c === 0x5b) { // '['
+      open.push(null);
+    } else if (c === 0x7d || c === 0x5d) { // '}' ']'
+      open.pop();
+    } else if (c === 0x2c) { // ',': a name follows in an object, a value in an array
+      nameNext = open[open.length - 1] != null;
+    }
+  }
+  return undefined;
 }
 
 async function readCheckpoint(path: string): Promise<Checkpoint | string | undefined> {
@@ -90,8 +125,19 @@ export async function verifyAuditLog(path: string): Promise<AuditVerdict> {
     if (link.prev !== prev) {
       return broken('chain.prev is not the previous record\'s hash: the previous record was altered or this one was inserted', eventID);
     }
-    if (recomputeHash(parsed as Record<string, unknown>, link) !== link.hash) {
+    const { hash, canonicalLine } = recomputeLink(parsed as Record<string, unknown>, link);
+    if (hash !== link.hash) {
       return broken('the record\'s content does not match its hash: it was edited', eventID);
+    }
+    // A line as the engine wrote it needs no more checking. One a tool re-serialized (other spacing, escapes or
+    // member order) still verifies, but not one that names a member twice in an object: JSON.parse, and so the
+    // hash, keeps the last value, while other readers keep the first, so the line could carry a second record
+    // (another caller, another key) that they would show and this check would never see.
+    if (text !== canonicalLine) {
+      const repeated = repeatedMember(text);
+      if (repeated !== undefined) {
+        return broken(`the line names member ${JSON.stringify(repeated)} twice in one object: it was edited (JSON readers disagree on which value is the record's)`, eventID);
+      }
     }
     if (typeof checkpoint === 'object' && link.seq === checkpoint.seq) {
       if (link.hash !== checkpoint.hash) return broken('the record differs from the one the checkpoint names: it was replaced', eventID);

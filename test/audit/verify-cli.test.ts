@@ -74,6 +74,28 @@ describe('audit verify on a server\'s log', () => {
     expectVerdict(verify(path), 1, new RegExp(`^BROKEN ${path}: line 4 \\(eventID ${eventID}\\): .*edited; 3 records before it are intact$`));
   });
 
+  it('a member named twice (another caller ahead of the real one, which JSON.parse keeps): exit 1 naming its line', () => {
+    // Readers that keep a name's first value (and every grep) see bob calling ListKeys; the hash covers what
+    // JSON.parse keeps, the record as written, so only the repeated name shows the edit.
+    const forged = ',"eventName":"ListKeys","userIdentity":{"arn":"arn:aws:iam::111122223333:user/bob","type":"IAMUser"}';
+    const path = damaged('repeated.jsonl', (all) => {
+      all[3] = all[3]!.replace(',"awsRegion":', `${forged},"awsRegion":`);
+      expect(all[3]).not.toBe(lines[3]);
+      return joined(all);
+    });
+    const { eventID } = JSON.parse(lines[3]!) as { eventID: string };
+    expectVerdict(verify(path), 1, new RegExp(`^BROKEN ${path}: line 4 \\(eventID ${eventID}\\): the line names member "eventName" twice in one object: it was edited .*; 3 records before it are intact$`));
+  });
+
+  it('lines a tool re-serialized (members reordered, characters escaped, spaces added): still intact', () => {
+    const path = damaged('reserialized.jsonl', (all) => joined(all.map((line) => {
+      const { chain, ...record } = JSON.parse(line) as Record<string, unknown>;
+      return JSON.stringify({ ...record, chain }, null, 1).replace(/\n/g, '').replaceAll('kms.amazonaws.com', '\\u006bms.amazonaws.com');
+    })));
+    expect(readFileSync(path, 'utf8')).not.toBe(joined(lines));
+    expectVerdict(verify(path), 0, new RegExp(`^OK ${path}: ${lines.length} records intact \\(checkpoint matched\\)$`));
+  });
+
   it('a record deleted: exit 1 at the line that follows the gap', () => {
     const path = damaged('deleted.jsonl', (all) => joined(all.filter((_, index) => index !== 2)));
     expectVerdict(verify(path), 1, /: line 3 \(eventID [0-9a-f-]+\): record seq 4 where 3 was expected: 1 record\(s\) before it were removed/);
