@@ -140,11 +140,25 @@ export class Keyring {
   private async update(keyId: string, change: (draft: KeyRecord) => void | Promise<void>, retire: boolean,
     alias?: AliasWrite): Promise<KeyRecord> {
     return this.serialized(keyId, async () => {
+      let rejudged = false;
       for (let attempt = 0; ; attempt++) {
         const current = await this.get(keyId);
         if (current === undefined) throw new KmsError('NotFoundException', `Key '${this.arnOf(keyId)}' does not exist`);
         const draft = copyKeyRecord(current);
-        await change(draft);
+        try {
+          await change(draft);
+        } catch (error) {
+          // Refused on the record as this node cached it: another node may have changed the key since (a deletion
+          // scheduled or cancelled there, not heard of here yet). A write is judged on the key as stored, so a
+          // refusal is confirmed on the stored record first; one store read, and only for a refused write.
+          if (!(error instanceof KmsError) || rejudged) throw error;
+          rejudged = true;
+          const stored = await this.store.getKey(keyId);
+          if (stored !== undefined && stored.version === current.version) throw error;
+          if (stored === undefined) this.keys.delete(keyId);
+          else this.keys.set(keyId, stored);
+          continue;
+        }
         draft.version = current.version + 1;
         try {
           await this.store.updateKey(draft, current.version, alias);

@@ -8,7 +8,8 @@
 // switches the store's change trigger off around the write: that write is then never announced, exactly as
 // if the other node had not heard of it yet.
 import {
-  CreateGrantCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, type KMSClient,
+  CancelKeyDeletionCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyCommand, EncryptCommand,
+  ReEncryptCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,5 +82,20 @@ describe('a node that has not heard of another node\'s change yet', () => {
     expect(await encrypt()).toBe('AccessDeniedException'); // eventual consistency, as in AWS KMS
     expect(await encrypt([GrantToken!])).toBe('ok');
     expect(await encrypt()).toBe('ok'); // B now holds the grant list it read for the token
+  });
+
+  it('judges a write on the key as stored, not as cached: CancelKeyDeletion after ScheduleKeyDeletion elsewhere, then EnableKey', async () => {
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await b.send(new DescribeKeyCommand({ KeyId: keyId })); // B caches it Enabled
+    await unannounced('kms_keys', () => a.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })));
+    // As B cached it, the key is not pending deletion; as stored, it is.
+    await b.send(new CancelKeyDeletionCommand({ KeyId: keyId }));
+    expect((await a.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('Disabled');
+
+    await b.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })); // B caches it PendingDeletion
+    await unannounced('kms_keys', () => a.send(new CancelKeyDeletionCommand({ KeyId: keyId })));
+    // As B cached it, a key pending deletion cannot be enabled; as stored, it is Disabled.
+    await b.send(new EnableKeyCommand({ KeyId: keyId }));
+    expect((await a.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('Enabled');
   });
 });
