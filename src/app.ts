@@ -98,6 +98,17 @@ function tlsDetailsOf(incoming: IncomingMessage): TlsDetails | undefined {
   return { tlsVersion: session.tlsVersion, cipherSuite: session.cipherSuite, clientProvidedHostHeader: incoming.headers.host ?? '' };
 }
 
+/**
+ * The caller's address as AWS gives it (the audit record's sourceIPAddress, aws:SourceIp): an IPv4 caller of a
+ * dual-stack listener (HOST=::) shows on the socket as ::ffff:a.b.c.d, which CloudTrail writes, and an
+ * investigation searches for, as a.b.c.d.
+ */
+const IPV4_MAPPED = /^::ffff:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i;
+function callerAddress(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return '127.0.0.1';
+  return IPV4_MAPPED.test(remoteAddress) ? remoteAddress.slice(7) : remoteAddress;
+}
+
 export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () => boolean): Hono<{ Bindings: NodeBindings }> {
   const app = new Hono<{ Bindings: NodeBindings }>();
   const batch = new TurnBatch();
@@ -127,7 +138,7 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       query,
       header: headerLookup(incoming),
       body,
-      sourceIp: incoming.socket.remoteAddress ?? '127.0.0.1',
+      sourceIp: callerAddress(incoming.socket.remoteAddress),
       tlsDetails: tlsDetailsOf(incoming),
     };
     // With the other requests of this turn, at its end (turn-batch.ts).

@@ -263,6 +263,24 @@ describe('the account a record goes to', () => {
   });
 });
 
+describe('sourceIPAddress', () => {
+  it('is an IPv4 caller\'s a.b.c.d also on a dual-stack listener (HOST=::), where its socket shows ::ffff:a.b.c.d', async () => {
+    const dualStack = await startServer({ env: { HOST: '::' } });
+    try {
+      const client = new KMSClient({
+        region: dualStack.region, endpoint: `http://127.0.0.1:${dualStack.port}`, credentials: dualStack.credentials, maxAttempts: 1,
+      });
+      const requestId = (await client.send(new ListKeysCommand({}))).$metadata.requestId!;
+      await dualStack.stop();
+      const records = readFileSync(join(dualStack.dataDir, 'audit.jsonl'), 'utf8').split('\n').filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { requestID: string; sourceIPAddress: string });
+      expect(records.filter((record) => record.requestID === requestId).map((record) => record.sourceIPAddress)).toEqual(['127.0.0.1']);
+    } finally {
+      await dualStack.remove();
+    }
+  });
+});
+
 describe('kms-engine audit verify', () => {
   it('finds the chain with the new members intact', () => {
     const run = spawnSync(process.execPath, [BIN, 'audit', 'verify', logPath], { encoding: 'utf8', timeout: 30_000 });
