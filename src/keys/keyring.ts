@@ -153,10 +153,8 @@ export class Keyring {
           // refusal is confirmed on the stored record first; one store read, and only for a refused write.
           if (!(error instanceof KmsError) || rejudged) throw error;
           rejudged = true;
-          const stored = await this.store.getKey(keyId);
+          const stored = await this.reread(keyId);
           if (stored !== undefined && stored.version === current.version) throw error;
-          if (stored === undefined) this.keys.delete(keyId);
-          else this.keys.set(keyId, stored);
           continue;
         }
         draft.version = current.version + 1;
@@ -220,6 +218,14 @@ export class Keyring {
   forgetUnlessHolds(keyId: string, materialId: string): void {
     const cached = this.keys.peek(keyId);
     if (cached !== undefined && !cached.materials.some((material) => material.materialId === materialId)) this.keys.delete(keyId);
+  }
+
+  /** The key as stored now, cached in place of what this node held (another node may have changed it). */
+  async reread(keyId: string): Promise<KeyRecord | undefined> {
+    const stored = await this.store.getKey(keyId);
+    if (stored === undefined) this.keys.delete(keyId);
+    else this.keys.set(keyId, stored);
+    return stored;
   }
 
   /** Drops every cached key and alias (a node cut off from the shared store: see src/cluster/change-feed.ts). */

@@ -30,7 +30,7 @@ async function targetKey(ctx: RequestContext, action: string): Promise<KeyRecord
   if (target.startsWith('alias/') || /^arn:[^:]*:kms:[^:]*:\d*:alias\//.test(target)) {
     throw new KmsError('ValidationException', 'Aliases must refer to keys. Not aliases');
   }
-  return ctx.useKey(target, { action, allowAlias: false, states: 'not-pending-deletion' });
+  return ctx.useKey(target, { action, allowAlias: false, states: 'not-pending-deletion', write: true });
 }
 
 /**

@@ -105,6 +105,11 @@ export interface UseKeyOptions {
    * whoever calls, as AWS decrypts another account's ciphertext without a KeyId.
    */
   fromCiphertext?: boolean;
+  /**
+   * The call writes (CreateGrant, CreateAlias, UpdateKeyDescription): a refusal by the key's state as this node
+   * cached it is confirmed on the key as stored, which another node may have changed (Keyring.reread).
+   */
+  write?: boolean;
 }
 
 /**
@@ -179,15 +184,27 @@ export class RequestContext {
         this.chargedQuotaClasses = [...charged, ...uncharged];
       }
     }
+    await this.authorizeUse(key, alias, options);
+    try {
+      requireState(key, options.states);
+    } catch (error) {
+      if (options.write !== true) throw error;
+      const stored = await this.keyring.reread(key.keyId);
+      if (stored === undefined || stored.version === key.version) throw error;
+      await this.authorizeUse(stored, alias, options);
+      requireState(stored, options.states);
+      return stored;
+    }
+    return key;
+  }
+
+  private async authorizeUse(key: KeyRecord, alias: string | undefined, options: UseKeyOptions): Promise<void> {
     await this.engine.access.authorize({
       caller: this.caller, operation: this.operation, action: options.action, key, input: this.input,
       grantOperation: options.grantOperation, requestAlias: alias, sourceIp: this.sourceIp, secureTransport: this.secureTransport,
       ...(options.fromCiphertext === true ? { keyFromCiphertext: true } : {}),
       reEncryptOnSameKey: this.operation === 'ReEncrypt' ? await this.reEncryptOnSameKey(key, options.action) : undefined,
     });
-    if (options.states === 'enabled') requireEnabled(key);
-    else if (options.states === 'not-pending-deletion') requireNotPendingDeletion(key);
-    return key;
   }
 
   /** The quota classes of ReEncrypt's destination key; none when DestinationKeyId names no key (its own error comes later). */
@@ -306,6 +323,11 @@ export function refuseRecipient(input: Record<string, unknown>): void {
 }
 
 /** The reference a worker needs to use a key's current (or a given) material. */
+function requireState(key: KeyRecord, states: KeyStates): void {
+  if (states === 'enabled') requireEnabled(key);
+  else if (states === 'not-pending-deletion') requireNotPendingDeletion(key);
+}
+
 export function keyRef(key: KeyRecord, materialId = key.currentMaterialId): KeyRef {
   const material = key.materials.find((m) => m.materialId === materialId);
   if (material?.wrapped === undefined) throw new KmsError('KMSInternalException', 'Key material is missing.');

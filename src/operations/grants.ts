@@ -95,7 +95,7 @@ export const createGrant: Operation = {
     checkGrantPrincipals(input);
     checkOneContextConstraint(input.Constraints as GrantConstraints | undefined);
     const key = await ctx.useKey(input.KeyId as string, {
-      action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant',
+      action: 'kms:CreateGrant', allowAlias: false, states: 'enabled', grantOperation: 'CreateGrant', write: true,
     });
     for (const principal of [input.GranteePrincipal, input.RetiringPrincipal]) {
       if (principal !== undefined) checkGrantPrincipalArn(principal as string);

@@ -13,7 +13,7 @@ const DAY_SECONDS = 86_400;
 
 /** A management operation on one key named by key id or key ARN. */
 const manage = (ctx: RequestContext, action: string, states: 'any' | 'not-pending-deletion' = 'any') =>
-  ctx.useKey(ctx.input.KeyId as string, { action, allowAlias: false, states });
+  ctx.useKey(ctx.input.KeyId as string, { action, allowAlias: false, states, write: true });
 
 export const describeKey: Operation = {
   readOnly: true,

@@ -8,8 +8,8 @@
 // switches the store's change trigger off around the write: that write is then never announced, exactly as
 // if the other node had not heard of it yet.
 import {
-  CancelKeyDeletionCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyCommand, EncryptCommand,
-  ReEncryptCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, type KMSClient,
+  CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyCommand,
+  EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, UpdateKeyDescriptionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +97,24 @@ describe('a node that has not heard of another node\'s change yet', () => {
     // As B cached it, a key pending deletion cannot be enabled; as stored, it is Disabled.
     await b.send(new EnableKeyCommand({ KeyId: keyId }));
     expect((await a.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('Enabled');
+  });
+
+  it('creates a grant or an alias and updates the description of a key whose deletion another node cancelled', async () => {
+    const writes: Array<[string, (keyId: string) => Promise<unknown>]> = [
+      ['CreateGrant', (keyId) => b.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: APP_ARN, Operations: ['Encrypt'] }))],
+      ['CreateAlias', (keyId) => b.send(new CreateAliasCommand({ AliasName: `alias/back-${keyId}`, TargetKeyId: keyId }))],
+      ['UpdateKeyDescription', (keyId) => b.send(new UpdateKeyDescriptionCommand({ KeyId: keyId, Description: 'kept after all' }))],
+    ];
+    const outcomes: string[] = [];
+    for (const [, write] of writes) {
+      const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+      await b.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })); // B caches it PendingDeletion
+      await unannounced('kms_keys', async () => {
+        await a.send(new CancelKeyDeletionCommand({ KeyId: keyId }));
+        await a.send(new EnableKeyCommand({ KeyId: keyId }));
+      });
+      outcomes.push(await outcome(write(keyId)));
+    }
+    expect(outcomes).toEqual(writes.map(() => 'ok'));
   });
 });
