@@ -14,6 +14,7 @@ import { Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { TlsDetails } from './audit/record.js';
 import { handleKms, type Pipeline } from './pipeline.js';
+import { KmsError } from './protocol/errors.js';
 import { resetConnection } from './realism/reset-connection.js';
 import { TurnBatch } from './turn-batch.js';
 
@@ -123,13 +124,15 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
   app.post('/*', async (c) => {
     const incoming = c.env.incoming;
     let body: Buffer;
+    let refusal: KmsError | undefined;
     try {
       body = await readBody(incoming, maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyAborted) return c.body(null, 400, { connection: 'close' });
       if (!(error instanceof BodyTooLarge)) throw error;
-      return c.body(errorBody('RequestEntityTooLargeException', 'Request body is too large.'), 413,
-        { 'content-type': JSON_TYPE, 'x-amzn-requestid': randomUUID(), connection: 'close' });
+      // Refused unread, but a call all the same: the pipeline records it (who it claims to be, what it aimed at).
+      body = Buffer.alloc(0);
+      refusal = new KmsError('RequestEntityTooLargeException', 'Request body is too large.');
     }
     const { path, query } = splitTarget(incoming.url ?? '/');
     const request = {
@@ -140,6 +143,7 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       body,
       sourceIp: callerAddress(incoming.socket.remoteAddress),
       tlsDetails: tlsDetailsOf(incoming),
+      refusal,
     };
     // With the other requests of this turn, at its end (turn-batch.ts).
     const response = await batch.run(() => handleKms(pipeline, request));
@@ -152,8 +156,8 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
     const headers: Record<string, string | number> = {
       'content-type': JSON_TYPE, 'x-amzn-requestid': response.requestId, 'content-length': Buffer.byteLength(response.body),
     };
-    // While draining for shutdown: the client must not send another request on this connection.
-    if (!isReady()) headers.connection = 'close';
+    // While draining for shutdown, or after a body left unread: the client must not send another request on this connection.
+    if (!isReady() || refusal !== undefined) headers.connection = 'close';
     c.env.outgoing.writeHead(response.status, headers).end(response.body);
     return RESPONSE_ALREADY_SENT;
   });

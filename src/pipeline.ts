@@ -45,6 +45,11 @@ export interface KmsRequest {
   sourceIp: string;
   /** How the request came over HTTPS (the audit record's tlsDetails); undefined over plain HTTP. */
   tlsDetails?: TlsDetails | undefined;
+  /**
+   * A refusal the transport decided before the body was read (a body past KMS_MAX_BODY_BYTES): answered and
+   * recorded as it is, the caller unauthenticated, as its signature over the body cannot be checked.
+   */
+  refusal?: KmsError | undefined;
 }
 
 export interface KmsResponse {
@@ -69,6 +74,7 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   let failure: KmsError | undefined;
   const operation = operationNamed(operationName);
   try {
+    if (request.refusal !== undefined) throw request.refusal;
     if (operation === undefined) {
       // The answer is the same whoever asks, but the record names the caller when its signature holds: a probe
       // for operations with a leaked key is the key's holder's event, not an anonymous one.

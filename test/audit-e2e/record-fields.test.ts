@@ -228,6 +228,17 @@ describe('calls refused before an operation runs', () => {
     expect(recordOf(unsigned.headers.get('x-amzn-requestid')!).userIdentity).toEqual({ type: 'Unknown' });
   });
 
+  it('a body past KMS_MAX_BODY_BYTES, refused unread: one record of the operation and the access key it claims', async () => {
+    const bob = credentialsOf('bob');
+    const oversized = await refusedRecord(server.client({ credentials: bob }), new EncryptCommand({ KeyId: 'alias/any', Plaintext: Buffer.alloc(1024 * 1024) }));
+    expect(oversized.error).toBe('RequestEntityTooLargeException');
+    expect(oversized.record).toMatchObject({
+      eventName: 'Encrypt', errorCode: 'RequestEntityTooLargeException', requestParameters: null, userIdentity: { type: 'Unknown', accessKeyId: bob.accessKeyId },
+    });
+    // The server still serves, on a new connection.
+    await server.client({ credentials: bob }).send(new ListKeysCommand({})).catch((error: { name: string }) => expect(error.name).toBe('AccessDeniedException'));
+  });
+
   it('an operation that does not exist: one record naming what was tried and who tried it', async () => {
     const bob = await refusedRecord(probing(server.client({ credentials: credentialsOf('bob') }), 'ExportKeyMaterial'), new ListKeysCommand({}));
     expect(bob.error).toBe('UnknownOperationException');
