@@ -74,7 +74,10 @@ export function authenticate(request: SignedRequest, lookup: (accessKeyId: strin
     const relation = signedAt < now ? `earlier than ${fmt(now - MAX_SKEW_MS)} (${fmt(now)} - 5 min.)` : `later than ${fmt(now + MAX_SKEW_MS)} (${fmt(now)} + 5 min.)`;
     throw new KmsError('InvalidSignatureException', `Signature expired: ${stamp} is now ${relation}`);
   }
-  const principal = lookup(parsed.accessKeyId);
+  // The engine issues no temporary credentials, so a session token is always one it does not know: AWS answers a
+  // token it does not recognize (a stale AWS_SESSION_TOKEN beside long-term keys, say) as it answers an unknown key.
+  const sessionToken = request.header('x-amz-security-token');
+  const principal = sessionToken === undefined || sessionToken === '' ? lookup(parsed.accessKeyId) : undefined;
   if (principal === undefined) {
     throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }

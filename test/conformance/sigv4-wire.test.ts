@@ -1,10 +1,12 @@
 // SigV4 on the wire, part by part (kms-api.md sections 1.3, 2.1 and 12): raw requests signed here with every
 // piece chosen by the test (the stamp, the scope, the signed header list, the path), so each check the verifier
 // makes is hit on its own, against the real server. protocol.test.ts covers the botocore-shaped happy paths.
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amzDate, canonicalRequest, computeSignature, sha256Hex } from '../../src/auth/sigv4.js';
 import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import { awsCliEnv, awsKms } from '../support/aws-cli.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { openConnection, parseRawResponse } from '../hardening/raw-client.js';
 
@@ -178,6 +180,30 @@ describe('Authorization header and credential scope', () => {
     expectRefusal(await post(unknown), unknown, 'UnrecognizedClientException');
     const wrong = signedHeaders('{}', { secret: 'not-the-secret-of-this-key-id' });
     expectRefusal(await post(wrong), wrong, 'InvalidSignatureException');
+  });
+
+  it('a session token (X-Amz-Security-Token) is one this engine never issued: UnrecognizedClientException, as AWS refuses it', async () => {
+    // A pipeline's CI exports AWS_SESSION_TOKEN for real AWS and overrides only the key pair for the engine:
+    // AWS KMS refuses long-term keys sent with a token it does not know, and so must the engine.
+    const invalid = 'The security token included in the request is invalid.';
+    const withToken = signedHeaders('{}', {}, { 'x-amz-security-token': 'FwoGZXIvYXdzEXAMPLETOKEN' });
+    const answer = await post(withToken);
+    expectRefusal(answer, withToken, 'UnrecognizedClientException');
+    expect(answer.json.message).toBe(invalid);
+    expect(answer.text).not.toContain('FwoGZXIvYXdzEXAMPLETOKEN');
+    const sdk = new KMSClient({ region: 'us-east-1', endpoint: server.url, credentials: { ...server.credentials, sessionToken: 'FwoGZXIvYXdz' }, maxAttempts: 1 });
+    await expect(sdk.send(new ListKeysCommand({}))).rejects.toMatchObject({
+      name: 'UnrecognizedClientException', message: invalid, $metadata: { httpStatusCode: 400 },
+    });
+    const cli = await awsKms(server, 'list-keys').then(() => undefined, (error: { code: number; stderr: string }) => error);
+    expect(cli).toBeUndefined();
+    const cliWithToken = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile('/usr/bin/aws', ['kms', 'list-keys', '--endpoint-url', server.url],
+        { env: { ...awsCliEnv(server), AWS_SESSION_TOKEN: 'FwoGZXIvYXdz' } }, (error, _stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }));
+    });
+    expect(cliWithToken).toEqual({
+      code: 254, stderr: `\nAn error occurred (UnrecognizedClientException) when calling the ListKeys operation: ${invalid}\n`,
+    });
   });
 
   it('verifies with the region of the scope, whatever it is', async () => {
