@@ -20,7 +20,7 @@ export interface StoreChange {
   kind: 'key' | 'alias' | 'grant';
   /** The key id (key and grant changes) or the alias name (alias changes). */
   subject: string;
-  /** application_name of the writing connection: kms-engine:<node id>. */
+  /** application_name of the writing connection: kms-engine:<node id>#<process> (applicationName). */
   origin: string;
 }
 

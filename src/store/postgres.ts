@@ -6,6 +6,7 @@
 // gives up connecting after CONNECT_TIMEOUT_MS, every query after QUERY_TIMEOUT_MS (client side, and
 // statement_timeout server side); such failures surface as DependencyTimeoutException (503, retryable).
 // Broken connections are dropped by the pool, so the node recovers by itself once PostgreSQL is back.
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DEPENDENCY_TIMEOUT_MESSAGE } from '../realism/messages.js';
 import { KmsError } from '../protocol/errors.js';
@@ -22,13 +23,23 @@ const QUERY_TIMEOUT_MS = 5_000;
 const POOL_SIZE = 10;
 
 export interface PostgresStoreOptions {
-  /** Names this node's connections (application_name kms-engine:<nodeId>): change notifications carry it. */
+  /** Names this node's connections (application_name kms-engine:<nodeId>#<process>): change notifications carry it. */
   nodeId: string;
   poolSize?: number;
 }
 
-/** The application_name of a node's connections; the change feed compares it to skip the node's own changes. */
-export const applicationName = (nodeId: string): string => `kms-engine:${nodeId}`.slice(0, 63);
+/**
+ * This process among every process on the store: two nodes given one KMS_NODE_ID (a templated configuration, a
+ * cloned data directory) are still two writers, or each would take the other's changes for its own.
+ */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+
+/**
+ * The application_name of this process's connections (kms-engine:<node id>#<process tag>, within PostgreSQL's
+ * 63 bytes): the change feed compares it to skip the process's own changes; the node id shows who is connected.
+ */
+export const applicationName = (nodeId: string): string =>
+  `kms-engine:${nodeId.slice(0, 63 - 'kms-engine:'.length - 1 - PROCESS_TAG.length)}#${PROCESS_TAG}`;
 
 /** pg connection settings shared by the store's pool and the cluster's dedicated connections. */
 export function connectionSettings(url: string, nodeId: string): pg.ClientConfig {

@@ -8,7 +8,7 @@ import { PostgresWorkLock } from '../../src/cluster/scheduled-work.js';
 import { Keyring } from '../../src/keys/keyring.js';
 import { runDueWork, type ScheduledEvent } from '../../src/keys/scheduler.js';
 import type { CryptoPool } from '../../src/pool/crypto-pool.js';
-import { PostgresStore } from '../../src/store/postgres.js';
+import { applicationName, PostgresStore } from '../../src/store/postgres.js';
 import type { KeyRecord } from '../../src/store/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { sleep } from './helpers.js';
@@ -59,11 +59,12 @@ describe('ChangeFeed', () => {
       await b.insertAlias({ name: 'alias/heard', keyId: theirs.keyId, creationDate: 1, lastUpdatedDate: 1 });
       await until('two changes', () => heard.length >= 2);
       expect(heard.map((change) => `${change.kind}:${change.subject}`)).toEqual([`key:${theirs.keyId}`, 'alias:alias/heard']);
-      expect(heard.every((change) => change.origin === 'kms-engine:node-b')).toBe(true);
+      expect(heard.every((change) => change.origin === applicationName('node-b'))).toBe(true);
 
       // Kill the listener's backend: the change made meanwhile still arrives (log poll, then re-LISTEN).
       const { rows } = await b.pool.query<{ killed: boolean }>(
-        `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE query = 'LISTEN kms_changes' AND application_name = 'kms-engine:node-a'`);
+        `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE query = 'LISTEN kms_changes' AND application_name = $1`,
+        [applicationName('node-a')]);
       expect(rows.map((row) => row.killed)).toEqual([true]);
       await b.updateKey({ ...theirs, state: 'Disabled', version: 2 }, 1);
       await until('the change made while the listener was down', () => heard.length >= 3);

@@ -27,7 +27,7 @@ const MIGRATIONS: readonly Migration[] = [
     // Ids and names compare bytewise (COLLATE "C"), as in SQLite, so ListKeys/ListAliases page identically.
     // The change trigger writes a row to kms_changes and NOTIFYs in the writing transaction: other nodes hear
     // of a change exactly when it commits, and a node that missed notifications reads the log to catch up.
-    // `origin` is the writing connection's application_name (kms-engine:<node id>), so a node skips its own.
+    // `origin` is the writing connection's application_name (kms-engine:<node id>#<process>), so a node skips its own.
     sql: `
 CREATE TABLE kms_keys (
   key_id text COLLATE "C" PRIMARY KEY,
