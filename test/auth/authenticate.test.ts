@@ -67,4 +67,13 @@ describe('authenticate', () => {
     expect(codeOf(() => authenticate(forged, lookup, now))).toBe('InvalidSignatureException');
     expect(codeOf(() => authenticate({ ...good, body: Buffer.from('{"KeyId":"alias/other"}') }, lookup, now))).toBe('InvalidSignatureException');
   });
+
+  it('refuses any session token (the engine issues none) as an unknown credential; an empty header is no token', () => {
+    const withToken = signed(new Date(now));
+    withToken.headers['x-amz-security-token'] = 'FwoGZXIvYXdzEXAMPLE';
+    expect(codeOf(() => authenticate(withToken, lookup, now))).toBe('UnrecognizedClientException');
+    const empty = signed(new Date(now));
+    empty.headers['x-amz-security-token'] = '';
+    expect(authenticate(empty, lookup, now)).toBe(principal);
+  });
 });
