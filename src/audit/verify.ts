@@ -59,7 +59,7 @@ export function repeatedMember(text: string): string | undefined {
     const c = text.charCodeAt(i);
     if (c === 0x22) { // '"': skip the string, reading it when it is a member name
       let end = i + 1;
-      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
+      while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1;
       if (nameNext) {
         const name = JSON.parse(text.slice(i, end + 1)) as string;
         const names = open[open.length - 1]!;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson, readLink, recomputeHash, type ChainLink } from '../../src/audit/chain.js';
 import { checkpointPath } from '../../src/audit/checkpoint.js';
 import { AuditLog } from '../../src/audit/log.js';
-import { runAuditVerifyCommand, verifyAuditLog } from '../../src/audit/verify.js';
+import { repeatedMember, runAuditVerifyCommand, verifyAuditLog } from '../../src/audit/verify.js';
 import { sampleRecord, tempLogPath } from './helpers.js';
 
 /** A log of `count` records; returns its path and its lines (without newlines). */
@@ -154,6 +154,24 @@ describe('runAuditVerifyCommand', () => {
     expect(await runAuditVerifyCommand([`${await tempLogPath()}.missing`], io.output)).toBe(2);
     expect(io.err).toHaveLength(3);
     expect(io.err[2]).toContain('ENOENT');
+  });
+});
+
+describe('repeatedMember', () => {
+  it('finds no repeated name in JSON any serializer writes, whatever its strings hold', () => {
+    fc.assert(fc.property(fc.jsonValue(), (value) => {
+      expect(repeatedMember(JSON.stringify(value))).toBeUndefined();
+      expect(repeatedMember(JSON.stringify(value, null, 2))).toBeUndefined();
+    }), { numRuns: 500 });
+    // Names in other objects, and names inside strings, are not repeats.
+    expect(repeatedMember('{"a":{"a":1},"b":[{"a":2},{"a":3}],"c":"\\"a\\":","d":"\\\\"}')).toBeUndefined();
+  });
+
+  it('finds a name given twice in one object, compared decoded, at any depth', () => {
+    expect(repeatedMember('{"a":1,"b":2,"a":3}')).toBe('a');
+    expect(repeatedMember('{"arn":1,"\\u0061rn":2}')).toBe('arn');
+    expect(repeatedMember('{"x":[{"k":"v"},{"k":"v","s":"\\"","k":"w"}]}')).toBe('k');
+    expect(repeatedMember('{"o":{"p":{"q":1, "q" :2}}}')).toBe('q');
   });
 });
 
