@@ -1,6 +1,7 @@
 // Authenticating a request: SigV4 over exactly the signed headers, with the payload hash computed from the
 // body (botocore sends none), the scope's date matching X-Amz-Date, and at most 5 minutes of clock skew
 // (kms-api.md section 2). Each failure is the AWS error a real endpoint answers with.
+import { timingSafeEqual } from 'node:crypto';
 import { ACCESS_KEY_ID_PATTERN } from '../config.js';
 import { KmsError } from '../protocol/errors.js';
 import type { Principal } from './identities.js';
@@ -45,6 +46,20 @@ function signingTime(stamp: string): number | undefined {
 const invalidSignature = (): KmsError => new KmsError('InvalidSignatureException',
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
 
+/**
+ * The engine issues no temporary credentials: a session token is one it knows only when KMS_IDENTITIES gives the
+ * principal one. AWS answers a token it does not recognize (a stale AWS_SESSION_TOKEN beside long-term keys, say),
+ * and temporary credentials sent without their token, as it answers an unknown access key.
+ */
+function sessionTokenHolds(principal: Principal, sent: string | undefined): boolean {
+  const expected = principal.sessionToken;
+  if (expected === undefined) return sent === undefined || sent === '';
+  if (sent === undefined) return false;
+  const a = Buffer.from(sent);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export function authenticate(request: SignedRequest, lookup: (accessKeyId: string) => Principal | undefined,
   now = Date.now()): Principal {
   const authorization = request.header('authorization');
@@ -74,11 +89,8 @@ export function authenticate(request: SignedRequest, lookup: (accessKeyId: strin
     const relation = signedAt < now ? `earlier than ${fmt(now - MAX_SKEW_MS)} (${fmt(now)} - 5 min.)` : `later than ${fmt(now + MAX_SKEW_MS)} (${fmt(now)} + 5 min.)`;
     throw new KmsError('InvalidSignatureException', `Signature expired: ${stamp} is now ${relation}`);
   }
-  // The engine issues no temporary credentials, so a session token is always one it does not know: AWS answers a
-  // token it does not recognize (a stale AWS_SESSION_TOKEN beside long-term keys, say) as it answers an unknown key.
-  const sessionToken = request.header('x-amz-security-token');
-  const principal = sessionToken === undefined || sessionToken === '' ? lookup(parsed.accessKeyId) : undefined;
-  if (principal === undefined) {
+  const principal = lookup(parsed.accessKeyId);
+  if (principal === undefined || !sessionTokenHolds(principal, request.header('x-amz-security-token'))) {
     throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }
   const payloadHash = sha256Hex(request.body);

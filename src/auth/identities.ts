@@ -13,6 +13,11 @@ export interface Principal {
   readonly accountId: string;
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
+  /**
+   * Set for temporary credentials (an STS-style key, secret and token, configured rather than issued): every
+   * request signed with this access key id must carry exactly this X-Amz-Security-Token. Unset: none may carry one.
+   */
+  readonly sessionToken?: string;
   readonly isRoot: boolean;
   readonly type: PrincipalType;
   readonly userName?: string;
@@ -53,12 +58,15 @@ const describe = (value: unknown): string => (typeof value === 'string' ? JSON.s
 function principalFromEntry(entry: unknown, index: number, fail: (detail: string) => never): Principal {
   const where = `identities[${index}]`;
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) fail(`${where} must be an object`);
-  const { accessKeyId, secretAccessKey, arn, policies } = entry as Record<string, unknown>;
+  const { accessKeyId, secretAccessKey, sessionToken, arn, policies } = entry as Record<string, unknown>;
   if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID_PATTERN.test(accessKeyId)) {
     fail(`${where}.accessKeyId must be ${ACCESS_KEY_ID_RULE}`);
   }
   // Never echo the secret, not even a bad one. Any non-empty string signs, as KMS_SECRET_ACCESS_KEY does.
   if (typeof secretAccessKey !== 'string' || secretAccessKey.length === 0) fail(`${where}.secretAccessKey must be a non-empty string`);
+  if (sessionToken !== undefined && (typeof sessionToken !== 'string' || sessionToken.length === 0)) {
+    fail(`${where}.sessionToken must be a non-empty string when given`);
+  }
   if (typeof arn !== 'string') fail(`${where}.arn must be a string, got ${describe(arn)}`);
   const parsed = parsePrincipalArn(arn);
   if (!parsed || parsed.kind === 'role') {
@@ -76,6 +84,7 @@ function principalFromEntry(entry: unknown, index: number, fail: (detail: string
   const type: PrincipalType = parsed.kind === 'root' ? 'Root' : parsed.kind === 'user' ? 'IAMUser' : 'AssumedRole';
   return {
     arn, accountId: parsed.accountId, accessKeyId, secretAccessKey, isRoot: parsed.kind === 'root', type,
+    ...(sessionToken !== undefined ? { sessionToken } : {}),
     ...(parsed.kind === 'user' ? { userName: parsed.name } : {}),
     ...(parsed.roleArn ? { roleArn: parsed.roleArn } : {}),
     identityPolicies,

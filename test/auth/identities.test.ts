@@ -57,6 +57,8 @@ describe('loadIdentities', () => {
     ['a bad access key id', { identities: [{ ...alice, accessKeyId: 'alice key' }] }, /identities\[0\]\.accessKeyId must be 1-128 letters and digits/],
     ['a missing secret', { identities: [{ ...alice, secretAccessKey: undefined }] }, /identities\[0\]\.secretAccessKey/],
     ['an empty secret', { identities: [{ ...alice, secretAccessKey: '' }] }, /identities\[0\]\.secretAccessKey must be a non-empty string/],
+    ['an empty session token', { identities: [{ ...alice, sessionToken: '' }] }, /identities\[0\]\.sessionToken must be a non-empty string when given/],
+    ['a session token not a string', { identities: [{ ...alice, sessionToken: 42 }] }, /identities\[0\]\.sessionToken must be a non-empty string when given/],
     ['a bad ARN', { identities: [{ ...alice, arn: 'alice' }] }, /identities\[0\]\.arn "alice" is not an IAM user/],
     ['a role ARN (roles have no keys)', { identities: [{ ...alice, arn: `arn:aws:iam::${ACCOUNT}:role/r` }] }, /is not an IAM user/],
     ['policies not an array', { identities: [{ ...alice, policies: {} }] }, /policies must be an array/],
