@@ -126,7 +126,8 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
   // A front end with the in-memory store leases from the primary's buckets: the limits are the engine's, not each front end's.
   const frontends = frontend === undefined ? undefined
     : { buckets: new FrontendBuckets(frontend), name: `front end ${frontend.index}: quota store (the KMS_FRONTENDS primary)` };
-  const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region), { nodeId, frontends });
+  const limiter = await openRequestQuotas(config.quotaStore, parseQuotas(config.quotas, config.region),
+    { nodeId, frontends, frontendCount: config.frontends });
   // Other nodes' changes drop this node's cached keys, aliases, grants and worker key material.
   const cluster = await joinCluster(store, nodeId, { keyring, pool, access }, { staleCacheMs: config.staleCacheMs });
   let onThrottle: ((quotaClass: string) => void) | undefined;

@@ -74,6 +74,11 @@ export interface LeasedQuotaOptions {
   memberId: string;
   /** What the log lines call the store; default 'quota store'. */
   storeName?: string;
+  /**
+   * Members known to share the limits without asking the store: this node's KMS_FRONTENDS front ends. Its share
+   * is never more than 1/members, also when the store does not answer the first heartbeat.
+   */
+  knownMembers?: number;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -88,7 +93,8 @@ export class LeasedQuotaLimiter implements RequestQuotas {
   readonly #now: () => number;
   readonly #heartbeat: NodeJS.Timeout;
   #degraded = false;
-  #liveMembers = 1;
+  #liveMembers: number;
+  readonly #knownMembers: number;
   #fallback: QuotaLimiter | undefined;
   #gauge: Gauge | undefined;
   #closed = false;
@@ -100,6 +106,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
     this.#storeName = options.storeName ?? 'quota store';
     this.#log = options.log ?? ((line) => console.error(line));
     this.#now = options.now ?? (() => performance.now());
+    this.#knownMembers = this.#liveMembers = Math.max(1, options.knownMembers ?? 1);
     for (const [quotaClass, limit] of config.limits) {
       const batch = Math.max(1, Math.ceil(limit * LEASE_SECONDS));
       this.#classes.set(quotaClass, { quotaClass, limit, capacity: Math.max(limit, 1), batch, leases: new Map() });
@@ -110,7 +117,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
 
   /**
    * Starts leasing from `buckets` after one heartbeat; if the store does not answer it, the member starts on
-   * local quotas (at full share: no other member is known).
+   * local quotas at the share of the members it knows (its node's front ends; no other node is known).
    */
   static async open(buckets: SharedBuckets, config: QuotaConfig, options: LeasedQuotaOptions): Promise<LeasedQuotaLimiter> {
     const limiter = new LeasedQuotaLimiter(buckets, config, options);
@@ -216,7 +223,7 @@ export class LeasedQuotaLimiter implements RequestQuotas {
     if (this.#closed) return;
     try {
       const live = Number(await this.#buckets.heartbeat(this.#memberId));
-      this.#liveMembers = Math.max(1, live);
+      this.#liveMembers = Math.max(this.#knownMembers, live);
       this.#setDegraded(false);
     } catch {
       this.#setDegraded(true);

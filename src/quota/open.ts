@@ -21,6 +21,8 @@ export interface QuotaStoreOptions {
    * in-memory store then leases from, so the limits hold for the engine and not per front end.
    */
   frontends?: { buckets: SharedBuckets; name: string };
+  /** KMS_FRONTENDS: this node's front ends, each a member of the shared store's limits (at least its share). */
+  frontendCount?: number;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -33,7 +35,9 @@ export interface QuotaStoreOptions {
 export async function openRequestQuotas(quotaStore: string, config: QuotaConfig, options: QuotaStoreOptions)
   : Promise<RequestQuotas & { registerMetrics?(registry: Registry): void; close?(): Promise<void> }> {
   const { nodeId: memberId, log, now } = options;
-  if (quotaStore !== 'memory') return LeasedQuotaLimiter.open(await RedisBuckets.connect(quotaStore), config, { memberId, log, now });
+  if (quotaStore !== 'memory') {
+    return LeasedQuotaLimiter.open(await RedisBuckets.connect(quotaStore), config, { memberId, log, now, knownMembers: options.frontendCount });
+  }
   if (options.frontends !== undefined && config.limits.size > 0) {
     return LeasedQuotaLimiter.open(options.frontends.buckets, config, { memberId, log, now, storeName: options.frontends.name });
   }

@@ -6,8 +6,9 @@ import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/harness/load.js';
+import { freePort } from '../support/postgres.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { auditFiles, childPids, metricSum, sleep } from './support.js';
+import { auditFiles, childPids, freshConnectionClient, metricSum, outcome, sleep } from './support.js';
 
 const ECC_LIMIT = 300;
 const FRONT_ENDS = 2;
@@ -183,5 +184,37 @@ describe('KMS_QUOTAS=symmetric=300,Encrypt=5 with KMS_FRONTENDS=2: an operation 
     const metrics = await (await fetch(`${opServer.url}/metrics`)).text();
     expect(metricSum(metrics, 'kms_throttled_requests_total', { quota_class: 'symmetric' }), summary).toBe(0);
     console.log(`Encrypt=5 over ${FRONT_ENDS} front ends: ${summary}`);
+  });
+});
+
+describe('KMS_FRONTENDS=2 with a Redis quota store that does not answer at start', () => {
+  const ENCRYPT_RPS = 10;
+  let redisless: TestServer;
+
+  beforeAll(async () => {
+    redisless = await startServer({ env: {
+      KMS_FRONTENDS: String(FRONT_ENDS), KMS_WORKERS: '2', KMS_QUOTAS: `Encrypt=${ENCRYPT_RPS}`,
+      KMS_QUOTA_STORE: `redis://127.0.0.1:${await freePort()}`, // nothing listens there
+    } });
+  });
+
+  afterAll(async () => {
+    await redisless?.remove();
+  });
+
+  it('counts each front end locally at its share of the node (1/2), not at the whole limit each', async () => {
+    const lines = redisless.output().split('\n').filter((line) => line.includes('quota store unreachable'));
+    expect(lines).toEqual(Array.from({ length: FRONT_ENDS },
+      () => 'kms-engine: quota store unreachable; counting quotas locally at 1/2 of each limit until it is back'));
+    // A burst over fresh connections (both front ends): the node admits about one second's Encrypt quota, as one
+    // bucket would, not one per front end.
+    const client = freshConnectionClient(redisless);
+    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const outcomes = await Promise.all(Array.from({ length: 3 * ENCRYPT_RPS }, () =>
+      outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('burst') })))));
+    const admitted = outcomes.filter((result) => result === 'ok').length;
+    expect(outcomes.filter((result) => result !== 'ok' && result !== 'ThrottlingException')).toEqual([]);
+    expect(admitted).toBeGreaterThanOrEqual(ENCRYPT_RPS * 0.7);
+    expect(admitted).toBeLessThanOrEqual(ENCRYPT_RPS * 1.5);
   });
 });
