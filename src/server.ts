@@ -189,6 +189,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
     quotaSnapshot: () => limiter.snapshot(),
   });
   limiter.registerMetrics?.(metrics.registry);
+  core.cluster.registerMetrics?.(metrics.registry);
   if (frontend !== undefined) {
     // /metrics on any front end answers for all of them (the primary sums every child's registry).
     frontend.attachMetrics(metrics.registry);

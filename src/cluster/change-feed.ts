@@ -83,6 +83,11 @@ export class ChangeFeed {
     return feed;
   }
 
+  /** Seconds since the last successful read of the change log began: how stale this node's caches may be. */
+  get ageSeconds(): number {
+    return (Date.now() - this.inStepAt) / 1000;
+  }
+
   /** True while notifications arrive as they commit (else only the log poll brings changes). */
   get listening(): boolean {
     return this.connected;

@@ -1,6 +1,7 @@
 // Joining the other nodes that share a PostgreSQL store: hear their changes (ChangeFeed -> cache drops) and
 // coordinate scheduled work (one pass at a time across the cluster). With the embedded store this node is
 // alone: it only watches for writes of a `kms-engine seed` beside it (src/cluster/outside-writes.ts).
+import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { PostgresStore } from '../store/postgres.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -15,6 +16,8 @@ export { startScheduledWork, type WorkLock } from './scheduled-work.js';
 
 export interface ClusterMembership {
   readonly workLock: WorkLock;
+  /** Adds the membership's gauges (a shared store's change log age) to the node's registry. */
+  registerMetrics?(registry: Registry): void;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,19 @@ export async function joinCluster(store: KeyStore, nodeId: string, views: Cached
     onGap: () => dropEverything(views),
     staleAfterMs: options.staleCacheMs, onStale: () => dropAll(views),
   });
-  return { workLock: new PostgresWorkLock(store.pool), close: () => feed.close() };
+  return {
+    workLock: new PostgresWorkLock(store.pool),
+    registerMetrics(registry) {
+      new Gauge({
+        name: 'kms_store_change_log_age_seconds',
+        help: 'Seconds since this node last read the shared store\'s change log: how stale its cached keys, aliases and grants may be (about 0.4 normally; past KMS_STALE_CACHE_MS it drops them).',
+        registers: [registry],
+        aggregator: 'max', // over KMS_FRONTENDS front ends: the stalest
+        collect() { this.set(feed.ageSeconds); },
+      });
+    },
+    close: () => feed.close(),
+  };
 }
 
 /**

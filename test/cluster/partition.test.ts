@@ -32,6 +32,13 @@ afterAll(async () => {
 
 const plaintext = Buffer.from('partitioned');
 
+/** The node's kms_store_change_log_age_seconds. */
+async function changeLogAge(node: TestServer): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith('kms_store_change_log_age_seconds '));
+  return Number(line?.split(' ')[1]);
+}
+
 /** Waits (up to 20 s) for the node to print `line`. */
 async function printed(node: TestServer, line: RegExp): Promise<void> {
   for (let waited = 0; !line.test(node.output()); waited += 100) {
@@ -60,9 +67,13 @@ describe('a node cut off from the shared store', () => {
 
     await printed(cutOff, /store change log unreadable for over 2000 ms \(KMS_STALE_CACHE_MS\)/);
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['DependencyTimeoutException', 'DependencyTimeoutException']);
+    // /metrics says how stale each node's view is: past the bound on the cut-off node, a poll's age on the other.
+    expect(await changeLogAge(cutOff)).toBeGreaterThan(2);
+    expect(await changeLogAge(cluster.nodes[0]!)).toBeLessThan(2);
 
     await proxy.restore();
     await printed(cutOff, /store change log readable again/);
+    expect(await changeLogAge(cutOff)).toBeLessThan(2);
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['DisabledException', 'AccessDeniedException']);
   });
 });
