@@ -14,6 +14,7 @@ import type { Job, JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
 import type { ScheduledEvent } from './keys/scheduler.js';
 import { KeyUsageTracker } from './keys/usage-tracker.js';
+import { recoverKeyUsage } from './keys/usage-recovery.js';
 import { createMetrics } from './metrics/registry.js';
 import type { Engine, QuotaGate } from './operations/context.js';
 import type { Pipeline, Realism } from './pipeline.js';
@@ -182,6 +183,8 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   const nodeId = auditNodeId(config, core.nodeId);
   const audit = await AuditLog.open(config.auditLog, { region: config.region, accountId: config.accountId, nodeId })
     .catch((error: unknown) => { throw pathError('KMS_AUDIT_LOG', config.auditLog, error); });
+  // Uses a crash kept from the store are in the log's newest records: GetKeyLastUsage must not fall behind it.
+  await recoverKeyUsage(config.auditLog, engine.keyUsage);
   const metrics = createMetrics({
     poolStats: () => pool.stats(),
     keysByState: () => keysByState,

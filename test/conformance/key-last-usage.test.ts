@@ -135,4 +135,24 @@ describe('GetKeyLastUsage', () => {
     await expectLastUse(key.KeyId!, 'Encrypt', encrypted.result.$metadata.requestId!, encrypted.between);
     expect((await lastUsage(key.KeyId!)).KeyCreationDate).toEqual(key.CreationDate);
   });
+
+  it('keeps a use a crash kept from the store (SIGKILL before its save): the audit log\'s newest record names it', async () => {
+    const key = await newKey();
+    await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('saved at shutdown') }));
+    await server.stop();
+    server = await startServer({ dataDir });
+    kms = server.client();
+    const last = await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('then the crash') }));
+    // Killed at once: the use waits in memory for the next save (once a second), which never comes.
+    await server.stop('SIGKILL');
+    server = await startServer({ dataDir });
+    kms = server.client();
+    const record = auditRecordOf(last.$metadata.requestId!) as { eventID: string; eventTime?: string };
+    const { KeyLastUsage } = await lastUsage(key.KeyId!);
+    expect(KeyLastUsage).toMatchObject({ Operation: 'Encrypt', KmsRequestId: last.$metadata.requestId, CloudTrailEventId: record.eventID });
+    // As the record says it (to the second), or to the millisecond had a save come before the kill.
+    const loggedAt = Date.parse(record.eventTime!);
+    expect(KeyLastUsage!.Timestamp!.getTime()).toBeGreaterThanOrEqual(loggedAt);
+    expect(KeyLastUsage!.Timestamp!.getTime()).toBeLessThan(loggedAt + 1000);
+  });
 });
