@@ -74,6 +74,8 @@ const auditCall: fc.Arbitrary<AuditCall> = fc.constantFrom(...operations).chain(
     requestId: fc.uuid(),
     eventTime: fc.date({ noInvalidDate: true }),
     principal,
+    // The access key id an unauthenticated request named (recorded when principal is undefined).
+    presentedAccessKeyId: fc.option(fc.constantFrom('AKIDEXAMPLE', 'AKIAREMOVED'), { nil: undefined }),
     sourceIPAddress: fc.constantFrom('127.0.0.1', '::1'),
     userAgent: text,
     region: fc.constantFrom('us-east-1', 'eu-west-1'),
