@@ -150,17 +150,34 @@ export class ChangeFeed {
   private catchUp(): Promise<void> {
     this.catchingUp ??= (async () => {
       const startedAt = Date.now();
+      // Every change delivered by now committed before the query's snapshot: the log's newest is at least this.
+      const seenBefore = this.lastSeq;
       try {
-        const from = Math.max(0, this.lastSeq - REORDER_WINDOW);
-        const { rows } = await this.options.pool.query<{ seq: string; kind: StoreChange['kind']; subject: string; origin: string; oldest: string }>(
-          `SELECT seq, kind, subject, origin, (SELECT min(seq) FROM kms_changes) AS oldest
-             FROM kms_changes WHERE seq > $1 ORDER BY seq`, [from]);
-        const oldest = rows.length > 0 ? Number(rows[0]!.oldest) : undefined;
-        if (oldest !== undefined && oldest > this.lastSeq + 1 && this.lastSeq > 0) {
+        const from = Math.max(0, seenBefore - REORDER_WINDOW);
+        // One row at least (the log's bounds), then one per change past `from`.
+        const { rows } = await this.options.pool.query<{
+          seq: string | null; kind: StoreChange['kind']; subject: string; origin: string; oldest: string | null; newest: string | null;
+        }>(`SELECT c.seq, c.kind, c.subject, c.origin, bounds.oldest, bounds.newest
+             FROM (SELECT min(seq) AS oldest, max(seq) AS newest FROM kms_changes) AS bounds
+             LEFT JOIN kms_changes c ON c.seq > $1 ORDER BY c.seq`, [from]);
+        const newest = Number(rows[0]?.newest ?? 0);
+        if (newest < seenBefore) {
+          // Numbers this node has seen are being handed out again (PostgreSQL restored, or failed over to a
+          // replica that had not replayed the last changes): they would be taken for changes already delivered.
+          this.log('kms-engine: store change log went back (PostgreSQL restored or failed over); dropping every cache');
+          this.lastSeq = newest;
+          this.seen.clear();
+          await this.options.onGap();
+          return;
+        }
+        const oldest = Number(rows[0]?.oldest ?? 0);
+        if (oldest > this.lastSeq + 1 && this.lastSeq > 0) {
           this.log('kms-engine: store change log was pruned past this node\'s position; dropping every cache');
           await this.options.onGap();
         }
-        for (const row of rows) this.deliver({ seq: Number(row.seq), kind: row.kind, subject: row.subject, origin: row.origin });
+        for (const row of rows) {
+          if (row.seq !== null) this.deliver({ seq: Number(row.seq), kind: row.kind, subject: row.subject, origin: row.origin });
+        }
         this.inStepAt = startedAt;
         if (this.stale) {
           this.stale = false;

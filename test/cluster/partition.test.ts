@@ -6,6 +6,7 @@
 import {
   CreateGrantCommand, CreateKeyCommand, DisableKeyCommand, EncryptCommand, RevokeGrantCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import type { TestServer } from '../support/server.js';
@@ -32,6 +33,8 @@ afterAll(async () => {
 
 const plaintext = Buffer.from('partitioned');
 
+const encrypt = (client: KMSClient, keyId: string) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })));
+
 /** The node's kms_store_change_log_age_seconds. */
 async function changeLogAge(node: TestServer): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
@@ -55,7 +58,6 @@ describe('a node cut off from the shared store', () => {
     const disabled = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const granted = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const { GrantId } = await a.send(new CreateGrantCommand({ KeyId: granted, GranteePrincipal: APP_ARN, Operations: ['Encrypt'] }));
-    const encrypt = (client: KMSClient, keyId: string) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })));
     // B caches both keys and the grant list.
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['ok', 'ok']);
 
@@ -75,5 +77,32 @@ describe('a node cut off from the shared store', () => {
     await printed(cutOff, /store change log readable again/);
     expect(await changeLogAge(cutOff)).toBeLessThan(2);
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['DisabledException', 'AccessDeniedException']);
+  });
+});
+
+describe('a store whose change log went back', () => {
+  it('is heard again after a failover to a replica that had not caught up (the sequence restarts below what nodes saw)', async () => {
+    const a = cluster.nodes[0]!.client();
+    const b = cutOff.client();
+    const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    expect(await encrypt(b, keyId)).toBe('ok'); // B caches it, having seen every change so far
+    // What an asynchronous replica promoted before it replayed the last changes holds: fewer changes, and a
+    // sequence that hands out numbers B has already seen.
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query('TRUNCATE kms_changes');
+      await admin.query(`SELECT setval(pg_get_serial_sequence('kms_changes', 'seq'), 1, false)`);
+    } finally {
+      await admin.end();
+    }
+    await a.send(new DisableKeyCommand({ KeyId: keyId }));
+    let result = 'ok';
+    for (let waited = 0; waited <= 10_000 && result === 'ok'; waited += 100) { // a change is heard within a second
+      result = await encrypt(b, keyId);
+      if (result === 'ok') await sleep(100);
+    }
+    expect(result).toBe('DisabledException');
+    await printed(cutOff, /store change log went back/);
   });
 });
