@@ -46,15 +46,35 @@ export class PostgresWorkLock implements WorkLock {
   }
 }
 
-/** startScheduler's cluster-aware twin: every `intervalMs`, one pass of due work if this node gets the lock. */
+/** What a failed pass says of its cause: the AWS error (DependencyTimeoutException) or the driver's code (ECONNREFUSED). */
+function failureReason(error: unknown): string {
+  if (!(error instanceof Error)) return 'error';
+  const { code } = error as { code?: unknown };
+  return typeof code === 'string' ? code : error.name;
+}
+
+/**
+ * startScheduler's cluster-aware twin: every `intervalMs`, one pass of due work if this node gets the lock.
+ * Passes that fail (the store unreachable) are logged once, with their cause, and once more when one runs again:
+ * an outage is two lines, not one every pass.
+ */
 export function startScheduledWork(lock: WorkLock, keyring: Keyring, pool: CryptoPool, intervalMs: number,
-  onEvent: (event: ScheduledEvent) => void | Promise<void>): () => void {
+  onEvent: (event: ScheduledEvent) => void | Promise<void>, log: (line: string) => void = (line) => console.error(line)): () => void {
   let running = false;
+  let failing = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
     lock.runExclusive(() => runDueWork(keyring, pool, Date.now() / 1000, onEvent))
-      .catch((error: unknown) => console.error(`kms-engine: scheduled work failed: ${error instanceof Error ? error.name : 'error'}`))
+      .then(() => {
+        if (failing) log('kms-engine: scheduled work (deletions, rotations) runs again');
+        failing = false;
+      }, (error: unknown) => {
+        if (!failing) {
+          log(`kms-engine: scheduled work (deletions, rotations) failed (${failureReason(error)}); retrying every ${intervalMs / 1000} s`);
+        }
+        failing = true;
+      })
       .finally(() => { running = false; });
   }, intervalMs);
   timer.unref();

@@ -2,9 +2,10 @@
 // own writes, catching up from the change log when its listener connection is lost) and scheduled work
 // running exactly once when every node runs its passes at the same moment.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeFeed, type StoreChange } from '../../src/cluster/change-feed.js';
-import { PostgresWorkLock } from '../../src/cluster/scheduled-work.js';
+import { PostgresWorkLock, startScheduledWork, type WorkLock } from '../../src/cluster/scheduled-work.js';
 import { Keyring } from '../../src/keys/keyring.js';
 import { runDueWork, type ScheduledEvent } from '../../src/keys/scheduler.js';
 import type { CryptoPool } from '../../src/pool/crypto-pool.js';
@@ -113,5 +114,36 @@ describe('scheduled work across nodes', () => {
     const rotated = await stores[2]!.getKey(rotating.keyId);
     expect(rotated!.materials).toHaveLength(2);
     expect(rotated!.nextRotationDate).toBeGreaterThan(now);
+  });
+});
+
+describe('scheduled work while the store is unreachable', () => {
+  it('logs one line with the cause when passes start failing and one when they run again, not one per pass', async () => {
+    const store = stores[0]!;
+    const working = new PostgresWorkLock(store.pool);
+    // A store nothing answers for: connections refused.
+    const unreachable = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/kms', connectionTimeoutMillis: 500 });
+    unreachable.on('error', () => {});
+    let failures = 0;
+    const lock: WorkLock = {
+      runExclusive(work) {
+        return failures < 4 ? (failures++, new PostgresWorkLock(unreachable).runExclusive(work)) : working.runExclusive(work);
+      },
+    };
+    const log: string[] = [];
+    const stop = startScheduledWork(lock, new Keyring(store, 'us-east-1', '111122223333'), {} as CryptoPool, 20, () => {},
+      (line) => log.push(line));
+    try {
+      await until('the passes to run again', () => log.length >= 2);
+      await sleep(100); // more passes, all running
+      expect(failures).toBe(4);
+      expect(log).toEqual([
+        'kms-engine: scheduled work (deletions, rotations) failed (ECONNREFUSED); retrying every 0.02 s',
+        'kms-engine: scheduled work (deletions, rotations) runs again',
+      ]);
+    } finally {
+      stop();
+      await unreachable.end();
+    }
   });
 });
