@@ -12,7 +12,7 @@ import { createKey, derivedMaterialId } from '../keys/factory.js';
 import { rootKeyMismatch } from '../root-key/stored.js';
 import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
-import type { Tag } from '../store/types.js';
+import { StoreConflict, type KeyRecord, type Tag } from '../store/types.js';
 
 export class SeedError extends Error {}
 
@@ -127,19 +127,29 @@ export async function applySeedFile(
   await checkRootKey(engine, file);
   await checkAgainstStore(engine, file, keys);
   let created = 0;
-  for (const seed of keys) {
+  for (const [index, seed] of keys.entries()) {
     let key = await keyring.get(seed.keyId);
+    let made = false;
     if (key === undefined) {
       try {
         key = await createKey(keyring, pool, {
           keyId: seed.keyId, spec: seed.spec, usage: seed.usage, origin: 'AWS_KMS', description: seed.description,
           policy: access.defaultKeyPolicy(), tags: seed.tags, material: seed.material,
         });
+        made = true;
+        created++;
       } catch (error) {
-        throw new SeedError(`${file}: key ${seed.keyId}: field material: ${error instanceof Error ? error.message : 'invalid'}`);
+        if (!(error instanceof StoreConflict)) {
+          throw new SeedError(`${file}: key ${seed.keyId}: field material: ${error instanceof Error ? error.message : 'invalid'}`);
+        }
+        // Made meanwhile by another node applying the same file at its start (or a CreateKey of this id): taken
+        // as a key that existed, checked as checkAgainstStore checks one.
+        key = await keyring.reread(seed.keyId);
+        if (key === undefined) throw error;
+        checkExisting(key, seed, `${file}: keys[${index}] (${seed.keyId})`);
       }
-      created++;
-    } else {
+    }
+    if (!made) {
       // An existing key takes the file's tags and description (its spec, usage and material cannot change, and
       // were checked); a file applied again as it was writes nothing.
       const missing = seed.tags.filter((tag) => !key!.tags.some((t) => t.TagKey === tag.TagKey && t.TagValue === tag.TagValue));
@@ -155,9 +165,17 @@ export async function applySeedFile(
       const alias = await keyring.getAlias(name);
       if (alias?.keyId === seed.keyId) continue;
       // Made by someone else since checkAgainstStore looked: refused as there, never moved.
-      if (alias !== undefined) throw new SeedError(aliasTaken(file, keys.indexOf(seed), seed.keyId, name, alias.keyId));
+      if (alias !== undefined) throw new SeedError(aliasTaken(file, index, seed.keyId, name, alias.keyId));
       const now = Date.now() / 1000;
-      await keyring.putAlias({ name, keyId: seed.keyId, creationDate: now, lastUpdatedDate: now }, true);
+      try {
+        await keyring.putAlias({ name, keyId: seed.keyId, creationDate: now, lastUpdatedDate: now }, true);
+      } catch (error) {
+        if (!(error instanceof StoreConflict)) throw error;
+        // Made meanwhile (another node applying the same file): fine if it names this key, refused otherwise.
+        keyring.invalidate({ aliasName: name });
+        const owner = (await keyring.getAlias(name))?.keyId;
+        if (owner !== seed.keyId) throw new SeedError(aliasTaken(file, index, seed.keyId, name, owner ?? '(deleted meanwhile)'));
+      }
     }
   }
   print(`kms-engine: seed ${file}: ${keys.length} keys, ${created} created`);
@@ -176,14 +194,7 @@ async function checkAgainstStore(engine: Engine, file: string, keys: readonly Se
     const at = `${file}: keys[${index}] (${seed.keyId})`;
     const existing = await engine.keyring.get(seed.keyId);
     if (existing !== undefined) {
-      if (existing.spec !== seed.spec) throw new SeedError(`${at}: field keySpec: the key exists with keySpec ${existing.spec}`);
-      if (existing.usage !== seed.usage) throw new SeedError(`${at}: field keyUsage: the key exists with keyUsage ${existing.usage}`);
-      if (seed.material !== undefined) {
-        const materialId = derivedMaterialId(seed.keyId, seed.material);
-        if (!existing.materials.some((material) => material.materialId === materialId)) {
-          throw new SeedError(`${at}: field material: the key exists with other key material`);
-        }
-      }
+      checkExisting(existing, seed, at);
     } else if (seed.material !== undefined) {
       const materialId = derivedMaterialId(seed.keyId, seed.material);
       const result = await engine.pool.run({ op: 'wrapMaterial', keyId: seed.keyId, materialId, spec: seed.spec, material: seed.material });
@@ -192,6 +203,18 @@ async function checkAgainstStore(engine: Engine, file: string, keys: readonly Se
     for (const name of seed.aliases) {
       const alias = await engine.keyring.getAlias(name);
       if (alias !== undefined && alias.keyId !== seed.keyId) throw new SeedError(aliasTaken(file, index, seed.keyId, name, alias.keyId));
+    }
+  }
+}
+
+/** A key that exists must be what the file says: its spec, usage and material cannot change. */
+function checkExisting(existing: KeyRecord, seed: SeedKey, at: string): void {
+  if (existing.spec !== seed.spec) throw new SeedError(`${at}: field keySpec: the key exists with keySpec ${existing.spec}`);
+  if (existing.usage !== seed.usage) throw new SeedError(`${at}: field keyUsage: the key exists with keyUsage ${existing.usage}`);
+  if (seed.material !== undefined) {
+    const materialId = derivedMaterialId(seed.keyId, seed.material);
+    if (!existing.materials.some((material) => material.materialId === materialId)) {
+      throw new SeedError(`${at}: field material: the key exists with other key material`);
     }
   }
 }
