@@ -110,11 +110,23 @@ function callerAddress(remoteAddress: string | undefined): string {
   return IPV4_MAPPED.test(remoteAddress) ? remoteAddress.slice(7) : remoteAddress;
 }
 
-export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () => boolean): Hono<{ Bindings: NodeBindings }> {
+/**
+ * What GET /healthz answers: 'ok' (200), or why a load balancer should send this process nothing (503): it has
+ * not started listening, it is draining for shutdown, or it cannot read the shared store it needs for keys.
+ */
+export type Health = 'ok' | 'starting' | 'draining' | 'store unreachable';
+
+/** Before listening and while draining: answers tell clients to take their next request elsewhere. */
+const isClosing = (health: Health): boolean => health === 'starting' || health === 'draining';
+
+export function createApp(pipeline: Pipeline, maxBodyBytes: number, health: () => Health): Hono<{ Bindings: NodeBindings }> {
   const app = new Hono<{ Bindings: NodeBindings }>();
   const batch = new TurnBatch();
 
-  app.get('/healthz', (c) => (isReady() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));
+  app.get('/healthz', (c) => {
+    const status = health();
+    return c.json({ status }, status === 'ok' ? 200 : 503);
+  });
 
   app.get('/metrics', async (c) => {
     const { contentType, body } = await pipeline.metrics.render();
@@ -157,7 +169,7 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, isReady: () 
       'content-type': JSON_TYPE, 'x-amzn-requestid': response.requestId, 'content-length': Buffer.byteLength(response.body),
     };
     // While draining for shutdown, or after a body left unread: the client must not send another request on this connection.
-    if (!isReady() || refusal !== undefined) headers.connection = 'close';
+    if (isClosing(health()) || refusal !== undefined) headers.connection = 'close';
     c.env.outgoing.writeHead(response.status, headers).end(response.body);
     return RESPONSE_ALREADY_SENT;
   });

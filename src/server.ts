@@ -2,7 +2,7 @@
 // quotas, audit, metrics -> HTTP server. Shutdown drains in-flight requests, then closes in reverse order.
 import { getRequestListener, type ServerType } from '@hono/node-server';
 import { createServer as createHttpServer } from 'node:http';
-import { createApp } from './app.js';
+import { createApp, type Health } from './app.js';
 import { AuditLog } from './audit/log.js';
 import { buildServiceEventRecord } from './audit/record.js';
 import { PolicyAccessControl } from './auth/access-control.js';
@@ -218,12 +218,13 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   const keyStateTimer = setInterval(refreshKeyStates, 5_000);
   keyStateTimer.unref();
 
-  let ready = false;
-  const app = createApp(pipeline, config.maxBodyBytes, () => ready);
+  let phase: 'starting' | 'serving' | 'draining' = 'starting';
+  const health = (): Health => phase !== 'serving' ? phase : core.cluster.storeUnreachable?.() === true ? 'store unreachable' : 'ok';
+  const app = createApp(pipeline, config.maxBodyBytes, health);
   const server = await listen(app.fetch, config, tls);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  ready = true;
+  phase = 'serving';
   const scheme = tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (frontend !== undefined) frontend.listening(url); // the primary prints the line once all children listen
@@ -240,7 +241,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
     port,
     close() {
       closing ??= (async () => {
-        ready = false;
+        phase = 'draining';
         stopScheduler();
         clearInterval(keyStateTimer);
         await drain(server, () => print(`kms-engine: requests still open after ${DRAIN_TIMEOUT_MS / 1000} s of draining; closing their connections`));
@@ -280,7 +281,7 @@ function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | un
 
 /**
  * Stops accepting connections and lets in-flight requests finish. Their responses carry `Connection: close`
- * (app.ts, once the server is not ready), and connections are closed as soon as they go idle: server.close()
+ * (app.ts, once the server drains), and connections are closed as soon as they go idle: server.close()
  * only closes the ones idle at that instant, so a keep-alive client between two requests would otherwise hold
  * the process until the deadline. Whatever is still open at the deadline is cut.
  */

@@ -88,6 +88,11 @@ export class ChangeFeed {
     return (Date.now() - this.inStepAt) / 1000;
   }
 
+  /** True while the log has gone unread past staleAfterMs: the caches are dropped and requests need the store. */
+  get cachesDropped(): boolean {
+    return this.stale;
+  }
+
   /** True while notifications arrive as they commit (else only the log poll brings changes). */
   get listening(): boolean {
     return this.connected;

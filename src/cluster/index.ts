@@ -18,6 +18,11 @@ export interface ClusterMembership {
   readonly workLock: WorkLock;
   /** Adds the membership's gauges (a shared store's change log age) to the node's registry. */
   registerMetrics?(registry: Registry): void;
+  /**
+   * True while this node cannot read the shared store and has dropped its caches for it (past KMS_STALE_CACHE_MS):
+   * every request that needs a key fails, so /healthz takes the node out of its load balancer's rotation.
+   */
+  storeUnreachable?(): boolean;
   close(): Promise<void>;
 }
 
@@ -45,6 +50,7 @@ export async function joinCluster(store: KeyStore, nodeId: string, views: Cached
         collect() { this.set(feed.ageSeconds); },
       });
     },
+    storeUnreachable: () => feed.cachesDropped,
     close: () => feed.close(),
   };
 }

@@ -42,6 +42,13 @@ async function changeLogAge(node: TestServer): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
+/** The node's GET /healthz, as a load balancer's health check sees it. */
+async function health(node: TestServer): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${node.url}/healthz`);
+  return { status: response.status, body: await response.json() };
+}
+const HEALTHY = { status: 200, body: { status: 'ok' } };
+
 /** Waits (up to 20 s) for the node to print `line`. */
 async function printed(node: TestServer, line: RegExp): Promise<void> {
   for (let waited = 0; !line.test(node.output()); waited += 100) {
@@ -62,8 +69,10 @@ describe('a node cut off from the shared store', () => {
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['ok', 'ok']);
 
     await proxy.cut();
-    // A PostgreSQL restart looks the same from here: cached keys keep serving within the bound.
+    // A PostgreSQL restart looks the same from here: cached keys keep serving within the bound, and the node
+    // stays in its load balancer's rotation.
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['ok', 'ok']);
+    expect(await health(cutOff)).toEqual(HEALTHY);
     await a.send(new DisableKeyCommand({ KeyId: disabled }));
     await a.send(new RevokeGrantCommand({ KeyId: granted, GrantId }));
 
@@ -72,10 +81,15 @@ describe('a node cut off from the shared store', () => {
     // /metrics says how stale each node's view is: past the bound on the cut-off node, a poll's age on the other.
     expect(await changeLogAge(cutOff)).toBeGreaterThan(2);
     expect(await changeLogAge(cluster.nodes[0]!)).toBeLessThan(2);
+    // It can serve no key now: /healthz takes it out of rotation (the other node stays in), so a load balancer
+    // sends its share of the traffic to a node that can answer it.
+    expect(await health(cutOff)).toEqual({ status: 503, body: { status: 'store unreachable' } });
+    expect(await health(cluster.nodes[0]!)).toEqual(HEALTHY);
 
     await proxy.restore();
     await printed(cutOff, /store change log readable again/);
     expect(await changeLogAge(cutOff)).toBeLessThan(2);
+    expect(await health(cutOff)).toEqual(HEALTHY);
     expect([await encrypt(b, disabled), await encrypt(appOnB, granted)]).toEqual(['DisabledException', 'AccessDeniedException']);
   });
 });
