@@ -3,6 +3,7 @@
 // eventual consistency AWS KMS documents. But a ciphertext made under a key's new material (RotateKeyOnDemand)
 // and a grant token from CreateGrant are proof of a change the node can read from the store at once, and AWS
 // KMS honours them at once: a grant token exists precisely so a new grant can be used before it is consistent.
+// And a write is judged on the key as stored: a refusal by the state the node cached is confirmed first.
 //
 // The change feed normally delivers within milliseconds, so to test the window deterministically the test
 // switches the store's change trigger off around the write: that write is then never announced, exactly as
