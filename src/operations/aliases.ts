@@ -45,10 +45,16 @@ function requireAliasRoom(others: readonly AliasRecord[]): void {
 
 /**
  * The alias `name` names, for UpdateAlias and DeleteAlias. An alias name means one in the caller's own account:
- * this engine holds one account's (README, "Accounts"), so a caller of another account finds none.
+ * this engine holds one account's (README, "Accounts"), so a caller of another account finds none. These are
+ * writes: a name this node cached as missing is looked up again in the store before it is refused, as another
+ * node may have created it since (a change not heard of here yet).
  */
 async function ownAlias(ctx: RequestContext, name: string): Promise<AliasRecord> {
-  const alias = ctx.callerOwnsKeys ? await ctx.keyring.getAlias(name) : undefined;
+  let alias = ctx.callerOwnsKeys ? await ctx.keyring.getAlias(name) : undefined;
+  if (alias === undefined && ctx.callerOwnsKeys) {
+    ctx.keyring.invalidate({ aliasName: name });
+    alias = await ctx.keyring.getAlias(name);
+  }
   if (alias === undefined) {
     throw new KmsError('NotFoundException', `Alias '${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)}' is not found.`);
   }

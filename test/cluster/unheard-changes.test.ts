@@ -9,8 +9,9 @@
 // switches the store's change trigger off around the write: that write is then never announced, exactly as
 // if the other node had not heard of it yet.
 import {
-  CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EnableKeyCommand,
-  EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, UpdateKeyDescriptionCommand, type KMSClient,
+  CancelKeyDeletionCommand, CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand, DescribeKeyCommand,
+  EnableKeyCommand, EncryptCommand, ReEncryptCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, UpdateAliasCommand,
+  UpdateKeyDescriptionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +39,7 @@ afterAll(async () => {
 const plaintext = Buffer.from('made on node A, used on node B');
 
 /** Runs `write` with the change trigger of `table` off: its changes reach no other node's cache. */
-async function unannounced<T>(table: 'kms_keys' | 'kms_grants', write: () => Promise<T>): Promise<T> {
+async function unannounced<T>(table: 'kms_keys' | 'kms_grants' | 'kms_aliases', write: () => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: postgres.url });
   await admin.connect();
   try {
@@ -117,5 +118,22 @@ describe('a node that has not heard of another node\'s change yet', () => {
       outcomes.push(await outcome(write(keyId)));
     }
     expect(outcomes).toEqual(writes.map(() => 'ok'));
+  });
+
+  it('updates or deletes an alias another node created after this one had found the name missing', async () => {
+    const first = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const second = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const outcomes: string[] = [];
+    for (const [name, write] of [
+      ['alias/unheard-update', (alias: string) => b.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: second }))],
+      ['alias/unheard-delete', (alias: string) => b.send(new DeleteAliasCommand({ AliasName: alias }))],
+    ] as const) {
+      expect(await outcome(b.send(new DescribeKeyCommand({ KeyId: name })))).toBe('NotFoundException'); // B caches it missing
+      await unannounced('kms_aliases', () => a.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: first })));
+      outcomes.push(await outcome(write(name)));
+    }
+    expect(outcomes).toEqual(['ok', 'ok']);
+    expect((await a.send(new DescribeKeyCommand({ KeyId: 'alias/unheard-update' }))).KeyMetadata!.KeyId).toBe(second);
+    expect(await outcome(a.send(new DescribeKeyCommand({ KeyId: 'alias/unheard-delete' })))).toBe('NotFoundException');
   });
 });
