@@ -9,13 +9,13 @@
 //    with that child's one-line error and its exit code;
 //  - relays cache invalidations between children and acknowledges them to the writer once every sibling
 //    has dropped the change, and grants per-key write locks (src/cluster/frontend-link.ts);
-//  - answers a child's /metrics request with every child's registry summed (prom-client AggregatorRegistry);
+//  - answers a child's /metrics request with every child's registry summed, counters never going back when a
+//    child answers late or is replaced (src/cluster/summed-metrics.ts);
 //  - keeps the request-quota token buckets of the in-memory quota store (src/quota/bucket-table.ts) and
 //    grants the children's leases from them, so KMS_QUOTAS limits the engine, not each child;
 //  - replaces a child that dies after start-up (one line on stderr), and on SIGTERM/SIGINT drains and stops
 //    every child, then exits 0.
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config.js';
 import { makeDataDirectory } from '../make-directory.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
@@ -26,6 +26,7 @@ import { TokenBucketTable } from '../quota/bucket-table.js';
 import { openStore } from '../store/open.js';
 import { FRONTEND_INDEX_ENV, type Change, type ToChild, type ToPrimary } from './frontend-link.js';
 import { resolveNodeId } from './node-id.js';
+import { SummedMetrics, type Collected } from './summed-metrics.js';
 
 /** A sibling that has not acknowledged an invalidation by then is wedged: the writer is answered anyway. */
 const ACK_TIMEOUT_MS = 1_500;
@@ -37,8 +38,6 @@ const QUICK_DEATH_MS = 5_000;
 const REPLACE_BACKOFF_MS = 1_000;
 /** How often quota buckets untouched long enough to be full again are forgotten. */
 const BUCKET_SWEEP_MS = 60_000;
-
-type Collected = Array<MetricObjectWithValues<MetricValue<string>>>;
 
 interface Output {
   print(line: string): void;
@@ -103,7 +102,9 @@ async function prepareOnce(config: Config, print: (line: string) => void): Promi
 class Primary {
   readonly #slots = new Map<number, Slot>();
   readonly #acks = new Map<number, Gathering<never>>();
-  readonly #collections = new Map<number, Gathering<Collected>>();
+  /** Per collection, the children that answered it; their registries are in #metrics. */
+  readonly #collections = new Map<number, Gathering<Slot>>();
+  readonly #metrics = new SummedMetrics<Slot>();
   /** Per-key write locks: the holder, then the requests waiting in order. */
   readonly #locks = new Map<string, { holder: Slot; waiting: Array<{ slot: Slot; id: number }> }>();
   /** The quota buckets the children lease from (KMS_QUOTAS with the in-memory store; unused otherwise). */
@@ -180,7 +181,8 @@ class Primary {
         this.#unlock(slot, message.keyId);
         return;
       case 'collected':
-        this.#answered(this.#collections, message.id, slot.worker, message.metrics as Collected);
+        this.#metrics.collected(slot, message.metrics as Collected);
+        this.#answered(this.#collections, message.id, slot.worker, slot);
         return;
       case 'lease': {
         const granted = this.#quotaBuckets.lease(message.bucket, message.rate, message.capacity, message.want, message.owed);
@@ -230,7 +232,7 @@ class Primary {
     this.#gather(this.#collections, children, (id): ToChild => ({ kmsfe: 'collect', id }), COLLECT_TIMEOUT_MS, (results) => {
       const answer = (text?: string) => this.#send(origin.worker, { kmsfe: 'metrics-text', id: originId, text });
       // Counters and histograms sum; gauges follow each metric's `aggregator` (src/metrics/registry.ts).
-      AggregatorRegistry.aggregate(results).metrics().then(answer, () => answer(undefined));
+      this.#metrics.render(new Set(results)).then(answer, () => answer(undefined));
     });
   }
 
@@ -267,6 +269,8 @@ class Primary {
   }
 
   #exited(slot: Slot, code: number | null, signal: string | null): void {
+    // Its counts so far stay in /metrics' sums (a replacement starts from 0).
+    this.#metrics.exited(slot);
     // A dead child answers nothing: settle whatever waited on it.
     for (const table of [this.#acks, this.#collections] as Array<Map<number, Gathering<unknown>>>) {
       for (const [id, gathering] of table) {

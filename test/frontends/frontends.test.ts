@@ -231,7 +231,9 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
     }
   });
 
-  it('replaces a killed front end and keeps serving', async () => {
+  it('replaces a killed front end and keeps serving, /metrics\' counters going on from where they were', async () => {
+    const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } })).text();
+    const before = await scrape(); // both front ends have answered requests by now
     const [victim, survivor] = childPids(server.process.pid!) as [number, number];
     process.kill(victim, 'SIGKILL');
     for (let i = 0; i < 100 && !/exited with signal SIGKILL; starting a replacement/.test(server.output()); i++) await sleep(50);
@@ -247,12 +249,27 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
     // The replacement takes connections again (it listens a moment after it is forked).
     const keyId = await newKey();
     let frontEnds = new Set<number>();
+    let encrypts = 0;
     for (let i = 0; i < 50 && frontEnds.size < 2; i++) {
       const ids = await Promise.all(Array.from({ length: 6 }, () => requestIdOf(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))));
+      encrypts += ids.length;
       frontEnds = await frontEndsOf(ids);
       if (frontEnds.size < 2) await sleep(100);
     }
     expect(frontEnds).toEqual(new Set([1, 2]));
+
+    // The replacement counts from 0, but the sums must not go back: Prometheus takes any decrease for a restart
+    // and the whole new value for the increase, so rate() of every series would jump by the survivor's totals.
+    const after = await scrape();
+    const series = (text: string) => new Map(text.split('\n').filter((line) => /^(kms_\w+_(total|count|bucket|sum)|process_cpu_seconds_total)[{ ]/.test(line))
+      .map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]));
+    const was = series(before);
+    const now = series(after);
+    expect(was.size).toBeGreaterThan(20);
+    for (const [name, value] of was) expect(now.get(name) ?? 0, name).toBeGreaterThanOrEqual(value);
+    // Exactly the calls made since the last scrape are added (the killed front end had answered none of them).
+    const requests = (text: string) => metricSum(text, 'kms_request_duration_seconds_count');
+    expect(requests(after) - requests(before)).toBe(1 + encrypts);
   });
 
   it('stops every front end on SIGTERM with exit 0, leaving one verifying hash chain per front end', async () => {
