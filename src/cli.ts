@@ -44,9 +44,11 @@ export async function main(argv: string[]): Promise<number> {
         return await runBench(rest);
       }
       case '--help': case '-h': case 'help':
+        if (rest.length > 0) return takesNoArguments(command, rest);
         console.log(USAGE);
         return 0;
       case '--version': case '-v': case 'version': {
+        if (rest.length > 0) return takesNoArguments(command, rest);
         const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
         console.log(`kms-engine ${version}`);
         return 0;
@@ -61,6 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`kms-engine: ${error instanceof Error ? error.message : String(error)}`);
     return error instanceof ConfigError || error instanceof SeedError ? 2 : 1;
   }
+}
+
+/** `kms-engine --version now`: refused like any argument a command does not take, rather than ignored. */
+function takesNoArguments(command: string, rest: readonly string[]): number {
+  console.error(`kms-engine: ${command} takes no arguments, got '${rest[0]}' (kms-engine --help lists the commands)`);
+  return 2;
 }
 
 async function serve(): Promise<number> {

@@ -61,6 +61,9 @@ describe('kms-engine refuses with one line on stderr, exit 2, and makes nothing'
     [['audit', 'check', 'audit.jsonl'], /^usage: kms-engine audit verify FILE$/],
     [['audit', 'verify'], /^usage: kms-engine audit verify FILE$/],
     [['rotate-root-key', 'now'], /^usage: kms-engine rotate-root-key /],
+    [['--version', 'now'], /^kms-engine: --version takes no arguments, got 'now' \(kms-engine --help lists the commands\)$/],
+    [['version', '--json'], /^kms-engine: version takes no arguments, got '--json'/],
+    [['--help', 'serve'], /^kms-engine: --help takes no arguments, got 'serve'/],
   ])('%j', (args, line) => {
     const result = run(args);
     expect(result.status, result.output).toBe(2);
