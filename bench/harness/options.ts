@@ -62,7 +62,7 @@ Drives a KMS endpoint (this engine, another emulator, AWS KMS) with SigV4-signed
   --scenario NAME           ${SCENARIOS.join(' | ')} (default encrypt)
   --mix a=W,b=W             weighted mix of scenarios, e.g. encrypt=3,decrypt=1
   --key-id ID               key to use where its spec suits the scenario; else one is created
-  --key-ids FILE            spread requests over these keys (one key id or ARN per line; one spec)
+  --key-ids FILE            spread requests over these keys (one key id, ARN or alias per line; one spec)
   --keys N                  spread requests over N keys of a suitable spec: existing ones (ListKeys),
                               created where fewer exist; each key gets its own pre-signed bodies
   --compare-key-id ID, --compare-key-ids FILE, --compare-keys N

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KmsClient } from '../../bench/harness/kms-client.js';
-import { parseBenchOptions, UsageError } from '../../bench/harness/options.js';
+import { parseBenchOptions, USAGE, UsageError } from '../../bench/harness/options.js';
 import { dueAtMs, dueBy } from '../../bench/harness/paced-load.js';
 import type { BenchReport, TargetReport } from '../../bench/harness/report.js';
 import { parseMix, prepareWorkload } from '../../bench/harness/scenarios.js';
@@ -116,6 +116,8 @@ describe('harness options for keys and arrivals', () => {
       const file = join(dir, 'ids');
       writeFileSync(file, '# comment\nalias/a\n\n  key-2  \nalias/a\n');
       expect(parseBenchOptions(['--key-ids', file], {})).toMatchObject({ keyIds: ['alias/a', 'key-2'], arrivals: 'even' });
+      // --help says what the file may hold: aliases too, as read above.
+      expect(USAGE).toMatch(/--key-ids FILE .*one key id, ARN or alias per line/);
       const compare = ['--compare', 'http://127.0.0.1:9'];
       expect(parseBenchOptions(['--keys', '10000', ...compare, '--compare-keys', '1'], {}))
         .toMatchObject({ keyCount: 10_000, compareKeys: { keyCount: 1 } });
