@@ -60,6 +60,12 @@ export interface KmsResponse {
   reset?: boolean;
 }
 
+/**
+ * How much of an operation name that does not exist the audit record keeps: the longest real one has 35
+ * characters, and X-Amz-Target is the caller's to fill (up to Node's 16 KB of headers), unauthenticated or not.
+ */
+const MAX_RECORDED_UNKNOWN_OPERATION = 128;
+
 export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promise<KmsResponse> {
   const startedAt = performance.now();
   const requestId = randomUUID();
@@ -116,7 +122,7 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
   try {
     const eventTime = new Date();
     const record = buildAuditRecord({
-      operation: operationName !== '' ? operationName : target,
+      operation: operation !== undefined ? operationName : (operationName || target).slice(0, MAX_RECORDED_UNKNOWN_OPERATION),
       requestId,
       eventTime,
       principal,

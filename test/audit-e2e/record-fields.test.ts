@@ -253,6 +253,11 @@ describe('calls refused before an operation runs', () => {
     const forged = await refusedRecord(probing(server.client({ credentials: wrongSecret }), 'ExportKeyMaterial'), new ListKeysCommand({}));
     expect(forged.error).toBe('UnknownOperationException');
     expect(forged.record.userIdentity).toEqual({ type: 'Unknown', accessKeyId: wrongSecret.accessKeyId });
+
+    // The name is the caller's to fill: the record keeps its first 128 characters.
+    const long = await refusedRecord(probing(server.client({ credentials: credentialsOf('bob') }), 'X'.repeat(8000)), new ListKeysCommand({}));
+    expect(long.error).toBe('UnknownOperationException');
+    expect(long.record.eventName).toBe('X'.repeat(128));
   });
 });
 
