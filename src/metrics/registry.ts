@@ -14,6 +14,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { isKmsErrorCode } from '../contract/errors.js';
 import { isKeySpec } from '../contract/key-specs.js';
 import { KMS_OPERATIONS } from '../quota/classes.js';
+import { KEY_STATES } from '../store/types.js';
 import { FastHistogram, type HistogramChild } from './fast-histogram.js';
 
 export interface PoolStats {
@@ -155,7 +156,11 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     collect() {
       if (sources.keysByState === undefined) return;
       this.reset();
-      for (const [state, count] of Object.entries(sources.keysByState())) this.set({ key_state: state }, count);
+      // Every state, 0 when no key is in it: a series that vanished when its last key left the state (the last
+      // pending deletion done) would hold its last count on a graph, and an alert on it could never resolve to 0.
+      const counts = sources.keysByState();
+      for (const state of KEY_STATES) this.set({ key_state: state }, counts[state] ?? 0);
+      for (const [state, count] of Object.entries(counts)) if (!(KEY_STATES as readonly string[]).includes(state)) this.set({ key_state: state }, count);
     },
   });
   new Gauge({

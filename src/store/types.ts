@@ -2,7 +2,8 @@
 // (SQLite embedded; PostgreSQL for many nodes). Key material appears here only wrapped under the root key.
 import type { KeySpec, KeyUsage } from '../contract/key-specs.js';
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
+export const KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport'] as const;
+export type KeyState = typeof KEY_STATES[number];
 export type KeyOrigin = 'AWS_KMS' | 'EXTERNAL';
 
 export interface Tag {

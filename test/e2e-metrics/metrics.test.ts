@@ -136,6 +136,8 @@ describe('GET /metrics after known traffic', () => {
     expect(sample(exposition, 'kms_keys', { key_state: 'Enabled' })).toBe(2);
     expect(sample(exposition, 'kms_keys', { key_state: 'Disabled' })).toBe(1);
     expect(sample(exposition, 'kms_keys', { key_state: 'PendingDeletion' })).toBe(1);
+    // A state no key is in reads 0, not "no data" (nor the count it last had).
+    expect(sample(exposition, 'kms_keys', { key_state: 'PendingImport' })).toBe(0);
     expect(sample(exposition, 'kms_audit_lag_seconds')).toBeGreaterThanOrEqual(0);
     expect(sample(exposition, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 2 ** 20);
     expect(sample(exposition, 'process_cpu_seconds_total')).toBeGreaterThan(0);
