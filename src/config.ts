@@ -75,6 +75,11 @@ export interface Config {
    * honoured here for longer than this.
    */
   staleCacheMs: number;
+  /**
+   * KMS_STORE_POOL_SIZE: PostgreSQL connections this node's requests share, split over its KMS_FRONTENDS front
+   * ends (src/store/open.ts), so the connections a cluster opens can be sized against max_connections.
+   */
+  storePoolSize: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -200,5 +205,6 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs,
     frontends,
     staleCacheMs: integer(env, 'KMS_STALE_CACHE_MS', 300_000, 1_000, 86_400_000),
+    storePoolSize: integer(env, 'KMS_STORE_POOL_SIZE', 10, 1, 10_000),
   };
 }

@@ -5,6 +5,14 @@ import { PostgresStore } from './postgres.js';
 import { SqliteStore } from './sqlite.js';
 import type { KeyStore } from './types.js';
 
+/**
+ * A front end's share of KMS_STORE_POOL_SIZE, and never fewer than three connections: a scheduled pass holds one
+ * (its lock) while its work and the change feed's catch-up need others.
+ */
+const MIN_POOL_PER_PROCESS = 3;
+export const poolShare = (config: Pick<Config, 'storePoolSize' | 'frontends'>): number =>
+  Math.max(MIN_POOL_PER_PROCESS, Math.ceil(config.storePoolSize / config.frontends));
+
 export async function openStore(config: Config, nodeId: string): Promise<KeyStore> {
   if (config.store === 'sqlite') {
     const path = join(config.dataDir, 'kms.sqlite');
@@ -15,7 +23,7 @@ export async function openStore(config: Config, nodeId: string): Promise<KeyStor
     }
   }
   try {
-    return await PostgresStore.open(config.store, { nodeId });
+    return await PostgresStore.open(config.store, { nodeId, poolSize: poolShare(config) });
   } catch (error) {
     // Name the failure, never the URL: it may carry a password.
     const reason = (error as { code?: string }).code ?? (error instanceof Error ? error.message : 'error');

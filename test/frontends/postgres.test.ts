@@ -5,6 +5,8 @@ import {
   CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand, ListAliasesCommand,
   TagResourceCommand, UpdateKeyDescriptionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
+import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -69,6 +71,37 @@ describe('KMS_FRONTENDS=2 on PostgreSQL', () => {
     for (const [index, path] of files) {
       expect(verifyAudit(path).status).toBe(0);
       expect(chainNodes(path)).toEqual(new Set([`pg-node.${index}`]));
+    }
+  });
+});
+
+describe('KMS_FRONTENDS=4 on PostgreSQL with KMS_STORE_POOL_SIZE=8', () => {
+  const FRONT_ENDS = 4;
+  let pooled: TestServer;
+
+  beforeAll(async () => {
+    pooled = await startServer({ env: { KMS_FRONTENDS: String(FRONT_ENDS), KMS_WORKERS: String(FRONT_ENDS), KMS_STORE: postgres.url,
+      KMS_NODE_ID: 'pooled', KMS_STORE_POOL_SIZE: '8', KMS_ROOT_KEY_FILE: join(server.dataDir, 'root.key') } }); // the store's root key
+  });
+
+  afterAll(async () => {
+    await pooled?.remove();
+  });
+
+  it('opens no more PostgreSQL connections than its share per front end (at least 3) plus one listener each', async () => {
+    const flooding = freshConnectionClient(pooled);
+    // Every front end busy with store writes at once: each opens what its pool allows.
+    const outcomes = await Promise.all(Array.from({ length: 160 }, () => outcome(flooding.send(new CreateKeyCommand({})))));
+    expect(outcomes.filter((result) => result !== 'ok')).toEqual([]);
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM pg_stat_activity WHERE application_name LIKE 'kms-engine:pooled.%'`);
+      expect(rows[0]!.n).toBeGreaterThanOrEqual(FRONT_ENDS); // the listeners at least: the right connections are counted
+      expect(rows[0]!.n).toBeLessThanOrEqual(FRONT_ENDS * (3 + 1));
+    } finally {
+      await admin.end();
     }
   });
 });
