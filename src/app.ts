@@ -129,8 +129,14 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, health: () =
   });
 
   app.get('/metrics', async (c) => {
-    const { contentType, body } = await pipeline.metrics.render();
-    return c.body(body, 200, { 'content-type': contentType });
+    let rendered: { contentType: string; body: string };
+    try {
+      rendered = await pipeline.metrics.render();
+    } catch (error) {
+      // A failed scrape (Prometheus' up = 0) rather than partial numbers it would read as counters reset.
+      return c.text(`metrics unavailable: ${(error as Error).message}\n`, 503);
+    }
+    return c.body(rendered.body, 200, { 'content-type': rendered.contentType });
   });
 
   app.post('/*', async (c) => {

@@ -196,7 +196,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   if (frontend !== undefined) {
     // /metrics on any front end answers for all of them (the primary sums every child's registry).
     frontend.attachMetrics(metrics.registry);
-    metrics.render = async () => ({ contentType: metrics.registry.contentType, body: await frontend.renderMetrics(metrics.registry) });
+    metrics.render = async () => ({ contentType: metrics.registry.contentType, body: await frontend.renderMetrics() });
   }
   core.setTaskObserver((report) => {
     for (const job of report.jobs) metrics.observePoolJob(report.waitSeconds, report.runSeconds / report.jobs.length, poolJobOperation(job));

@@ -137,10 +137,15 @@ export class FrontendLink {
     return this.#request((id) => ({ kmsfe: 'changed', id, changes }), ACK_TIMEOUT_MS).then(() => {});
   }
 
-  /** The Prometheus text summed over every front end; this child's own registry if the primary does not answer. */
-  async renderMetrics(local: Registry): Promise<string> {
+  /**
+   * The Prometheus text summed over every front end. Throws when the primary does not answer: this child's own
+   * registry alone would be a fraction of every counter, which Prometheus takes for a restart (and the whole
+   * counts for an increase at the next full scrape), so the scrape fails instead.
+   */
+  async renderMetrics(): Promise<string> {
     const text = await this.#request<string>((id) => ({ kmsfe: 'metrics', id }), METRICS_TIMEOUT_MS);
-    return text ?? local.metrics();
+    if (text === undefined) throw new Error('the KMS_FRONTENDS primary did not sum the front ends\' metrics in time');
+    return text;
   }
 
   /** Exclusive right to write `keyId` among the front ends, until unlock(). */

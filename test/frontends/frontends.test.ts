@@ -10,6 +10,7 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +229,39 @@ describe('KMS_FRONTENDS=2 on one SQLite store', () => {
       expect(metricSum(text, 'kms_pool_workers')).toBe(2); // one worker in each front end
       const health = await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } });
       expect(health.status).toBe(200);
+    }
+  });
+
+  it('fails a scrape the primary cannot sum rather than answer one front end\'s share of every counter', async () => {
+    // One kept-alive connection to a front end, so the scrape reaches it while the primary (which hands out new
+    // connections) is stopped.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const scrape = () => new Promise<{ status: number; text: string }>((resolve, reject) => {
+      get(`${server.url}/metrics`, { agent }, (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      }).on('error', reject);
+    });
+    try {
+      const whole = await scrape();
+      expect(whole.status).toBe(200);
+      process.kill(server.process.pid!, 'SIGSTOP');
+      let partial: { status: number; text: string };
+      try {
+        partial = await scrape(); // waits out the front end's 5 s for the primary
+      } finally {
+        process.kill(server.process.pid!, 'SIGCONT');
+      }
+      // Prometheus records a failed scrape (up 0); a fraction of each counter would read as a restart.
+      expect(partial.status).toBe(503);
+      expect(partial.text).toMatch(/^metrics unavailable: /);
+      const again = await scrape();
+      expect(again.status).toBe(200);
+      const requests = (text: string) => metricSum(text, 'kms_request_duration_seconds_count');
+      expect(requests(again.text)).toBeGreaterThanOrEqual(requests(whole.text));
+    } finally {
+      agent.destroy();
     }
   });
 
