@@ -211,20 +211,25 @@ export class Keyring {
   }
 
   /**
-   * Drops the cached record of `keyId` when it lacks material `materialId`, so the next read takes the stored
-   * one. A ciphertext naming material the cache does not know was made under material another node added (a
-   * rotation or import this node has not heard of yet): the caller holds proof of a newer record.
+   * Reads `keyId` again when the cached record lacks material `materialId`. A ciphertext naming material the cache
+   * does not know was made under material another node added (a rotation or import this node has not heard of
+   * yet). The record is replaced, not dropped, so a made-up material id costs its caller a store read and takes
+   * nothing from other callers of the key. Nothing to wait for (undefined) in the usual case.
    */
-  forgetUnlessHolds(keyId: string, materialId: string): void {
+  refreshUnlessHolds(keyId: string, materialId: string): Promise<unknown> | undefined {
     const cached = this.keys.peek(keyId);
-    if (cached !== undefined && !cached.materials.some((material) => material.materialId === materialId)) this.keys.delete(keyId);
+    return cached === undefined || cached.materials.some((material) => material.materialId === materialId) ? undefined : this.reread(keyId);
   }
 
-  /** The key as stored now, cached in place of what this node held (another node may have changed it). */
+  /**
+   * The key as stored now, cached in place of what this node held (another node may have changed it); never in
+   * place of a newer version this node wrote while the read was on its way.
+   */
   async reread(keyId: string): Promise<KeyRecord | undefined> {
     const stored = await this.store.getKey(keyId);
+    const cached = this.keys.peek(keyId);
     if (stored === undefined) this.keys.delete(keyId);
-    else this.keys.set(keyId, stored);
+    else if (cached === undefined || stored.version >= cached.version) this.keys.set(keyId, stored);
     return stored;
   }
 

@@ -33,7 +33,8 @@ export async function ciphertextSource(ctx: RequestContext, blob: Buffer | undef
   }
   const header = decodeHeader(blob);
   // A node that has not yet heard of another node's rotation still opens what that node sealed under it.
-  if (header !== null) ctx.keyring.forgetUnlessHolds(header.keyId, header.materialId);
+  const refreshing = header === null ? undefined : ctx.keyring.refreshUnlessHolds(header.keyId, header.materialId);
+  if (refreshing !== undefined) await refreshing;
   let key: KeyRecord;
   if (keyIdentifier !== undefined) {
     key = await useKey(keyIdentifier);
