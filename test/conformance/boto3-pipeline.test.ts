@@ -2,15 +2,13 @@
 // boto3-client.py): KMS_FAULTS and KMS_QUOTAS answers that botocore must class as retryable, so that its
 // standard and legacy retry modes retry them as they retry AWS KMS's, and the paginators boto3.test.ts leaves
 // out. What botocore reports is checked against what the engine saw: its audit records and /metrics.
-import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRecords, sample, scrape } from '../e2e-quotas/flood.js';
+import { runBotoScript } from '../support/boto3.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-const run = promisify(execFile);
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'boto3-pipeline.py');
 
 // One operation per fault, each failing on every call; Encrypt limited to 2 requests a second.
@@ -26,15 +24,7 @@ let boto: Record<string, any>;
 
 beforeAll(async () => {
   server = await startServer({ env: { KMS_FAULTS: FAULTS, KMS_QUOTAS: 'Encrypt=2' } });
-  const { stdout } = await run('/usr/bin/python3', [SCRIPT], {
-    timeout: 120_000,
-    env: {
-      PATH: '/usr/bin:/bin', KMS_ENDPOINT_URL: server.url,
-      AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    },
-  });
-  boto = JSON.parse(stdout) as Record<string, any>;
+  boto = await runBotoScript(server, SCRIPT, { timeoutMs: 120_000 });
 }, 150_000);
 afterAll(async () => {
   await server?.remove();

@@ -2,16 +2,14 @@
 // /usr/bin/python3 with python3-boto3 (installed by pretest; `python3` on PATH may be a pyenv shim without it),
 // drives a realistic flow once and prints what botocore parsed as JSON; the tests below assert on it, and check
 // what can be checked outside KMS (signatures, public keys, data key pairs) with node:crypto.
-import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBotoScript } from '../support/boto3.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-const run = promisify(execFile);
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'boto3-client.py');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Non-ASCII keys and values, one outside the BMP: botocore escapes them, the JS SDK sends them as UTF-8.
@@ -40,16 +38,9 @@ beforeAll(async () => {
   const jsCiphertext = (await kms.send(new EncryptCommand({
     KeyId: jsKeyArn, Plaintext: Buffer.from('from the js sdk'), EncryptionContext: UNICODE_CONTEXT,
   }))).CiphertextBlob!;
-  const { stdout } = await run('/usr/bin/python3', [SCRIPT], {
-    timeout: 30_000,
-    env: {
-      PATH: '/usr/bin:/bin', KMS_ENDPOINT_URL: server.url,
-      AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-      AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      JS_CIPHERTEXT: Buffer.from(jsCiphertext).toString('base64'), UNICODE_CONTEXT: JSON.stringify(UNICODE_CONTEXT),
-    },
+  boto = await runBotoScript(server, SCRIPT, {
+    env: { JS_CIPHERTEXT: Buffer.from(jsCiphertext).toString('base64'), UNICODE_CONTEXT: JSON.stringify(UNICODE_CONTEXT) },
   });
-  boto = JSON.parse(stdout) as Record<string, any>;
 });
 afterAll(async () => {
   await server?.remove();
