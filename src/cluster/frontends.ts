@@ -181,8 +181,7 @@ class Primary {
         this.#unlock(slot, message.keyId);
         return;
       case 'collected':
-        // One that has exited already left its counts to the sums: a late answer must not count them twice.
-        if (!slot.worker.isDead()) this.#metrics.collected(slot, message.metrics as Collected);
+        this.#metrics.collected(slot, message.metrics as Collected);
         this.#answered(this.#collections, message.id, slot.worker, slot);
         return;
       case 'lease': {

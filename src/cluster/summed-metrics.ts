@@ -44,14 +44,20 @@ export class SummedMetrics<FrontEnd> {
   readonly #last = new Map<FrontEnd, Collected>();
   /** The counters and histograms of front ends that exited, summed. */
   readonly #retired = new Map<string, Family>();
+  /** Front ends that exited (one per replacement, so it stays small): their counts are in #retired already. */
+  readonly #exited = new Set<FrontEnd>();
 
-  /** A front end's registry, as it answered a collection (an empty one, from a failed render, is ignored). */
+  /**
+   * A front end's registry, as it answered a collection. Ignored when empty (a render that failed) and when the
+   * front end has exited: an answer that reaches the primary after its exit would count its totals twice.
+   */
   collected(frontEnd: FrontEnd, metrics: Collected): void {
-    if (metrics.length > 0) this.#last.set(frontEnd, metrics);
+    if (metrics.length > 0 && !this.#exited.has(frontEnd)) this.#last.set(frontEnd, metrics);
   }
 
   /** The front end is gone: its last counters and histograms stay in every later sum. */
   exited(frontEnd: FrontEnd): void {
+    this.#exited.add(frontEnd);
     const last = this.#last.get(frontEnd);
     this.#last.delete(frontEnd);
     for (const family of last ?? []) if (isCumulative(family)) addFamily(this.#retired, family);

@@ -59,4 +59,11 @@ describe('SummedMetrics', () => {
     expect(Number(/^process_cpu_seconds_total (\S+)$/m.exec(body)?.[1])).toBeGreaterThan(0);
     expect(sample(body, 'kms_pool_workers')).toBe(3); // the gone front end's gauges are gone with it
   });
+
+  it('ignores an answer that arrives after its front end exited (its counts are in the sums already)', async () => {
+    summed.collected('2', await collect(two));
+    const body = await summed.render(new Set(['1', '2b']));
+    expect(sample(body, ENCRYPTS)).toBe(10);
+    expect(sample(body, 'kms_pool_workers')).toBe(3);
+  });
 });
