@@ -20,10 +20,25 @@ function rawErrorResponse(status: number, reason: string, type: string, message:
     + `x-amzn-requestid: ${randomUUID()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
+/**
+ * Told the AWS error code of each request refused here (kms_http_refused_requests_total): they never reach the
+ * pipeline, so without it a slow-client flood or a proxy mangling requests left no trace in /metrics.
+ */
+export type OnRefused = (code: HttpRefusalCode) => void;
+
+/** The codes a refusal at the HTTP layer answers with. */
+export const HTTP_REFUSAL_CODES = [
+  'RequestTimeoutException', 'SerializationException', 'ValidationException', 'KMSInternalException',
+] as const;
+export type HttpRefusalCode = typeof HTTP_REFUSAL_CODES[number];
+
 /** Installs the AWS-shaped answers on a server created with `requireHostHeader: false` (see requiringHost). */
-export function answerRefusalsInAwsShape(server: Server): void {
-  server.on('clientError', answerClientError);
-  server.on('checkExpectation', answerExpectationFailed);
+export function answerRefusalsInAwsShape(server: Server, onRefused: OnRefused): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket, onRefused));
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    onRefused('ValidationException');
+    answerExpectationFailed(request, response);
+  });
   server.on('connect', answerConnect);
 }
 
@@ -31,25 +46,27 @@ export function answerRefusalsInAwsShape(server: Server): void {
  * A request target @hono/node-server cannot make a URL of (`*`, a Host header that is not a host): 400 in the
  * AWS shape, where it would answer a bare 400 without a request id. Anything else that escapes the app: 500.
  */
-export function answerRequestError(error: unknown): Response {
+export const answerRequestError = (onRefused: OnRefused) => (error: unknown): Response => {
   const [status, type, message] = error instanceof RequestError
-    ? [400, 'SerializationException', 'The request target or Host header is not valid.']
-    : [500, 'KMSInternalException', 'The request failed because of an internal error.'];
+    ? [400, 'SerializationException' as const, 'The request target or Host header is not valid.']
+    : [500, 'KMSInternalException' as const, 'The request failed because of an internal error.'];
+  onRefused(type);
   const body = errorBody(type, message);
   return new Response(body, { status, headers: awsErrorHeaders(body) });
-}
+};
 
 /**
  * HTTP/1.1 requires a Host header (RFC 9112 section 3.2: answer 400 without one). Node's own check answers a
  * bare 400, so the server turns it off (`requireHostHeader: false`) and this makes the same refusal in the AWS
  * shape. HTTP/1.0 requests, which need no Host, go on to the app (and SigV4, which signs the Host they lack).
  */
-export function requiringHost(listener: RequestListener): RequestListener {
+export function requiringHost(listener: RequestListener, onRefused: OnRefused): RequestListener {
   return (request, response) => {
     if (request.headers.host !== undefined || request.httpVersion !== '1.1') {
       listener(request, response);
       return;
     }
+    onRefused('SerializationException');
     const body = errorBody('SerializationException', 'HTTP/1.1 requests must carry a Host header.');
     response.writeHead(400, { ...awsErrorHeaders(body), connection: 'close' }).end(body);
   };
@@ -94,7 +111,7 @@ type InFlightResponse = ServerResponse & { req?: IncomingMessage };
  * Content-Length): their answers are written first, in order, so a client whose CreateKey succeeded is not told
  * it failed. An answer already begun for the request the failure is in cannot be followed by another: cut.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, onRefused: OnRefused): void {
   if (answering.has(socket)) return;
   answering.add(socket);
   if (!socket.writable || error.code === 'ECONNRESET') {
@@ -102,10 +119,11 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     return;
   }
   const [status, reason, type, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-    ? [408, 'Request Timeout', 'RequestTimeoutException', 'The request was not received in time.']
+    ? [408, 'Request Timeout', 'RequestTimeoutException' as const, 'The request was not received in time.']
     : error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'ValidationException', 'The request headers are too large.']
-      : [400, 'Bad Request', 'SerializationException', 'The request is not valid HTTP/1.1.'];
+      ? [431, 'Request Header Fields Too Large', 'ValidationException' as const, 'The request headers are too large.']
+      : [400, 'Bad Request', 'SerializationException' as const, 'The request is not valid HTTP/1.1.'];
+  onRefused(type);
   afterCompleteRequestsAnswered(socket, () => {
     const inFlight = (socket as Duplex & { _httpMessage?: InFlightResponse | null })._httpMessage;
     if (!socket.writable || inFlight?.headersSent === true) {

@@ -36,7 +36,7 @@ import { createRealism } from './realism-config.js';
 import type { FrontendLink } from './cluster/frontend-link.js';
 import { applyStartupSeedFile } from './seed/apply.js';
 import { listenError } from './listen-errors.js';
-import { answerRefusalsInAwsShape, answerRequestError, requiringHost } from './http-refusals.js';
+import { answerRefusalsInAwsShape, answerRequestError, requiringHost, type OnRefused } from './http-refusals.js';
 
 export interface RunningServer {
   url: string;
@@ -221,7 +221,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
   let phase: 'starting' | 'serving' | 'draining' = 'starting';
   const health = (): Health => phase !== 'serving' ? phase : core.cluster.storeUnreachable?.() === true ? 'store unreachable' : 'ok';
   const app = createApp(pipeline, config.maxBodyBytes, health);
-  const server = await listen(app.fetch, config, tls);
+  const server = await listen(app.fetch, config, tls, (code) => metrics.httpRefused(code));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   phase = 'serving';
@@ -255,7 +255,7 @@ async function serveEngine(core: Awaited<ReturnType<typeof openEngine>>, config:
 
 type FetchCallback = Parameters<typeof getRequestListener>[0];
 
-function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | undefined): Promise<ServerType> {
+function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | undefined, onRefused: OnRefused): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     // Node checks the header and request deadlines only every connectionsCheckingInterval (30 s by default),
     // which would let a stalled client hold a connection for up to 40 s past a 10 s deadline.
@@ -263,7 +263,7 @@ function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | un
     const serverOptions = { ...tls?.serverOptions, connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS, requireHostHeader: false };
     // @hono/node-server's listener as its serve() builds it, plus an errorHandler (serve() takes none) so the
     // requests it refuses before the app sees them are answered in the AWS shape.
-    const listener = requiringHost(getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError }));
+    const listener = requiringHost(getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError(onRefused) }), onRefused);
     const server = tls === undefined ? createHttpServer(serverOptions, listener) : tls.createServer(serverOptions, listener);
     server.once('error', (error) => reject(listenError(error, config.host, config.port)));
     server.headersTimeout = config.headersTimeoutMs;
@@ -274,7 +274,7 @@ function listen(fetch: FetchCallback, config: Config, tls: TlsListenOptions | un
     // then the connection closes: Node would end it at the FIN, dropping the answer of a request already being
     // carried out (a CreateKey made but never reported). Undeclared in Node's types, long-standing in its server.
     (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
-    answerRefusalsInAwsShape(server);
+    answerRefusalsInAwsShape(server, onRefused);
     server.listen(config.port, config.host, () => resolve(server));
   });
 }

@@ -15,6 +15,7 @@ import { isKmsErrorCode } from '../contract/errors.js';
 import { isKeySpec } from '../contract/key-specs.js';
 import { KMS_OPERATIONS } from '../quota/classes.js';
 import { KEY_STATES } from '../store/types.js';
+import { HTTP_REFUSAL_CODES, type HttpRefusalCode } from '../http-refusals.js';
 import { FastHistogram, type HistogramChild } from './fast-histogram.js';
 
 export interface PoolStats {
@@ -35,6 +36,8 @@ export interface MetricSources {
 export interface Metrics {
   /** One finished KMS request. keySpec is '' when the request had no key; outcome is 'ok', the error code or 'reset'. */
   observeRequest(operation: string, keySpec: string, outcome: string, seconds: number): void;
+  /** One request refused at the HTTP layer (src/http-refusals.ts), before the pipeline, with this error code. */
+  httpRefused(code: HttpRefusalCode): void;
   /** One request refused with ThrottlingException by the quota of this class. */
   throttled(quotaClass: string): void;
   /** One worker job: time queued before a worker took it, and time it ran. */
@@ -50,6 +53,7 @@ export interface Metrics {
 export const METRIC_NAMES = {
   requestDuration: 'kms_request_duration_seconds',
   throttled: 'kms_throttled_requests_total',
+  httpRefused: 'kms_http_refused_requests_total',
   quotaLimit: 'kms_quota_limit_requests_per_second',
   quotaUtilization: 'kms_quota_utilization_ratio',
   poolQueueDepth: 'kms_pool_queue_depth',
@@ -103,6 +107,14 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
       for (const { quotaClass } of sources.quotaSnapshot?.() ?? []) this.inc({ quota_class: quotaClass }, 0);
     },
   });
+  const httpRefused = new Counter({
+    name: METRIC_NAMES.httpRefused,
+    help: 'Requests refused at the HTTP layer before any KMS operation ran (deadline missed, not HTTP, headers too large, ...), by AWS error code.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const code of HTTP_REFUSAL_CODES) httpRefused.inc({ outcome: code }, 0); // 0, not "no data", until the first
+
   new Gauge({
     name: METRIC_NAMES.quotaLimit,
     help: 'Configured request quota per account, in requests per second, by quota class.',
@@ -218,6 +230,9 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
     registry,
     observeRequest(operation, keySpec, outcome, seconds) {
       requestChild(operation, keySpec, outcome).observe(seconds);
+    },
+    httpRefused(code) {
+      httpRefused.inc({ outcome: code });
     },
     throttled(quotaClass) {
       let child = throttleChildren.get(quotaClass);

@@ -143,6 +143,28 @@ describe('size and shape limits', () => {
     connection.socket.write(`POST / HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(20_000)}\r\n\r\n`);
     expectAwsError(await connection.closed(CLOSE_BOUND_MS), 431, 'ValidationException');
   });
+
+  it('counts each of these refusals in /metrics by its code (they never reach an operation)', async () => {
+    const refused = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Object.fromEntries([...text.matchAll(/^kms_http_refused_requests_total\{outcome="(\w+)"\} (\S+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    };
+    const before = await refused();
+    const stalled = await openConnection(server.port);
+    stalled.socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    expectAwsError(await stalled.closed(CLOSE_BOUND_MS), 408, 'RequestTimeoutException');
+    for (const garbage of ['BREW / HTCPCP/1.0\r\n\r\n', 'POST / HTTP/1.1\r\n\r\n' /* no Host */]) {
+      const connection = await openConnection(server.port);
+      connection.socket.write(garbage);
+      expectAwsError(await connection.closed(CLOSE_BOUND_MS), 400, 'SerializationException');
+    }
+    const oversized = await openConnection(server.port);
+    oversized.socket.write(`POST / HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(20_000)}\r\n\r\n`);
+    expectAwsError(await oversized.closed(CLOSE_BOUND_MS), 431, 'ValidationException');
+    const after = await refused();
+    const added = Object.fromEntries(Object.entries(after).map(([code, count]) => [code, count - (before[code] ?? 0)]));
+    expect(added).toEqual({ RequestTimeoutException: 1, SerializationException: 2, ValidationException: 1, KMSInternalException: 0 });
+  });
 });
 
 describe('KMS_MAX_CONNECTIONS', () => {
