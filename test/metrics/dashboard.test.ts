@@ -60,6 +60,13 @@ describe('dashboards/kms-engine.json', () => {
     expect(expressions.some((e) => /histogram_quantile\(0\.99,.*kms_request_duration_seconds_bucket/.test(e))).toBe(true);
   });
 
+  it('shows every kms_* metric the registry defines', async () => {
+    const shown = new Set(expressions.flatMap((expr) => referencedMetricNames(expr)).map((name) => name.replace(/_(bucket|sum|count)$/, '')));
+    const families = [...(await createMetrics().render()).body.matchAll(/^# TYPE (kms_\w+) /gm)].map((match) => match[1]!);
+    expect(families.length).toBeGreaterThan(10);
+    expect(families.filter((family) => !shown.has(family))).toEqual([]);
+  });
+
   it('every expression references only metrics the registry defines', async () => {
     const defined = definedSeriesNames((await createMetrics().render()).body);
     expect(expressions.length).toBeGreaterThan(15);
