@@ -60,6 +60,15 @@ describe('SummedMetrics', () => {
     expect(sample(body, 'kms_pool_workers')).toBe(3); // the gone front end's gauges are gone with it
   });
 
+  it('shows the event-loop lag of the worst front end, not the mean', async () => {
+    const withLag = async (metrics: Metrics, p99: number): Promise<Collected> => (await collect(metrics)).map((family) =>
+      family.name === 'nodejs_eventloop_lag_p99_seconds' ? { ...family, values: family.values.map((value) => ({ ...value, value: p99 })) } : family);
+    const lags = new SummedMetrics<string>();
+    lags.collected('stalled', await withLag(frontEnd(1), 0.5));
+    lags.collected('idle', await withLag(frontEnd(1), 0.01));
+    expect(sample(await lags.render(new Set(['stalled', 'idle'])), 'nodejs_eventloop_lag_p99_seconds')).toBe(0.5);
+  });
+
   it('ignores an answer that arrives after its front end exited (its counts are in the sums already)', async () => {
     summed.collected('2', await collect(two));
     const body = await summed.render(new Set(['1', '2b']));
