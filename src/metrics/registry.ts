@@ -73,9 +73,14 @@ export const METRIC_NAMES = {
 const WORST_FRONT_END_LAG = ['seconds', 'mean_seconds', 'p50_seconds', 'p90_seconds', 'p99_seconds', 'max_seconds']
   .map((suffix) => `nodejs_eventloop_lag_${suffix}`);
 
-/** 50 us .. 5 s: an AES-GCM job is tens of microseconds, an RSA-4096 sign a few ms, a queued burst seconds. */
+/**
+ * 50 us .. 30 s: an AES-GCM job is tens of microseconds, an RSA-4096 sign a few ms, a queued burst seconds, and a
+ * request waiting on an unreachable PostgreSQL up to 7 s (connect and query timeouts) or on a slow client's body
+ * up to KMS_REQUEST_TIMEOUT_MS (30 s). Past the last bound histogram_quantile() can only answer that bound, so a
+ * p99 topping out at 5 s would hide exactly the incidents where latency is the story.
+ */
 export const DURATION_BUCKETS: readonly number[] = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
 // Label values outside these sets (an unknown operation name from a client's X-Amz-Target, say) are folded

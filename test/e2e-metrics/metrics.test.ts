@@ -35,7 +35,8 @@ describe('GET /metrics after known traffic', () => {
 
   beforeAll(async () => {
     ensurePrometheusInstalled(); // promtool
-    server = await startServer({ env: { KMS_WORKERS: '1', KMS_QUOTAS: `ecc=${ECC_RPS}` } });
+    // One ListAliases held past 5 s: its latency must land in a bucket of its own, not only in +Inf.
+    server = await startServer({ env: { KMS_WORKERS: '1', KMS_QUOTAS: `ecc=${ECC_RPS}`, KMS_LATENCY: 'ListAliases=fixed:6s' } });
     call = rawCaller(server);
     const symmetric = keyIdOf(await call('CreateKey', {}));
     const ecc = keyIdOf(await call('CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
@@ -57,6 +58,7 @@ describe('GET /metrics after known traffic', () => {
     expect((await call('Encrypt', { KeyId: toDisable, Plaintext: 'AA==' })).code).toBe('DisabledException');
     expect((await call('ScheduleKeyDeletion', { KeyId: toDelete, PendingWindowInDays: 7 })).code).toBe('ok');
     expect((await call('NoSuchOperation', {})).code).toBe('UnknownOperationException');
+    expect((await call('ListAliases', {})).code).toBe('ok');
     // Keys by state is refreshed every 5 s: wait for it to catch up with the traffic.
     exposition = await scrapeUntil(server, (body) => sample(body, 'kms_keys', { key_state: 'PendingDeletion' }) === 1, 12_000);
   }, 60_000);
@@ -89,10 +91,17 @@ describe('GET /metrics after known traffic', () => {
     const labels = { operation: 'Encrypt', key_spec: 'SYMMETRIC_DEFAULT', outcome: 'ok' };
     const buckets = [...exposition.matchAll(/^kms_request_duration_seconds_bucket\{le="([^"]+)",operation="Encrypt",key_spec="SYMMETRIC_DEFAULT",outcome="ok"\} (\S+)$/gm)]
       .map((match) => Number(match[2]));
-    expect(buckets.length).toBe(17); // 16 bounds, 50 us .. 5 s, and +Inf
+    expect(buckets.length).toBe(19); // 18 bounds, 50 us .. 30 s, and +Inf
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
     expect(buckets.at(-1)).toBe(ENCRYPTS);
     expect(sample(exposition, 'kms_request_duration_seconds_sum', labels)).toBeGreaterThan(0);
+  });
+
+  it('gives a request of 6 s a bucket below +Inf, so histogram_quantile() can tell it from 5 s', () => {
+    const bucket = (le: string) => sample(exposition, 'kms_request_duration_seconds_bucket', { le, operation: 'ListAliases', key_spec: '', outcome: 'ok' });
+    expect(bucket('5')).toBe(0);
+    expect(bucket('10')).toBe(1);
+    expect(sample(exposition, 'kms_request_duration_seconds_sum', { operation: 'ListAliases', key_spec: '', outcome: 'ok' })).toBeGreaterThanOrEqual(5.9);
   });
 
   it('counts throttles and shows the limit and utilisation of the quota class', () => {
