@@ -99,7 +99,9 @@ export function createMetrics(sources: MetricSources = {}): Metrics {
   collectDefaultMetrics({ register: registry });
   // Summed over KMS_FRONTENDS front ends, prom-client averages event-loop lag: one front end stalled beside an
   // idle one showed half its lag. The worst front end's is the one that holds its requests back.
-  for (const name of WORST_FRONT_END_LAG) {
+  // And it leaves process_start_time_seconds out of the sum altogether, so restarts could not be seen or alerted
+  // on (changes(process_start_time_seconds[1h])): the newest front end's start shows a replaced one.
+  for (const name of [...WORST_FRONT_END_LAG, 'process_start_time_seconds']) {
     const metric = registry.getSingleMetric(name) as { aggregator?: string } | undefined;
     if (metric !== undefined) metric.aggregator = 'max';
   }

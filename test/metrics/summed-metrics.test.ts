@@ -69,6 +69,15 @@ describe('SummedMetrics', () => {
     expect(sample(await lags.render(new Set(['stalled', 'idle'])), 'nodejs_eventloop_lag_p99_seconds')).toBe(0.5);
   });
 
+  it('shows when the newest front end started, so a replaced one shows as a restart', async () => {
+    const startedAt = async (metrics: Metrics, seconds: number): Promise<Collected> => (await collect(metrics)).map((family) =>
+      family.name === 'process_start_time_seconds' ? { ...family, values: family.values.map((value) => ({ ...value, value: seconds })) } : family);
+    const starts = new SummedMetrics<string>();
+    starts.collected('first', await startedAt(frontEnd(1), 1_700_000_000));
+    starts.collected('replacement', await startedAt(frontEnd(1), 1_700_000_600));
+    expect(sample(await starts.render(new Set(['first', 'replacement'])), 'process_start_time_seconds')).toBe(1_700_000_600);
+  });
+
   it('ignores an answer that arrives after its front end exited (its counts are in the sums already)', async () => {
     summed.collected('2', await collect(two));
     const body = await summed.render(new Set(['1', '2b']));
