@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../../src/store/postgres.js';
+import { applicationName, PostgresStore } from '../../src/store/postgres.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { AliasNameTaken, StoreConflict, type GrantRecord, type KeyRecord, type KeyStore } from '../../src/store/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -365,7 +365,7 @@ describe('PostgresStore specifics', () => {
       const writes = [`key:${key.keyId}`, 'alias:alias/logged', `grant:${key.keyId}`];
       expect(changes.slice(0, 3)).toEqual(writes);
       expect(changes.slice(3).sort()).toEqual([...writes].sort()); // the cascade of deleteKey, in any order
-      expect(new Set(rows.map((row) => row.origin))).toEqual(new Set(['kms-engine:writer-1']));
+      expect(new Set(rows.map((row) => row.origin))).toEqual(new Set([applicationName('writer-1')])); // kms-engine:writer-1#<this process>
     } finally {
       await store.close();
     }
