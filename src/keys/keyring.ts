@@ -196,6 +196,15 @@ export class Keyring {
     return stored;
   }
 
+  /**
+   * The alias as stored now, cached in place of what this node held: a name cached as missing (or as another
+   * key's) may have been created or moved by another node since (a change not heard of here yet).
+   */
+  async rereadAlias(name: string): Promise<AliasRecord | undefined> {
+    this.aliases.delete(name);
+    return this.getAlias(name);
+  }
+
   async putAlias(alias: AliasRecord, isNew: boolean): Promise<void> {
     if (isNew) await this.store.insertAlias(alias);
     else await this.store.updateAlias(alias);

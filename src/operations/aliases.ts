@@ -51,10 +51,7 @@ function requireAliasRoom(others: readonly AliasRecord[]): void {
  */
 async function ownAlias(ctx: RequestContext, name: string): Promise<AliasRecord> {
   let alias = ctx.callerOwnsKeys ? await ctx.keyring.getAlias(name) : undefined;
-  if (alias === undefined && ctx.callerOwnsKeys) {
-    ctx.keyring.invalidate({ aliasName: name });
-    alias = await ctx.keyring.getAlias(name);
-  }
+  if (alias === undefined && ctx.callerOwnsKeys) alias = await ctx.keyring.rereadAlias(name);
   if (alias === undefined) {
     throw new KmsError('NotFoundException', `Alias '${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)}' is not found.`);
   }

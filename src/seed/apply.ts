@@ -172,8 +172,7 @@ export async function applySeedFile(
       } catch (error) {
         if (!(error instanceof StoreConflict)) throw error;
         // Made meanwhile (another node applying the same file): fine if it names this key, refused otherwise.
-        keyring.invalidate({ aliasName: name });
-        const owner = (await keyring.getAlias(name))?.keyId;
+        const owner = (await keyring.rereadAlias(name))?.keyId;
         if (owner !== seed.keyId) throw new SeedError(aliasTaken(file, index, seed.keyId, name, owner ?? '(deleted meanwhile)'));
       }
     }
