@@ -13,6 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { Hono } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { TlsDetails } from './audit/record.js';
+import { closeAfterLingering, isLingering } from './lingering-close.js';
 import { handleKms, type Pipeline } from './pipeline.js';
 import { KmsError } from './protocol/errors.js';
 import { resetConnection } from './realism/reset-connection.js';
@@ -141,6 +142,10 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, health: () =
 
   app.post('/*', async (c) => {
     const incoming = c.env.incoming;
+    if (isLingering(incoming.socket)) {
+      incoming.socket.destroy();
+      return RESPONSE_ALREADY_SENT;
+    }
     let body: Buffer;
     let refusal: KmsError | undefined;
     try {
@@ -149,6 +154,8 @@ export function createApp(pipeline: Pipeline, maxBodyBytes: number, health: () =
       if (error instanceof BodyAborted) return c.body(null, 400, { connection: 'close' });
       if (!(error instanceof BodyTooLarge)) throw error;
       // Refused unread, but a call all the same: the pipeline records it (who it claims to be, what it aimed at).
+      // The rest of the body may still be on its way: the close after the answer waits for it (lingering-close.ts).
+      closeAfterLingering(incoming.socket);
       body = Buffer.alloc(0);
       refusal = new KmsError('RequestEntityTooLargeException', 'Request body is too large.');
     }

@@ -3,9 +3,10 @@
 // keeps serving. Deadlines are shortened through KMS_HEADERS_TIMEOUT_MS / KMS_REQUEST_TIMEOUT_MS so the tests
 // stay quick; KMS_MAX_CONNECTIONS caps open connections.
 import { request as httpRequest } from 'node:http';
+import { EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
-import { call, openConnection, parseRawResponse, post, requestHead, signedHeaders } from './raw-client.js';
+import { call, openConnection, parseRawResponse, post, requestHead, signedHeaders, splitResponses } from './raw-client.js';
 
 const MAX_CONNECTIONS = 20;
 const MAX_BODY = 65_536;
@@ -127,6 +128,33 @@ describe('size and shape limits', () => {
     });
     expect(response.status).toBe(413);
     expect(JSON.parse(response.text)).toMatchObject({ __type: 'RequestEntityTooLargeException' });
+  });
+
+  it('an oversized body still being sent when refused: every SDK call gets its 413, none a reset or a broken pipe', async () => {
+    // Answered before the body is in, the connection then closed: a plain close while the client still sends
+    // resets the connection, and the SDK saw EPIPE or ECONNRESET instead of the answer (one call in thirty).
+    const client = server.client();
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const error = await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(1024 * 1024) })).then(
+        () => undefined, (e: { name: string; code?: string }) => e);
+      const outcome = error === undefined ? 'succeeded' : `${error.name}${error.code === undefined ? '' : ` (${error.code})`}`;
+      seen[outcome] = (seen[outcome] ?? 0) + 1;
+    }
+    expect(seen).toEqual({ RequestEntityTooLargeException: 200 });
+    await stillServes();
+  });
+
+  it('a request pipelined behind a refused body is not carried out (its answer could not be sent)', async () => {
+    const keysBefore = ((await call(server, 'ListKeys', { Limit: 1000 })).Keys as unknown[]).length;
+    const oversized = `{"KeyId":"${keyId}","Plaintext":"${'A'.repeat(MAX_BODY)}"}`;
+    const connection = await openConnection(server.port);
+    connection.socket.write(requestHead(server, 'Encrypt', oversized) + oversized + requestHead(server, 'CreateKey', '{}') + '{}');
+    const answers = splitResponses(await connection.closed(CLOSE_BOUND_MS));
+    expect(answers.map((answer) => answer.status)).toEqual([413]);
+    // The FIN comes with the answer, before the pipelined request would have been read: give it time to run.
+    await sleep(500);
+    expect(((await call(server, 'ListKeys', { Limit: 1000 })).Keys as unknown[]).length).toBe(keysBefore);
   });
 
   it('HTTP that does not parse: 400 SerializationException', async () => {
