@@ -27,7 +27,7 @@ import { FrontendBuckets } from './cluster/frontend-buckets.js';
 import { auditNodeId, joinCluster, resolveNodeId, startScheduledWork } from './cluster/index.js';
 import { rootCredentials, type StartCredentials } from './secrets.js';
 import { prepareRootKeys, rootKeyPlan, type RootKeyPlan } from './root-key/open.js';
-import { refuseForeignRootKey, refuseMissingRootKeyFile } from './root-key/stored.js';
+import { refuseForeignRootKey, refuseMissingRootKey } from './root-key/stored.js';
 import { refuseOtherRegionOrAccount } from './keys/store-home.js';
 import { openStore } from './store/open.js';
 import { loadTlsOptions, type TlsListenOptions } from './tls.js';
@@ -82,7 +82,7 @@ const INLINE_CACHE_TTL_MS = 5 * 60_000;
 export async function openEngine(config: Config, print: (line: string) => void, frontend?: FrontendLink,
   { createCredentials = true }: { createCredentials?: boolean } = {}) {
   makeDataDirectory(config.dataDir);
-  await refuseMissingRootKeyFile(config);
+  await refuseMissingRootKey(config);
   const rootKeys = rootKeyPlan(config);
   const preparedRootKeys = prepareRootKeys(rootKeys);
   const credentials = rootCredentials(config, { create: createCredentials });

@@ -31,6 +31,8 @@ function loadBinding(): Pkcs11Module {
 }
 
 export class Pkcs11Error extends Error {}
+/** The token holds no secret key with the URI's label (and id): a key `open` was not allowed to create. */
+export class Pkcs11KeyMissingError extends Pkcs11Error {}
 
 const pkcs11Code = (error: unknown): number | undefined =>
   typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'number'
@@ -80,7 +82,7 @@ export class Pkcs11RootKey implements RootKey {
       let key = findKey(lib, module, session, uri);
       let created = false;
       if (key === undefined) {
-        if (!options.createIfMissing) throw new Pkcs11Error(`the token has no secret key labelled '${uri.object}'`);
+        if (!options.createIfMissing) throw new Pkcs11KeyMissingError(`the token has no secret key labelled '${uri.object}'`);
         key = generateKey(lib, module, session, uri);
         created = true;
       }

@@ -19,7 +19,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config.js';
 import { makeDataDirectory } from '../make-directory.js';
 import { prepareRootKeys, rootKeyPlan } from '../root-key/open.js';
-import { refuseMissingRootKeyFile } from '../root-key/stored.js';
+import { refuseMissingRootKey } from '../root-key/stored.js';
 import { rootCredentials, type StartCredentials } from '../secrets.js';
 import { startWarnings } from '../start-warnings.js';
 import { TokenBucketTable } from '../quota/bucket-table.js';
@@ -86,7 +86,7 @@ async function prepareOnce(config: Config, print: (line: string) => void): Promi
     return core.credentials;
   }
   makeDataDirectory(config.dataDir);
-  await refuseMissingRootKeyFile(config);
+  await refuseMissingRootKey(config);
   prepareRootKeys(rootKeyPlan(config)).close();
   const credentials = rootCredentials(config);
   try {

@@ -58,7 +58,7 @@ export function openRootKey(source: RootKeySource, createIfMissing = false): Hel
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     if (error instanceof Pkcs11UriError || error instanceof Pkcs11Error) {
-      throw new ConfigError(`${source.variable}: ${error.message}`);
+      throw new ConfigError(`${source.variable}: ${error.message}`, { cause: error });
     }
     throw new ConfigError(`${source.variable}: cannot open the root key at ${description}: ${(error as Error).message}`);
   }

@@ -7,7 +7,9 @@ import { ConfigError, type Config } from '../config.js';
 import type { CryptoPool } from '../pool/crypto-pool.js';
 import { openStore } from '../store/open.js';
 import type { KeyStore } from '../store/types.js';
-import { describeRootKeySource, rootKeyPlan } from './open.js';
+import { Pkcs11KeyMissingError } from '../../workers/root-key-pkcs11.js';
+import { describeRootKeySource, openRootKey, rootKeyPlan, type RootKeySource } from './open.js';
+import { parsePkcs11Uri } from './pkcs11-uri.js';
 import { rootKeyIdOfWrapped } from './ring.js';
 
 /** Keys looked at: the first whose material carries a root key id decides. */
@@ -63,14 +65,15 @@ export async function refuseForeignRootKey(config: Config, store: KeyStore, pool
 }
 
 /**
- * A KMS_ROOT_KEY_FILE that does not exist is created at start, as on a first start; but when the store already
- * holds material, no new key can open it (a mistyped path, or a file lost): refused before the file is made, so a
- * refused start leaves nothing behind. A start that goes on opens the store again; this only runs while the file
- * is missing, i.e. on a first start.
+ * A root key that does not exist is created at start, as on a first start: a KMS_ROOT_KEY_FILE, or the secret key a
+ * KMS_ROOT_KEY names in its token. But when the store already holds material, no new key can open it (a mistyped
+ * path or label, a file lost, another token): refused before the key is made, so a refused start leaves nothing
+ * behind, neither a file nor a stray key in the token. A start that goes on opens the store again; this only reads
+ * the store while the key is missing, i.e. on a first start.
  */
-export async function refuseMissingRootKeyFile(config: Config): Promise<void> {
+export async function refuseMissingRootKey(config: Config): Promise<void> {
   const { current } = rootKeyPlan(config);
-  if (current.kind !== 'file' || existsSync(current.path)) return;
+  if (rootKeyExists(current)) return;
   const store = await openStore(config, resolveNodeId(config));
   let stored: string | undefined;
   try {
@@ -78,7 +81,22 @@ export async function refuseMissingRootKeyFile(config: Config): Promise<void> {
   } finally {
     await store.close();
   }
-  if (stored !== undefined) {
+  if (stored === undefined) return;
+  if (current.kind === 'file') {
     throw new ConfigError(`${current.variable}: ${current.path} does not exist, and this store's material is under root key ${stored}: give the file that holds it`);
+  }
+  const { object } = parsePkcs11Uri(current.uri);
+  throw new ConfigError(`${current.variable}: the token has no secret key labelled '${object}', and this store's material is under root key ${stored}: give the URI of the key that holds it`);
+}
+
+/** Whether the root key is there to open; any other problem with a token (PIN, module, URI) is reported by opening it. */
+function rootKeyExists(source: RootKeySource): boolean {
+  if (source.kind === 'file') return existsSync(source.path);
+  try {
+    openRootKey(source).close?.();
+    return true;
+  } catch (error) {
+    if (error instanceof ConfigError && error.cause instanceof Pkcs11KeyMissingError) return false;
+    throw error;
   }
 }

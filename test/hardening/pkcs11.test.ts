@@ -101,6 +101,14 @@ describe('KMS_ROOT_KEY problems stop the server with one line naming the variabl
     expect(result.stderr).not.toContain('00000000');
   });
 
+  it('a label the token does not hold, beside a store with material: refused, and no stray key made in the token', () => {
+    // dataDir holds the material of the keys made above, under the token's kms-root key.
+    const result = serve({ KMS_DATA_DIR: dataDir, KMS_ROOT_KEY: token.uri('kms-rooot') });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^kms-engine: KMS_ROOT_KEY: the token has no secret key labelled 'kms-rooot', and this store's material is under root key [0-9a-f]{16}: give the URI of the key that holds it\n$/);
+    expect(token.inspectKey('kms-rooot')).toBeNull();
+  });
+
   it('a URI without module-path, and a token that does not exist', () => {
     const noModule = serve({ KMS_ROOT_KEY: `pkcs11:token=${token.label};object=${ROOT_LABEL}` });
     expect(noModule.status).toBe(2);
