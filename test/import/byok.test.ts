@@ -297,6 +297,20 @@ describe('HMAC and asymmetric key material', () => {
     expect(verify('sha256', message, { key: publicKey, padding: 6, saltLength: 32 }, Buffer.from(Signature!))).toBe(true);
   });
 
+  it('EC material whose public point is another key\'s is IncorrectKeyMaterialException, not a key that cannot verify itself', async () => {
+    // PKCS#8 may carry the public point beside the private scalar (openssl writes it last: 65 bytes on P-256).
+    // Spliced from another key, it would be what GetPublicKey publishes while Sign uses the scalar.
+    const keyId = await externalKey('ECC_NIST_P256', 'SIGN_VERIFY');
+    const genuine = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+    const other = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+    expect(genuine.pkcs8.subarray(-65).equals(genuine.spki.subarray(-65))).toBe(true);
+    const spliced = Buffer.concat([genuine.pkcs8.subarray(0, -65), other.spki.subarray(-65)]);
+    expect(await outcome(importMaterial(keyId, spliced, 'RSA_AES_KEY_WRAP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect((await keyState(keyId)).KeyState).toBe('PendingImport');
+    await importMaterial(keyId, genuine.pkcs8, 'RSA_AES_KEY_WRAP_SHA_256');
+    expect(Buffer.from((await shared.kms.send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey!).equals(genuine.spki)).toBe(true);
+  });
+
   it('material of the wrong type or size is IncorrectKeyMaterialException', async () => {
     const ecKey = await externalKey('ECC_NIST_P384', 'SIGN_VERIFY');
     const p256 = opensslKeyPair(['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']).pkcs8;

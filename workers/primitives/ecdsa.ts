@@ -54,6 +54,27 @@ export function loadEcKey(spec: KeySpec, material: Uint8Array): EcKey {
   };
 }
 
+/**
+ * Throws unless the material is one key pair. PKCS#8 may carry the public point beside the private scalar and
+ * OpenSSL takes it as given, so a point from another key would be what GetPublicKey publishes while Sign and
+ * DeriveSharedSecret use the scalar: a key whose own signatures fail to verify. Checked when material arrives
+ * (import, seed); material already stored passed this check.
+ */
+export function assertEcKeyPair(key: EcKey): void {
+  const fieldBytes = (key.publicPoint.length - 1) / 2;
+  let derived: Buffer;
+  try {
+    const ecdh = createECDH(key.namedCurve);
+    ecdh.setPrivateKey(Buffer.from(key.d.toString(16).padStart(fieldBytes * 2, '0'), 'hex'));
+    derived = ecdh.getPublicKey();
+  } catch {
+    derived = Buffer.alloc(0); // a scalar outside [1, n-1]
+  }
+  if (!derived.equals(key.publicPoint)) {
+    throw validationError(`Key material for ${key.spec} holds a public key that does not belong to its private key.`);
+  }
+}
+
 interface CurveMath {
   readonly n: bigint;
   readonly nBits: number;

@@ -8,7 +8,7 @@ import {
 } from '../../src/contract/key-specs.js';
 import { PrimitiveError, type LoadedKey } from './common.js';
 import { deriveEcdhSecret } from './ecdh.js';
-import { ecdsaSign, ecdsaVerify, loadEcKey, type EcKey } from './ecdsa.js';
+import { assertEcKeyPair, ecdsaSign, ecdsaVerify, loadEcKey, type EcKey } from './ecdsa.js';
 import { ed25519Sign, ed25519Verify, loadEd25519Key, type Ed25519Key } from './eddsa.js';
 import { generateHmacMaterial, hmac, loadHmacKey, validateHmacMaterial, type HmacKey } from './hmac.js';
 import { generateMlDsaMaterial, loadMlDsaKey, mlDsaSign, mlDsaVerify, type MlDsaKey } from './ml-dsa.js';
@@ -39,10 +39,14 @@ export async function generateMaterial(spec: KeySpec): Promise<{ material: Buffe
   }
 }
 
-/** Checks imported/seeded material is of the spec's type and size; throws PrimitiveError('ValidationException'). */
+/**
+ * Checks imported/seeded material is of the spec's type and size, and an EC key's private and public halves are
+ * one pair; throws PrimitiveError('ValidationException').
+ */
 export function validateMaterial(spec: KeySpec, material: Uint8Array): void {
-  if (familyOf(spec) === 'hmac') validateHmacMaterial(spec, material);
-  else loadKey(spec, material);
+  if (familyOf(spec) === 'hmac') return validateHmacMaterial(spec, material);
+  const key = loadKey(spec, material) as AnyKey;
+  if (key.family === 'ec') assertEcKeyPair(key);
 }
 
 /** Parses once: the result holds KeyObjects and whatever raw bytes @noble needs, for the worker's key cache. */
