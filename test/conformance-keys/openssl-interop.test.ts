@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, EncryptCommand, GenerateMacCommand, GetPublicKeyCommand,
-  VerifyCommand, VerifyMacCommand,
+  SignCommand, VerifyCommand, VerifyMacCommand,
   type EncryptionAlgorithmSpec, type KMSClient, type KeySpec, type KeyUsageType, type MacAlgorithmSpec, type MessageType,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
@@ -164,6 +164,31 @@ describe('Verify of signatures OpenSSL made with an imported key', () => {
       for (const signature of invalid) {
         expect(await verifies(arn, algorithm, 'RAW', message, signature), `${algorithm} RAW`).toBe('KMSInvalidSignatureException');
         expect(await verifies(arn, algorithm, 'DIGEST', digest, signature), `${algorithm} DIGEST`).toBe('KMSInvalidSignatureException');
+      }
+    }
+  });
+});
+
+describe('imported EC private keys in the other forms PKCS#8 allows', () => {
+  // An ECPrivateKey may carry its public point compressed, and its curve as explicit parameters (what
+  // `openssl ec -conv_form compressed` and `-param_enc explicit` write). KMS derives the public key from the
+  // private key, and every ECC key KMS generates publishes a named-curve SPKI with the uncompressed point, the
+  // form secp256k1 tooling reads an address from (the last 64 bytes); an imported key must publish the same.
+  it.each(['ECC_SECG_P256K1', 'ECC_NIST_P256'])('%s: compressed point or explicit curve parameters: GetPublicKey is the named-curve SPKI with the uncompressed point; signatures verify with it', async (spec) => {
+    const key = await opensslKey(spec);
+    for (const form of [['-conv_form', 'compressed'], ['-param_enc', 'explicit']]) {
+      const pem = tempFile(await openssl('ec', '-in', key.privatePem, ...form));
+      const pkcs8 = await openssl('pkcs8', '-topk8', '-nocrypt', '-in', pem, '-outform', 'DER');
+      const arn = await importedKey(spec, 'SIGN_VERIFY', { ...key, pkcs8 });
+      const published = Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId: arn }))).PublicKey!);
+      expect(published.toString('hex'), form.join(' ')).toBe(key.publicDer.toString('hex'));
+      for (const MessageType of ['RAW', 'DIGEST'] as const) {
+        const message = randomBytes(100);
+        const sent = MessageType === 'RAW' ? message : createHash('sha256').update(message).digest();
+        const { Signature } = await kms.send(new SignCommand({ KeyId: arn, SigningAlgorithm: 'ECDSA_SHA_256', MessageType, Message: sent }));
+        expect(await opensslStatus('dgst', '-sha256', '-verify', tempFile(`-----BEGIN PUBLIC KEY-----\n${published.toString('base64')}\n-----END PUBLIC KEY-----\n`),
+          '-signature', tempFile(Signature!), tempFile(message)), `${form.join(' ')} ${MessageType}`).toBe(0);
+        expect(await verifies(arn, 'ECDSA_SHA_256', MessageType, sent, Buffer.from(Signature!))).toBe('valid');
       }
     }
   });

@@ -30,8 +30,20 @@ export function parsePkcs8(spec: KeySpec, material: Uint8Array): NodeKeyPair {
   } catch {
     throw notPkcs8;
   }
-  const publicKey = createPublicKey(privateKey);
+  const publicKey = publicHalf(privateKey);
   return { privateKey, publicKey, spki: publicKey.export({ format: 'der', type: 'spki' }) };
+}
+
+/**
+ * The public key as KMS publishes it. An EC private key may carry its public point compressed, or its curve as
+ * explicit parameters, and OpenSSL keeps either form in the public key it derives; KMS derives the public key
+ * from the private key, and every ECC key it generates publishes a named-curve SPKI with the uncompressed
+ * point (the form secp256k1 tooling reads an address from), so an imported one is rebuilt in that form.
+ */
+function publicHalf(privateKey: KeyObject): KeyObject {
+  if (privateKey.asymmetricKeyType !== 'ec') return createPublicKey(privateKey);
+  const { kty, crv, x, y } = privateKey.export({ format: 'jwk' });
+  return createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' });
 }
 
 const generateKeyPairAsync = promisify(generateKeyPair);
