@@ -7,7 +7,9 @@ import {
   ListKeyRotationsCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand, SignCommand,
   type ImportKeyMaterialCommandInput, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
-import { createDecipheriv, createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
+import {
+  constants, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, publicEncrypt, randomBytes, verify,
+} from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
 import { outcome } from '../support/sdk-errors.js';
@@ -309,6 +311,22 @@ describe('HMAC and asymmetric key material', () => {
     expect((await keyState(keyId)).KeyState).toBe('PendingImport');
     await importMaterial(keyId, genuine.pkcs8, 'RSA_AES_KEY_WRAP_SHA_256');
     expect(Buffer.from((await shared.kms.send(new GetPublicKeyCommand({ KeyId: keyId }))).PublicKey!).equals(genuine.spki)).toBe(true);
+  });
+
+  it('RSA material whose modulus is another key\'s is IncorrectKeyMaterialException, not a key that cannot decrypt for itself', async () => {
+    const keyId = await externalKey('RSA_2048', 'ENCRYPT_DECRYPT');
+    const genuine = opensslKeyPair(['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']);
+    const other = opensslKeyPair(['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']);
+    const jwk = createPrivateKey({ key: genuine.pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+    const otherModulus = createPublicKey({ key: other.spki, format: 'der', type: 'spki' }).export({ format: 'jwk' }).n;
+    const spliced = createPrivateKey({ key: { ...jwk, n: otherModulus }, format: 'jwk' }).export({ format: 'der', type: 'pkcs8' });
+    expect(await outcome(importMaterial(keyId, spliced, 'RSA_AES_KEY_WRAP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect((await keyState(keyId)).KeyState).toBe('PendingImport');
+    await importMaterial(keyId, genuine.pkcs8, 'RSA_AES_KEY_WRAP_SHA_256');
+    const ciphertext = publicEncrypt({ key: createPublicKey({ key: genuine.spki, format: 'der', type: 'spki' }),
+      padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from('for the imported RSA key'));
+    const { Plaintext } = await shared.kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ciphertext, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    expect(Buffer.from(Plaintext!).toString()).toBe('for the imported RSA key');
   });
 
   it('material of the wrong type or size is IncorrectKeyMaterialException', async () => {

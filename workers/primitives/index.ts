@@ -14,7 +14,10 @@ import { generateHmacMaterial, hmac, loadHmacKey, validateHmacMaterial, type Hma
 import { generateMlDsaMaterial, loadMlDsaKey, mlDsaSign, mlDsaVerify, type MlDsaKey } from './ml-dsa.js';
 import { generateMlKemMaterial, loadMlKemKey, mlKemDecapsulate, mlKemEncapsulate, type MlKemKey } from './ml-kem.js';
 import { generateDerKeyPair } from './pkcs8.js';
-import { generateRsaPair, loadRsaKey, rsaDecrypt as rsaOaepDecrypt, rsaEncrypt as rsaOaepEncrypt, rsaSign, rsaVerify, type RsaKey } from './rsa.js';
+import {
+  assertRsaKeyPair, generateRsaPair, loadRsaKey, rsaDecrypt as rsaOaepDecrypt, rsaEncrypt as rsaOaepEncrypt, rsaSign, rsaVerify,
+  type RsaKey,
+} from './rsa.js';
 
 export { PrimitiveError, type LoadedKey } from './common.js';
 
@@ -40,13 +43,14 @@ export async function generateMaterial(spec: KeySpec): Promise<{ material: Buffe
 }
 
 /**
- * Checks imported/seeded material is of the spec's type and size, and an EC key's private and public halves are
- * one pair; throws PrimitiveError('ValidationException').
+ * Checks imported/seeded material is of the spec's type and size, and an EC or RSA key's private and public
+ * halves are one pair; throws PrimitiveError('ValidationException').
  */
 export function validateMaterial(spec: KeySpec, material: Uint8Array): void {
   if (familyOf(spec) === 'hmac') return validateHmacMaterial(spec, material);
   const key = loadKey(spec, material) as AnyKey;
   if (key.family === 'ec') assertEcKeyPair(key);
+  else if (key.family === 'rsa') assertRsaKeyPair(key);
 }
 
 /** Parses once: the result holds KeyObjects and whatever raw bytes @noble needs, for the worker's key cache. */
