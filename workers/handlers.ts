@@ -12,6 +12,7 @@ import { randomBytesFromPool } from './random-pool.js';
 import { derivedMaterialId } from '../src/keys/factory.js';
 import { makeImportParameters, unwrapImportedMaterial } from './import.js';
 import type { RootKey } from './root-key.js';
+import { Pkcs11TokenError } from './root-key-pkcs11.js';
 import { openSymmetric, sealSymmetric, type SymmetricKey } from './symmetric.js';
 import { blobHeader } from '../src/contract/ciphertext-blob.js';
 
@@ -192,6 +193,11 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 function toFailure(error: unknown): KmsFailure {
   if (error instanceof primitives.PrimitiveError) return fail(error.code, error.message);
+  if (error instanceof Pkcs11TokenError) {
+    // The HSM, not the request: say so, with the token's own return value, so the operator knows where to look.
+    console.error(`kms-engine worker: the root key's PKCS#11 token failed: ${error.message}; requests that need the root key fail until the token answers again and the server is restarted`);
+    return fail('KMSInternalException', 'The request failed because of an internal error.');
+  }
   // Unexpected: log where, never the error text, which could quote key bytes; answer the class of failure only.
   console.error(`kms-engine worker: internal error: ${error instanceof Error ? error.name : typeof error}`,
     error instanceof Error ? error.stack?.split('\n').slice(1, 4).join(' | ') : '');

@@ -31,6 +31,24 @@ function loadBinding(): Pkcs11Module {
 }
 
 export class Pkcs11Error extends Error {}
+/**
+ * The token failed an operation on the root key after start (a network HSM unreachable, a token removed, its
+ * session or key handle gone). The message names the PKCS#11 function and return value only (pkcs11js puts the
+ * CKR_ name in `message`), never data, so it is safe to log: the operator's one clue that the HSM is the cause.
+ */
+export class Pkcs11TokenError extends Pkcs11Error {}
+
+/** Runs token calls; a PKCS#11 failure becomes a Pkcs11TokenError naming the function and its return value. */
+function onToken<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (pkcs11Code(error) === undefined) throw error;
+    const method = (error as { method?: unknown }).method;
+    throw new Pkcs11TokenError(`${typeof method === 'string' ? method : 'a PKCS#11 call'} returned ${(error as Error).message}`);
+  }
+}
+
 /** The token holds no secret key with the URI's label (and id): a key `open` was not allowed to create. */
 export class Pkcs11KeyMissingError extends Pkcs11Error {}
 
@@ -95,8 +113,10 @@ export class Pkcs11RootKey implements RootKey {
 
   wrap(keyId: string, materialId: string, material: Uint8Array): Buffer {
     const iv = randomBytes(IV_BYTES);
-    this.module.C_EncryptInit(this.session, this.gcm(iv, associatedData(keyId, materialId)), this.key);
-    const sealed = this.module.C_Encrypt(this.session, Buffer.from(material), Buffer.alloc(material.length + TAG_BYTES));
+    const sealed = onToken(() => {
+      this.module.C_EncryptInit(this.session, this.gcm(iv, associatedData(keyId, materialId)), this.key);
+      return this.module.C_Encrypt(this.session, Buffer.from(material), Buffer.alloc(material.length + TAG_BYTES));
+    });
     // PKCS#11 gives ciphertext | tag; the stored layout is FileRootKey's iv | tag | ciphertext.
     const body = sealed.subarray(0, sealed.length - TAG_BYTES);
     return Buffer.concat([iv, sealed.subarray(sealed.length - TAG_BYTES), body]);
@@ -108,7 +128,7 @@ export class Pkcs11RootKey implements RootKey {
     const iv = bytes.subarray(0, IV_BYTES);
     const tag = bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES);
     const body = bytes.subarray(IV_BYTES + TAG_BYTES);
-    this.module.C_DecryptInit(this.session, this.gcm(iv, associatedData(keyId, materialId)), this.key);
+    onToken(() => this.module.C_DecryptInit(this.session, this.gcm(iv, associatedData(keyId, materialId)), this.key));
     try {
       return Buffer.from(this.module.C_Decrypt(this.session, Buffer.concat([body, tag]), Buffer.alloc(body.length + TAG_BYTES)));
     } catch {
@@ -119,8 +139,10 @@ export class Pkcs11RootKey implements RootKey {
 
   /** The root key id probe (see src/root-key/ring.ts), computed by the token. */
   checkValue(): string {
-    this.module.C_EncryptInit(this.session, this.gcm(ROOT_KEY_ID_PROBE.iv, ROOT_KEY_ID_PROBE.aad), this.key);
-    const sealed = this.module.C_Encrypt(this.session, ROOT_KEY_ID_PROBE.plaintext, Buffer.alloc(ROOT_KEY_ID_PROBE.plaintext.length + TAG_BYTES));
+    const sealed = onToken(() => {
+      this.module.C_EncryptInit(this.session, this.gcm(ROOT_KEY_ID_PROBE.iv, ROOT_KEY_ID_PROBE.aad), this.key);
+      return this.module.C_Encrypt(this.session, ROOT_KEY_ID_PROBE.plaintext, Buffer.alloc(ROOT_KEY_ID_PROBE.plaintext.length + TAG_BYTES));
+    });
     return sealed.subarray(sealed.length - TAG_BYTES, sealed.length - TAG_BYTES + ROOT_KEY_ID_BYTES).toString('hex');
   }
 

@@ -1,11 +1,11 @@
 // The root key in a PKCS#11 token (SoftHSM2): KMS_ROOT_KEY=pkcs11:... creates a sensitive, non-extractable AES
 // key in the token at first start, the workers wrap and unwrap inside the token, and the data directory holds
 // no root.key and no unwrapped material. Keys made before a restart keep working after it.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GenerateMacCommand, SignCommand,
+  CreateKeyCommand, DecryptCommand, ListKeysCommand, EncryptCommand, GenerateDataKeyCommand, GenerateMacCommand, SignCommand,
   VerifyCommand, VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,5 +116,41 @@ describe('KMS_ROOT_KEY problems stop the server with one line naming the variabl
     const noToken = serve({ KMS_ROOT_KEY: `pkcs11:token=absent;object=${ROOT_LABEL}?module-path=${token.modulePath}&pin-source=file:${token.pinFile}` });
     expect(noToken.status).toBe(2);
     expect(noToken.stderr).toMatch(/KMS_ROOT_KEY: no initialized token matches token=absent/);
+  });
+});
+
+describe('the token gone while the server runs', () => {
+  let gone: SoftHsmToken;
+  let running: TestServer | undefined;
+  afterAll(async () => {
+    await running?.remove();
+    gone?.remove();
+  });
+
+  it('requests that need the root key answer KMSInternalException, the server lives on, and its log names the token failure', async () => {
+    gone = createSoftHsmToken('kms-gone');
+    const env = { ...gone.env, KMS_ROOT_KEY: gone.uri(ROOT_LABEL) };
+    running = await startServer({ env });
+    const keyId = (await running.client().send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const ciphertext = (await running.client().send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('before') }))).CiphertextBlob!;
+    // A restart empties the caches: the next Decrypt must unwrap in the token.
+    await running.stop();
+    running = await startServer({ env, dataDir: running.dataDir });
+    const kms = running.client();
+
+    execFileSync('softhsm2-util', ['--delete-token', '--token', gone.label], { env: { ...process.env, ...gone.env }, stdio: 'ignore' });
+
+    await expect(kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }))).rejects.toMatchObject({
+      name: 'KMSInternalException', $metadata: { httpStatusCode: 500 },
+    });
+    await expect(kms.send(new CreateKeyCommand({}))).rejects.toMatchObject({
+      name: 'KMSInternalException', $metadata: { httpStatusCode: 500 },
+    });
+    // What needs no root key is still served.
+    expect((await kms.send(new ListKeysCommand({}))).Keys!.map((key) => key.KeyId)).toContain(keyId);
+    const log = running.output();
+    expect(log).toMatch(/kms-engine worker: the root key's PKCS#11 token failed: C_DecryptInit returned CKR_[A-Z_]+;/);
+    expect(log).toMatch(/kms-engine worker: the root key's PKCS#11 token failed: C_EncryptInit returned CKR_[A-Z_]+;/);
+    expect(log).not.toContain(gone.pin);
   });
 });
