@@ -6,7 +6,7 @@ import { CreateKeyCommand, SignCommand, VerifyCommand, type KMSClient, type KeyS
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
 import {
-  SIGNING_ALGORITHMS, checkSignatureCase, failure, opensslOids, signatureCases, signingKey, type SigningKey,
+  SIGNING_ALGORITHMS, checkSignatureCase, failure, opensslOids, signatureCases, signingKey, verifyIndependently, type SigningKey,
 } from './helpers.js';
 
 const SPECS = ['RSA_2048', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'ECC_NIST_EDWARDS25519',
@@ -53,6 +53,52 @@ describe('signature encodings', () => {
       const algorithm = SIGNING_ALGORITHMS[spec]![0] as 'ML_DSA_SHAKE_256';
       const { Signature } = await kms.send(new SignCommand({ KeyId: key(spec).arn, Message: Buffer.from('size'), SigningAlgorithm: algorithm }));
       expect(Signature!.length, spec).toBe(bytes);
+    }
+  });
+
+  it('ECDSA s is not normalized, as in KMS: Sign gives high-S signatures, and Verify takes (r, n-s) as well as (r, s)', async () => {
+    // secp256k1 signers (Ethereum's EIP-2) must bring s into the low half themselves with KMS, which neither
+    // normalizes nor refuses either half: an engine that did would hide that step from its users' tests.
+    const ORDER = {
+      ECC_SECG_P256K1: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
+      ECC_NIST_P256: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+    } as const;
+    const integer = (value: bigint): Buffer => {
+      const bytes = Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
+      const minimal = bytes.subarray(bytes.findIndex((byte) => byte !== 0));
+      return Buffer.concat([Buffer.from([0x02, minimal.length + (minimal[0]! & 0x80 ? 1 : 0)]), minimal[0]! & 0x80 ? Buffer.from([0]) : Buffer.alloc(0), minimal]);
+    };
+    const derSignature = (r: bigint, s: bigint): Buffer => {
+      const body = Buffer.concat([integer(r), integer(s)]);
+      return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+    };
+    const parse = (signature: Buffer): { r: bigint; s: bigint } => {
+      const rLength = signature[3]!;
+      const s = signature.subarray(4 + rLength + 2);
+      return { r: BigInt(`0x${signature.subarray(4, 4 + rLength).toString('hex')}`), s: BigInt(`0x${s.toString('hex')}`) };
+    };
+    for (const [spec, n] of Object.entries(ORDER)) {
+      for (const messageType of ['RAW', 'DIGEST'] as const) {
+        const halves = new Set<string>();
+        for (let i = 0; i < 64 && halves.size < 2; i++) {
+          const message = randomBytes(32);
+          const sent = messageType === 'RAW' ? message : createHash('sha256').update(message).digest();
+          const signed = Buffer.from((await kms.send(new SignCommand({
+            KeyId: key(spec).arn, SigningAlgorithm: 'ECDSA_SHA_256', MessageType: messageType, Message: sent,
+          }))).Signature!);
+          const { r, s } = parse(signed);
+          halves.add(s > n / 2n ? 'high' : 'low');
+          const flipped = derSignature(r, n - s);
+          for (const signature of [signed, flipped]) {
+            expect(verifyIndependently(key(spec), 'ECDSA_SHA_256', message, signature)).toBe(true);
+            expect(await kms.send(new VerifyCommand({
+              KeyId: key(spec).arn, SigningAlgorithm: 'ECDSA_SHA_256', MessageType: messageType, Message: sent, Signature: signature,
+            })), `${spec} ${messageType}`).toMatchObject({ SignatureValid: true });
+          }
+        }
+        // Half of all signatures have a high s: 64 low ones in a row (2^-64) would mean the engine normalizes.
+        expect([...halves].sort(), `${spec} ${messageType}`).toEqual(['high', 'low']);
+      }
     }
   });
 
