@@ -88,6 +88,10 @@ export class Pkcs11RootKey implements RootKey {
     const session = module.C_OpenSession(slot, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
     try {
       const pin = readPin(uri);
+      // Without a login the token hides its private objects: the root key would look missing, and be made again.
+      if (pin === undefined && (module.C_GetTokenInfo(slot).flags & lib.CKF_LOGIN_REQUIRED)) {
+        throw new Pkcs11Error(`token ${describeToken(uri)} requires a user PIN: add pin-source=file:/path/to/pin (or pin-value=) to the URI`);
+      }
       if (pin !== undefined) {
         try {
           module.C_Login(session, lib.CKU_USER, pin);

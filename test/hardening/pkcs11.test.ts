@@ -109,6 +109,15 @@ describe('KMS_ROOT_KEY problems stop the server with one line naming the variabl
     expect(token.inspectKey('kms-rooot')).toBeNull();
   });
 
+  it('a URI without a PIN, for a token that requires one: named as such, also beside a store with material', () => {
+    const noPin = `pkcs11:token=${token.label};object=${ROOT_LABEL}?module-path=${token.modulePath}`;
+    for (const env of [{}, { KMS_DATA_DIR: dataDir }] as Record<string, string>[]) {
+      const result = serve({ ...env, KMS_ROOT_KEY: noPin });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toBe(`kms-engine: KMS_ROOT_KEY: token token=${token.label} requires a user PIN: add pin-source=file:/path/to/pin (or pin-value=) to the URI\n`);
+    }
+  });
+
   it('a URI without module-path, and a token that does not exist', () => {
     const noModule = serve({ KMS_ROOT_KEY: `pkcs11:token=${token.label};object=${ROOT_LABEL}` });
     expect(noModule.status).toBe(2);
