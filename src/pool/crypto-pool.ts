@@ -5,7 +5,9 @@
 // carries many jobs; a lone job is a batch of one and waits for nothing else. Past maxQueuedJobs the pool
 // refuses work (ThrottlingException) instead of queueing without bound, so memory stays flat under overload.
 // Jobs cheaper than the hop itself (symmetric, HMAC, P-256 and Ed25519 signatures) never cross: they run on
-// this thread (inline-lane.ts).
+// this thread (inline-lane.ts). RSA key generation, which takes up to seconds, leaves alone and only a few at a
+// time (rsaGenerationsInFlight): the rest wait here, so a burst of RSA_4096 data key pairs cannot hold every task
+// slot and make a symmetric CreateKey or an ECC data key pair wait behind all of it.
 import { Piscina } from 'piscina';
 import { THROTTLING_MESSAGE, type KmsFailure } from '../contract/errors.js';
 import {
@@ -52,8 +54,27 @@ interface Waiting {
   retried?: boolean;
 }
 
-/** Jobs that may run for hundreds of milliseconds (RSA generation) never share a batch with quick ones. */
-const SOLO_JOBS: ReadonlySet<JobName> = new Set(['generateMaterial', 'generateDataKeyPair']);
+/**
+ * RSA key generation (CreateKey, rotation, GenerateDataKeyPair*) runs for 80 ms to seconds: it never shares a batch
+ * with quick jobs, whose answers would wait for it. Other key generation (symmetric, HMAC, ECC, Ed25519, ML-DSA,
+ * ML-KEM) takes about a millisecond and travels in ordinary batches.
+ */
+function isRsaGeneration(job: Job): boolean {
+  if (job.op === 'generateMaterial') return job.spec.startsWith('RSA_');
+  if (job.op === 'generateDataKeyPair') return job.pairSpec.startsWith('RSA_');
+  return false;
+}
+
+/**
+ * RSA generations in flight at once, per pool. Each runs on libuv's thread pool (4 threads unless
+ * UV_THREADPOOL_SIZE says otherwise), which the store's file I/O, the audit log and ECC key generation share, and
+ * which runs what it is given in order: one thread is left for them, so they need not wait for a generation to end.
+ */
+function rsaGenerationsInFlight(): number {
+  const threads = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+  return Math.max(1, threads - 1);
+}
+
 /** Task slots per worker: one in flight leaves workers idle between tasks (ceilings.md: 4 doubled P-256). */
 const TASKS_PER_WORKER = 4;
 
@@ -73,7 +94,10 @@ export class CryptoPool {
   /** close() waiting for threads still loading: called on every thread that finishes. */
   private onThreadLoaded: (() => void) | undefined;
   private inFlight = 0;
-  private soloOutstanding = 0;
+  /** RSA generations waiting for one of the few places (rsaGenerationsInFlight), oldest first. */
+  private readonly rsaWaiting: Waiting[] = [];
+  private rsaInFlight = 0;
+  private readonly maxRsaInFlight = rsaGenerationsInFlight();
   /** Each worker's event-loop utilization at the previous stats() call: utilization is reported per interval. */
   private readonly lastUtilization = new WeakMap<Worker, EventLoopUtilization>();
   /** Jobs whose worker died under them, waiting to be retried one at a time. */
@@ -111,15 +135,15 @@ export class CryptoPool {
   run<N extends JobName>(job: JobInput<N>): Promise<JobResult<N>> {
     const inline = this.options.inline;
     if (inline !== undefined && runsInline(job as Job)) return Promise.resolve(this.runInline(inline, job as Job) as JobResult<N>);
-    // Solo jobs (key generation) queue inside Piscina rather than here: they count toward the same bound.
-    if (this.waiting.length + this.soloOutstanding >= this.options.maxQueuedJobs) {
+    // RSA generations in flight count toward the same bound as the jobs waiting.
+    if (this.waiting.length + this.rsaWaiting.length + this.rsaInFlight >= this.options.maxQueuedJobs) {
       throw new KmsError('ThrottlingException', THROTTLING_MESSAGE);
     }
     return new Promise<JobResult<N>>((resolve) => {
       const entry: Waiting = { job: job as Job, enqueuedAt: performance.now(), resolve: resolve as (r: JobResult) => void };
-      if (SOLO_JOBS.has(job.op)) {
-        this.soloOutstanding++;
-        this.dispatch([entry], () => this.soloOutstanding--);
+      if (isRsaGeneration(job as Job)) {
+        this.rsaWaiting.push(entry);
+        this.startRsaGenerations();
       } else {
         this.waiting.push(entry);
         this.schedulePump();
@@ -144,7 +168,7 @@ export class CryptoPool {
 
   stats(): { queueDepth: number; inFlight: number; workers: number; utilization: number } {
     return {
-      queueDepth: this.waiting.length + this.soloOutstanding,
+      queueDepth: this.waiting.length + this.rsaWaiting.length + this.rsaInFlight,
       inFlight: this.inFlight,
       workers: this.options.workers,
       utilization: this.workerUtilization(),
@@ -209,6 +233,17 @@ export class CryptoPool {
     const size = Math.min(this.options.batchSize, Math.ceil(this.waiting.length / this.options.workers));
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
       this.dispatch(this.waiting.splice(0, size));
+    }
+  }
+
+  /** Each RSA generation leaves alone, while fewer than maxRsaInFlight run; the next starts as one finishes. */
+  private startRsaGenerations(): void {
+    while (this.rsaInFlight < this.maxRsaInFlight && this.rsaWaiting.length > 0) {
+      this.rsaInFlight++;
+      this.dispatch([this.rsaWaiting.shift()!], () => {
+        this.rsaInFlight--;
+        this.startRsaGenerations();
+      });
     }
   }
 
