@@ -192,6 +192,16 @@ describe('imported EC private keys in the other forms PKCS#8 allows', () => {
       }
     }
   });
+
+  it('a key on a curve no KMS key spec has (P-224, brainpoolP256r1) is IncorrectKeyMaterialException, never a server error', async () => {
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Origin: 'EXTERNAL' }));
+    for (const curve of ['P-224', 'brainpoolP256r1']) {
+      const privatePem = tempFile(await openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`));
+      const pkcs8 = await openssl('pkcs8', '-topk8', '-nocrypt', '-in', privatePem, '-outform', 'DER');
+      expect(await failure(importPrivateKey(kms, KeyMetadata!.Arn!, pkcs8)), curve).toMatchObject({ name: 'IncorrectKeyMaterialException', status: 400 });
+    }
+    expect(server.output()).not.toContain('internal error');
+  });
 });
 
 describe('RSAES-OAEP against openssl pkeyutl', () => {

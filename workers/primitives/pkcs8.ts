@@ -34,14 +34,20 @@ export function parsePkcs8(spec: KeySpec, material: Uint8Array): NodeKeyPair {
   return { privateKey, publicKey, spki: publicKey.export({ format: 'der', type: 'spki' }) };
 }
 
+/** The curves of the ECC key specs, which node:crypto also exports as JWK: P-256, P-384, P-521 and secp256k1. */
+const KMS_CURVES: ReadonlySet<string> = new Set(['prime256v1', 'secp384r1', 'secp521r1', 'secp256k1']);
+
 /**
  * The public key as KMS publishes it. An EC private key may carry its public point compressed, or its curve as
  * explicit parameters, and OpenSSL keeps either form in the public key it derives; KMS derives the public key
  * from the private key, and every ECC key it generates publishes a named-curve SPKI with the uncompressed
- * point (the form secp256k1 tooling reads an address from), so an imported one is rebuilt in that form.
+ * point (the form secp256k1 tooling reads an address from), so an imported one is rebuilt in that form. A key
+ * on any other curve has no key spec to load as (loadEcKey refuses it by its curve).
  */
 function publicHalf(privateKey: KeyObject): KeyObject {
-  if (privateKey.asymmetricKeyType !== 'ec') return createPublicKey(privateKey);
+  if (privateKey.asymmetricKeyType !== 'ec' || !KMS_CURVES.has(privateKey.asymmetricKeyDetails?.namedCurve ?? '')) {
+    return createPublicKey(privateKey);
+  }
   const { kty, crv, x, y } = privateKey.export({ format: 'jwk' });
   return createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' });
 }
