@@ -30,7 +30,8 @@ describe('GenerateDataKeyPair* through grants', () => {
     const denied = (action: string) => accessDenied('bob', action, arn, 'no-identity');
     expect(await failure(bob.send(new GenerateDataKeyPairCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P384', EncryptionContext: context }))))
       .toEqual(denied('kms:GenerateDataKeyPair'));
-    for (const other of [{ tenant: 'b' }, { tenant: 'A' }, {}, undefined]) {
+    const others: Array<Record<string, string> | undefined> = [{ tenant: 'b' }, { tenant: 'A' }, {}, undefined];
+    for (const other of others) {
       expect(await failure(bob.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: keyId, KeyPairSpec: 'ECC_NIST_P384', EncryptionContext: other }))))
         .toEqual(denied('kms:GenerateDataKeyPairWithoutPlaintext'));
     }
