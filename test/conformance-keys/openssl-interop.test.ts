@@ -204,6 +204,29 @@ describe('imported EC private keys in the other forms PKCS#8 allows', () => {
   });
 });
 
+describe('imported Ed25519 keys as OneAsymmetricKey v2 (RFC 5958, with the public key)', () => {
+  /** OpenSSL's v1 PrivateKeyInfo (48 bytes) made v2: version 1 and the public key appended as [1] IMPLICIT BIT STRING. */
+  const v2Of = (v1: Buffer, publicDer: Buffer): Buffer => {
+    expect(v1.subarray(0, 5).toString('hex')).toBe('302e020100');
+    const body = Buffer.concat([Buffer.from('020101', 'hex'), v1.subarray(5), Buffer.from('812100', 'hex'), publicDer.subarray(-32)]);
+    return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+  };
+
+  it('import as the key itself (what Java\'s BouncyCastle writes); a public key of another key is IncorrectKeyMaterialException', async () => {
+    const key = await opensslKey('ECC_NIST_EDWARDS25519');
+    const other = await opensslKey('ECC_NIST_EDWARDS25519');
+    const arn = await importedKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY', { ...key, pkcs8: v2Of(key.pkcs8, key.publicDer) });
+    expect(Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId: arn }))).PublicKey!).equals(key.publicDer)).toBe(true);
+    const message = randomBytes(100);
+    const { Signature } = await kms.send(new SignCommand({ KeyId: arn, SigningAlgorithm: 'ED25519_SHA_512', Message: message }));
+    expect(await opensslStatus('pkeyutl', '-verify', '-pubin', '-inkey', key.publicPem, '-rawin', '-in', tempFile(message), '-sigfile', tempFile(Signature!))).toBe(0);
+
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', Origin: 'EXTERNAL' }));
+    expect(await failure(importPrivateKey(kms, KeyMetadata!.Arn!, v2Of(key.pkcs8, other.publicDer))))
+      .toMatchObject({ name: 'IncorrectKeyMaterialException', status: 400 });
+  });
+});
+
 describe('RSAES-OAEP against openssl pkeyutl', () => {
   const OAEP: [EncryptionAlgorithmSpec, string, number][] = [['RSAES_OAEP_SHA_1', 'sha1', 214], ['RSAES_OAEP_SHA_256', 'sha256', 190]];
 

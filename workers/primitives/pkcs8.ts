@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import { promisify } from 'node:util';
 import type { KeySpec } from '../../src/contract/key-specs.js';
 import { validationError } from './common.js';
-import { isWholeSequence } from './der.js';
+import { TAG, encodeTlv, encodeUnsignedInteger, isWholeSequence, readChildren, readOnly } from './der.js';
 
 export interface NodeKeyPair {
   readonly privateKey: KeyObject;
@@ -19,19 +19,50 @@ export interface DerKeyPair {
   readonly publicKey: Buffer;
 }
 
-/** Parses DER PKCS#8 and derives the public half; any parse failure is a ValidationException. */
+/**
+ * Parses DER PKCS#8 and derives the public half; any parse failure is a ValidationException. Takes the
+ * PrivateKeyInfo of RFC 5208 and the OneAsymmetricKey v2 of RFC 5958, whose public key must be the private key's.
+ */
 export function parsePkcs8(spec: KeySpec, material: Uint8Array): NodeKeyPair {
   const notPkcs8 = validationError(`Key material for ${spec} must be a DER-encoded PKCS#8 PrivateKeyInfo.`);
   // The whole material must be the one PrivateKeyInfo (isWholeSequence: OpenSSL ignores trailing bytes).
   if (!isWholeSequence(material)) throw notPkcs8;
   let privateKey: KeyObject;
+  let carriedPublicKey: Buffer | undefined;
   try {
-    privateKey = createPrivateKey({ key: Buffer.from(material), format: 'der', type: 'pkcs8' });
+    const v1 = withoutPublicKey(material);
+    carriedPublicKey = v1.publicKey;
+    privateKey = createPrivateKey({ key: v1.privateKeyInfo, format: 'der', type: 'pkcs8' });
   } catch {
     throw notPkcs8;
   }
   const publicKey = publicHalf(privateKey);
-  return { privateKey, publicKey, spki: publicKey.export({ format: 'der', type: 'spki' }) };
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  if (carriedPublicKey && !carriedPublicKey.equals(readChildren(readOnly(spki, TAG.SEQUENCE))[1]!.value)) {
+    throw validationError(`Key material for ${spec} holds a public key that does not belong to its private key.`);
+  }
+  return { privateKey, publicKey, spki };
+}
+
+/** OneAsymmetricKey's optional publicKey, [1] IMPLICIT BIT STRING (RFC 5958 section 2). */
+const PUBLIC_KEY_TAG = 0x81;
+
+/**
+ * The RFC 5208 PrivateKeyInfo OpenSSL 3.0 reads, and the public key (the BIT STRING's contents, the form an
+ * SPKI holds it in) that a OneAsymmetricKey v2 carried after it. OpenSSL 3.0 refuses v2 outright, yet it is
+ * what BouncyCastle and other RFC 8410 writers emit for Ed25519, and what KMS's own library reads: version 1
+ * becomes 0 and the public key is taken off, to be checked against the one derived from the private key.
+ */
+function withoutPublicKey(material: Uint8Array): { privateKeyInfo: Buffer; publicKey?: Buffer } {
+  const der = Buffer.from(material);
+  const body = readOnly(der, TAG.SEQUENCE);
+  const children = readChildren(body);
+  const last = children.at(-1);
+  const isV2 = children[0]?.tag === TAG.INTEGER && children[0].value.equals(Buffer.from([1]));
+  if (!isV2 || last?.tag !== PUBLIC_KEY_TAG) return { privateKeyInfo: der };
+  // Everything between the version and the public key, as it was: algorithm, private key, attributes.
+  const middle = body.subarray(children[0]!.end, children.at(-2)!.end);
+  return { privateKeyInfo: encodeTlv(TAG.SEQUENCE, encodeUnsignedInteger(0n), middle), publicKey: last.value };
 }
 
 /** The curves of the ECC key specs, which node:crypto also exports as JWK: P-256, P-384, P-521 and secp256k1. */
