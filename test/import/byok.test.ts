@@ -10,6 +10,7 @@ import {
 import {
   constants, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, publicEncrypt, randomBytes, verify,
 } from 'node:crypto';
+import { ml_dsa44 } from '@noble/post-quantum/ml-dsa.js';
 import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES, IV_BYTES, OVERHEAD_BYTES } from '../../src/contract/ciphertext-blob.js';
 import { outcome } from '../support/sdk-errors.js';
@@ -327,6 +328,29 @@ describe('HMAC and asymmetric key material', () => {
       padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from('for the imported RSA key'));
     const { Plaintext } = await shared.kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ciphertext, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
     expect(Buffer.from(Plaintext!).toString()).toBe('for the imported RSA key');
+  });
+
+  it('ML-DSA PKCS#8 carrying a public key not of its seed is IncorrectKeyMaterialException; carrying its own, it imports', async () => {
+    // RFC 5958 OneAsymmetricKey (version 1) with the RFC 9881 seed and the optional [1] publicKey.
+    const tlv = (tag: number, ...parts: Uint8Array[]) => {
+      const value = Buffer.concat(parts);
+      const length = value.length < 0x80 ? Buffer.from([value.length])
+        : value.length < 0x100 ? Buffer.from([0x81, value.length]) : Buffer.from([0x82, value.length >> 8, value.length & 0xff]);
+      return Buffer.concat([Buffer.from([tag]), length, value]);
+    };
+    const mlDsa44 = Buffer.from('0609608648016503040311', 'hex'); // OID 2.16.840.1.101.3.4.3.17
+    const pkcs8 = (seed: Uint8Array, publicKey: Uint8Array) => tlv(0x30, Buffer.from('020101', 'hex'), tlv(0x30, mlDsa44),
+      tlv(0x04, tlv(0x80, seed)), tlv(0x81, Buffer.from([0]), publicKey));
+    const seed = randomBytes(32);
+    const own = ml_dsa44.keygen(seed).publicKey;
+    const another = ml_dsa44.keygen(randomBytes(32)).publicKey;
+    const refused = await externalKey('ML_DSA_44', 'SIGN_VERIFY');
+    expect(await outcome(importMaterial(refused, pkcs8(seed, another), 'RSA_AES_KEY_WRAP_SHA_256'))).toBe('IncorrectKeyMaterialException');
+    expect((await keyState(refused)).KeyState).toBe('PendingImport');
+    const imported = await externalKey('ML_DSA_44', 'SIGN_VERIFY');
+    await importMaterial(imported, pkcs8(seed, own), 'RSA_AES_KEY_WRAP_SHA_256');
+    const { PublicKey } = await shared.kms.send(new GetPublicKeyCommand({ KeyId: imported }));
+    expect(Buffer.from(PublicKey!).subarray(-own.length).equals(Buffer.from(own))).toBe(true);
   });
 
   it('material of the wrong type or size is IncorrectKeyMaterialException', async () => {

@@ -14,6 +14,7 @@ import { generateHmacMaterial, hmac, loadHmacKey, validateHmacMaterial, type Hma
 import { generateMlDsaMaterial, loadMlDsaKey, mlDsaSign, mlDsaVerify, type MlDsaKey } from './ml-dsa.js';
 import { generateMlKemMaterial, loadMlKemKey, mlKemDecapsulate, mlKemEncapsulate, type MlKemKey } from './ml-kem.js';
 import { generateDerKeyPair } from './pkcs8.js';
+import { assertEmbeddedPublicKey } from './seed-keys.js';
 import {
   assertRsaKeyPair, generateRsaPair, loadRsaKey, rsaDecrypt as rsaOaepDecrypt, rsaEncrypt as rsaOaepEncrypt, rsaSign, rsaVerify,
   type RsaKey,
@@ -43,14 +44,15 @@ export async function generateMaterial(spec: KeySpec): Promise<{ material: Buffe
 }
 
 /**
- * Checks imported/seeded material is of the spec's type and size, and an EC or RSA key's private and public
- * halves are one pair; throws PrimitiveError('ValidationException').
+ * Checks imported/seeded material is of the spec's type and size, and that its private and public halves are one
+ * key pair (EC, RSA, and ML-DSA/ML-KEM material that carries a public key); throws PrimitiveError('ValidationException').
  */
 export function validateMaterial(spec: KeySpec, material: Uint8Array): void {
   if (familyOf(spec) === 'hmac') return validateHmacMaterial(spec, material);
   const key = loadKey(spec, material) as AnyKey;
   if (key.family === 'ec') assertEcKeyPair(key);
   else if (key.family === 'rsa') assertRsaKeyPair(key);
+  else if (key.family === 'ml-dsa' || key.family === 'ml-kem') assertEmbeddedPublicKey(key, material);
 }
 
 /** Parses once: the result holds KeyObjects and whatever raw bytes @noble needs, for the worker's key cache. */

@@ -25,6 +25,8 @@ export function expandSeed<F extends string>(spec: ExpandedSeedKey['spec'], fami
 
 /** Context tag [0] IMPLICIT, primitive: the seed choice of ML-DSA-PrivateKey and ML-KEM-PrivateKey. */
 const SEED_TAG = 0x80;
+/** Context tag [1] IMPLICIT BIT STRING: OneAsymmetricKey's optional publicKey (RFC 5958, version 1 only). */
+const PUBLIC_KEY_TAG = 0x81;
 
 const algorithmIdentifier = (oid: string): Buffer => encodeTlv(TAG.SEQUENCE, encodeOid(oid));
 
@@ -46,7 +48,7 @@ export function encodeRawSpki(oid: string, publicKey: Uint8Array): Buffer {
 export function decodeSeedPkcs8(oid: string, seedBytes: number, spec: string, material: Uint8Array): Uint8Array {
   try {
     const [version, algorithm, privateKey, ...rest] = readChildren(readOnly(material, TAG.SEQUENCE));
-    if (!version || !algorithm || !privateKey || rest.some((attr) => attr.tag !== 0xa0 && attr.tag !== 0x81)) {
+    if (!version || !algorithm || !privateKey || rest.some((attr) => attr.tag !== 0xa0 && attr.tag !== PUBLIC_KEY_TAG)) {
       throw new DerError('not a PrivateKeyInfo');
     }
     if (version.tag !== TAG.INTEGER || version.value.length !== 1 || version.value[0]! > 1) throw new DerError('bad version');
@@ -58,5 +60,19 @@ export function decodeSeedPkcs8(oid: string, seedBytes: number, spec: string, ma
   } catch (error) {
     if (!(error instanceof DerError)) throw error;
     throw validationError(`Key material for ${spec} must be a DER PKCS#8 ${spec} private key in the ${seedBytes}-byte seed form.`);
+  }
+}
+
+/**
+ * Throws unless the public key a PKCS#8 (OneAsymmetricKey) carries beside the seed, if it carries one, is the
+ * seed's own. The engine expands the seed and never reads that field, so a public key from elsewhere (a file
+ * put together wrongly) imported as a key whose GetPublicKey differs from the public key its owner holds, in a
+ * certificate for instance. Checked when material arrives (import, seed), after decodeSeedPkcs8 accepted it.
+ */
+export function assertEmbeddedPublicKey(key: ExpandedSeedKey, material: Uint8Array): void {
+  const embedded = readChildren(readOnly(material, TAG.SEQUENCE)).find((child) => child.tag === PUBLIC_KEY_TAG);
+  if (embedded === undefined) return;
+  if (embedded.value[0] !== 0 || !embedded.value.subarray(1).equals(key.publicBytes)) {
+    throw validationError(`Key material for ${key.spec} holds a public key that does not belong to its seed.`);
   }
 }
