@@ -115,6 +115,23 @@ describe.each(configurations)('a burst of Sign and Verify, $name', ({ env }) => 
     expect(new Set(ecdsa.map(({ signature }) => ecdsaR(signature))).size).toBe(ecdsa.length);
   });
 
+  it.each(['ECC_SECG_P256K1', 'ECC_NIST_P256'] as const)('500 concurrent Sign on one fresh %s key, RAW and DIGEST: all succeed, each verifies over its own message, no r repeats', async (spec) => {
+    // A signing backend's hot key, first used by a burst: every request loads the same key at once.
+    const key = await signingKey(kms, (await kms.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.Arn!);
+    const requests = Array.from({ length: 500 }, (_, i) => {
+      const messageType = i % 2 === 0 ? 'RAW' as const : 'DIGEST' as const;
+      const message = randomBytes(1 + (i % 200));
+      return { messageType, message, sent: signingInput('ECDSA_SHA_256', messageType, message, () => key.mlDsaPublic!) };
+    });
+    const answers = await Promise.allSettled(requests.map(({ messageType, sent }) => kms.send(new SignCommand({
+      KeyId: key.arn, SigningAlgorithm: 'ECDSA_SHA_256', MessageType: messageType, Message: sent,
+    }))));
+    expect(answers.flatMap((answer) => (answer.status === 'rejected' ? [(answer.reason as Error).name] : []))).toEqual([]);
+    const signatures = answers.map((answer) => Buffer.from((answer as PromiseFulfilledResult<{ Signature?: Uint8Array }>).value.Signature!));
+    expect(signatures.filter((signature, i) => !verifies(key, 'ECDSA_SHA_256', requests[i]!.message, signature))).toEqual([]);
+    expect(new Set(signatures.map(ecdsaR)).size).toBe(500);
+  });
+
   it('every concurrent Verify answers its own request: valid, tampered, or the twin key\'s', async () => {
     expect(signed.length).toBeGreaterThan(300);
     const verify = (key: SigningKey, { sent, messageType, algorithm }: Signed, signature: Buffer) => outcome(kms.send(new VerifyCommand({
