@@ -55,14 +55,18 @@ interface Waiting {
 }
 
 /**
- * RSA key generation (CreateKey, rotation, GenerateDataKeyPair*) runs for 80 ms to seconds: it never shares a batch
- * with quick jobs, whose answers would wait for it. Other key generation (symmetric, HMAC, ECC, Ed25519, ML-DSA,
- * ML-KEM) takes about a millisecond and travels in ordinary batches.
+ * RSA key generation (CreateKey, rotation, GenerateDataKeyPair*, GetParametersForImport's wrapping key pair) runs
+ * for 80 ms to seconds: it never shares a batch with quick jobs, whose answers would wait for it. Other key
+ * generation (symmetric, HMAC, ECC, Ed25519, ML-DSA, ML-KEM) takes about a millisecond and travels in ordinary
+ * batches.
  */
 function isRsaGeneration(job: Job): boolean {
-  if (job.op === 'generateMaterial') return job.spec.startsWith('RSA_');
-  if (job.op === 'generateDataKeyPair') return job.pairSpec.startsWith('RSA_');
-  return false;
+  switch (job.op) {
+    case 'generateMaterial': return job.spec.startsWith('RSA_');
+    case 'generateDataKeyPair': return job.pairSpec.startsWith('RSA_');
+    case 'importParameters': return job.wrappingKeySpec.startsWith('RSA_');
+    default: return false;
+  }
 }
 
 /**

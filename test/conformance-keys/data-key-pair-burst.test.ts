@@ -6,8 +6,8 @@
 // Sign were answered after 12 of the 16 RSA_4096 generations (seconds each).
 import { createPrivateKey, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import {
-  CreateKeyCommand, DecryptCommand, GenerateDataKeyPairCommand, GetPublicKeyCommand, SignCommand,
-  type GenerateDataKeyPairCommandOutput,
+  CreateKeyCommand, DecryptCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, GetPublicKeyCommand,
+  SignCommand, type GenerateDataKeyPairCommandOutput,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
@@ -75,5 +75,33 @@ describe('a burst of RSA_4096 GenerateDataKeyPair', () => {
     expect(await failure(kms.send(new DecryptCommand({ CiphertextBlob: pairs[3]!.PrivateKeyCiphertextBlob, EncryptionContext: { tenant: 't4' } }))))
       .toMatchObject({ name: 'InvalidCiphertextException', status: 400 });
     expect(server.output()).not.toContain('internal error');
+  }, 300_000);
+});
+
+describe('a burst of RSA_4096 GetParametersForImport', () => {
+  it('does not hold up an ECC data key pair: the wrapping key pairs are RSA generations like any other', async () => {
+    const kms = server.client();
+    const wrapping = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    const external = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+    let answered = 0;
+    const burst = Array.from({ length: BURST }, () =>
+      kms.send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096' }))
+        .finally(() => { answered++; }));
+    // The burst's requests leave at once; give them a moment to reach the server (these jobs used to travel in
+    // ordinary batches, which the queue depth does not count once they are on a worker).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const eccPair = await kms.send(new GenerateDataKeyPairCommand({ KeyId: wrapping, KeyPairSpec: 'ECC_NIST_P521' }));
+    expect(answered).toBeLessThan(BURST / 2);
+    const privateKey = createPrivateKey({ key: Buffer.from(eccPair.PrivateKeyPlaintext!), format: 'der', type: 'pkcs8' });
+    expect(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).equals(Buffer.from(eccPair.PublicKey!))).toBe(true);
+
+    const wrappingKeys = new Set<string>();
+    for (const parameters of await Promise.all(burst)) {
+      const publicKey = createPublicKey({ key: Buffer.from(parameters.PublicKey!), format: 'der', type: 'spki' });
+      expect(publicKey.asymmetricKeyDetails?.modulusLength).toBe(4096);
+      wrappingKeys.add(Buffer.from(parameters.PublicKey!).toString('base64'));
+    }
+    expect(wrappingKeys.size).toBe(BURST);
   }, 300_000);
 });
