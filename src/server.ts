@@ -8,7 +8,7 @@ import { buildServiceEventRecord } from './audit/record.js';
 import { PolicyAccessControl } from './auth/access-control.js';
 import { loadIdentities } from './auth/identities.js';
 import { partitionOf } from './contract/partition.js';
-import { loadConfig, pathError, type Config } from './config.js';
+import { ConfigError, loadConfig, pathError, type Config } from './config.js';
 import { makeDataDirectory } from './make-directory.js';
 import type { Job, JobName } from './contract/tasks.js';
 import { Keyring } from './keys/keyring.js';
@@ -161,13 +161,31 @@ async function assembleEngine(config: Config, print: (line: string) => void, fro
   };
 }
 
+/** Start-up waits for the workers: one that cannot open the root key stops the start with its one line. */
+async function workersLoaded(pool: CryptoPool): Promise<void> {
+  try {
+    await pool.whenLoaded();
+  } catch (error) {
+    // The worker's error crossed the thread boundary as a plain Error; its message already names the variable.
+    throw new ConfigError((error as Error).message);
+  }
+}
+
 export async function startServer(config: Config = loadConfig(), print: (line: string) => void = console.log,
   frontend?: FrontendLink): Promise<RunningServer> {
   const tls = loadTlsOptions(config);
   const core = await openEngine(config, print, frontend);
   try {
+    await workersLoaded(core.pool);
     await refuseForeignRootKey(config, core.store, core.pool);
-    return await serveEngine(core, config, print, frontend, tls);
+    const running = await serveEngine(core, config, print, frontend, tls);
+    // A worker Piscina starts later (to replace one that died) that cannot open the root key leaves the pool
+    // short for good: say why in one line and stop, so a supervisor restarts the server once the cause is fixed.
+    core.pool.onWorkerFailure = (error) => {
+      console.error(`kms-engine: a crypto thread could not start: ${error.message}; stopping`);
+      process.exit(1);
+    };
+    return running;
   } catch (error) {
     core.credentials.withdraw(); // the start failed: its new credentials were never printed
     throw error;

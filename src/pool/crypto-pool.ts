@@ -97,6 +97,12 @@ export class CryptoPool {
   private readonly loadedThreads = new Set<number>();
   /** close() waiting for threads still loading: called on every thread that finishes. */
   private onThreadLoaded: (() => void) | undefined;
+  /** whenLoaded() waiting for every thread to load, or for one to fail. */
+  private readonly loadWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  /** The first worker that failed to load; Piscina starts no replacement for it. */
+  private workerFailure: Error | undefined;
+  /** Told of a worker that failed to load once start-up is over (whenLoaded() tells of those before). */
+  onWorkerFailure: ((error: Error) => void) | undefined;
   private inFlight = 0;
   /** RSA generations waiting for one of the few places (rsaGenerationsInFlight), oldest first. */
   private readonly rsaWaiting: Waiting[] = [];
@@ -131,7 +137,18 @@ export class CryptoPool {
     this.readiness.onmessage = (event) => {
       this.loadedThreads.add((event as unknown as { data: number }).data);
       this.onThreadLoaded?.();
+      if (this.allThreadsLoaded()) for (const waiter of this.loadWaiters.splice(0)) waiter.resolve();
     };
+    // A worker whose module throws while loading (its root key would not open: a token gone or refusing, two
+    // keys with one label) holds no task, so Piscina reports it as an 'error' event, which unheard kills the
+    // process with a stack trace; and it starts no replacement, so with every worker gone jobs would wait forever.
+    this.piscina.on('error', (error: unknown) => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.workerFailure ??= failure;
+      const waiters = this.loadWaiters.splice(0);
+      for (const waiter of waiters) waiter.reject(failure);
+      if (waiters.length === 0) this.onWorkerFailure?.(failure);
+    });
     (this.readiness as unknown as { unref(): void }).unref();
   }
 
@@ -199,6 +216,16 @@ export class CryptoPool {
   }
 
   /**
+   * Resolves once every worker has loaded (and so opened its root key); rejects with the error of a worker that
+   * could not, the way a start learns that the workers cannot serve before it listens.
+   */
+  whenLoaded(): Promise<void> {
+    if (this.workerFailure !== undefined) return Promise.reject(this.workerFailure);
+    if (this.allThreadsLoaded()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.loadWaiters.push({ resolve, reject }));
+  }
+
+  /**
    * Waits for workers still loading their modules, then stops them all. Terminating a worker while Node loads
    * its ES module graph (Piscina require()s it) aborts the whole process on Node 20 (V8 fatal error "IsGraphAsync
    * must be used on an instantiated module"): a command that failed right after start-up and closed its pool
@@ -223,10 +250,14 @@ export class CryptoPool {
     await this.piscina.destroy();
   }
 
-  /** As many threads as the pool keeps (a dead one's replacement may not exist yet), each of them loaded. */
+  /**
+   * As many threads as the pool keeps (a dead one's replacement may not exist yet; after a worker failed to load,
+   * Piscina starts none, so the ones there are), each of them loaded.
+   */
   private allThreadsLoaded(): boolean {
     const threads = this.piscina.threads;
-    return threads.length >= this.options.workers && threads.every((thread) => this.loadedThreads.has(thread.threadId));
+    return (threads.length >= this.options.workers || this.workerFailure !== undefined)
+      && threads.every((thread) => this.loadedThreads.has(thread.threadId));
   }
 
   /** One flush per callback: the jobs of a turn batch's requests, whatever awaits led to them, share the hop. */
