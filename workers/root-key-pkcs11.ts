@@ -107,6 +107,14 @@ export class Pkcs11RootKey implements RootKey {
         if (!options.createIfMissing) throw new Pkcs11KeyMissingError(`the token has no secret key labelled '${uri.object}'`);
         key = generateKey(lib, module, session, uri);
         created = true;
+        // PKCS#11 has no create-if-absent: processes starting at once on a token without the key (several nodes'
+        // first start) may each generate one, and a token with two keys of one label serves none of them. So a
+        // creator looks again, and one that finds another key with the label destroys its own and gives way. At
+        // most one key is kept: a creator keeps its key only if it saw no other, and any later creator sees it.
+        if (findKeys(module, session, keyTemplate(lib, uri), 2).length > 1) {
+          module.C_DestroyObject(session, key);
+          throw new Pkcs11Error(`another process created a secret key labelled '${uri.object}' in the token at the same moment; this start gave way to it: start again`);
+        }
       }
       return new Pkcs11RootKey(lib, module, session, key, created);
     } catch (error) {
@@ -192,11 +200,15 @@ function keyTemplate(lib: Pkcs11Module, uri: Pkcs11Uri): Pkcs11Types.Template {
 }
 
 function findKey(lib: Pkcs11Module, module: Pkcs11Types.PKCS11, session: Handle, uri: Pkcs11Uri): Handle | undefined {
-  module.C_FindObjectsInit(session, keyTemplate(lib, uri));
+  const found = findKeys(module, session, keyTemplate(lib, uri), 2);
+  if (found.length > 1) throw new Pkcs11Error(`the token holds more than one secret key labelled '${uri.object}': add id= to the URI (or, if another process is creating the key right now, start again)`);
+  return found[0];
+}
+
+function findKeys(module: Pkcs11Types.PKCS11, session: Handle, template: Pkcs11Types.Template, max: number): Handle[] {
+  module.C_FindObjectsInit(session, template);
   try {
-    const found = module.C_FindObjects(session, 2);
-    if (found.length > 1) throw new Pkcs11Error(`the token holds more than one secret key labelled '${uri.object}'; add id= to the URI`);
-    return found[0];
+    return module.C_FindObjects(session, max);
   } finally {
     module.C_FindObjectsFinal(session);
   }

@@ -1,7 +1,7 @@
 // The root key in a PKCS#11 token (SoftHSM2): KMS_ROOT_KEY=pkcs11:... creates a sensitive, non-extractable AES
 // key in the token at first start, the workers wrap and unwrap inside the token, and the data directory holds
 // no root.key and no unwrapped material. Keys made before a restart keep working after it.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -161,5 +161,56 @@ describe('the token gone while the server runs', () => {
     expect(log).toMatch(/kms-engine worker: the root key's PKCS#11 token failed: C_DecryptInit returned CKR_[A-Z_]+;/);
     expect(log).toMatch(/kms-engine worker: the root key's PKCS#11 token failed: C_EncryptInit returned CKR_[A-Z_]+;/);
     expect(log).not.toContain(gone.pin);
+  });
+});
+
+describe('several servers starting at once on a token without the root key (several nodes, first start)', () => {
+  let shared: SoftHsmToken;
+  afterAll(() => shared?.remove());
+
+  /** Starts `kms-engine serve`; resolves with what it printed once it listens (then stops it) or exits. */
+  const startOnce = (env: Record<string, string>) => new Promise<{ listened: boolean; code: number | null; output: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', KMS_WORKERS: '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let listened = false;
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!listened && /kms-engine listening on/.test(output)) {
+        listened = true;
+        child.kill('SIGTERM');
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code) => resolve({ listened, code, output }));
+  });
+
+  it('keep one key in the token: each listens or exits 2 with one line, and then every one of them starts', async () => {
+    shared = createSoftHsmToken('kms-nodes');
+    const env = (node: number) => ({ ...shared.env, KMS_ROOT_KEY: shared.uri(ROOT_LABEL), KMS_DATA_DIR: join(shared.dir, `node-${node}`) });
+    const nodes = [0, 1, 2, 3, 4];
+    const starts = await Promise.all(nodes.map((node) => startOnce(env(node))));
+    for (const start of starts) {
+      if (start.listened) continue;
+      // A refused start: the one line naming the variable, no stack trace.
+      expect(start.code, start.output).toBe(2);
+      expect(start.output, start.output).toMatch(/^kms-engine: KMS_ROOT_KEY: [^\n]+\n$/);
+    }
+    expect(shared.countKeys(ROOT_LABEL)).toBe(1);
+    // One after the other now, each node starts on the key that was kept, and serves.
+    for (const node of nodes) {
+      const server = await startServer({ env: env(node), dataDir: env(node).KMS_DATA_DIR });
+      try {
+        const kms = server.client();
+        const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+        const blob = (await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(`node ${node}`) }))).CiphertextBlob!;
+        expect(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe(`node ${node}`);
+      } finally {
+        await server.stop();
+      }
+    }
+    expect(shared.countKeys(ROOT_LABEL)).toBe(1);
   });
 });

@@ -21,6 +21,8 @@ export interface SoftHsmToken {
   uri(object: string): string;
   /** Attributes of the secret key labelled `object`, read from the test process (undefined if absent). */
   inspectKey(object: string): { extractable: boolean; sensitive: boolean; valueReadable: boolean } | undefined;
+  /** How many secret keys carry the label `object`. */
+  countKeys(object: string): number;
   remove(): void;
 }
 
@@ -48,8 +50,26 @@ export function createSoftHsmToken(label = 'kms-test'): SoftHsmToken {
     dir, label, modulePath, pinFile, pin, env,
     uri: (object) => `pkcs11:token=${label};object=${object};type=secret-key?module-path=${modulePath}&pin-source=file:${pinFile}`,
     inspectKey: (object) => inspectKey(modulePath, conf, label, pin, object),
+    countKeys: (object) => countKeys(modulePath, conf, label, pin, object),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** Runs in a child process, as inspectKey does. */
+function countKeys(modulePath: string, conf: string, label: string, pin: string, object: string): number {
+  const script = `
+    const pk = require('pkcs11js');
+    const p = new pk.PKCS11(); p.load(${JSON.stringify(modulePath)}); p.C_Initialize();
+    const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === ${JSON.stringify(label)});
+    const session = p.C_OpenSession(slot, pk.CKF_SERIAL_SESSION);
+    p.C_Login(session, pk.CKU_USER, ${JSON.stringify(pin)});
+    p.C_FindObjectsInit(session, [{ type: pk.CKA_CLASS, value: pk.CKO_SECRET_KEY }, { type: pk.CKA_LABEL, value: ${JSON.stringify(object)} }]);
+    console.log(p.C_FindObjects(session, 100).length); p.C_FindObjectsFinal(session);
+    p.C_CloseSession(session); p.C_Finalize();`;
+  const require = createRequire(import.meta.url);
+  return Number(execFileSync(process.execPath, ['-e', script], {
+    env: { ...process.env, SOFTHSM2_CONF: conf, NODE_PATH: join(require.resolve('pkcs11js'), '..', '..') },
+  }).toString().trim());
 }
 
 /** Runs in a child process: SOFTHSM2_CONF is read when the module initializes, once per process. */
