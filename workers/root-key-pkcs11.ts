@@ -158,6 +158,15 @@ export class Pkcs11RootKey implements RootKey {
     return sealed.subarray(sealed.length - TAG_BYTES, sealed.length - TAG_BYTES + ROOT_KEY_ID_BYTES).toString('hex');
   }
 
+  /** Deletes the key from the token (a key this process generated for a run that was then refused), and closes. */
+  destroy(): void {
+    try {
+      this.module.C_DestroyObject(this.session, this.key);
+    } finally {
+      this.close();
+    }
+  }
+
   /** Closes this thread's session (the module stays initialized for the others). */
   close(): void {
     try {

@@ -80,9 +80,10 @@ export function openRootKeyRing(plan: RootKeyPlan, createIfMissing = false): Roo
  * Main thread, at start: checks the plan (a URI that does not parse, a wrong PIN, a missing token all stop the
  * server with one line naming the variable) and creates missing keys, before any worker exists. A token's
  * sessions stay open until `close`, which keeps the module initialized and logged in for the workers' sessions.
- * A root key file is only created here, never read: its bytes belong in the workers.
+ * A root key file is only created here, never read: its bytes belong in the workers. `destroyCreatedTokenKeys`
+ * deletes the token keys this call generated (and closes): a command refused after preparing leaves none behind.
  */
-export function prepareRootKeys(plan: RootKeyPlan): { close(): void } {
+export function prepareRootKeys(plan: RootKeyPlan): { close(): void; destroyCreatedTokenKeys(): void } {
   const opened: HeldRootKey[] = [];
   try {
     for (const source of plan.next === undefined ? [plan.current] : [plan.current, plan.next]) {
@@ -101,5 +102,13 @@ export function prepareRootKeys(plan: RootKeyPlan): { close(): void } {
     for (const held of opened) held.close?.();
     throw error;
   }
-  return { close: () => { for (const held of opened) held.close?.(); } };
+  return {
+    close: () => { for (const held of opened) held.close?.(); },
+    destroyCreatedTokenKeys: () => {
+      for (const held of opened) {
+        if (held.key instanceof Pkcs11RootKey && held.key.created) held.key.destroy();
+        else held.close?.();
+      }
+    },
+  };
 }

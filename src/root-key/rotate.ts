@@ -37,12 +37,12 @@ export async function rotateRootKey(
     throw new ConfigError('rotate-root-key needs the new root key: set KMS_NEW_ROOT_KEY_FILE or KMS_NEW_ROOT_KEY');
   }
   // Only the new key may be created here (step 1 of the procedure usually did): a missing current root key file is
-  // a wrong path, not a key to make, and the ring below refuses it. A new key file made by a run that is then
-  // refused is removed again, so a refusal changes nothing.
+  // a wrong path, not a key to make, and the ring below refuses it. A new key file or token key made by a run that
+  // is then refused is removed again, so a refusal changes nothing.
   const newKeyFile = plan.next.kind === 'file' && !existsSync(plan.next.path) ? plan.next.path : undefined;
   const prepared = prepareRootKeys({ current: plan.next });
   const refuse = (error: unknown): never => {
-    prepared.close();
+    prepared.destroyCreatedTokenKeys();
     if (newKeyFile !== undefined) rmSync(newKeyFile, { force: true });
     throw error;
   };

@@ -14,6 +14,7 @@ import { copyKeyRecord } from '../../src/store/types.js';
 import { FileRootKey } from '../../workers/root-key.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { runCli, type CliRun } from '../support/cli.js';
+import { createSoftHsmToken } from '../support/softhsm.js';
 import { startServer } from '../support/server.js';
 
 const KEY_ID = 'c0000000-0000-4000-8000-000000000001';
@@ -99,6 +100,28 @@ describe('rotate-root-key refuses', () => {
     expect(existsSync(unmade)).toBe(false);
     expectRefused(rotate({ KMS_ROOT_KEY_FILE: join(work, 'no-such-root-2.key'), KMS_NEW_ROOT_KEY_FILE: unmade }), 'KMS_ROOT_KEY_FILE', /ENOENT/);
     expect(existsSync(unmade)).toBe(false);
+  });
+
+  it('a refused run leaves no new token key behind when it made one, and keeps one it did not make', async () => {
+    const token = createSoftHsmToken('kms-rotate-refused');
+    try {
+      const intoToken = (current: Record<string, string>, object: string) =>
+        rotate({ ...token.env, ...current, KMS_NEW_ROOT_KEY: token.uri(object) });
+      expectRefused(intoToken({ KMS_ROOT_KEY_FILE: newKeyFile('stranger-3.key') }, 'not-yet-made'),
+        'KMS_ROOT_KEY_FILE', /is not the root key this store's material is under/);
+      expect(token.countKeys('not-yet-made')).toBe(0);
+      expectRefused(intoToken({ KMS_ROOT_KEY_FILE: join(work, 'no-such-root-3.key') }, 'not-yet-made'), 'KMS_ROOT_KEY_FILE', /ENOENT/);
+      expect(token.countKeys('not-yet-made')).toBe(0);
+      // A key that was there before the run (step 1: a server restarted with KMS_NEW_ROOT_KEY made it) stays.
+      const server = await startServer({ env: { ...token.env, KMS_ROOT_KEY: token.uri('made-before') } });
+      await server.remove();
+      expect(token.countKeys('made-before')).toBe(1);
+      expectRefused(intoToken({ KMS_ROOT_KEY_FILE: newKeyFile('stranger-4.key') }, 'made-before'),
+        'KMS_ROOT_KEY_FILE', /is not the root key this store's material is under/);
+      expect(token.countKeys('made-before')).toBe(1);
+    } finally {
+      token.remove();
+    }
   });
 
   it('a run without the new root key', () => {
