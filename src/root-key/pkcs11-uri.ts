@@ -22,13 +22,13 @@ export class Pkcs11UriError extends Error {}
 const PATH_ATTRIBUTES = new Set(['token', 'serial', 'slot-id', 'object', 'id', 'type', 'manufacturer', 'model', 'library-manufacturer', 'library-description', 'library-version', 'slot-description', 'slot-manufacturer']);
 const QUERY_ATTRIBUTES = new Set(['module-path', 'module-name', 'pin-source', 'pin-value']);
 
-/** RFC 7512 values are percent-encoded bytes (CKA_ID may be binary). */
-function percentDecode(value: string): Buffer {
+/** RFC 7512 values are percent-encoded bytes (CKA_ID may be binary). Errors name the attribute, never its value: it may be a PIN. */
+function percentDecode(name: string, value: string): Buffer {
   const bytes: number[] = [];
   for (let i = 0; i < value.length; i++) {
     if (value[i] === '%') {
       const hex = value.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new Pkcs11UriError(`bad percent-encoding '${value.slice(i, i + 3)}'`);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new Pkcs11UriError(`bad percent-encoding in the value of '${name}'`);
       bytes.push(parseInt(hex, 16));
       i += 2;
     } else {
@@ -38,16 +38,17 @@ function percentDecode(value: string): Buffer {
   return Buffer.from(bytes);
 }
 
-function attributes(part: string, separator: string, known: ReadonlySet<string>): Map<string, Buffer> {
+function attributes(part: string, separator: string, known: ReadonlySet<string>, where: 'path' | 'query'): Map<string, Buffer> {
   const found = new Map<string, Buffer>();
   if (part === '') return found;
-  for (const item of part.split(separator)) {
+  for (const [index, item] of part.split(separator).entries()) {
     const equals = item.indexOf('=');
-    if (equals <= 0) throw new Pkcs11UriError(`'${item}' is not name=value`);
+    // Not the item itself: a mistyped 'pin-value:1234' would put the PIN in the message.
+    if (equals <= 0) throw new Pkcs11UriError(`${where} attribute ${index + 1} is not name=value`);
     const name = item.slice(0, equals).toLowerCase();
     if (!known.has(name) && !name.startsWith('x-')) throw new Pkcs11UriError(`unknown attribute '${name}'`);
     if (found.has(name)) throw new Pkcs11UriError(`attribute '${name}' appears twice`);
-    found.set(name, percentDecode(item.slice(equals + 1)));
+    found.set(name, percentDecode(name, item.slice(equals + 1)));
   }
   return found;
 }
@@ -56,8 +57,8 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   if (!uri.startsWith('pkcs11:')) throw new Pkcs11UriError('must start with pkcs11:');
   const rest = uri.slice('pkcs11:'.length);
   const question = rest.indexOf('?');
-  const path = attributes(question < 0 ? rest : rest.slice(0, question), ';', PATH_ATTRIBUTES);
-  const query = attributes(question < 0 ? '' : rest.slice(question + 1), '&', QUERY_ATTRIBUTES);
+  const path = attributes(question < 0 ? rest : rest.slice(0, question), ';', PATH_ATTRIBUTES, 'path');
+  const query = attributes(question < 0 ? '' : rest.slice(question + 1), '&', QUERY_ATTRIBUTES, 'query');
   const text = (map: Map<string, Buffer>, name: string) => map.get(name)?.toString('utf8');
 
   const modulePath = text(query, 'module-path');

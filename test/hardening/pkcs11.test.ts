@@ -118,6 +118,16 @@ describe('KMS_ROOT_KEY problems stop the server with one line naming the variabl
     }
   });
 
+  it('a mistyped PIN attribute: the message names the attribute, never the PIN', () => {
+    const base = `pkcs11:token=${token.label};object=${ROOT_LABEL}?module-path=${token.modulePath}`;
+    const colon = serve({ KMS_ROOT_KEY: `${base}&pin-value:97531864` });
+    expect(colon.status).toBe(2);
+    expect(colon.stderr).toBe('kms-engine: KMS_ROOT_KEY: query attribute 2 is not name=value\n');
+    const encoding = serve({ KMS_ROOT_KEY: `${base}&pin-value=9753%zz1864` });
+    expect(encoding.status).toBe(2);
+    expect(encoding.stderr).toBe("kms-engine: KMS_ROOT_KEY: bad percent-encoding in the value of 'pin-value'\n");
+  });
+
   it('a URI without module-path, and a token that does not exist', () => {
     const noModule = serve({ KMS_ROOT_KEY: `pkcs11:token=${token.label};object=${ROOT_LABEL}` });
     expect(noModule.status).toBe(2);
