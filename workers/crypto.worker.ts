@@ -6,7 +6,7 @@ import {
   KEY_CACHE_CHANNEL, type BatchResult, type EvictMessage, type Job,
 } from '../src/contract/tasks.js';
 import { JobRunner } from './handlers.js';
-import { announceLoaded } from './loaded.js';
+import { announceLoadFailure, announceLoaded } from './loaded.js';
 import { rsaKeyPairPool } from './primitives/rsa-pool.js';
 import { openRootKeyRing, type RootKeyPlan } from '../src/root-key/open.js';
 
@@ -17,7 +17,16 @@ interface WorkerOptions {
 }
 
 const options = workerData as WorkerOptions;
-const runner = new JobRunner(openRootKeyRing(options.rootKeys), options.cacheEntries, options.cacheTtlMs);
+
+function openRootKeys() {
+  try {
+    return openRootKeyRing(options.rootKeys);
+  } catch (error) {
+    announceLoadFailure(error);
+    throw error;
+  }
+}
+const runner = new JobRunner(openRootKeys(), options.cacheEntries, options.cacheTtlMs);
 // RSA pairs are generated ahead of time (KMS_RSA_POOL), so the first RSA CreateKey need not wait for one.
 rsaKeyPairPool().warm();
 

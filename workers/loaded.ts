@@ -8,3 +8,16 @@ export function announceLoaded(): void {
   ready.postMessage(threadId);
   ready.close();
 }
+
+/** A worker that cannot load (its root key will not open) says so before it throws: see CryptoPool.whenLoaded. */
+export interface LoadFailure { failedThread: number; message: string }
+
+/**
+ * Piscina reports a worker that throws while loading as an 'error' event only when it held no task; with a task
+ * the task gets the error instead, and Piscina starts no replacement. The pool learns of the failure here either way.
+ */
+export function announceLoadFailure(error: unknown): void {
+  const channel = new BroadcastChannel(WORKER_READY_CHANNEL);
+  channel.postMessage({ failedThread: threadId, message: error instanceof Error ? error.message : String(error) } satisfies LoadFailure);
+  channel.close();
+}

@@ -20,6 +20,7 @@ import { onceAfterPromiseJobs } from '../after-promise-jobs.js';
 import { KmsError } from '../protocol/errors.js';
 import { CRYPTO_WORKER_FILE } from '../paths.js';
 import type { RootKeyPlan } from '../root-key/open.js';
+import type { LoadFailure } from '../../workers/loaded.js';
 import { runsInline, type InlineLane } from './inline-lane.js';
 import { withStandaloneViews } from './standalone-views.js';
 
@@ -99,6 +100,8 @@ export class CryptoPool {
   private onThreadLoaded: (() => void) | undefined;
   /** whenLoaded() waiting for every thread to load, or for one to fail. */
   private readonly loadWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  /** The threads this pool has run, to tell its load failures from other pools' on the shared channel. */
+  private readonly ownThreads = new Set<number>();
   /** The first worker that failed to load; Piscina starts no replacement for it. */
   private workerFailure: Error | undefined;
   /** Told of a worker that failed to load once start-up is over (whenLoaded() tells of those before). */
@@ -135,19 +138,24 @@ export class CryptoPool {
     this.maxInFlight = options.workers * TASKS_PER_WORKER;
     (this.evictions as unknown as { unref(): void }).unref();
     this.readiness.onmessage = (event) => {
-      this.loadedThreads.add((event as unknown as { data: number }).data);
+      const data = (event as unknown as { data: number | LoadFailure }).data;
+      if (typeof data !== 'number') {
+        // The channel is the process's: another pool's thread (tests run several) is not this pool's failure.
+        for (const thread of this.piscina.threads) this.ownThreads.add(thread.threadId);
+        if (this.ownThreads.has(data.failedThread)) this.workerFailed(new Error(data.message));
+        return;
+      }
+      this.loadedThreads.add(data);
       this.onThreadLoaded?.();
       if (this.allThreadsLoaded()) for (const waiter of this.loadWaiters.splice(0)) waiter.resolve();
     };
-    // A worker whose module throws while loading (its root key would not open: a token gone or refusing, two
-    // keys with one label) holds no task, so Piscina reports it as an 'error' event, which unheard kills the
-    // process with a stack trace; and it starts no replacement, so with every worker gone jobs would wait forever.
+    // A worker that fails holding no task (one whose module throws while loading: its root key would not open)
+    // is reported by Piscina as an 'error' event, which unheard kills the process with a stack trace. A failure to
+    // load also comes on the readiness channel (workers/loaded.ts), which is what whenLoaded and onWorkerFailure
+    // go by: Piscina starts no replacement for such a worker, while one that had loaded is replaced.
+    this.piscina.on('workerCreate', (worker: { threadId: number }) => this.ownThreads.add(worker.threadId));
     this.piscina.on('error', (error: unknown) => {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      this.workerFailure ??= failure;
-      const waiters = this.loadWaiters.splice(0);
-      for (const waiter of waiters) waiter.reject(failure);
-      if (waiters.length === 0) this.onWorkerFailure?.(failure);
+      console.error(`kms-engine: a crypto thread failed: ${error instanceof Error ? error.name : typeof error}`);
     });
     (this.readiness as unknown as { unref(): void }).unref();
   }
@@ -213,6 +221,14 @@ export class CryptoPool {
     }
     // Clamped: a worker's counters are read across threads, and a near-idle interval can come out a hair below 0.
     return Math.min(1, Math.max(0, sum / threads.length));
+  }
+
+  private workerFailed(failure: Error): void {
+    if (this.workerFailure !== undefined) return;
+    this.workerFailure = failure;
+    const waiters = this.loadWaiters.splice(0);
+    for (const waiter of waiters) waiter.reject(failure);
+    if (waiters.length === 0) this.onWorkerFailure?.(failure);
   }
 
   /**

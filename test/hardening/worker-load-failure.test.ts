@@ -18,9 +18,9 @@ const dir = mkdtempSync(join(tmpdir(), 'kms-worker-load-'));
 const rootKeyFile = join(dir, 'root.key');
 writeFileSync(rootKeyFile, randomBytes(32), { mode: 0o600 });
 const pools: CryptoPool[] = [];
-const newPool = (workerFile: string) => {
+const newPool = (workerFile: string, workers = 2) => {
   const pool = new CryptoPool({
-    workers: 2, batchSize: 32, maxQueuedJobs: 100, workerFile,
+    workers, batchSize: 32, maxQueuedJobs: 100, workerFile,
     rootKeys: { current: { kind: 'file', path: rootKeyFile, variable: 'KMS_ROOT_KEY_FILE' } },
   });
   pools.push(pool);
@@ -37,6 +37,12 @@ describe('crypto workers that cannot load', () => {
     const pool = newPool(UNOPENABLE_WORKER_FILE);
     await expect(pool.whenLoaded()).rejects.toThrow("KMS_ROOT_KEY: the token holds more than one secret key labelled 'kms-root'");
     // Asked again later, the answer is the same.
+    await expect(pool.whenLoaded()).rejects.toThrow('KMS_ROOT_KEY: the token holds more than one');
+  });
+
+  it('also when a job was handed to the worker before it failed', async () => {
+    const pool = newPool(UNOPENABLE_WORKER_FILE, 1);
+    void pool.run({ op: 'generateMaterial', keyId: '00000000-0000-4000-8000-000000000002', materialId: 'm', spec: 'SYMMETRIC_DEFAULT' });
     await expect(pool.whenLoaded()).rejects.toThrow('KMS_ROOT_KEY: the token holds more than one');
   });
 
