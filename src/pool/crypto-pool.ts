@@ -155,7 +155,8 @@ export class CryptoPool {
     // go by: Piscina starts no replacement for such a worker, while one that had loaded is replaced.
     this.piscina.on('workerCreate', (worker: { threadId: number }) => this.ownThreads.add(worker.threadId));
     this.piscina.on('error', (error: unknown) => {
-      console.error(`kms-engine: a crypto thread failed: ${error instanceof Error ? error.name : typeof error}`);
+      // Once serving (onWorkerFailure set): during a start, a failure to load is the start's own one line.
+      if (this.onWorkerFailure !== undefined) console.error(`kms-engine: a crypto thread failed: ${error instanceof Error ? error.name : typeof error}`);
     });
     (this.readiness as unknown as { unref(): void }).unref();
   }
