@@ -55,8 +55,12 @@ export function createSoftHsmToken(label = 'kms-test'): SoftHsmToken {
   };
 }
 
-/** Runs in a child process, as inspectKey does. */
-function countKeys(modulePath: string, conf: string, label: string, pin: string, object: string): number {
+/**
+ * Runs `body` in a child process, logged in to the token, after C_FindObjectsInit for the secret keys labelled
+ * `object` (`p` the module, `pk` pkcs11js, `session` open); returns what it printed. A child because
+ * SOFTHSM2_CONF is read when the module initializes, once per process.
+ */
+function inTokenSession(modulePath: string, conf: string, label: string, pin: string, object: string, body: string): string {
   const script = `
     const pk = require('pkcs11js');
     const p = new pk.PKCS11(); p.load(${JSON.stringify(modulePath)}); p.C_Initialize();
@@ -64,33 +68,26 @@ function countKeys(modulePath: string, conf: string, label: string, pin: string,
     const session = p.C_OpenSession(slot, pk.CKF_SERIAL_SESSION);
     p.C_Login(session, pk.CKU_USER, ${JSON.stringify(pin)});
     p.C_FindObjectsInit(session, [{ type: pk.CKA_CLASS, value: pk.CKO_SECRET_KEY }, { type: pk.CKA_LABEL, value: ${JSON.stringify(object)} }]);
-    console.log(p.C_FindObjects(session, 100).length); p.C_FindObjectsFinal(session);
+    ${body}
     p.C_CloseSession(session); p.C_Finalize();`;
   const require = createRequire(import.meta.url);
-  return Number(execFileSync(process.execPath, ['-e', script], {
+  return execFileSync(process.execPath, ['-e', script], {
     env: { ...process.env, SOFTHSM2_CONF: conf, NODE_PATH: join(require.resolve('pkcs11js'), '..', '..') },
-  }).toString().trim());
+  }).toString().trim();
 }
 
-/** Runs in a child process: SOFTHSM2_CONF is read when the module initializes, once per process. */
+function countKeys(modulePath: string, conf: string, label: string, pin: string, object: string): number {
+  return Number(inTokenSession(modulePath, conf, label, pin, object,
+    'console.log(p.C_FindObjects(session, 100).length); p.C_FindObjectsFinal(session);'));
+}
+
 function inspectKey(modulePath: string, conf: string, label: string, pin: string, object: string) {
-  const script = `
-    const pk = require('pkcs11js');
-    const p = new pk.PKCS11(); p.load(${JSON.stringify(modulePath)}); p.C_Initialize();
-    const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === ${JSON.stringify(label)});
-    const session = p.C_OpenSession(slot, pk.CKF_SERIAL_SESSION);
-    p.C_Login(session, pk.CKU_USER, ${JSON.stringify(pin)});
-    p.C_FindObjectsInit(session, [{ type: pk.CKA_CLASS, value: pk.CKO_SECRET_KEY }, { type: pk.CKA_LABEL, value: ${JSON.stringify(object)} }]);
+  const out = inTokenSession(modulePath, conf, label, pin, object, `
     const key = p.C_FindObjects(session); p.C_FindObjectsFinal(session);
     if (!key) { console.log('null'); process.exit(0); }
     const [extractable, sensitive] = p.C_GetAttributeValue(session, key, [{ type: pk.CKA_EXTRACTABLE }, { type: pk.CKA_SENSITIVE }]);
     let valueReadable = true;
     try { p.C_GetAttributeValue(session, key, [{ type: pk.CKA_VALUE }]); } catch { valueReadable = false; }
-    console.log(JSON.stringify({ extractable: extractable.value[0] === 1, sensitive: sensitive.value[0] === 1, valueReadable }));
-    p.C_CloseSession(session); p.C_Finalize();`;
-  const require = createRequire(import.meta.url);
-  const out = execFileSync(process.execPath, ['-e', script], {
-    env: { ...process.env, SOFTHSM2_CONF: conf, NODE_PATH: join(require.resolve('pkcs11js'), '..', '..') },
-  }).toString().trim();
+    console.log(JSON.stringify({ extractable: extractable.value[0] === 1, sensitive: sensitive.value[0] === 1, valueReadable }));`);
   return JSON.parse(out) as ReturnType<SoftHsmToken['inspectKey']>;
 }
