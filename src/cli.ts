@@ -1,4 +1,4 @@
-// `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, rotate-root-key, bench [options].
+// `kms-engine <command>`: serve (default), seed FILE, audit verify FILE, backup DIR, rotate-root-key, bench [options].
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { asksForHelp, usage } from './cli-usage.js';
@@ -12,6 +12,7 @@ const USAGE = `usage: kms-engine <command>
   serve                 start the server (environment: see README)
   seed FILE             apply a seed file to the store
   audit verify FILE     check an audit log's hash chain
+  backup DIR            copy the SQLite store, audit log and root key file while the server runs
   rotate-root-key       re-wrap all key material under KMS_NEW_ROOT_KEY_FILE / KMS_NEW_ROOT_KEY
   bench [options]       the load-test harness (kms-engine bench --help)
   --version             print the version`;
@@ -33,6 +34,10 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] !== 'verify') return usage(AUDIT_USAGE, rest);
         const { runAuditVerifyCommand } = await import('./audit/verify.js');
         return await runAuditVerifyCommand(rest.slice(1));
+      }
+      case 'backup': {
+        const { runBackupCommand } = await import('./backup.js');
+        return await runBackupCommand(rest);
       }
       case 'rotate-root-key': {
         const { runRotateRootKeyCommand } = await import('./root-key/rotate.js');

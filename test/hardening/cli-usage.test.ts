@@ -27,7 +27,7 @@ describe('kms-engine answers', () => {
     expect(result.status, result.output).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/^usage: kms-engine <command>\n/);
-    for (const command of ['serve', 'seed FILE', 'audit verify FILE', 'rotate-root-key', 'bench', '--version']) expect(result.stdout).toContain(command);
+    for (const command of ['serve', 'seed FILE', 'audit verify FILE', 'backup DIR', 'rotate-root-key', 'bench', '--version']) expect(result.stdout).toContain(command);
   });
 
   it.each([['--version'], ['-v'], ['version']])('%s: the package version on stdout, exit 0', (flag) => {
@@ -41,6 +41,7 @@ describe('kms-engine answers', () => {
     [['audit', '--help'], /^usage: kms-engine audit verify FILE$/],
     [['audit', 'verify', '-h'], /^usage: kms-engine audit verify FILE$/],
     [['rotate-root-key', '--help'], /^usage: kms-engine rotate-root-key /],
+    [['backup', '--help'], /^usage: kms-engine backup DIR /],
   ])('%j: the command\'s usage line on stdout, exit 0, nothing made', (args, line) => {
     const result = run(args);
     expect(result.status, result.output).toBe(0);
