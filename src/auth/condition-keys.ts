@@ -237,8 +237,10 @@ class RequestConditionContext implements ConditionContext {
     put('aws:SourceIp', this.extras.sourceIp?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''));
     put('aws:RequestedRegion', this.extras.requestedRegion);
     put('aws:SecureTransport', this.extras.secureTransport === undefined ? undefined : String(this.extras.secureTransport));
-    // IAM sets it on every request; no caller of this engine authenticates as an AWS service.
+    // IAM sets both on every request; no caller of this engine is an AWS service or calls through one. Absent,
+    // the data-perimeter deny (`NotIpAddress` + `Bool aws:ViaAWSService false`) would never apply.
     put('aws:PrincipalIsAWSService', 'false');
+    put('aws:ViaAWSService', 'false');
     // Global keys IAM sets on every request: the time it is evaluated, as ISO 8601 and as epoch seconds.
     const now = new Date();
     put('aws:CurrentTime', `${now.toISOString().slice(0, 19)}Z`);

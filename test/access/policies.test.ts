@@ -484,6 +484,17 @@ describe('condition keys', () => {
       deny('*', 'kms:PutKeyPolicy', { Condition: { StringNotEquals: { 'aws:RequestedRegion': REGION } } })) }));
   });
 
+  it('aws:ViaAWSService is false on every request: the data-perimeter deny of direct calls from outside a network holds', async () => {
+    const outsideNetwork = { NotIpAddress: { 'aws:SourceIp': '203.0.113.0/24' }, Bool: { 'aws:ViaAWSService': 'false' } };
+    const { keyId, arn } = await keyWith([deny('*', 'kms:Encrypt', { Condition: outsideNetwork }),
+      allow(arnOf('bob'), 'kms:DescribeKey', { Condition: { Bool: { 'aws:ViaAWSService': 'false' } } })]);
+    expect(await failure(encrypt(access.as('admin'), keyId))).toEqual(accessDenied('admin', 'kms:Encrypt', arn, 'deny-resource'));
+    await access.as('bob').send(new DescribeKeyCommand({ KeyId: keyId }));
+    // The lockout check sees it too: a policy denying every direct call from here would lock the caller out.
+    expect(await failure(createKeyAs(root, { Policy: keyPolicy(accountAdmin, deny('*', 'kms:*', { Condition: outsideNetwork })) })))
+      .toMatchObject({ name: 'MalformedPolicyDocumentException', message: 'The new key policy will not allow you to update the key policy in the future.' });
+  });
+
   it('aws:SecureTransport is false over plain HTTP: a deny of calls without TLS holds, and the lockout check sees it', async () => {
     const withoutTls = deny('*', 'kms:*', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
     const { keyId, arn } = await keyWith([deny('*', 'kms:Encrypt', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);
