@@ -241,6 +241,9 @@ class RequestConditionContext implements ConditionContext {
     // the data-perimeter deny (`NotIpAddress` + `Bool aws:ViaAWSService false`) would never apply.
     put('aws:PrincipalIsAWSService', 'false');
     put('aws:ViaAWSService', 'false');
+    // Present only for temporary credentials (a role session, or a key configured with a session token), and
+    // false here: no session of this engine was issued with MFA. Long-term keys leave it absent, as in IAM.
+    if (principal.type === 'AssumedRole' || principal.sessionToken !== undefined) put('aws:MultiFactorAuthPresent', 'false');
     // Global keys IAM sets on every request: the time it is evaluated, as ISO 8601 and as epoch seconds.
     const now = new Date();
     put('aws:CurrentTime', `${now.toISOString().slice(0, 19)}Z`);

@@ -495,6 +495,17 @@ describe('condition keys', () => {
       .toMatchObject({ name: 'MalformedPolicyDocumentException', message: 'The new key policy will not allow you to update the key policy in the future.' });
   });
 
+  it('aws:MultiFactorAuthPresent is false for a role session (temporary credentials) and absent for long-term keys', async () => {
+    const withoutMfa = (condition: string) => deny('*', 'kms:Encrypt', { Condition: { [condition]: { 'aws:MultiFactorAuthPresent': 'false' } } });
+    const { keyId, arn } = await keyWith([allow([arnOf('app'), arnOf('bob')], 'kms:Encrypt'), withoutMfa('Bool')]);
+    expect(await failure(encrypt(access.as('app'), keyId))).toEqual(accessDenied('app', 'kms:Encrypt', arn, 'deny-resource'));
+    await encrypt(access.as('bob'), keyId);
+    // BoolIfExists, as IAM advises, denies long-term keys as well.
+    const { keyId: strictId, arn: strictArn } = await keyWith([allow([arnOf('app'), arnOf('bob')], 'kms:Encrypt'), withoutMfa('BoolIfExists')]);
+    expect(await failure(encrypt(access.as('app'), strictId))).toEqual(accessDenied('app', 'kms:Encrypt', strictArn, 'deny-resource'));
+    expect(await failure(encrypt(access.as('bob'), strictId))).toEqual(accessDenied('bob', 'kms:Encrypt', strictArn, 'deny-resource'));
+  });
+
   it('aws:SecureTransport is false over plain HTTP: a deny of calls without TLS holds, and the lockout check sees it', async () => {
     const withoutTls = deny('*', 'kms:*', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
     const { keyId, arn } = await keyWith([deny('*', 'kms:Encrypt', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);
