@@ -3,6 +3,7 @@
 // Runs on a timer on the main thread; each pass asks the store for due keys only, so it costs nothing while
 // nothing is due.
 import type { CryptoPool } from '../pool/crypto-pool.js';
+import type { KeyRecord } from '../store/types.js';
 import { expireImportedMaterial, materialExpired } from './imported-material.js';
 import type { Keyring } from './keyring.js';
 import { rotatable, rotateKey } from './rotation.js';
@@ -25,9 +26,7 @@ export async function runDueWork(keyring: Keyring, pool: CryptoPool, now = Date.
       event = { eventName: 'DeleteKey', keyArn: key.arn };
     } else if (materialExpired(key, now)) {
       if ((await expireImportedMaterial(keyring, keyId, now)).expired) event = { eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn };
-    } else if (key.rotationEnabled && rotatable(key) && key.nextRotationDate !== undefined && key.nextRotationDate <= now
-      && key.state === 'Enabled') {
-      await rotateKey(keyring, pool, key, 'AUTOMATIC');
+    } else if (dueForRotation(key, now) && await rotateIfStillDue(keyring, pool, key, now)) {
       event = { eventName: 'RotateKey', keyArn: key.arn };
     }
     if (event !== undefined) {
@@ -36,6 +35,29 @@ export async function runDueWork(keyring: Keyring, pool: CryptoPool, now = Date.
     }
   }
   return events;
+}
+
+const dueForRotation = (key: KeyRecord, now: number): boolean => key.rotationEnabled && rotatable(key)
+  && key.nextRotationDate !== undefined && key.nextRotationDate <= now && key.state === 'Enabled';
+
+/** Refuses an automatic rotation whose key changed while its new material was being made (see rotateIfStillDue). */
+class NoLongerDue extends Error {}
+
+/**
+ * An automatic rotation, judged again on the key as it is when the new material is stored: the material is made
+ * in a worker first, and a DisableKeyRotation, DisableKey or ScheduleKeyDeletion that lands meanwhile must win
+ * (AWS rotates neither a key whose rotation is off nor a disabled key nor one pending deletion). Whether it rotated.
+ */
+async function rotateIfStillDue(keyring: Keyring, pool: CryptoPool, key: KeyRecord, now: number): Promise<boolean> {
+  try {
+    await rotateKey(keyring, pool, key, 'AUTOMATIC', (current) => {
+      if (!dueForRotation(current, now)) throw new NoLongerDue();
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof NoLongerDue) return false;
+    throw error;
+  }
 }
 
 export function startScheduler(keyring: Keyring, pool: CryptoPool, intervalMs: number,

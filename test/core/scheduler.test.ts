@@ -8,7 +8,9 @@ import { loadConfig } from '../../src/config.js';
 import { createKey } from '../../src/keys/factory.js';
 import { runDueWork } from '../../src/keys/scheduler.js';
 import { keyRef } from '../../src/operations/context.js';
+import type { CryptoPool } from '../../src/pool/crypto-pool.js';
 import { openEngine } from '../../src/server.js';
+import type { KeyRecord } from '../../src/store/types.js';
 
 let dataDir: string;
 let core: Awaited<ReturnType<typeof openEngine>>;
@@ -68,5 +70,40 @@ describe('runDueWork', () => {
       op: 'decrypt', source: { kind: 'symmetric', key: keyRef(rotated, key.currentMaterialId), blob: sealed.ciphertext },
     });
     expect(opened.ok && Buffer.from(opened.plaintext).toString()).toBe('old');
+  });
+
+  // The new material is made in a worker before it is stored; a change to the key that lands meanwhile (a user's
+  // DisableKeyRotation, DisableKey or ScheduleKeyDeletion) must win over the rotation the pass started. The pool
+  // stand-in applies the change right after the material is made, before the scheduler stores it.
+  it.each([
+    ['DisableKeyRotation', (draft: KeyRecord) => { draft.rotationEnabled = false; delete draft.nextRotationDate; }],
+    ['DisableKey', (draft: KeyRecord) => { draft.state = 'Disabled'; }],
+    ['ScheduleKeyDeletion', (draft: KeyRecord) => {
+      draft.state = 'PendingDeletion';
+      draft.pendingWindowInDays = 30;
+      draft.deletionDate = Date.now() / 1000 + 120 * 86_400; // after the pass below, which runs 90 days on
+    }],
+  ] as const)('does not rotate a key when %s lands while the new material is being made', async (_name, change) => {
+    const { keyring, pool } = core.engine;
+    const key = await newKey();
+    const now = Date.now() / 1000;
+    await keyring.mutate(key.keyId, (draft) => {
+      draft.rotationEnabled = true;
+      draft.rotationPeriodInDays = 90;
+      draft.nextRotationDate = now + 90 * 86_400;
+    });
+    const interrupted = {
+      run: async (job: Parameters<CryptoPool['run']>[0]) => {
+        const result = await pool.run(job);
+        if (job.op === 'generateMaterial' && (job as { keyId: string }).keyId === key.keyId) await keyring.mutate(key.keyId, change);
+        return result;
+      },
+    } as unknown as CryptoPool;
+    // Keys of the tests above are due by then too: only this key's events count.
+    const events = await runDueWork(keyring, interrupted, now + 90 * 86_400 + 1);
+    expect(events.filter((event) => event.keyArn === key.arn)).toEqual([]);
+    const after = (await keyring.get(key.keyId))!;
+    expect(after.materials).toHaveLength(1);
+    expect(after.currentMaterialId).toBe(key.currentMaterialId);
   });
 });
