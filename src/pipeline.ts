@@ -180,8 +180,11 @@ function parseJson(body: Buffer): unknown {
 
 function asKmsError(error: unknown): KmsError {
   if (error instanceof KmsError) return error;
-  // Log the failure's kind and place, never its message: it could quote request data.
-  console.error(`kms-engine: internal error: ${error instanceof Error ? error.name : typeof error}`,
+  // Log the failure's kind, code and place, never its message: it could quote request data. The code (a fixed
+  // name such as SQLITE_FULL, SQLITE_READONLY or ENOSPC) is what tells an operator the disk is full.
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const kind = error instanceof Error ? error.name : typeof error;
+  console.error(`kms-engine: internal error: ${kind}${typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? ` (${code})` : ''}`,
     error instanceof Error ? error.stack?.split('\n').slice(1, 4).join(' | ') : '');
   return new KmsError('KMSInternalException', 'The request failed because of an internal error.');
 }

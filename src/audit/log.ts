@@ -65,6 +65,12 @@ const MAX_KEPT_LINE_BUFFER = 1024 * 1024;
 /** How far the checkpoint may trail the log while it runs (close() brings it level). */
 const CHECKPOINT_INTERVAL_MS = 100;
 
+/** A failed write's errno name (ENOSPC, EROFS, EIO): never its message, which may name more than the cause. */
+const errorCode = (error: unknown): string => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : error instanceof Error ? error.name : typeof error;
+};
+
 /** The client-facing failure of a call whose audit record could not be written (cause kept for operators). */
 function auditWriteFailure(cause: unknown): KmsError {
   const error = new KmsError('KMSInternalException', KMS_INTERNAL_MESSAGE);
@@ -95,6 +101,11 @@ export class AuditLog {
   #closed = false;
   /** Set when the file could not be restored after a failed write: the log is unusable. */
   #broken: Error | undefined;
+  /**
+   * Whether the last batch failed: an operator learns of a full disk or a read-only volume from one line when
+   * writes start failing and one when they succeed again, not from the clients' 500s, nor a line per call.
+   */
+  #failing = false;
 
   private constructor(path: string, handle: FileHandle, headHandle: FileHandle, tail: Checkpoint, size: number, opts: AuditLogOptions) {
     this.path = path;
@@ -221,8 +232,17 @@ export class AuditLog {
         this.#inFlight = [];
         for (const waiter of written) waiter.resolve();
         this.#scheduleCheckpoint();
+        if (this.#failing) {
+          this.#failing = false;
+          console.error(`kms-engine: audit log ${this.path} is written again`);
+        }
       },
       async (error: unknown) => {
+        if (!this.#failing) {
+          this.#failing = true;
+          console.error(`kms-engine: audit log ${this.path} cannot be written (${errorCode(error)}): `
+            + 'calls fail with KMSInternalException until it can');
+        }
         await this.#rollBack(error);
         this.#inFlight = [];
         const failure = auditWriteFailure(error);
