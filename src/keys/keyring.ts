@@ -177,14 +177,22 @@ export class Keyring {
     });
   }
 
-  async deleteKey(keyId: string): Promise<void> {
-    await this.serialized(keyId, async () => {
+  /**
+   * Deletes the key with its aliases, if `stillDue` holds for it as stored once its turn comes: a change queued
+   * before (a CancelKeyDeletion in flight when the scheduler read the key) must not be answered and then lost.
+   * Whether it deleted the key.
+   */
+  async deleteKey(keyId: string, stillDue: (stored: KeyRecord) => boolean = () => true): Promise<boolean> {
+    return this.serialized(keyId, async () => {
+      const stored = await this.reread(keyId);
+      if (stored === undefined || !stillDue(stored)) return false;
       const aliases = await this.store.listAliases(keyId);
       await this.store.deleteKey(keyId);
       this.keys.delete(keyId);
       for (const alias of aliases) this.aliases.delete(alias.name);
       this.events.onKeyRetired?.(keyId);
       this.events.onChanged?.({ keyId });
+      return true;
     });
   }
 

@@ -21,9 +21,8 @@ export async function runDueWork(keyring: Keyring, pool: CryptoPool, now = Date.
     const key = await keyring.get(keyId);
     if (key === undefined) continue;
     let event: ScheduledEvent | undefined;
-    if (key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate <= now) {
-      await keyring.deleteKey(keyId);
-      event = { eventName: 'DeleteKey', keyArn: key.arn };
+    if (dueForDeletion(key, now)) {
+      if (await keyring.deleteKey(keyId, (stored) => dueForDeletion(stored, now))) event = { eventName: 'DeleteKey', keyArn: key.arn };
     } else if (materialExpired(key, now)) {
       if ((await expireImportedMaterial(keyring, keyId, now)).expired) event = { eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn };
     } else if (dueForRotation(key, now) && await rotateIfStillDue(keyring, pool, key, now)) {
@@ -36,6 +35,9 @@ export async function runDueWork(keyring: Keyring, pool: CryptoPool, now = Date.
   }
   return events;
 }
+
+const dueForDeletion = (key: KeyRecord, now: number): boolean =>
+  key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate <= now;
 
 const dueForRotation = (key: KeyRecord, now: number): boolean => key.rotationEnabled && rotatable(key)
   && key.nextRotationDate !== undefined && key.nextRotationDate <= now && key.state === 'Enabled';

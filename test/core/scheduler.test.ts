@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createKey } from '../../src/keys/factory.js';
 import { runDueWork } from '../../src/keys/scheduler.js';
@@ -46,6 +46,43 @@ describe('runDueWork', () => {
     expect(await keyring.get(key.keyId)).toBeUndefined();
     expect(await keyring.store.getKey(key.keyId)).toBeUndefined();
     expect(await keyring.getAlias('alias/doomed')).toBeUndefined();
+  });
+
+  // A CancelKeyDeletion in flight when the pass read the key (its write queued before the deletion) has answered
+  // the caller that the key is kept: the deletion, which runs after it, must find the key cancelled and keep it.
+  it('keeps a key whose CancelKeyDeletion was in flight when the pass read it', async () => {
+    const { keyring, pool } = core.engine;
+    const key = await newKey();
+    const now = Date.now() / 1000;
+    await keyring.mutate(key.keyId, (draft) => {
+      draft.state = 'PendingDeletion';
+      draft.pendingWindowInDays = 7;
+      draft.deletionDate = now + 7 * 86_400;
+    });
+    let releaseCancel!: () => void;
+    const cancelMayFinish = new Promise<void>((resolve) => { releaseCancel = resolve; });
+    const cancelled = keyring.mutate(key.keyId, async (draft) => {
+      await cancelMayFinish;
+      draft.state = 'Disabled';
+      delete draft.deletionDate;
+      delete draft.pendingWindowInDays;
+    });
+    // The cancel finishes once the pass, having read the key as pending deletion, has asked to delete it.
+    const deleteKey = keyring.deleteKey.bind(keyring);
+    const spy = vi.spyOn(keyring, 'deleteKey').mockImplementation((...args) => {
+      const deleting = deleteKey(...args);
+      releaseCancel();
+      return deleting;
+    });
+    try {
+      const events = await runDueWork(keyring, pool, now + 7 * 86_400 + 1);
+      await cancelled;
+      expect(spy).toHaveBeenCalled();
+      expect(events.filter((event) => event.keyArn === key.arn)).toEqual([]);
+      expect((await keyring.reread(key.keyId))?.state).toBe('Disabled');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('rotates a key when its next rotation date has passed; older material keeps decrypting', async () => {
