@@ -9,7 +9,7 @@ import { principalIdOf } from './principal-id.js';
 import type { ConditionContext } from './policy/condition.js';
 
 /** What the condition keys read of a key: a stored key, or the one a CreateKey request describes. */
-export type ConditionKeySubject = Pick<KeyRecord, 'keyId' | 'spec' | 'usage' | 'origin' | 'tags'>;
+export type ConditionKeySubject = Pick<KeyRecord, 'keyId' | 'spec' | 'usage' | 'origin' | 'tags'> & { readonly account?: string };
 
 export interface ConditionKeyExtras {
   /** The alias the caller named the key by (`alias/...`), for kms:RequestAlias. */
@@ -118,6 +118,8 @@ function keyProperties(put: Put, operation: string, input: Record<string, unknow
     return;
   }
   if (!key) return;
+  // IAM sets it on every call on a resource: the account owning the key (a cross-account caller's is not it).
+  put('aws:ResourceAccount', key.account);
   put('kms:KeySpec', key.spec);
   put('kms:CustomerMasterKeySpec', key.spec);
   put('kms:KeyUsage', key.usage);

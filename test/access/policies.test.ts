@@ -506,6 +506,18 @@ describe('condition keys', () => {
     expect(await failure(encrypt(access.as('bob'), strictId))).toEqual(accessDenied('bob', 'kms:Encrypt', strictArn, 'deny-resource'));
   });
 
+  it('aws:ResourceAccount is the account owning the key, for callers of any account and in the lockout check', async () => {
+    const inThisAccount = { StringEquals: { 'aws:ResourceAccount': ACCOUNT } };
+    const { keyId, arn } = await keyWith([allow([arnOf('bob'), arnOf('eve')], 'kms:Encrypt', { Condition: inThisAccount }),
+      deny('*', 'kms:DescribeKey', { Condition: { StringNotEquals: { 'aws:ResourceAccount': ACCOUNT } } })]);
+    await encrypt(access.as('bob'), keyId);
+    await encrypt(access.as('eve'), arn);
+    await root.send(new DescribeKeyCommand({ KeyId: keyId }));
+    // The lockout check imagines the next PutKeyPolicy on this key, of this account.
+    await createKeyAs(root, { Policy: keyPolicy({ ...accountAdmin, Condition: inThisAccount }) });
+    await root.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: keyPolicy({ ...accountAdmin, Condition: inThisAccount }) }));
+  });
+
   it('aws:SecureTransport is false over plain HTTP: a deny of calls without TLS holds, and the lockout check sees it', async () => {
     const withoutTls = deny('*', 'kms:*', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
     const { keyId, arn } = await keyWith([deny('*', 'kms:Encrypt', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);

@@ -27,9 +27,10 @@ export interface LockoutContext {
  */
 export function checkLockout(policy: CompiledPolicy, caller: Principal, keyArn?: string, context: LockoutContext = {}): void {
   const arnParts = keyArn ? splitArn(keyArn) : undefined;
-  const conditions = conditionKeysFor('PutKeyPolicy', { BypassPolicyLockoutSafetyCheck: false }, context.key, caller,
-    { sourceIp: context.sourceIp, requestedRegion: arnParts?.[3], secureTransport: context.secureTransport });
   const keyAccount = keyArn ? arnParts?.[4] : caller.accountId;
+  const key = context.key && keyAccount !== undefined ? { ...context.key, account: keyAccount } : context.key;
+  const conditions = conditionKeysFor('PutKeyPolicy', { BypassPolicyLockoutSafetyCheck: false }, key, caller,
+    { sourceIp: context.sourceIp, requestedRegion: arnParts?.[3], secureTransport: context.secureTransport });
   const verdict = decidePolicies({ principal: caller, action: 'kms:PutKeyPolicy', resource: keyArn ?? '*', conditions },
     policy, keyAccount);
   if (verdict !== 'allow') throw new KmsError('MalformedPolicyDocumentException', LOCKOUT_MESSAGE);
