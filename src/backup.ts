@@ -8,8 +8,8 @@
 // record the copied checkpoint names (a line cut mid-write at the end is what a start after a crash truncates and
 // records). The store is copied with SQLite's online backup API, one consistent snapshot however busy the server is.
 // Restore: stop the engine and point KMS_DATA_DIR at the copy (or move its files into place).
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { checkpointPath } from './audit/checkpoint.js';
 import { usage } from './cli-usage.js';
@@ -30,8 +30,10 @@ export async function runBackupCommand(args: readonly string[]): Promise<number>
   mkdirSync(target, { recursive: true, mode: 0o700 });
 
   // The checkpoint before its log (see above); then the store, whose snapshot is at least as new as the log copy.
-  copyIfPresent(checkpointPath(config.auditLog), join(target, basename(checkpointPath(config.auditLog))));
-  copyIfPresent(config.auditLog, join(target, basename(config.auditLog)));
+  for (const log of auditLogs(config.auditLog)) {
+    copyIfPresent(checkpointPath(log), join(target, basename(checkpointPath(log))));
+    copyIfPresent(log, join(target, basename(log)));
+  }
   const copy = join(target, 'kms.sqlite');
   closeSync(openSync(copy, 'wx', 0o600)); // SQLite would make it 0644
   const db = new Database(store, { readonly: true, fileMustExist: true });
@@ -45,6 +47,15 @@ export async function runBackupCommand(args: readonly string[]): Promise<number>
   for (const name of ['credentials', 'node-id']) copyIfPresent(join(config.dataDir, name), join(target, name));
   console.log(`kms-engine: backed up ${config.dataDir} to ${target}`);
   return 0;
+}
+
+/** The audit log and, with KMS_FRONTENDS above 1, each front end's own (`audit.jsonl.1`, `audit.jsonl.2`, ...). */
+function auditLogs(path: string): string[] {
+  const prefix = `${basename(path)}.`;
+  const frontEnd = (name: string) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length));
+  const directory = dirname(path);
+  const logs = existsSync(directory) ? readdirSync(directory).filter(frontEnd) : [];
+  return [path, ...logs.map((name) => join(directory, name))];
 }
 
 /** Copies keep the owner-only mode: the files hold wrapped material, secrets and the root key. */

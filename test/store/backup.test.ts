@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { auditFiles, freshConnectionClient } from '../frontends/support.js';
 import { BIN, runCli } from '../support/cli.js';
 import { startServer } from '../support/server.js';
 
@@ -81,6 +82,28 @@ describe('kms-engine backup', () => {
     const verified = runCli(['audit', 'verify', join(target, 'audit.jsonl')]);
     expect(verified.status, verified.output).toBe(0);
     expect(verified.stdout).toMatch(/records intact \(checkpoint matched\)/);
+  });
+
+  it('copies each front end\'s audit log with its checkpoint (KMS_FRONTENDS=2), and each verifies', async () => {
+    const server = await startServer({ dataDir: mkdtempSync(join(work, 'frontends-')), env: { KMS_FRONTENDS: '2' } });
+    const target = join(work, 'frontends-copy');
+    try {
+      // A connection per request: the calls spread over both front ends, so each writes its own log.
+      const client = freshConnectionClient(server);
+      for (let i = 0; i < 20 && auditFiles(server.dataDir).size < 2; i++) await client.send(new CreateKeyCommand({}));
+      client.destroy();
+      expect([...auditFiles(server.dataDir).keys()].sort()).toEqual([1, 2]);
+      await backup(server.dataDir, target);
+    } finally {
+      await server.remove();
+    }
+    const logs = [...auditFiles(target).values()];
+    expect(logs).toHaveLength(2);
+    for (const log of logs) {
+      expect(existsSync(`${log}.head`), log).toBe(true);
+      const verified = runCli(['audit', 'verify', log]);
+      expect(verified.status, verified.output).toBe(0);
+    }
   });
 
   it.each([
