@@ -10,6 +10,7 @@ import type { IdentityDirectory, Principal } from './identities.js';
 import { decidePolicies } from './policy/decision.js';
 import { checkLockout, checkPrincipalsExist, defaultKeyPolicy } from './policy/index.js';
 import { checkSidsUnique, parseKeyPolicy } from './policy/document.js';
+import { splitArn } from './policy/wildcard.js';
 
 /** A condition key that needs the key's aliases, read from the store only when a policy tests it. */
 const RESOURCE_ALIASES = 'kms:resourcealiases';
@@ -17,6 +18,10 @@ const RESOURCE_ALIASES = 'kms:resourcealiases';
 /** ReEncrypt is authorized twice, each with its own side's encryption context. */
 const conditionOperation = (operation: string, action: string): string =>
   operation === 'ReEncrypt' ? action.replace(/^kms:/, '') : operation;
+
+/** The account in a resource ARN (an alias's), for aws:ResourceAccount; undefined for '*'. */
+const resourceAccountOf = (resource: string | undefined): string | undefined =>
+  resource === undefined ? undefined : splitArn(resource)?.[4];
 
 /** The grant a CreateGrant request asks for (already validated against the model by the pipeline). */
 const requestedGrantOf = (input: Record<string, unknown>): RequestedGrant => ({
@@ -40,7 +45,7 @@ export class PolicyAccessControl implements AccessControl {
     const conditions = conditionKeysFor(conditionOperation(request.operation, request.action), request.input,
       request.key, principal, {
         requestAlias: request.requestAlias, reEncryptOnSameKey: request.reEncryptOnSameKey, resourceAliases, sourceIp: request.sourceIp,
-        requestedRegion: this.region, secureTransport: request.secureTransport,
+        requestedRegion: this.region, secureTransport: request.secureTransport, resourceAccount: resourceAccountOf(request.resource),
       });
     const decision: AuthorizeRequest = {
       principal, action: request.action, key: request.key, conditions, grants: undefined, grantOperation: request.grantOperation,
@@ -65,7 +70,8 @@ export class PolicyAccessControl implements AccessControl {
   identityPoliciesSay(request: AuthorizationRequest & { resource: string }): 'allow' | 'deny' | 'none' {
     const principal = request.caller as Principal;
     const conditions = conditionKeysFor(request.operation, request.input, undefined, principal,
-      { sourceIp: request.sourceIp, requestedRegion: this.region, secureTransport: request.secureTransport });
+      { sourceIp: request.sourceIp, requestedRegion: this.region, secureTransport: request.secureTransport,
+        resourceAccount: resourceAccountOf(request.resource) });
     const verdict = decidePolicies({ principal, action: request.action, resource: request.resource, conditions }, undefined);
     return verdict === 'allow' ? 'allow' : verdict === 'explicit-deny-identity' ? 'deny' : 'none';
   }

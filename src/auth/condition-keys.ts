@@ -26,6 +26,8 @@ export interface ConditionKeyExtras {
   secureTransport?: boolean;
   /** The Region the request was sent to (aws:RequestedRegion): the engine's KMS_REGION. */
   requestedRegion?: string;
+  /** The account owning the resource when it is not a key (an alias ARN), for aws:ResourceAccount. */
+  resourceAccount?: string;
 }
 
 /** aws:userid per principal (a digest of its ARN, principal-id.ts), computed once: Principal objects live as long as the process. */
@@ -118,8 +120,6 @@ function keyProperties(put: Put, operation: string, input: Record<string, unknow
     return;
   }
   if (!key) return;
-  // IAM sets it on every call on a resource: the account owning the key (a cross-account caller's is not it).
-  put('aws:ResourceAccount', key.account);
   put('kms:KeySpec', key.spec);
   put('kms:CustomerMasterKeySpec', key.spec);
   put('kms:KeyUsage', key.usage);
@@ -257,6 +257,8 @@ class RequestConditionContext implements ConditionContext {
       // The context key is part of the condition key name, which is case-insensitive: lowercased like the rest.
       for (const name of names) values.set(`kms:encryptioncontext:${name.toLowerCase()}`, [encryptionContext[name]!]);
     }
+    // IAM sets it on every call on a resource: the account owning the key or alias (not a cross-account caller's).
+    put('aws:ResourceAccount', this.key?.account ?? this.extras.resourceAccount);
     keyProperties(put, this.operation, this.input, this.key);
     tagKeys(values, put, this.operation, this.input, this.key);
     requestParameters(put, this.operation, this.input, this.extras);
