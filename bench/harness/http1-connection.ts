@@ -156,6 +156,7 @@ export class Http1Connection {
   private readonly reader = new ResponseReader();
   private pending: Settle | undefined;
   private closed = false;
+  private socketError: Error | undefined;
 
   private constructor(private readonly socket: net.Socket) {
     socket.setNoDelay(true);
@@ -164,10 +165,12 @@ export class Http1Connection {
       const last = this.safely(() => this.reader.end());
       if (last) this.settle(undefined, last);
     });
-    socket.on('error', () => undefined); // 'close' follows and settles the request in flight
+    // 'close' follows an error and settles the request in flight with it, so a reset (KMS_FAULTS=reset) is
+    // counted as ECONNRESET, as the closed loop counts it, not as an orderly close.
+    socket.on('error', (error) => { this.socketError ??= error; });
     socket.on('close', () => {
       this.closed = true;
-      this.settle(new Error('connection closed before the response'));
+      this.settle(this.socketError ?? new Error('connection closed before the response'));
     });
   }
 

@@ -145,6 +145,15 @@ describe('Http1Connection', () => {
     expect(connection.isOpen).toBe(false);
   });
 
+  it('fails the request in flight with ECONNRESET when the server resets the connection (KMS_FAULTS=reset)', async () => {
+    const endpoint = await listen(createNetServer((socket: Socket) => socket.once('data', () => socket.resetAndDestroy())));
+    const connection = await Http1Connection.open(endpoint, 1000);
+    const { error, response } = await send(connection, serializeRequest(WIRE));
+    expect(response).toBeUndefined();
+    expect((error as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
+    expect(connection.isOpen).toBe(false);
+  });
+
   it('fails the request in flight on a response it cannot parse, and gives the connection up', async () => {
     const endpoint = await listen(createNetServer((socket: Socket) => socket.once('data', () => socket.write('garbage\r\n\r\n'))));
     const connection = await Http1Connection.open(endpoint, 1000);
