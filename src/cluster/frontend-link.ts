@@ -328,8 +328,8 @@ export class BroadcastingStore implements KeyStore {
     return deleted;
   }
 
-  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord> {
-    const stored = await this.inner.insertGrant(grant, sameAs);
+  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean, maxGrantsPerKey?: number): Promise<GrantRecord> {
+    const stored = await this.inner.insertGrant(grant, sameAs, maxGrantsPerKey);
     if (stored === grant) await this.link.announce([{ kind: 'grant', subject: grant.keyId }]);
     return stored;
   }

@@ -9,7 +9,7 @@ import type { Principal } from '../auth/identities.js';
 import { accountRootArn, isAccountId, parsePrincipalArn } from '../auth/policy/principal-arn.js';
 import { partitionOf } from '../contract/partition.js';
 import { KmsError } from '../protocol/errors.js';
-import type { GrantConstraints, GrantRecord, KeyRecord } from '../store/types.js';
+import { GrantLimitReached, type GrantConstraints, type GrantRecord, type KeyRecord } from '../store/types.js';
 import { dryRunWouldSucceed, type RequestContext } from './context.js';
 import { pageAfter } from './paging.js';
 import type { Operation } from './types.js';
@@ -17,6 +17,8 @@ import type { Operation } from './types.js';
 const MAX_GRANTS_PER_KEY = 50_000;
 const GRANT_ID = /^[0-9a-f]{64}$/;
 const invalidGrantId = (): KmsError => new KmsError('InvalidGrantIdException', 'The grant ID is not valid.');
+const grantLimitExceeded = (): KmsError =>
+  new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_GRANTS_PER_KEY} grants.`);
 
 function grantsChanged(ctx: RequestContext, keyId: string): void {
   ctx.engine.access.grantsChanged?.(keyId);
@@ -116,9 +118,7 @@ export const createGrant: Operation = {
     };
     const existing = terms.name === undefined ? undefined : grants.find((grant) => sameTerms(grant, terms));
     if (existing !== undefined) return { GrantToken: encodeGrantToken(existing), GrantId: existing.grantId };
-    if (grants.length >= MAX_GRANTS_PER_KEY) {
-      throw new KmsError('LimitExceededException', `A KMS key can have at most ${MAX_GRANTS_PER_KEY} grants.`);
-    }
+    if (grants.length >= MAX_GRANTS_PER_KEY) throw grantLimitExceeded();
     const grant: GrantRecord = {
       grantId: newGrantId(),
       keyId: key.keyId,
@@ -126,9 +126,11 @@ export const createGrant: Operation = {
       issuingAccount: ctx.caller.accountId,
       creationDate: Date.now() / 1000,
     };
-    // The store looks again as it inserts: a call racing with this one (same name and terms, on any node) may
-    // have made the grant since the list above.
-    const stored = await ctx.keyring.store.insertGrant(grant, terms.name === undefined ? undefined : (other) => sameTerms(other, terms));
+    // The store looks and counts again as it inserts: a call racing with this one (same name and terms, or the
+    // key's last place, on any front end or node) may have made a grant since the list above.
+    const stored = await ctx.keyring.store.insertGrant(grant,
+      terms.name === undefined ? undefined : (other) => sameTerms(other, terms), MAX_GRANTS_PER_KEY)
+      .catch((error: unknown) => { throw error instanceof GrantLimitReached ? grantLimitExceeded() : error; });
     if (stored === grant) grantsChanged(ctx, key.keyId);
     return { GrantToken: encodeGrantToken(stored), GrantId: stored.grantId };
   },

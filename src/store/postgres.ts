@@ -14,7 +14,7 @@ import { keyFromDocument, keyToDocument } from './codec.js';
 import { ADVISORY_LOCKS, migrate } from './migrations/index.js';
 import { dueAt, retiringColumn } from './sqlite.js';
 import {
-  AliasNameTaken, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
+  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
 } from './types.js';
 
@@ -258,20 +258,27 @@ export class PostgresStore implements KeyStore {
     return rows.map(grantFromRow);
   }
 
-  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord> {
+  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean, maxGrantsPerKey?: number): Promise<GrantRecord> {
     const insert = 'INSERT INTO kms_grants (grant_id, key_id, retiring_principal, doc) VALUES ($1, $2, $3, $4)';
     const values = [grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant)];
-    if (sameAs === undefined) {
+    if (sameAs === undefined && maxGrantsPerKey === undefined) {
       await this.query(insert, values);
       return grant;
     }
-    // A named grant: look and insert under a per-key lock held to commit, so nodes racing with the same name and
-    // terms make one grant (without it, each finds none under READ COMMITTED and inserts its own).
+    // A named grant or a counted one: look, count and insert under a per-key lock held to commit, so nodes racing
+    // with the same name and terms make one grant, and nodes racing for a key's last place one between them
+    // (without it, each finds none and counts the same under READ COMMITTED, and inserts its own).
     return this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_LOCKS.namedGrants, grant.keyId]);
-      const { rows } = await client.query<{ doc: string }>('SELECT doc FROM kms_grants WHERE key_id = $1 ORDER BY seq', [grant.keyId]);
-      const existing = rows.map(grantFromRow).find(sameAs);
-      if (existing !== undefined) return existing;
+      if (sameAs !== undefined) {
+        const { rows } = await client.query<{ doc: string }>('SELECT doc FROM kms_grants WHERE key_id = $1 ORDER BY seq', [grant.keyId]);
+        const existing = rows.map(grantFromRow).find(sameAs);
+        if (existing !== undefined) return existing;
+      }
+      if (maxGrantsPerKey !== undefined) {
+        const { rows } = await client.query<{ n: string }>('SELECT COUNT(*) AS n FROM kms_grants WHERE key_id = $1', [grant.keyId]);
+        if (Number(rows[0]!.n) >= maxGrantsPerKey) throw new GrantLimitReached(`key ${grant.keyId} has ${maxGrantsPerKey} grants`);
+      }
       await client.query(insert, values);
       return grant;
     });

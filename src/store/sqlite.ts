@@ -4,7 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import {
-  AliasNameTaken, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
+  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
 } from './types.js';
 
@@ -118,6 +118,7 @@ export class SqliteStore implements KeyStore {
       listGrants: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE key_id = ? ORDER BY rowid'),
       getGrant: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE grant_id = ?'),
       listRetirable: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE retiring_principal = ? ORDER BY rowid'),
+      countGrants: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM grants WHERE key_id = ?'),
       insertGrant: db.prepare('INSERT INTO grants (grant_id, key_id, retiring_principal, doc) VALUES (?, ?, ?, ?)'),
       deleteGrant: db.prepare('DELETE FROM grants WHERE grant_id = ?'),
       getUsage: db.prepare<[string], UsageRow>('SELECT * FROM key_last_usage WHERE key_id = ?'),
@@ -239,16 +240,20 @@ export class SqliteStore implements KeyStore {
     return this.statements.listRetirable.all(principal).map((row) => JSON.parse(row.doc) as GrantRecord);
   }
 
-  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord> {
+  async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean, maxGrantsPerKey?: number): Promise<GrantRecord> {
     const insert = (): GrantRecord => {
       const existing = sameAs === undefined ? undefined
         : this.statements.listGrants.all(grant.keyId).map((row) => JSON.parse(row.doc) as GrantRecord).find(sameAs);
       if (existing !== undefined) return existing;
+      if (maxGrantsPerKey !== undefined && this.statements.countGrants.get(grant.keyId)!.n >= maxGrantsPerKey) {
+        throw new GrantLimitReached(`key ${grant.keyId} has ${maxGrantsPerKey} grants`);
+      }
       this.statements.insertGrant.run(grant.grantId, grant.keyId, retiringColumn(grant), JSON.stringify(grant));
       return grant;
     };
-    // Immediate: the write lock is taken before the look, so KMS_FRONTENDS processes on this file take turns.
-    return sameAs === undefined ? insert() : this.db.transaction(insert).immediate();
+    // Immediate: the write lock is taken before the look and the count, so KMS_FRONTENDS processes on this file
+    // take turns.
+    return sameAs === undefined && maxGrantsPerKey === undefined ? insert() : this.db.transaction(insert).immediate();
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

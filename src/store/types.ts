@@ -133,6 +133,12 @@ export class StoreConflict extends Error {}
 export class AliasNameTaken extends Error {}
 
 /**
+ * Thrown by insertGrant when the key already holds `maxGrantsPerKey` grants. Not a StoreConflict: no retry can
+ * succeed until a grant is retired or revoked (the caller answers LimitExceededException).
+ */
+export class GrantLimitReached extends Error {}
+
+/**
  * An alias written in one transaction with a new version of the key it points to (a new alias, or one moved
  * there). A key's alias limit is checked against the aliases it has at the version read, so the alias must be
  * written only while that version still stands, as a tag is with the key record it lives in.
@@ -180,9 +186,10 @@ export interface KeyStore {
    * Inserts a grant and resolves to it. With `sameAs`, the grant is a named CreateGrant's: if one of the key's
    * grants is one `sameAs` accepts (the same call retried), nothing is inserted and that grant is the answer.
    * The look and the insert are one step for every writer (requests, front ends, nodes), so calls racing with
-   * the same name and terms make one grant.
+   * the same name and terms make one grant. With `maxGrantsPerKey`, a key that already has that many grants gets
+   * none (GrantLimitReached), counted in the same step, so calls racing for the last place make one grant.
    */
-  insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean): Promise<GrantRecord>;
+  insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean, maxGrantsPerKey?: number): Promise<GrantRecord>;
   deleteGrant(grantId: string): Promise<boolean>;
 
   /**
