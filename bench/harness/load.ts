@@ -97,14 +97,21 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
   // refused or unanswered attempt is one transport error, and the first answer resets the back-off.
   const reconnectWithBackoff = (client: autocannon.Client): void => {
     const internal = client as unknown as { _connect: () => void; pipelinedRequests: { clear: () => void };
-      conn: Socket; destroyed: boolean; on: (event: string, listener: () => void) => void };
+      conn: Socket; destroyed: boolean; on: (event: string, listener: (error: Error) => void) => void };
     const connect = internal._connect;
     let answered = true; // whether the current connection got an answer; the first connect waits for nothing
-    let errored = false; // whether it failed with a socket error (counted by autocannon as a transport error)
+    let errored = false; // whether it failed with a socket error (counted as a transport error on connError)
     let failures = 0;
     let pending: NodeJS.Timeout | undefined;
+    // The request in flight: the operation its transport error counts against.
+    const operation = (): string | undefined =>
+      (client as unknown as { requestIterator: { context: ChainContext } }).requestIterator.context.operation;
     internal.on('response', () => { answered = true; failures = 0; });
-    internal.on('connError', () => { errored = true; });
+    internal.on('connError', (error: Error) => {
+      errored = true;
+      recorder.recordTransportError(false, transportCauseOf(error), operation());
+    });
+    internal.on('timeout', () => recorder.recordTransportError(true, 'timeout', operation()));
     internal.on('done', () => clearTimeout(pending));
     const open = (self: typeof internal): void => {
       answered = false;
@@ -120,7 +127,9 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
         return;
       }
       // Closed by the server before any answer: the request it carried got none, a transport error.
-      if (!errored && this.conn.readableEnded) recorder.recordTransportError(false, 'closed before any answer');
+      if (!errored && this.conn.readableEnded) {
+        recorder.recordTransportError(false, 'closed before any answer', operation());
+      }
       failures++;
       // The old connection is done; silence it so a write autocannon makes meanwhile (--arrivals autocannon
       // resumes paused clients on a timer) fails quietly instead of reconnecting again.
@@ -153,7 +162,5 @@ function runAutocannon(spec: LoadSpec, source: RequestSource, recorder: LoadReco
     });
     instance.on('response', (_client, _status, _bytes, milliseconds) => recorder.recordLatency(milliseconds));
     const unsubscribe = onStop(stop, () => instance.stop());
-    instance.on('reqError', (error: Error) =>
-      recorder.recordTransportError(error?.message === 'request timed out', transportCauseOf(error)));
   });
 }

@@ -83,8 +83,8 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
     else finished();
   };
 
-  const failed = (error: Error): void => {
-    recorder.recordTransportError(error.message === 'request timed out', transportCauseOf(error));
+  const failed = (job: Job, error: Error): void => {
+    recorder.recordTransportError(error.message === 'request timed out', transportCauseOf(error), job.chain.operation);
     finished();
   };
 
@@ -97,7 +97,7 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
         opened--;
         if (queued.length > 0) connect();
       }
-      if (error) failed(error);
+      if (error) failed(job, error);
       else answered(job, response!);
     });
   };
@@ -114,7 +114,8 @@ export async function runPacedLoad(spec: PacedSpec, source: RequestSource, recor
     Http1Connection.open(endpoint, timeoutMs).then(release, (error: Error) => {
       opened--;
       // Nothing to send on: the oldest waiting request fails, so a dead endpoint ends the run with errors.
-      if (queued.shift()) failed(error);
+      const oldest = queued.shift();
+      if (oldest) failed(oldest, error);
       if (queued.length > 0) setTimeout(connect, 10);
     });
   };

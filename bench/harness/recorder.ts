@@ -148,10 +148,15 @@ export class LoadRecorder {
     this.bucket().histogram.recordValue(micros);
   }
 
-  recordTransportError(timedOut: boolean, cause = timedOut ? 'timeout' : 'unknown'): void {
+  /**
+   * One request that got no HTTP response. `operation` is the one it carried: counted among that operation's
+   * errors, so the per-operation counts add up to the requests sent (a reset Encrypt is a failed Encrypt).
+   */
+  recordTransportError(timedOut: boolean, cause = timedOut ? 'timeout' : 'unknown', operation?: string): void {
     this.transportErrors++;
     if (timedOut) this.timeouts++;
     this.transportErrorCauses[cause] = (this.transportErrorCauses[cause] ?? 0) + 1;
+    if (operation !== undefined) (this.operations[operation] ??= { ok: 0, errors: 0 }).errors++;
   }
 
   recordSendLag(micros: number): void {
