@@ -4,7 +4,7 @@
 // type, the OAEP limits, RSA and ECC data key pairs, ECDH against OpenSSL) is not repeated: this file covers the
 // algorithm lists in AWS's order for every spec x usage, CreateKey's refusals and every algorithm a key spec lacks
 // (with AWS's messages), the DIGEST and EXTERNAL_MU lengths, the 4096-byte RAW limit at its edge for each signing
-// family, a signature checked under the key's other algorithms, ECDH with compressed, off-curve and KMS peer keys,
+// family, a signature checked under the key's other algorithms, ECDH with compressed, hybrid (refused), off-curve and KMS peer keys,
 // and ML-KEM data key pairs of the sizes no other file generates.
 import { execFileSync } from 'node:child_process';
 import { createHash, createECDH, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -313,6 +313,7 @@ describe('a signature under the key\'s other algorithms', () => {
 
 describe('DeriveSharedSecret peers', () => {
   const CURVES = { ECC_NIST_P256: 'prime256v1', ECC_NIST_P384: 'secp384r1', ECC_NIST_P521: 'secp521r1' } as const;
+  const FIELD_BYTES = { ECC_NIST_P256: 32, ECC_NIST_P384: 48, ECC_NIST_P521: 66 } as const;
   const kmsPublicKey = async (arn: string) =>
     createPublicKey({ key: Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId: arn }))).PublicKey!), format: 'der', type: 'spki' });
   const derive = (arn: string, peer: Uint8Array) => kms.send(new DeriveSharedSecretCommand({ KeyId: arn, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer }));
@@ -326,6 +327,23 @@ describe('DeriveSharedSecret peers', () => {
     expect(createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' })).toEqual(peer.publicKey.export({ format: 'jwk' }));
     const out = await derive(arn, spki);
     expect(Buffer.from(out.SharedSecret!).equals(diffieHellman({ privateKey: peer.privateKey, publicKey: await kmsPublicKey(arn) }))).toBe(true);
+  });
+
+  it.each(Object.entries(CURVES))('%s: a peer point in the hybrid form (0x06/0x07), which RFC 5480 says to reject, is ValidationException', async (spec, curve) => {
+    const arn = arnOf(spec, 'KEY_AGREEMENT');
+    const spki = generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ format: 'der', type: 'spki' });
+    // The point ends the SPKI: 0x04, x, y. The hybrid form keeps x and y and puts y's parity in the first octet.
+    const formAt = spki.length - (2 * FIELD_BYTES[spec as keyof typeof CURVES] + 1);
+    expect(spki[formAt]).toBe(0x04);
+    const hybrid = Buffer.from(spki);
+    hybrid[formAt] = 0x06 | (spki[spki.length - 1]! & 1);
+    // OpenSSL alone decodes it as the same key, so only the engine's own check refuses it.
+    expect(createPublicKey({ key: hybrid, format: 'der', type: 'spki' }).export({ format: 'jwk' }))
+      .toEqual(createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' }));
+    expect(await failure(derive(arn, hybrid))).toEqual({
+      name: 'ValidationException', status: 400, message: 'The public key\'s EC point must be uncompressed (0x04) or compressed (0x02, 0x03).',
+    });
+    expect((await derive(arn, spki)).SharedSecret).toHaveLength(FIELD_BYTES[spec as keyof typeof CURVES]);
   });
 
   it('two KMS keys on one curve derive the same secret from each other\'s public keys', async () => {
