@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import {
-  DescribeKeyCommand, GenerateRandomCommand, ListAliasesCommand, ListKeyPoliciesCommand, ListKeysCommand,
+  DescribeKeyCommand, DisableKeyCommand, GenerateRandomCommand, ListAliasesCommand, ListKeyPoliciesCommand, ListKeysCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signKmsRequest } from '../../src/auth/sigv4.js';
@@ -107,6 +107,16 @@ describe('KMS_FAULTS over HTTP', () => {
       expect(await failed(new ListKeysCommand({}))).toMatchObject({
         name: 'KMSInternalException', $metadata: { attempts: 3, totalRetryDelay: 49 + 99 },
       });
+      expect(await failed(new ListAliasesCommand({}))).toMatchObject({
+        name: 'DependencyTimeoutException', $metadata: { attempts: 3, totalRetryDelay: 49 + 99 },
+      });
+      expect(await failed(new DescribeKeyCommand({ KeyId: 'alias/none' }))).toMatchObject({
+        name: 'KeyUnavailableException', $metadata: { attempts: 3, totalRetryDelay: 49 + 99 },
+      });
+      // A real error of an operation no fault covers is not retried, as AWS's is not.
+      expect(await failed(new DisableKeyCommand({ KeyId: '00000000-0000-0000-0000-000000000000' }))).toMatchObject({
+        name: 'NotFoundException', $metadata: { attempts: 1, totalRetryDelay: 0 },
+      });
       // A reset is a socket error to the SDK: retried like a 5xx, and what the pipeline sees when all attempts hit one.
       expect(await failed(new ListKeyPoliciesCommand({ KeyId: 'alias/none' }))).toMatchObject({
         name: 'TimeoutError', code: 'ECONNRESET', $metadata: { attempts: 3, totalRetryDelay: 49 + 99 },
@@ -115,6 +125,20 @@ describe('KMS_FAULTS over HTTP', () => {
       random.mockRestore();
     }
   }, 20_000);
+
+  it('sends no Retry-After with an injected error, as AWS KMS does not: the SDK waits its own back-off', async () => {
+    for (const [target, body, fault] of [['GenerateRandom', '{"NumberOfBytes":8}', 'ThrottlingException'],
+      ['ListKeys', '{}', 'KMSInternalException'], ['ListAliases', '{}', 'DependencyTimeoutException'],
+      ['DescribeKey', '{"KeyId":"alias/none"}', 'KeyUnavailableException']] as const) {
+      const headers = signKmsRequest({
+        host: `127.0.0.1:${server.port}`, target: `TrentService.${target}`, body,
+        accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey, region: server.region,
+      });
+      const response = await fetch(server.url, { method: 'POST', headers, body });
+      expect(((await response.json()) as { __type: string }).__type, target).toBe(fault);
+      expect(response.headers.get('retry-after'), target).toBeNull();
+    }
+  });
 
   it('resets the connection (RST) instead of closing it, and counts the request in its metrics as reset', async () => {
     const resets = async () => sample(await scrape(server), 'kms_request_duration_seconds_count',
