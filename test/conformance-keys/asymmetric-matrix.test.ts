@@ -4,8 +4,8 @@
 // type, the OAEP limits, RSA and ECC data key pairs, ECDH against OpenSSL) is not repeated: this file covers the
 // algorithm lists in AWS's order for every spec x usage, CreateKey's refusals and every algorithm a key spec lacks
 // (with AWS's messages), the DIGEST and EXTERNAL_MU lengths, the 4096-byte RAW limit at its edge for each signing
-// family, a signature checked under the key's other algorithms, ECDH with compressed, hybrid (refused), off-curve and KMS peer keys,
-// and ML-KEM data key pairs of the sizes no other file generates.
+// family, a signature checked under the key's other algorithms, ECDH with compressed, hybrid (refused), off-curve
+// and KMS peer keys, and ML-KEM data key pairs of the sizes no other file generates.
 import { execFileSync } from 'node:child_process';
 import { createHash, createECDH, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
