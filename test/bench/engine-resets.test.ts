@@ -38,7 +38,8 @@ async function engineResets(): Promise<number> {
 
 describe('kms-engine bench against an engine that resets connections', () => {
   for (const [loop, load] of [['paced (--rate)', ['--rate', '50', '--duration', '2']],
-    ['closed loop', ['--duration', '1']]] as const) {
+    ['closed loop', ['--duration', '1']],
+    ['autocannon arrivals', ['--rate', '50', '--arrivals', 'autocannon', '--duration', '2']]] as const) {
     it(`${loop}: counts each reset as an ECONNRESET transport error of its operation`, { timeout: 60_000 },
       async () => {
       const before = await engineResets();
