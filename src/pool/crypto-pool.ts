@@ -147,7 +147,7 @@ export class CryptoPool {
       }
       this.loadedThreads.add(data);
       this.onThreadLoaded?.();
-      if (this.allThreadsLoaded()) for (const waiter of this.loadWaiters.splice(0)) waiter.resolve();
+      if (this.allThreadsLoaded()) this.settleLoadWaiters((waiter) => waiter.resolve());
     };
     // A worker that fails holding no task (one whose module throws while loading: its root key would not open)
     // is reported by Piscina as an 'error' event, which unheard kills the process with a stack trace. A failure to
@@ -227,9 +227,15 @@ export class CryptoPool {
   private workerFailed(failure: Error): void {
     if (this.workerFailure !== undefined) return;
     this.workerFailure = failure;
+    if (this.settleLoadWaiters((waiter) => waiter.reject(failure)) === 0) this.onWorkerFailure?.(failure);
+  }
+
+  /** Settles every whenLoaded() waiting, and lets the readiness channel go back to not holding the process. */
+  private settleLoadWaiters(settle: (waiter: { resolve: () => void; reject: (error: Error) => void }) => void): number {
     const waiters = this.loadWaiters.splice(0);
-    for (const waiter of waiters) waiter.reject(failure);
-    if (waiters.length === 0) this.onWorkerFailure?.(failure);
+    if (waiters.length > 0) (this.readiness as unknown as { unref(): void }).unref();
+    for (const waiter of waiters) settle(waiter);
+    return waiters.length;
   }
 
   /**
@@ -239,6 +245,11 @@ export class CryptoPool {
   whenLoaded(): Promise<void> {
     if (this.workerFailure !== undefined) return Promise.reject(this.workerFailure);
     if (this.allThreadsLoaded()) return Promise.resolve();
+    // The announcements come on the readiness channel, unref'd so that an idle pool never holds the process open.
+    // A start waiting for them must hold it: Piscina unrefs a worker once its module has loaded, which can come
+    // before that worker's announcement (two channels, no order between them), and with nothing else pending Node
+    // ended the start with exit 13 (a top-level await that never settled) instead of serving.
+    if (this.loadWaiters.length === 0) (this.readiness as unknown as { ref(): void }).ref();
     return new Promise((resolve, reject) => this.loadWaiters.push({ resolve, reject }));
   }
 
