@@ -18,6 +18,14 @@ export interface UsageRecoveryOptions {
 
 const CHUNK = 1024 * 1024;
 
+/**
+ * A record's eventTime has whole seconds (CloudTrail's format): the use happened within that second, so it is noted
+ * at the second's end. It is the key's newest use (the log is written in order), and a use saved before the crash
+ * earlier in the same second, whose time has milliseconds, must not outrank it; GetKeyLastUsage still reports it
+ * within the second it happened.
+ */
+const END_OF_SECOND = 0.999;
+
 interface LoggedUse {
   eventName?: unknown;
   eventType?: unknown;
@@ -73,7 +81,7 @@ export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTra
       // Newest first: the key's uses further back are not its last.
       if (seen.has(arn)) continue;
       seen.add(arn);
-      tracker.note([arn], record.eventName as string, usedAt, record.eventID, record.requestID);
+      tracker.note([arn], record.eventName as string, usedAt + END_OF_SECOND, record.eventID, record.requestID);
     }
     return true;
   };

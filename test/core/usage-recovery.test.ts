@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/log.js';
 import { buildAuditRecord, buildServiceEventRecord, type AuditRecord } from '../../src/audit/record.js';
 import { recoverKeyUsage } from '../../src/keys/usage-recovery.js';
+import { KeyUsageTracker } from '../../src/keys/usage-tracker.js';
+import type { KeyUsageRecord } from '../../src/store/types.js';
 import { tempLogPath } from '../audit/helpers.js';
 
 const arn = (keyId: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyId}`;
@@ -45,7 +47,8 @@ async function writeLog(records: AuditRecord[]): Promise<string> {
 }
 
 const useOf = (record: AuditRecord, keyId: string): Noted => ({
-  keyArn: arn(keyId), operation: record.eventName, usedAt: Date.parse(record.eventTime) / 1000,
+  // At the end of the record's whole second: newer than a use saved earlier in that second (see the last test).
+  keyArn: arn(keyId), operation: record.eventName, usedAt: Date.parse(record.eventTime) / 1000 + 0.999,
   eventId: record.eventID, requestId: record.requestID,
 });
 
@@ -85,6 +88,28 @@ describe('recoverKeyUsage', () => {
     const newestLine = Buffer.byteLength(readFileSync(path, 'utf8').split('\n').at(-2)!) + 1;
     await recoverKeyUsage(path, bounded, { windowSeconds: 60, maxBytes: newestLine + 100 });
     expect(bounded.noted.map((use) => use.keyArn)).toEqual([arn('newest')]);
+  });
+
+  it('a recovered use outranks the key\'s previous use saved earlier in the same second', async () => {
+    // The previous use was saved with milliseconds (second 5, .500); the one after it, lost by a crash, is in the
+    // log to the second (second 5): recovered at the start of its second, it lost to the older one.
+    const previous: KeyUsageRecord = { keyId: 'k', operation: 'Encrypt', usedAt: (T0 + 5_500) / 1000, eventId: 'previous-event', requestId: 'previous-request' };
+    const saved = new Map([['k', previous]]);
+    const store = {
+      recordKeyUsage: async (uses: readonly KeyUsageRecord[]) => {
+        for (const use of uses) if ((saved.get(use.keyId)?.usedAt ?? -1) < use.usedAt) saved.set(use.keyId, use);
+      },
+      getKeyUsage: async (keyId: string) => saved.get(keyId),
+      usageTrackingStart: async () => T0 / 1000,
+    };
+    const tracker = new KeyUsageTracker(store, { flushIntervalMs: 3_600_000 });
+    try {
+      const lost = call('Encrypt', ['k'], 5);
+      await recoverKeyUsage(await writeLog([lost]), tracker);
+      expect(await tracker.lastUsage('k')).toMatchObject({ eventId: lost.eventID, requestId: lost.requestID });
+    } finally {
+      await tracker.close();
+    }
   });
 
   it('recovers nothing from a log that does not exist yet', async () => {
