@@ -18,13 +18,24 @@ export interface UsageRecoveryOptions {
 
 const CHUNK = 1024 * 1024;
 
+interface RecoveredUse { arn: string; operation: string; usedAt: number; eventId: string; requestId: string }
+
 /**
- * A record's eventTime has whole seconds (CloudTrail's format): the use happened within that second, so it is noted
- * at the second's end. It is the key's newest use (the log is written in order), and a use saved before the crash
- * earlier in the same second, whose time has milliseconds, must not outrank it; GetKeyLastUsage still reports it
- * within the second it happened.
+ * Notes each key's recovered use unless it is the one the store holds (saved before the process ended, its time with
+ * milliseconds). A record's eventTime has whole seconds, and the use is the key's newest in this log (written in
+ * order): a different use stored earlier in the same second must not outrank it, so it is noted just after that one.
+ * A use stored in a later second (another node's, on a shared store) stays the newest.
  */
-const END_OF_SECOND = 0.999;
+async function noteRecovered(tracker: Pick<KeyUsageTracker, 'note' | 'lastUsage'>, found: readonly RecoveredUse[]): Promise<number> {
+  for (const use of found) {
+    const stored = await tracker.lastUsage(use.arn.slice(use.arn.lastIndexOf('/') + 1));
+    if (stored !== undefined && (stored.eventId === use.eventId || stored.usedAt >= use.usedAt + 1)) continue;
+    const usedAt = stored !== undefined && stored.usedAt >= use.usedAt ? stored.usedAt + 0.001 : use.usedAt;
+    tracker.note([use.arn], use.operation, usedAt, use.eventId, use.requestId);
+  }
+  return found.length;
+}
+
 
 interface LoggedUse {
   eventName?: unknown;
@@ -49,7 +60,7 @@ function usedKeys(record: LoggedUse): string[] | undefined {
  * Notes in `tracker` each key's newest successful use among the audit log's newest records (see the top of this
  * file). Returns how many keys it noted. A log that does not exist yet holds nothing to recover.
  */
-export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTracker, 'note'>,
+export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTracker, 'note' | 'lastUsage'>,
   options: UsageRecoveryOptions = {}): Promise<number> {
   const windowSeconds = options.windowSeconds ?? 5;
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
@@ -61,6 +72,7 @@ export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTra
     throw error;
   }
   const seen = new Set<string>();
+  const found: RecoveredUse[] = [];
   let newest: number | undefined;
   /** Notes the use a line records; false once the lines are older than the window. */
   const take = (line: Buffer): boolean => {
@@ -81,7 +93,7 @@ export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTra
       // Newest first: the key's uses further back are not its last.
       if (seen.has(arn)) continue;
       seen.add(arn);
-      tracker.note([arn], record.eventName as string, usedAt + END_OF_SECOND, record.eventID, record.requestID);
+      found.push({ arn, operation: record.eventName as string, usedAt, eventId: record.eventID, requestId: record.requestID });
     }
     return true;
   };
@@ -100,7 +112,7 @@ export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTra
       let lineEnd = bytes.length;
       for (let newline = bytes.lastIndexOf(0x0a, lineEnd - 1); newline >= 0;
         newline = lineEnd > 0 ? bytes.lastIndexOf(0x0a, lineEnd - 1) : -1) {
-        if (!take(bytes.subarray(newline + 1, lineEnd))) return seen.size;
+        if (!take(bytes.subarray(newline + 1, lineEnd))) return noteRecovered(tracker, found);
         lineEnd = newline;
       }
       // What precedes the first newline is the file's first line at its start, else part of a line begun earlier.
@@ -110,7 +122,7 @@ export async function recoverKeyUsage(logPath: string, tracker: Pick<KeyUsageTra
       }
       carry = Buffer.from(bytes.subarray(0, lineEnd));
     }
-    return seen.size;
+    return noteRecovered(tracker, found);
   } finally {
     await handle.close();
   }
