@@ -120,7 +120,9 @@ export class AuditLog {
 
   /** Opens (creating if needed) the log at `path` and continues its chain. */
   static async open(path: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
-    makeDirectory(dirname(path));
+    // Owner only, as KMS_DATA_DIR: in a directory others may write, anyone could remove or replace the log and
+    // its checkpoint (a KMS_AUDIT_LOG outside KMS_DATA_DIR, created under a permissive umask, was 0777).
+    makeDirectory(dirname(path), 0o700);
     const handle = await open(path, 'a+', 0o600);
     let headHandle: FileHandle | undefined;
     try {

@@ -1,15 +1,22 @@
 // What a first start leaves in KMS_DATA_DIR is for the service's user alone: the store (wrapped key material,
 // policies, grants) and its WAL files, the root key and the credentials are created 0600. A root key file that
 // other users can read is served with, but named in a warning, by the single server and by a KMS_FRONTENDS
-// primary alike.
+// primary alike. The modes hold whatever the umask of the service's user (a umask of 000 included), for every
+// directory the engine creates and for the copies `kms-engine backup` makes.
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { startServer, type TestServer } from '../support/server.js';
 
+/**
+ * A process started with this in its environment runs with umask 000: nothing is masked off what it creates. Its
+ * main thread sets it (worker threads share it, and may not set it: they load this module too).
+ */
+const UMASK_000 = { NODE_OPTIONS: "--import=data:text/javascript,import{isMainThread}from'node:worker_threads';isMainThread&&process.umask(0)" };
 const modeOf = (path: string): string => (statSync(path).mode & 0o777).toString(8).padStart(4, '0');
 const WARNING = /warning: KMS_ROOT_KEY_FILE (\S+) can be read or written by users other than its owner \(mode (\d{4})\); chmod 600 it/g;
 
@@ -62,5 +69,33 @@ describe('file modes', () => {
     server = await startServer({ env: { KMS_ROOT_KEY_FILE: rootKeyFile } });
     expect(server.output()).not.toMatch(/warning/);
     await roundTrip(server);
+  });
+
+  it('under umask 000: every directory the engine creates is 0700 and every file 0600, the backup\'s too', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'kms-umask-'));
+    dirs.push(outside);
+    // The audit log and the root key file may live outside KMS_DATA_DIR, in directories the engine creates.
+    const auditLog = join(outside, 'logs', 'kms', 'audit.jsonl');
+    const rootKeyFile = join(outside, 'keys', 'kms', 'root.key');
+    const dataDir = join(outside, 'data');
+    server = await startServer({ dataDir, env: { ...UMASK_000, KMS_AUDIT_LOG: auditLog, KMS_ROOT_KEY_FILE: rootKeyFile } });
+    await roundTrip(server);
+    const created = {
+      directories: [dataDir, join(outside, 'logs'), join(outside, 'logs', 'kms'), join(outside, 'keys'), join(outside, 'keys', 'kms')],
+      files: [...['kms.sqlite', 'kms.sqlite-wal', 'kms.sqlite-shm', 'credentials', 'node-id'].map((name) => join(dataDir, name)),
+        auditLog, `${auditLog}.head`, rootKeyFile],
+    };
+    expect(Object.fromEntries(created.directories.map((path) => [path, modeOf(path)])))
+      .toEqual(Object.fromEntries(created.directories.map((path) => [path, '0700'])));
+    expect(Object.fromEntries(created.files.map((path) => [path, modeOf(path)])))
+      .toEqual(Object.fromEntries(created.files.map((path) => [path, '0600'])));
+
+    const target = join(outside, 'backups', 'today');
+    const backup = runCli(['backup', target], { ...UMASK_000, KMS_DATA_DIR: dataDir, KMS_AUDIT_LOG: auditLog, KMS_ROOT_KEY_FILE: rootKeyFile });
+    expect(backup.status, backup.output).toBe(0);
+    const copies = ['kms.sqlite', 'audit.jsonl', 'audit.jsonl.head', 'root.key', 'credentials', 'node-id'].map((name) => join(target, name));
+    const backupDirectories = [join(outside, 'backups'), target];
+    expect(Object.fromEntries([...backupDirectories, ...copies].map((path) => [path, modeOf(path)]))).toEqual(Object.fromEntries([
+      ...backupDirectories.map((path) => [path, '0700']), ...copies.map((path) => [path, '0600'])]));
   });
 });
