@@ -1,6 +1,8 @@
-// The guarded key cache: unwrapped keys live here and nowhere else. Bounded in entries, expiring (checked
-// lazily on read: Piscina's idle wait would starve purge timers), and wiped on eviction where the key holds raw
-// bytes. Keys are held as KeyObjects where node:crypto has the algorithm, so the material stays in native
+// The guarded key cache: unwrapped keys live here and nowhere else. Bounded in entries, expiring, and wiped on
+// eviction where the key holds raw bytes. An entry is dropped (and wiped) when its time is up, read again or not:
+// expiring only on read kept a key used once unwrapped in memory until enough others pushed it out. The purge
+// timers run in the workers because the pool waits for tasks on the event loop (atomics: 'disabled'); they are
+// unref'd, so they keep no worker alive. Keys are held as KeyObjects where node:crypto has the algorithm, so the material stays in native
 // memory and only leaves through an explicit export().
 import { LRUCache } from 'lru-cache';
 
@@ -25,7 +27,7 @@ export class GuardedKeyCache<V extends CachedKey> {
     this.lru = new LRUCache<string, V>({
       max: maxEntries,
       ttl: ttlMs,
-      ttlAutopurge: false,
+      ttlAutopurge: true,
       updateAgeOnGet: false,
       dispose: (value, _key, reason) => {
         value.wipe?.();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { GuardedKeyCache, type CachedKey } from '../../workers/key-cache.js';
 
 class Entry implements CachedKey {
@@ -43,6 +43,16 @@ describe('GuardedKeyCache', () => {
     expect(fresh).not.toBe(old);
     expect(old.wiped).toBe(true);
     expect(old.bytes.every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('wipes an expired entry that is never read again', async () => {
+    // A key used once and then left alone must not stay unwrapped in memory until 10,000 others push it out.
+    const cache = new GuardedKeyCache<Entry>(10, 20);
+    const idle = cache.getOrLoad('k', 'm1', () => new Entry('k'));
+    await vi.waitFor(() => expect(idle.wiped).toBe(true), { timeout: 5_000, interval: 20 });
+    expect(idle.bytes.every((byte) => byte === 0)).toBe(true);
+    expect(cache.size).toBe(0);
+    expect(cache.takeStats().evictions).toBe(1);
   });
 
   it('drops every material of evicted keys and nothing else', () => {
