@@ -167,10 +167,23 @@ function canonicalQuery(query: string): string {
   return pairs.map(([name, value]) => `${name}=${value}`).join('&');
 }
 
+/**
+ * The canonical URI: the path normalized as SigV4 wants it for every service but S3 (RFC 3986 dot segments
+ * removed, empty segments dropped), as botocore and the JS SDK sign it while sending the path as given, so an
+ * endpoint such as `http://host//` or `http://host/a/./b/` verifies as it does at AWS.
+ */
 function canonicalPath(path: string): string {
   if (path === '/' || path === '') return '/';
-  // Non-S3 services double-encode: each segment of the already-encoded path is encoded once more.
-  return path.split('/').map(uriEncode).join('/');
+  const segments: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    // Non-S3 services double-encode: each segment of the already-encoded path is encoded once more.
+    else segments.push(uriEncode(segment));
+  }
+  const leading = path.startsWith('/') ? '/' : '';
+  const trailing = segments.length > 0 && path.endsWith('/') ? '/' : '';
+  return `${leading}${segments.join('/')}${trailing}`;
 }
 
 /**

@@ -252,6 +252,16 @@ describe('signed headers and the canonical request', () => {
     const client = new KMSClient({ region: 'us-east-1', endpoint: `${server.url}/some prefix`, credentials: server.credentials, maxAttempts: 1 });
     expect((await client.send(new ListKeysCommand({}))).$metadata.httpStatusCode).toBe(200);
   });
+
+  it('normalizes the signed path as the SDKs and AWS do: empty and dot segments are left out', async () => {
+    // The JS SDK (like botocore) sends such an endpoint's path as given but signs it normalized (RFC 3986 dot
+    // segments removed, runs of '/' as one): `//` signs as `/`, `/a/./b/` as `/a/b/`, `/kms//` as `/kms/`.
+    for (const path of ['//', '/kms//', '/a/./b/', '/a/../b/', '/a/b/..', '/./']) {
+      const client = new KMSClient({ region: 'us-east-1', endpoint: `${server.url}${path}`, credentials: server.credentials, maxAttempts: 1 });
+      const answer = await client.send(new ListKeysCommand({})).catch((error: Error) => error);
+      expect(answer instanceof Error ? `${path}: ${answer.name}` : `${path}: ${answer.$metadata.httpStatusCode}`).toBe(`${path}: 200`);
+    }
+  });
 });
 
 describe('connections', () => {
