@@ -14,8 +14,9 @@ import { RESET_OUTCOME, type Metrics } from './metrics/registry.js';
 import { dryRunWouldSucceed, RequestContext, type Engine } from './operations/context.js';
 import { operationNamed } from './operations/index.js';
 import { KmsError } from './protocol/errors.js';
+import { hasLoneSurrogate } from './protocol/lone-surrogates.js';
 import { decodeInput } from './protocol/validate.js';
-import { isCryptoOperation } from './quota/classes.js';
+import { isCryptoOperation, isKeyedCryptoOperation } from './quota/classes.js';
 
 const TARGET_PREFIX = 'TrentService.';
 
@@ -107,9 +108,20 @@ export async function handleKms(pipeline: Pipeline, request: KmsRequest): Promis
       pipeline.metrics.observeRequest(operationName, '', RESET_OUTCOME, (performance.now() - startedAt) / 1000);
       return { status: 0, requestId, body: '', reset: true };
     }
-    if (injected?.kind === 'error') throw new KmsError(injected.code as KmsError['code'], injected.message);
+    // An injected error answers at once, except on a cryptographic operation on a key: there it answers once the key
+    // is resolved, where a quota throttle would (RequestContext.injectFaultAtKey), so that its audit record names
+    // the key and its metrics the key spec as a real one's do.
+    const fault = injected?.kind === 'error' ? new KmsError(injected.code as KmsError['code'], injected.message) : undefined;
+    if (fault !== undefined && !isKeyedCryptoOperation(operationName)) throw fault;
     ctx = new RequestContext(pipeline.engine, principal, operationName, input, request.sourceIp, request.tlsDetails !== undefined);
-    output = await operation.run(input, ctx);
+    if (fault !== undefined) ctx.injectFaultAtKey(fault);
+    try {
+      output = await operation.run(input, ctx);
+    } catch (error) {
+      // A call that failed before its key was known (no such key, a malformed ciphertext) still answers with its
+      // injected fault: every draw that hits is answered with it, as before.
+      throw ctx.takeInjectedFault() ?? error;
+    }
     // A dry run that got this far checked everything the call would (RequestContext.job); its result is dropped.
     if (input.DryRun === true) {
       output = undefined;
@@ -171,11 +183,17 @@ function parseJson(body: Buffer): unknown {
   // Decoding would turn each invalid byte into U+FFFD: a Description, tag or encryption context stored or matched
   // as something other than what was sent, and two different contexts read as one. Refused, as AWS's parser does.
   if (!isUtf8(body)) throw new KmsError('SerializationException', 'The request body is not valid UTF-8.');
+  const text = body.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new KmsError('SerializationException', 'The request body is not valid JSON.');
   }
+  // The same through an escape: "\ud800" would be kept as U+FFFD, so {"\ud800":"x"} and {"\udfff":"x"} would be
+  // one encryption context (lone-surrogates.ts).
+  if (hasLoneSurrogate(text, value)) throw new KmsError('SerializationException', 'The request body holds a lone surrogate escape: not valid Unicode.');
+  return value;
 }
 
 function asKmsError(error: unknown): KmsError {
