@@ -176,11 +176,15 @@ function loadUsable(root: RootKey, ref: KeyRef): UsableKey {
   try {
     return isSymmetric(ref.spec)
       ? { keyId: ref.keyId, symmetric: { secret: createSecretKey(material), header: blobHeader(ref.keyId, ref.materialId) } }
-      : { keyId: ref.keyId, loaded: primitives.loadKey(ref.spec, material) };
+      : loadedUsable(ref.keyId, primitives.loadKey(ref.spec, material));
   } finally {
     material.fill(0);
   }
 }
+
+/** The cache wipes what it drops: a symmetric key is a KeyObject, but some asymmetric keys hold raw bytes. */
+const loadedUsable = (keyId: string, loaded: primitives.LoadedKey): UsableKey =>
+  ({ keyId, loaded, wipe: () => primitives.wipeKey(loaded) });
 
 const isSymmetric = (spec: KeySpec): boolean => spec === 'SYMMETRIC_DEFAULT';
 

@@ -125,6 +125,21 @@ export function decapsulate(key: LoadedKey, ciphertext: Uint8Array): Buffer {
   return mlKemDecapsulate(asMlKem(key), ciphertext);
 }
 
+/**
+ * Zeroes the private bytes a loaded key holds in the JavaScript heap: the Ed25519 seed (for @noble's Ed25519ph)
+ * and the ML-DSA/ML-KEM expanded secret keys. Called when the key cache drops the key; the key is unusable after.
+ * RSA, EC and HMAC keys live in node:crypto KeyObjects (native memory, released to the GC; an EC key's scalar
+ * copy is a bigint, which cannot be overwritten).
+ */
+export function wipeKey(key: LoadedKey): void {
+  const loaded = key as AnyKey;
+  switch (loaded.family) {
+    case 'ed25519': loaded.seed.fill(0); return;
+    case 'ml-dsa': case 'ml-kem': loaded.secretKey.fill(0); return;
+    case 'rsa': case 'ec': case 'hmac': return;
+  }
+}
+
 /** A fresh PKCS#8 DER private key and SPKI DER public key (RSA pairs come from the worker's ahead-of-time pool). */
 export async function generateDataKeyPair(spec: DataKeyPairSpec): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
   return generateAsymmetricPair(spec);
