@@ -1,30 +1,16 @@
 // The 50,000 grants per key quota across nodes on one PostgreSQL store: CreateGrant calls sent to three nodes at
 // once for a key's last place make one grant between them (the store counts under the key's lock as it inserts).
-import { CreateGrantCommand, CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CreateGrantCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
-import { APP_ARN, outcome, startCluster, type TestCluster } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { APP_ARN, outcome, useClusterOnPostgres } from './helpers.js';
 
 const MAX_GRANTS_PER_KEY = 50_000;
-let postgres: TestPostgres;
-let cluster: TestCluster;
-let clients: KMSClient[];
-
-beforeAll(async () => {
-  postgres = await startPostgres();
-  cluster = await startCluster({ nodes: 3, storeUrl: postgres.url });
-  clients = cluster.nodes.map((node) => node.client());
-});
-
-afterAll(async () => {
-  await cluster?.remove();
-  await postgres?.remove();
-});
+const shared = useClusterOnPostgres(3);
 
 /** Writes `count` grants for the key straight into the store, as CreateGrant would have. */
 async function fillWithGrants(keyId: string, count: number): Promise<void> {
-  const db = new pg.Client({ connectionString: postgres.url });
+  const db = new pg.Client({ connectionString: shared.postgres.url });
   await db.connect();
   try {
     await db.query(`INSERT INTO kms_grants (grant_id, key_id, retiring_principal, doc)
@@ -39,9 +25,9 @@ async function fillWithGrants(keyId: string, count: number): Promise<void> {
 
 describe('the grants per key quota on a cluster', () => {
   it('lets only one of the CreateGrant calls sent to three nodes for the last place through', async () => {
-    const keyId = (await clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const keyId = (await shared.clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await fillWithGrants(keyId, MAX_GRANTS_PER_KEY - 1);
-    const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => outcome(clients[i % 3]!.send(new CreateGrantCommand({
+    const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => outcome(shared.clients[i % 3]!.send(new CreateGrantCommand({
       KeyId: keyId, GranteePrincipal: APP_ARN, Operations: ['Decrypt'] })))));
     expect(outcomes.filter((result) => result === 'ok')).toHaveLength(1);
     expect(outcomes.filter((result) => result !== 'ok')).toEqual(Array(11).fill('LimitExceededException'));

@@ -3,6 +3,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll } from 'vitest';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 export interface TestCluster {
@@ -60,6 +63,33 @@ export async function startCluster(options: { nodes: number; storeUrl: string; e
       rmSync(shared, { recursive: true, force: true });
     },
   };
+}
+
+/** What useClusterOnPostgres starts; its members are set once the file's beforeAll has run. */
+export interface ClusterOnPostgres {
+  readonly postgres: TestPostgres;
+  readonly cluster: TestCluster;
+  /** One root-credential SDK client per node, in node order. */
+  readonly clients: KMSClient[];
+}
+
+/**
+ * For the calling test file: a throwaway PostgreSQL and `nodes` engines on it, started before its tests and removed
+ * after them (with DEBUG_CLUSTER set, each node's output is printed first).
+ */
+export function useClusterOnPostgres(nodes: number): ClusterOnPostgres {
+  const running = {} as { postgres: TestPostgres; cluster: TestCluster; clients: KMSClient[] };
+  beforeAll(async () => {
+    running.postgres = await startPostgres();
+    running.cluster = await startCluster({ nodes, storeUrl: running.postgres.url });
+    running.clients = running.cluster.nodes.map((node) => node.client());
+  });
+  afterAll(async () => {
+    if (process.env.DEBUG_CLUSTER) for (const node of running.cluster?.nodes ?? []) console.log(node.output());
+    await running.cluster?.remove();
+    await running.postgres?.remove();
+  });
+  return running;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -9,30 +9,15 @@ import {
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServer } from '../support/server.js';
-import { APP_ARN, APP_CREDENTIALS, outcome, sleep, startCluster, type TestCluster } from './helpers.js';
+import { APP_ARN, APP_CREDENTIALS, outcome, sleep, useClusterOnPostgres } from './helpers.js';
 
 /** The bound issue 7 sets on seeing another node's change. */
 const PROPAGATION_BOUND_MS = 1_000;
 
-let postgres: TestPostgres;
-let cluster: TestCluster;
-let clients: KMSClient[];
-
-beforeAll(async () => {
-  postgres = await startPostgres();
-  cluster = await startCluster({ nodes: 3, storeUrl: postgres.url });
-  clients = cluster.nodes.map((node) => node.client());
-});
-
-afterAll(async () => {
-  if (process.env.DEBUG_CLUSTER) for (const node of cluster.nodes) console.log(node.output());
-  await cluster?.remove();
-  await postgres?.remove();
-});
+const shared = useClusterOnPostgres(3);
 
 const plaintext = Buffer.from('shared across the cluster');
 
@@ -48,7 +33,7 @@ async function listAllKeyIds(client: KMSClient): Promise<Set<string>> {
 
 describe('a cluster of three nodes on PostgreSQL', () => {
   it('serves a key made on one node from every node', async () => {
-    const [a, b, c] = clients as [KMSClient, KMSClient, KMSClient];
+    const [a, b, c] = shared.clients as [KMSClient, KMSClient, KMSClient];
     const { KeyMetadata } = await a.send(new CreateKeyCommand({}));
     const keyId = KeyMetadata!.KeyId!;
     const { CiphertextBlob } = await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
@@ -64,7 +49,7 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   });
 
   it('honours a change made on one node on the others within a second (key state, alias target)', async () => {
-    const [a, b, c] = clients as [KMSClient, KMSClient, KMSClient];
+    const [a, b, c] = shared.clients as [KMSClient, KMSClient, KMSClient];
     const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const other = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await a.send(new CreateAliasCommand({ AliasName: 'alias/moving', TargetKeyId: keyId }));
@@ -89,8 +74,8 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   });
 
   it('honours a grant created or revoked on one node on the others within a second', async () => {
-    const [a, , c] = clients as [KMSClient, KMSClient, KMSClient];
-    const appOn = (node: number) => cluster.nodes[node]!.client({ credentials: APP_CREDENTIALS });
+    const [a, , c] = shared.clients as [KMSClient, KMSClient, KMSClient];
+    const appOn = (node: number) => shared.cluster.nodes[node]!.client({ credentials: APP_CREDENTIALS });
     const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     const encryptAs = (client: KMSClient) => outcome(client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })));
     // Cache "no grants" on b and c first: the grant must replace it there.
@@ -106,7 +91,7 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   });
 
   it('reports a key\'s last use, made on one node, from every node once saved', async () => {
-    const [a, b, c] = clients as [KMSClient, KMSClient, KMSClient];
+    const [a, b, c] = shared.clients as [KMSClient, KMSClient, KMSClient];
     const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await a.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
     const { CiphertextBlob, $metadata } = await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
@@ -119,12 +104,12 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   });
 
   it('creates 200 distinct keys from 200 concurrent CreateKey calls spread over the nodes', async () => {
-    const before = await listAllKeyIds(clients[0]!);
+    const before = await listAllKeyIds(shared.clients[0]!);
     const created = await Promise.all(Array.from({ length: 200 }, (_, i) =>
-      clients[i % clients.length]!.send(new CreateKeyCommand({ Description: `concurrent ${i}` }))));
+      shared.clients[i % shared.clients.length]!.send(new CreateKeyCommand({ Description: `concurrent ${i}` }))));
     const ids = new Set(created.map((response) => response.KeyMetadata!.KeyId!));
     expect(ids.size).toBe(200);
-    for (const client of clients) {
+    for (const client of shared.clients) {
       const listed = await listAllKeyIds(client);
       expect(listed.size).toBe(before.size + 200);
       for (const keyId of ids) expect(listed.has(keyId)).toBe(true);
@@ -132,38 +117,38 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   });
 
   it('loses no concurrent write to one key from three nodes: 3 x 15 TagResource calls all succeed, all 45 tags kept', async () => {
-    const keyId = (await clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const keyId = (await shared.clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await sleep(PROPAGATION_BOUND_MS);
     // Each node serializes its own writes to a key; across nodes they race on the stored version, and a node
     // may lose several rounds in a row. None of that may reach the caller.
-    const outcomes = await Promise.all(Array.from({ length: 45 }, (_, i) => outcome(clients[i % 3]!.send(
+    const outcomes = await Promise.all(Array.from({ length: 45 }, (_, i) => outcome(shared.clients[i % 3]!.send(
       new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: `tag-${i}`, TagValue: `node-${i % 3}` }] })))));
     expect(outcomes.filter((result) => result !== 'ok')).toEqual([]);
-    for (const client of clients) {
+    for (const client of shared.clients) {
       const { Tags } = await client.send(new ListResourceTagsCommand({ KeyId: keyId }));
       expect(Tags!.map((tag) => tag.TagKey).sort()).toEqual(Array.from({ length: 45 }, (_, i) => `tag-${i}`).sort());
     }
   });
 
   it('makes one grant of a CreateGrant with the same Name and terms sent to three nodes at once, as a retry', async () => {
-    const keyId = (await clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const keyId = (await shared.clients[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await sleep(PROPAGATION_BOUND_MS);
     for (const name of ['first', 'second', 'third']) {
-      const grantIds = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await clients[i % 3]!.send(new CreateGrantCommand({
+      const grantIds = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await shared.clients[i % 3]!.send(new CreateGrantCommand({
         KeyId: keyId, GranteePrincipal: APP_ARN, Operations: ['Encrypt', 'Decrypt'], Name: name,
       }))).GrantId!));
       expect(new Set(grantIds).size).toBe(1);
     }
-    for (const client of clients) {
+    for (const client of shared.clients) {
       const { Grants } = await client.send(new ListGrantsCommand({ KeyId: keyId }));
       expect(Grants!.map((grant) => grant.Name).sort()).toEqual(['first', 'second', 'third']);
     }
   });
 
   it('loses no acknowledged write when a node is killed with SIGKILL under load, and the others keep serving', async () => {
-    const victim = await cluster.addNode();
+    const victim = await shared.cluster.addNode();
     const victimClient = victim.client();
-    const survivor = clients[0]!;
+    const survivor = shared.clients[0]!;
     const acknowledged: string[] = [];
     let stop = false;
     // Eight writers on the victim; each records a key only once CreateKey answered 200.
@@ -186,24 +171,24 @@ describe('a cluster of three nodes on PostgreSQL', () => {
       const { KeyMetadata } = await survivor.send(new DescribeKeyCommand({ KeyId: keyId }));
       expect(KeyMetadata!.KeyState).toBe('Enabled');
     }
-    const { CiphertextBlob } = await clients[1]!.send(new EncryptCommand({ KeyId: acknowledged.at(-1)!, Plaintext: plaintext }));
-    expect(Buffer.from((await clients[2]!.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!)).toEqual(plaintext);
+    const { CiphertextBlob } = await shared.clients[1]!.send(new EncryptCommand({ KeyId: acknowledged.at(-1)!, Plaintext: plaintext }));
+    expect(Buffer.from((await shared.clients[2]!.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!)).toEqual(plaintext);
   });
 
   it('survives a PostgreSQL restart without restarting nodes: fast AWS-shaped 5xx meanwhile, then back by itself', async () => {
-    const [a, b] = clients as [KMSClient, KMSClient];
+    const [a, b] = shared.clients as [KMSClient, KMSClient];
     const keyId = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     // Let the creation's change notification land first (it drops b's cached entry), then warm b's cache.
     await sleep(PROPAGATION_BOUND_MS);
     await b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
 
-    await postgres.halt();
+    await shared.postgres.halt();
     // A write needs the store: it fails fast with a retryable 5xx, never hangs.
     const duringOutage = await outcome(a.send(new CreateKeyCommand({})));
     expect(['DependencyTimeoutException', 'KMSInternalException']).toContain(duringOutage);
     // A cached key keeps serving crypto while the store is away.
     expect(await outcome(b.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext })))).toBe('ok');
-    await postgres.start();
+    await shared.postgres.start();
 
     const fresh = (await a.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     expect(await outcome(b.send(new EncryptCommand({ KeyId: fresh, Plaintext: plaintext })))).toBe('ok');
@@ -214,13 +199,13 @@ describe('a cluster of three nodes on PostgreSQL', () => {
   });
 
   it('writes one hash-chained audit log per node, each stamped with its node id, each verifying', async () => {
-    for (const node of cluster.nodes.slice(0, 3)) {
+    for (const node of shared.cluster.nodes.slice(0, 3)) {
       const log = join(node.dataDir, 'audit.jsonl');
       // exits non-zero (execFileSync throws) unless the chain is intact
       execFileSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'kms-engine.js'), 'audit', 'verify', log], { stdio: 'pipe' });
       const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { chain: { node?: string } });
       expect(lines.length).toBeGreaterThan(0);
-      for (const line of lines) expect(line.chain.node).toBe(cluster.nodeIdOf(node));
+      for (const line of lines) expect(line.chain.node).toBe(shared.cluster.nodeIdOf(node));
     }
   });
 
