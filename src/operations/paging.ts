@@ -8,23 +8,31 @@ const invalidMarker = (): KmsError => new KmsError('InvalidMarkerException',
   'The request was rejected because the marker that specifies where pagination should next begin is not valid.');
 
 /**
- * A short tag for the list a marker belongs to: the operation plus whatever selects its items (key, filters).
- * A marker is only good for the NextMarker it came from, so one handed to another list (ListAliases' marker to
- * ListResourceTags, key A's ListGrants marker to key B's) is refused instead of silently skipping items there.
- * Hashed so principals in a filter do not travel inside the marker and markers stay short.
+ * The check a marker carries: a short hash of the list it belongs to (the operation plus whatever selects its
+ * items: key, filters) and the position in it. A marker is only good for the NextMarker it came from, so one handed
+ * to another list (ListAliases' marker to ListResourceTags, key A's ListGrants marker to key B's) is refused instead
+ * of silently skipping items there, and so is one cut short or edited (a position a character shorter would list
+ * the last item again), as AWS refuses a marker it did not issue. Hashed so principals in a filter do not travel
+ * inside the marker and markers stay short.
  */
-const listingTag = (listing: string): string => createHash('sha256').update(listing).digest('hex').slice(0, 16);
+const markerCheck = (listing: string, position: string): string =>
+  createHash('sha256').update(JSON.stringify([listing, position])).digest('hex').slice(0, 16);
+
+const MARKER_TEXT = new RegExp(`^${PREFIX}([0-9a-f]{16}):(.+)$`, 's');
 
 export const encodeMarker = (listing: string, position: string): string =>
-  Buffer.from(`${PREFIX}${listingTag(listing)}:${position}`, 'utf8').toString('base64url');
+  Buffer.from(`${PREFIX}${markerCheck(listing, position)}:${position}`, 'utf8').toString('base64url');
 
-/** The position a marker names in `listing`, or InvalidMarkerException for a marker minted for another list. */
+/** The position a marker names in `listing`, or InvalidMarkerException for one not minted for it as it stands. */
 export function decodeMarker(marker: unknown, listing: string): string | undefined {
   if (marker === undefined) return undefined;
+  // Base64url decoding skips characters outside the alphabet and a partial last group: only a marker that is
+  // exactly the encoding of its text is the one handed out.
   const text = Buffer.from(String(marker), 'base64url').toString('utf8');
-  const expected = `${PREFIX}${listingTag(listing)}:`;
-  if (!text.startsWith(expected) || text.length === expected.length) throw invalidMarker();
-  return text.slice(expected.length);
+  const match = MARKER_TEXT.exec(text);
+  if (Buffer.from(text, 'utf8').toString('base64url') !== marker || match === null
+    || match[1] !== markerCheck(listing, match[2]!)) throw invalidMarker();
+  return match[2]!;
 }
 
 /** The Limit a List* call asks for, capped at the operation's documented maximum (see page). */

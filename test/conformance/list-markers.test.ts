@@ -68,4 +68,37 @@ describe('List* markers', () => {
       expect(await failure(secondLists[name]!(markers[name])), `${name} marker of another key`).toMatchObject({ name: 'InvalidMarkerException' });
     }
   });
+
+  it('refuse a marker cut short, lengthened or edited, and still take the one handed out', async () => {
+    const { kms } = shared;
+    const keyId = await keyWithTwoOfEverything(kms, 'markers-edited');
+    const lists: Record<string, Lister> = {
+      ListKeys: (Marker) => kms.send(new ListKeysCommand({ Limit: 1, Marker })),
+      ListAliases: (Marker) => kms.send(new ListAliasesCommand({ KeyId: keyId, Limit: 1, Marker })),
+      ListResourceTags: (Marker) => kms.send(new ListResourceTagsCommand({ KeyId: keyId, Limit: 1, Marker })),
+      ListGrants: (Marker) => kms.send(new ListGrantsCommand({ KeyId: keyId, Limit: 1, Marker })),
+      ListKeyRotations: (Marker) => kms.send(new ListKeyRotationsCommand({ KeyId: keyId, Limit: 1, Marker })),
+      ListRetirableGrants: (Marker) => kms.send(new ListRetirableGrantsCommand({ RetiringPrincipal: RETIRING, Limit: 1, Marker })),
+    };
+    const lastCharacter = (marker: string): string => marker.slice(0, -1) + (marker.endsWith('A') ? 'B' : 'A');
+    // The position a marker names, a character shorter, re-encoded around the rest of the marker's text: a
+    // truncated position would list the page's last item again.
+    const shorterPosition = (marker: string): string =>
+      Buffer.from(Buffer.from(marker, 'base64url').toString('utf8').slice(0, -1), 'utf8').toString('base64url');
+    for (const [name, list] of Object.entries(lists)) {
+      const first = await list();
+      expect(first.Truncated, name).toBe(true);
+      const marker = first.NextMarker!;
+      const edits = {
+        'cut short': marker.slice(0, -2), lengthened: `${marker}AB`, 'with a stray character': `${marker}!`,
+        'last character changed': lastCharacter(marker), 'position shortened': shorterPosition(marker),
+      };
+      for (const [edit, edited] of Object.entries(edits)) {
+        expect(await failure(list(edited)), `${name} marker ${edit}`).toMatchObject({ name: 'InvalidMarkerException', status: 400 });
+      }
+      const items = (page: object): string => JSON.stringify(Object.entries(page).filter(([field]) => !['$metadata', 'NextMarker', 'Truncated'].includes(field)));
+      const second = await list(marker);
+      expect(items(second), `${name}: the second page`).not.toBe(items(first));
+    }
+  });
 });
