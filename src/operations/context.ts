@@ -158,6 +158,25 @@ export class RequestContext {
    */
   private chargedQuotaClasses: readonly string[] | undefined;
 
+  /**
+   * KMS_FAULTS: the error drawn for a cryptographic operation on a key, held until its key is resolved (useKey
+   * raises it there, before any quota is charged) so that its audit record names the key and its metrics the key
+   * spec, as a quota's ThrottlingException's do. Undefined once raised.
+   */
+  private injectedFault: KmsError | undefined;
+
+  /** Answers this request with `fault` once its key is known (useKey); see takeInjectedFault for a call that never gets there. */
+  injectFaultAtKey(fault: KmsError): void {
+    this.injectedFault = fault;
+  }
+
+  /** The injected fault not raised yet (the call failed before its key was known): still the call's answer. */
+  takeInjectedFault(): KmsError | undefined {
+    const fault = this.injectedFault;
+    this.injectedFault = undefined;
+    return fault;
+  }
+
   /** Names `key` as a resource of this call: in the audit record's resources and (the first key) the metrics' key_spec. */
   noteKey(key: Pick<KeyRecord, 'arn' | 'spec'>): void {
     this.keyArns.push(key.arn);
@@ -169,6 +188,8 @@ export class RequestContext {
     const { key, alias } = await this.keyring.resolve(identifier, options.allowAlias, options.fromCiphertext ? undefined : this.scope);
     this.noteKey(key);
     if (alias !== undefined) this.aliasArns.push(this.keyring.aliasArnOf(alias));
+    const fault = this.takeInjectedFault();
+    if (fault !== undefined) throw fault;
     if (options.quota !== undefined) {
       const classes = options.quota(KEY_SPECS[key.spec]);
       const charged = this.chargedQuotaClasses;

@@ -32,6 +32,10 @@ const DATA_KEY_PAIR_OPERATIONS: ReadonlySet<string> = new Set(['GenerateDataKeyP
 export const isCryptoOperation = (operation: string): boolean =>
   KEYED_CRYPTO_OPERATIONS.has(operation) || DATA_KEY_PAIR_OPERATIONS.has(operation) || operation === 'GenerateRandom';
 
+/** Cryptographic operations on a KMS key, i.e. all of them but GenerateRandom: each resolves its key before its quota is charged. */
+export const isKeyedCryptoOperation = (operation: string): boolean =>
+  KEYED_CRYPTO_OPERATIONS.has(operation) || DATA_KEY_PAIR_OPERATIONS.has(operation);
+
 // Built up front for every legitimate class; anything else (an unvalidated name) gets a fresh array so that
 // junk input can never grow this map.
 const singletons = new Map<string, readonly string[]>();

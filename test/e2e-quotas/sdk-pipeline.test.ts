@@ -4,7 +4,7 @@
 // aggregate rate) is checked against what AWS KMS documents (kms-api.md sections 1.3, 1.4, 9 and 10), and what
 // the engine saw against its audit log and /metrics.
 
-import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMS, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMS, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { buildClient, CommitmentPolicy, getClient, KmsKeyringNode } from '@aws-crypto/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
@@ -49,6 +49,8 @@ describe('a symmetric quota shared by an encryption pipeline', () => {
       () => once.send(new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from('x') }))));
     const error = outcomes.find((each) => each.status === 'rejected')!.reason as Record<string, unknown>;
     expect(error).toMatchObject({ name: 'ThrottlingException', message: THROTTLING_MESSAGE, $fault: 'client' });
+    // Not one of KMS's modeled errors: the SDK marks it retryable by its name, as for AWS's own answer.
+    expect(error.$retryable).toBeUndefined();
     const metadata = error.$metadata as { httpStatusCode: number; requestId: string; attempts: number };
     expect(metadata).toMatchObject({ httpStatusCode: 400, attempts: 1 });
     expect(metadata.requestId).toMatch(UUID);
@@ -172,5 +174,48 @@ describe('KMS_LATENCY measured over the wire', () => {
     expect(within('0.025')).toBeGreaterThan(0.35);
     expect(within('0.025')).toBeLessThan(0.82);
     expect(within('0.05')).toBeGreaterThan(0.85);
+  });
+});
+
+describe('KMS_FAULTS on cryptographic operations, audited and counted like real errors', () => {
+  let server: TestServer;
+  let symmetricArn: string;
+  let eccArn: string;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { KMS_FAULTS: 'KMSInternalException=1@Encrypt;ThrottlingException=1@Sign' } });
+    const kms = server.client();
+    symmetricArn = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    eccArn = (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.Arn!;
+  });
+  afterAll(async () => {
+    await server?.remove();
+  });
+
+  it('the SDK retries each attempt; every attempt\'s record names the key and /metrics its key spec, as a quota throttle\'s does', async () => {
+    const kms = server.client({ maxAttempts: 3 });
+    const encrypt = await caught(kms.send(new EncryptCommand({ KeyId: symmetricArn, Plaintext: Buffer.from('x') })));
+    expect(encrypt).toMatchObject({ name: 'KMSInternalException', $fault: 'server', $metadata: { httpStatusCode: 500, attempts: 3 } });
+    const sign = await caught(kms.send(new SignCommand({ KeyId: eccArn, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })));
+    expect(sign).toMatchObject({ name: 'ThrottlingException', message: THROTTLING_MESSAGE, $metadata: { httpStatusCode: 400, attempts: 3 } });
+
+    const records = auditRecords(server);
+    for (const [eventName, errorCode, arn] of [['Encrypt', 'KMSInternalException', symmetricArn], ['Sign', 'ThrottlingException', eccArn]]) {
+      const failed = records.filter((record) => record.eventName === eventName);
+      expect(failed).toHaveLength(3);
+      for (const record of failed) {
+        expect(record).toMatchObject({ errorCode, responseElements: null, resources: [{ type: 'AWS::KMS::Key', ARN: arn }] });
+      }
+    }
+    const metrics = await scrape(server);
+    expect(sample(metrics, 'kms_request_duration_seconds_count',
+      { operation: 'Encrypt', key_spec: 'SYMMETRIC_DEFAULT', outcome: 'KMSInternalException' })).toBe(3);
+    expect(sample(metrics, 'kms_request_duration_seconds_count',
+      { operation: 'Sign', key_spec: 'ECC_NIST_P256', outcome: 'ThrottlingException' })).toBe(3);
+  }, 20_000);
+
+  it('still answers the fault to a call that names no existing key, as every draw that hits is answered', async () => {
+    const error = await caught(server.client().send(new EncryptCommand({ KeyId: 'alias/none', Plaintext: Buffer.from('x') })));
+    expect(error).toMatchObject({ name: 'KMSInternalException', $metadata: { httpStatusCode: 500 } });
   });
 });
