@@ -13,6 +13,21 @@ export function keyToDocument(record: KeyRecord): string {
   });
 }
 
+/**
+ * Stored bytes back from their document. Releases before cbd4208 (December 2026) wrote a record that had been
+ * changed after its creation (rotated, tagged, disabled, ...) with its Uint8Arrays' own toString: the bytes as
+ * decimals joined by commas ("131,76,22"). No base64 text holds a comma, and every wrapped blob and public key
+ * is many bytes long, so that form is told apart safely and read as the bytes it lists; the next write of the
+ * record stores base64.
+ */
+const LEGACY_DECIMAL_BYTES = /^\d{1,3}(?:,\d{1,3})+$/;
+function bytesFromDocument(text: string): Buffer {
+  if (!LEGACY_DECIMAL_BYTES.test(text)) return Buffer.from(text, 'base64');
+  const values = text.split(',').map(Number);
+  if (values.some((value) => value > 255)) throw new Error('stored key record holds a byte list with a value above 255');
+  return Buffer.from(values);
+}
+
 export function keyFromDocument(text: string): KeyRecord {
   const doc = JSON.parse(text) as Omit<KeyRecord, 'publicKey' | 'materials'> & {
     publicKey?: string;
@@ -20,7 +35,7 @@ export function keyFromDocument(text: string): KeyRecord {
   };
   return {
     ...doc,
-    publicKey: doc.publicKey === undefined ? undefined : Buffer.from(doc.publicKey, 'base64'),
-    materials: doc.materials.map((m) => (m.wrapped === undefined ? { ...m, wrapped: undefined } : { ...m, wrapped: Buffer.from(m.wrapped, 'base64') })),
+    publicKey: doc.publicKey === undefined ? undefined : bytesFromDocument(doc.publicKey),
+    materials: doc.materials.map((m) => (m.wrapped === undefined ? { ...m, wrapped: undefined } : { ...m, wrapped: bytesFromDocument(m.wrapped) })),
   };
 }
