@@ -6,8 +6,29 @@ import { rootKeyPlan } from './root-key/open.js';
 import { plainHttpWarning } from './tls.js';
 
 export function startWarnings(config: Config): string[] {
-  const warnings = [plainHttpWarning(config), ...rootKeyFileWarnings(config)];
+  const warnings = [plainHttpWarning(config), dataDirectoryWarning(config), ...rootKeyFileWarnings(config)];
   return warnings.filter((warning): warning is string => warning !== undefined);
+}
+
+/** Permission bits as `ls -l` and chmod show them (`0777`). */
+const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
+
+/**
+ * A KMS_DATA_DIR that other users can write lets them swap its files for their own: a credentials file holding
+ * their keys, taken by the next start as the root principal's, or a root key they know, placed before the first
+ * start (a sticky bit stops neither). The engine creates the directory 0700; one made beforehand keeps its mode.
+ * Reading or entering it is harmless, every file in it being 0600.
+ */
+function dataDirectoryWarning(config: Config): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(config.dataDir).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o022) === 0) return undefined;
+  return `kms-engine: warning: KMS_DATA_DIR ${config.dataDir} can be written by users other than its owner (mode ${octal(mode)}), `
+    + 'who can replace its credentials, root key and store; chmod 700 it';
 }
 
 /**
@@ -27,6 +48,6 @@ function rootKeyFileWarnings(config: Config): (string | undefined)[] {
     }
     if ((mode & 0o066) === 0) return undefined;
     return `kms-engine: warning: ${source.variable} ${source.path} can be read or written by users other than its owner `
-      + `(mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`;
+      + `(mode ${octal(mode)}); chmod 600 it`;
   });
 }

@@ -2,8 +2,9 @@
 // policies, grants) and its WAL files, the root key and the credentials are created 0600. A root key file that
 // other users can read is served with, but named in a warning, by the single server and by a KMS_FRONTENDS
 // primary alike. The modes hold whatever the umask of the service's user (a umask of 000 included), for every
-// directory the engine creates and for the copies `kms-engine backup` makes.
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// directory the engine creates and for the copies `kms-engine backup` makes. A KMS_DATA_DIR made beforehand that
+// others can write is named in a warning too.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,5 +98,32 @@ describe('file modes', () => {
     const backupDirectories = [join(outside, 'backups'), target];
     expect(Object.fromEntries([...backupDirectories, ...copies].map((path) => [path, modeOf(path)]))).toEqual(Object.fromEntries([
       ...backupDirectories.map((path) => [path, '0700']), ...copies.map((path) => [path, '0600'])]));
+  });
+
+  // Users who can write the data directory can swap its files for their own: a credentials file with their keys,
+  // which the next start takes as the root principal's, or a root key they know (a sticky bit does not help: they
+  // can put either in place before the first start). Served with, like a readable root key, but named.
+  it.each([['0777', 0o777], ['1777 (sticky)', 0o1777], ['0770', 0o770]])('a KMS_DATA_DIR others can write (%s) is named in one warning, and served with', async (_, mode) => {
+    const parent = mkdtempSync(join(tmpdir(), 'kms-data-dir-'));
+    dirs.push(parent);
+    const dataDir = join(parent, 'data');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, mode);
+    server = await startServer({ dataDir });
+    const warnings = server.output().split('\n').filter((line) => line.includes('warning'));
+    expect(warnings).toEqual([`kms-engine: warning: KMS_DATA_DIR ${dataDir} can be written by users other than its owner `
+      + `(mode ${(mode & 0o777).toString(8).padStart(4, '0')}), who can replace its credentials, root key and store; chmod 700 it`]);
+    await roundTrip(server);
+  });
+
+  it('a KMS_DATA_DIR others can only enter or list (0755) draws no warning: every file in it is 0600', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'kms-data-dir-'));
+    dirs.push(parent);
+    const dataDir = join(parent, 'data');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, 0o755);
+    server = await startServer({ dataDir });
+    expect(server.output()).not.toMatch(/warning/);
+    await roundTrip(server);
   });
 });
