@@ -36,12 +36,16 @@ const COMMON_ERRORS = ['AccessDeniedException', 'IncompleteSignatureException', 
   'MissingAuthenticationTokenException', 'NotAuthorizedException', 'SerializationException', 'ThrottlingException',
   'UnknownOperationException', 'UnrecognizedClientException', 'ValidationException', 'RequestEntityTooLargeException'];
 /**
- * Errors the engine answers where the model lists none, as README documents: it serves no custom key stores, so the
- * operations that manage one are UnsupportedOperationException, with the reason in the message.
+ * Errors the engine answers where the model lists none, as documented: it serves no custom key stores and no Nitro
+ * Enclave recipients (README: UnsupportedOperationException, with the reason in the message), and a malformed ARN
+ * in any parameter is InvalidArnException (kms-api.md 1.3).
  */
-const DOCUMENTED_EXTRA_ERRORS: Record<string, string[]> = Object.fromEntries(
-  ['ConnectCustomKeyStore', 'CreateCustomKeyStore', 'DeleteCustomKeyStore', 'DisconnectCustomKeyStore', 'UpdateCustomKeyStore']
-    .map((operation) => [operation, ['UnsupportedOperationException']]));
+const DOCUMENTED_EXTRA_ERRORS: Record<string, string[]> = Object.fromEntries(OPERATIONS.map((operation) => {
+  const input = AWS_MODEL.operations[operation]!.input;
+  const members = input === undefined ? [] : Object.keys(AWS_MODEL.shapes[input.shape]!.members ?? {});
+  const unsupported = operation.endsWith('CustomKeyStore') || members.includes('Recipient');
+  return [operation, ['InvalidArnException', ...(unsupported ? ['UnsupportedOperationException'] : [])]];
+}));
 /** HTTP status per kms-api.md 1.3 (Smithy httpError); every other error is 400. */
 const STATUS: Record<string, number> = {
   NotFoundException: 404, AlreadyExistsException: 409, DisabledException: 409, KMSInvalidStateException: 409,
@@ -218,7 +222,8 @@ describe('every member of every operation, by the model', () => {
 
 describe('property: any input built from the model', () => {
   it('every operation, every member filled with values of any type and any Unicode, is answered in the AWS shape', async () => {
-    const anyString = fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom(MARKER, '', targets.keyId, targets.aliasName, targets.keyArn));
+    const anyString = fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom(MARKER, '', targets.keyId, targets.aliasName, targets.keyArn,
+      'arn:', 'arn:aws:kms:::key/', `${targets.keyArn}/x`, 'alias/aws/', 'arn:aws:iam::111122223333:root'));
     const anyValue = fc.oneof(anyString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null),
       fc.array(anyString, { maxLength: 3 }), fc.dictionary(anyString, anyString, { maxKeys: 3 }), fc.jsonValue({ maxDepth: 3 }));
     const request = fc.constantFrom(...OPERATIONS).chain((operation) => {
