@@ -6,7 +6,7 @@ import { rootKeyPlan } from './root-key/open.js';
 import { plainHttpWarning } from './tls.js';
 
 export function startWarnings(config: Config): string[] {
-  const warnings = [plainHttpWarning(config), dataDirectoryWarning(config), ...rootKeyFileWarnings(config)];
+  const warnings = [plainHttpWarning(config), dataDirectoryWarning(config), ...secretFileWarnings(config)];
   return warnings.filter((warning): warning is string => warning !== undefined);
 }
 
@@ -32,22 +32,23 @@ function dataDirectoryWarning(config: Config): string | undefined {
 }
 
 /**
- * A root key file that other users can read hands them every key's material together with a copy of the store.
- * Only a warning, not a refusal: secret mounts are often 0644 under a directory only the service can enter,
- * which this check cannot see.
+ * Secret files other users can read or write: a root key file hands them every key's material together with a
+ * copy of the store, the TLS private key lets them pose as the engine to its clients. Only a warning, not a
+ * refusal: secret mounts are often 0644 under a directory only the service can enter, which this check cannot see.
  */
-function rootKeyFileWarnings(config: Config): (string | undefined)[] {
+function secretFileWarnings(config: Config): (string | undefined)[] {
   const { current, next } = rootKeyPlan(config);
-  return [current, next].map((source) => {
-    if (source?.kind !== 'file') return undefined;
+  const files = [current, next].flatMap((source) => source?.kind === 'file' ? [source] : []);
+  if (config.tlsKey !== undefined) files.push({ kind: 'file', path: config.tlsKey, variable: 'KMS_TLS_KEY' });
+  return files.map(({ path, variable }) => {
     let mode: number;
     try {
-      mode = statSync(source.path).mode & 0o777;
+      mode = statSync(path).mode & 0o777;
     } catch {
       return undefined; // prepared before listening; gone since is reported by its first use
     }
     if ((mode & 0o066) === 0) return undefined;
-    return `kms-engine: warning: ${source.variable} ${source.path} can be read or written by users other than its owner `
+    return `kms-engine: warning: ${variable} ${path} can be read or written by users other than its owner `
       + `(mode ${octal(mode)}); chmod 600 it`;
   });
 }

@@ -5,6 +5,7 @@
 // directory the engine creates and for the copies `kms-engine backup` makes. A KMS_DATA_DIR made beforehand that
 // others can write is named in a warning too.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,5 +126,22 @@ describe('file modes', () => {
     server = await startServer({ dataDir });
     expect(server.output()).not.toMatch(/warning/);
     await roundTrip(server);
+  });
+
+  // The TLS private key lets whoever reads it impersonate the engine to its clients (and read their plaintext).
+  it('a KMS_TLS_KEY others can read is named in one warning; one only its owner can read draws none', async () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'kms-tls-key-'));
+    dirs.push(tlsDir);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key',
+      '-out', 'server.pem', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: tlsDir, stdio: 'ignore' });
+    const tls = { KMS_TLS_CERT: join(tlsDir, 'server.pem'), KMS_TLS_KEY: join(tlsDir, 'server.key') };
+    chmodSync(tls.KMS_TLS_KEY, 0o644);
+    server = await startServer({ env: tls });
+    expect(server.output().split('\n').filter((line) => line.includes('warning'))).toEqual([
+      `kms-engine: warning: KMS_TLS_KEY ${tls.KMS_TLS_KEY} can be read or written by users other than its owner (mode 0644); chmod 600 it`]);
+    await server.remove();
+    chmodSync(tls.KMS_TLS_KEY, 0o600);
+    server = await startServer({ env: tls });
+    expect(server.output()).not.toMatch(/warning/);
   });
 });
