@@ -258,6 +258,9 @@ export class BroadcastingStore implements KeyStore {
   dueKeys(now: number): Promise<string[]> { return this.inner.dueKeys(now); }
   getAlias(name: string): Promise<AliasRecord | undefined> { return this.inner.getAlias(name); }
   listAliases(keyId?: string): Promise<AliasRecord[]> { return this.inner.listAliases(keyId); }
+  listAliasesAfter(keyId: string | undefined, afterName: string | undefined, limit: number): Promise<AliasRecord[]> {
+    return this.inner.listAliasesAfter(keyId, afterName, limit);
+  }
   listGrants(keyId: string): Promise<GrantRecord[]> { return this.inner.listGrants(keyId); }
   getGrant(grantId: string): Promise<GrantRecord | undefined> { return this.inner.getGrant(grantId); }
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> { return this.inner.listGrantsByRetiringPrincipal(principal); }

@@ -40,6 +40,25 @@ const pageLimit = (input: Record<string, unknown>, defaultLimit: number, maxLimi
   Math.min((input.Limit as number | undefined) ?? defaultLimit, maxLimit);
 
 /**
+ * Where a page the store reads in sort order starts (the sort key of the item the marker names; none for the first
+ * page) and how many items it lists. Ask the store for one more than `limit`: see pageOfRead.
+ */
+export const pageStart = (input: Record<string, unknown>, defaultLimit: number, maxLimit: number, listing: string):
+  { after: string | undefined; limit: number } =>
+  ({ after: decodeMarker(input.Marker, listing), limit: pageLimit(input, defaultLimit, maxLimit) });
+
+/**
+ * The page made of `read`, the items the store read in sort order after pageStart's position, at most `limit` + 1:
+ * the extra one only tells that more remain. Like pageAfter's, the marker is the sort key of the last item listed.
+ */
+export function pageOfRead<T>(read: readonly T[], limit: number, sortKey: (item: T) => string, listing: string):
+  { items: T[]; nextMarker?: string; truncated: boolean } {
+  const items = read.slice(0, limit);
+  const truncated = read.length > limit;
+  return { items, truncated, nextMarker: truncated ? encodeMarker(listing, sortKey(items[items.length - 1]!)) : undefined };
+}
+
+/**
  * A page of a list whose items have a unique sort key (an alias's name, a grant's creation time and id), whose
  * marker is the key of the last item returned: the next page starts after that key wherever it now stands.
  * An index would skip an item still there when one before it is deleted between two pages (the AWS CLI paging

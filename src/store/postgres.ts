@@ -224,6 +224,14 @@ export class PostgresStore implements KeyStore {
     return rows.map(aliasFromRow);
   }
 
+  async listAliasesAfter(keyId: string | undefined, afterName: string | undefined, limit: number): Promise<AliasRecord[]> {
+    const { rows } = keyId === undefined
+      ? await this.query<AliasRow>('SELECT * FROM kms_aliases WHERE name > $1 ORDER BY name LIMIT $2', [afterName ?? '', limit], true)
+      : await this.query<AliasRow>('SELECT * FROM kms_aliases WHERE key_id = $1 AND name > $2 ORDER BY name LIMIT $3',
+        [keyId, afterName ?? '', limit], true);
+    return rows.map(aliasFromRow);
+  }
+
   async insertAlias(alias: AliasRecord): Promise<void> {
     try {
       await this.query('INSERT INTO kms_aliases (name, key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4)',

@@ -112,6 +112,9 @@ export class SqliteStore implements KeyStore {
       getAlias: db.prepare<[string], AliasRow>('SELECT * FROM aliases WHERE name = ?'),
       listAliases: db.prepare<[], AliasRow>('SELECT * FROM aliases ORDER BY name'),
       listKeyAliases: db.prepare<[string], AliasRow>('SELECT * FROM aliases WHERE key_id = ? ORDER BY name'),
+      listAliasesAfter: db.prepare<[string, number], AliasRow>('SELECT * FROM aliases WHERE name > ? ORDER BY name LIMIT ?'),
+      listKeyAliasesAfter: db.prepare<[string, string, number], AliasRow>(
+        'SELECT * FROM aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?'),
       insertAlias: db.prepare('INSERT INTO aliases (name, key_id, creation_date, last_updated_date) VALUES (?, ?, ?, ?)'),
       updateAlias: db.prepare('UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE name = ?'),
       deleteAlias: db.prepare('DELETE FROM aliases WHERE name = ?'),
@@ -208,6 +211,12 @@ export class SqliteStore implements KeyStore {
 
   async listAliases(keyId?: string): Promise<AliasRecord[]> {
     const rows = keyId === undefined ? this.statements.listAliases.all() : this.statements.listKeyAliases.all(keyId);
+    return rows.map(aliasFromRow);
+  }
+
+  async listAliasesAfter(keyId: string | undefined, afterName: string | undefined, limit: number): Promise<AliasRecord[]> {
+    const rows = keyId === undefined ? this.statements.listAliasesAfter.all(afterName ?? '', limit)
+      : this.statements.listKeyAliasesAfter.all(keyId, afterName ?? '', limit);
     return rows.map(aliasFromRow);
   }
 

@@ -173,6 +173,12 @@ export interface KeyStore {
 
   getAlias(name: string): Promise<AliasRecord | undefined>;
   listAliases(keyId?: string): Promise<AliasRecord[]>;
+  /**
+   * A page of aliases in name order (bytewise): those of `keyId` when given, named after `afterName`, at most
+   * `limit`. ListAliases reads only its page, so listing every alias of a large store takes time in proportion to
+   * their number, not to its square.
+   */
+  listAliasesAfter(keyId: string | undefined, afterName: string | undefined, limit: number): Promise<AliasRecord[]>;
   /** Inserts a new alias; StoreConflict when the name exists. */
   insertAlias(alias: AliasRecord): Promise<void>;
   updateAlias(alias: AliasRecord): Promise<void>;

@@ -187,6 +187,29 @@ describe.each(backends)('$name', (backend) => {
     expect(await store.getAlias('alias/a')).toBeUndefined();
   });
 
+  it('reads aliases a page at a time in byte order after a name, all or per key (ListAliases pages)', async () => {
+    await open();
+    const [one, two] = [keyRecord(), keyRecord()];
+    await store.insertKey(one);
+    await store.insertKey(two);
+    const names = ['alias/B', 'alias/a-b', 'alias/a/b', 'alias/a_b', 'alias/ab', 'alias/b'];
+    for (const [i, name] of names.entries()) {
+      await store.insertAlias({ name, keyId: i % 2 === 0 ? one.keyId : two.keyId, creationDate: i, lastUpdatedDate: i });
+    }
+    const sorted = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = async (keyId: string | undefined, after: string | undefined, limit: number): Promise<string[]> =>
+      (await store.listAliasesAfter(keyId, after, limit)).map((alias) => alias.name);
+    expect(await page(undefined, undefined, 100)).toEqual(sorted);
+    expect(await page(undefined, undefined, 4)).toEqual(sorted.slice(0, 4));
+    expect(await page(undefined, sorted[3], 4)).toEqual(sorted.slice(4));
+    // After a name no alias has (one deleted since the marker was handed out): the names that follow it.
+    expect(await page(undefined, 'alias/a0', 2)).toEqual(sorted.filter((name) => name > 'alias/a0').slice(0, 2));
+    const ofTwo = sorted.filter((name) => names.indexOf(name) % 2 === 1);
+    expect(await page(two.keyId, undefined, 2)).toEqual(ofTwo.slice(0, 2));
+    expect(await page(two.keyId, ofTwo[1], 2)).toEqual(ofTwo.slice(2));
+    expect(await store.listAliasesAfter(one.keyId, undefined, 1)).toEqual([{ name: 'alias/B', keyId: one.keyId, creationDate: 0, lastUpdatedDate: 0 }]);
+  });
+
   it('keeps grants in creation order, finds them by id and retiring principal, deletes them', async () => {
     await open();
     const key = keyRecord();
