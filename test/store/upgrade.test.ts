@@ -6,7 +6,7 @@
 // and the new records, and new work (keys, rotations, grants, a restart) goes on on the same directory.
 import * as kms from '@aws-sdk/client-kms';
 import { spawnSync } from 'node:child_process';
-import { constants, createPublicKey, verify as verifySignature } from 'node:crypto';
+import { constants, createPublicKey, publicEncrypt, verify as verifySignature } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import { startServer, type TestServer } from '../support/server.js';
 
 interface RecordedKey {
   keyId: string;
+  /** Origin EXTERNAL: the material imported, base64. */
+  importedMaterial?: string;
   arn: string;
   metadata: Record<string, unknown> & { KeySpec: string; DeletionDate?: string; ValidTo?: string };
   tags: kms.Tag[];
@@ -157,6 +159,40 @@ describe.each(FIXTURES)('a data directory written by %s', (fixture) => {
       // multi-Region primaries awaiting their replicas' deletion, so that one member is meant to be gone.
       const { PendingDeletionWindowInDays: _dropped, ...described } = k.metadata;
       expect(recordedPart(described, current), name).toEqual(described);
+    }
+  });
+
+  it('counts the old keys per state for kms_keys, and tracks their use from the upgrade on', async () => {
+    const states = new Map<string, number>();
+    for (const [name, k] of Object.entries(recorded.keys)) {
+      if (deletionPassed(name)) continue;
+      const state = expired(name) ? 'PendingImport' : k.metadata.KeyState as string;
+      states.set(state, (states.get(state) ?? 0) + 1);
+    }
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const state of ['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport']) {
+      expect(metrics, state).toContain(`kms_keys{key_state="${state}"} ${states.get(state) ?? 0}\n`);
+    }
+    const rotated = key('rotated');
+    await client.send(new kms.GenerateDataKeyWithoutPlaintextCommand({ KeyId: rotated.keyId, KeySpec: 'AES_256' }));
+    const usage = await client.send(new kms.GetKeyLastUsageCommand({ KeyId: rotated.keyId }));
+    expect(usage.KeyLastUsage?.Operation).toBe('GenerateDataKeyWithoutPlaintext');
+    expect(usage.TrackingStartDate).toBeInstanceOf(Date);
+  });
+
+  it('deletes and re-imports an old key\'s imported material under the same material id, and its old ciphertexts decrypt again', async () => {
+    const imported = key('imported');
+    const material = bytes(imported.importedMaterial!);
+    const { KeyMaterialId } = await client.send(new kms.DeleteImportedKeyMaterialCommand({ KeyId: imported.keyId }));
+    const params = await client.send(new kms.GetParametersForImportCommand({ KeyId: imported.keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+    const wrapped = publicEncrypt({ key: createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
+    const reimported = await client.send(new kms.ImportKeyMaterialCommand({
+      KeyId: imported.keyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }));
+    expect(reimported.KeyMaterialId).toBe(KeyMaterialId);
+    for (const c of recorded.ciphertexts.filter((entry) => entry.key === 'imported')) {
+      const out = await client.send(new kms.DecryptCommand({ CiphertextBlob: bytes(c.ciphertext), EncryptionContext: c.encryptionContext }));
+      expect(Buffer.from(out.Plaintext!).equals(bytes(c.plaintext))).toBe(true);
     }
   });
 
