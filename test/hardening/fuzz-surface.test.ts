@@ -476,6 +476,21 @@ describe('HTTP: headers, methods, paths, versions and framing', () => {
   });
 });
 
+describe('sizes a request can make the server keep', () => {
+  it('a grant\'s operations are a set: 100,000 copies of two operations are stored, listed and matched as those two', async () => {
+    const key = (await call(server, 'CreateKey', {})).KeyMetadata as { KeyId: string };
+    const grantee = `arn:aws:iam::${server.accountId}:root`;
+    const repeated = Array.from({ length: 100_000 }, (_, i) => (i % 2 === 0 ? 'Encrypt' : 'Decrypt'));
+    const created = await send('CreateGrant', JSON.stringify({ KeyId: key.KeyId, Name: 'repeated', GranteePrincipal: grantee, Operations: repeated }), 'repeated operations');
+    expect(created.status).toBe(200);
+    const listed = (await call(server, 'ListGrants', { KeyId: key.KeyId })).Grants as Array<{ GrantId: string; Operations: string[] }>;
+    expect(listed.map((grant) => grant.Operations)).toEqual([['Encrypt', 'Decrypt']]);
+    // The same name and the same set of operations is the same grant (a retry), whatever the repetition.
+    const retried = await call(server, 'CreateGrant', { KeyId: key.KeyId, Name: 'repeated', GranteePrincipal: grantee, Operations: ['Decrypt', 'Encrypt'] });
+    expect(retried.GrantId).toBe(created.json!.GrantId);
+  });
+});
+
 describe('afterwards', () => {
   it('the server still encrypts and decrypts, answered no 5xx, and its memory stayed flat', async () => {
     expect(tally.serverErrors).toEqual([]);
