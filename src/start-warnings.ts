@@ -1,12 +1,13 @@
 // What a start warns about once it listens: settings that work but expose something. One line each on stderr,
 // printed by the process that announces the start (the single server, or the KMS_FRONTENDS primary).
 import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Config } from './config.js';
 import { rootKeyPlan } from './root-key/open.js';
 import { plainHttpWarning } from './tls.js';
 
 export function startWarnings(config: Config): string[] {
-  const warnings = [plainHttpWarning(config), dataDirectoryWarning(config), ...secretFileWarnings(config)];
+  const warnings = [plainHttpWarning(config), ...writableDirectoryWarnings(config), ...secretFileWarnings(config)];
   return warnings.filter((warning): warning is string => warning !== undefined);
 }
 
@@ -14,21 +15,27 @@ export function startWarnings(config: Config): string[] {
 const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
 
 /**
- * A KMS_DATA_DIR that other users can write lets them swap its files for their own: a credentials file holding
- * their keys, taken by the next start as the root principal's, or a root key they know, placed before the first
- * start (a sticky bit stops neither). The engine creates the directory 0700; one made beforehand keeps its mode.
- * Reading or entering it is harmless, every file in it being 0600.
+ * Directories other users can write let them swap the engine's files for their own: in KMS_DATA_DIR a credentials
+ * file holding their keys, taken by the next start as the root principal's, or a root key they know, placed before
+ * the first start (a sticky bit stops neither); beside KMS_AUDIT_LOG a log and checkpoint of their making. The
+ * engine creates these directories 0700; ones made beforehand keep their mode. Reading or entering them is
+ * harmless, every file in them being 0600.
  */
-function dataDirectoryWarning(config: Config): string | undefined {
-  let mode: number;
-  try {
-    mode = statSync(config.dataDir).mode & 0o777;
-  } catch {
-    return undefined;
-  }
-  if ((mode & 0o022) === 0) return undefined;
-  return `kms-engine: warning: KMS_DATA_DIR ${config.dataDir} can be written by users other than its owner (mode ${octal(mode)}), `
-    + 'who can replace its credentials, root key and store; chmod 700 it';
+function writableDirectoryWarnings(config: Config): (string | undefined)[] {
+  const auditDir = dirname(config.auditLog);
+  const directories = [{ name: `KMS_DATA_DIR ${config.dataDir}`, path: config.dataDir, holds: 'its credentials, root key and store' }];
+  if (auditDir !== config.dataDir) directories.push({ name: `KMS_AUDIT_LOG's directory ${auditDir}`, path: auditDir, holds: 'the audit log' });
+  return directories.map(({ name, path, holds }) => {
+    let mode: number;
+    try {
+      mode = statSync(path).mode & 0o777;
+    } catch {
+      return undefined;
+    }
+    if ((mode & 0o022) === 0) return undefined;
+    return `kms-engine: warning: ${name} can be written by users other than its owner (mode ${octal(mode)}), `
+      + `who can replace ${holds}; chmod 700 it`;
+  });
 }
 
 /**

@@ -117,6 +117,16 @@ describe('file modes', () => {
     await roundTrip(server);
   });
 
+  it('a KMS_AUDIT_LOG directory others can write is named in one warning, and served with', async () => {
+    const logs = mkdtempSync(join(tmpdir(), 'kms-audit-dir-'));
+    dirs.push(logs);
+    chmodSync(logs, 0o777);
+    server = await startServer({ env: { KMS_AUDIT_LOG: join(logs, 'audit.jsonl') } });
+    expect(server.output().split('\n').filter((line) => line.includes('warning'))).toEqual([`kms-engine: warning: KMS_AUDIT_LOG's directory ${logs} `
+      + 'can be written by users other than its owner (mode 0777), who can replace the audit log; chmod 700 it']);
+    await roundTrip(server);
+  });
+
   it('a KMS_DATA_DIR others can only enter or list (0755) draws no warning: every file in it is 0600', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'kms-data-dir-'));
     dirs.push(parent);
