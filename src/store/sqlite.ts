@@ -36,13 +36,32 @@ CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value REAL NOT NUL
 `;
 
 /**
+ * The embedded store's format, kept in SQLite's user_version. Raise it when a release writes what an older one
+ * would misread or fail to maintain (a new table kept by triggers, a new record shape, a new wrapping): the older
+ * release then refuses the store with one line instead of serving it half understood, e.g. after a downgrade.
+ * Releases before this check left user_version at 0 and do not read it.
+ */
+export const STORE_FORMAT = 1;
+
+/** Refuses a store a newer release wrote (before changing anything in it); marks an older one as of this format. */
+function claimStoreFormat(db: Database.Database, path: string): void {
+  const format = db.pragma('user_version', { simple: true }) as number;
+  if (format > STORE_FORMAT) {
+    throw new Error(`${path} was written by a newer kms-engine (store format ${format}, this release reads up to ${STORE_FORMAT}): `
+      + 'run that release or a later one, or restore the backup taken before the upgrade');
+  }
+  if (format < STORE_FORMAT) db.pragma(`user_version = ${STORE_FORMAT}`);
+}
+
+/**
  * Keys per state, kept by triggers: the kms_keys gauge reads a handful of rows instead of counting the keys
  * table, which better-sqlite3 does synchronously on the main thread (~7 ms per 10,000 keys: a 70 ms stall every
  * refresh with 100,000 keys). A store made before the table existed gets it filled once, in the same
  * transaction that creates it, so concurrent openers (several front ends) cannot count twice.
  */
-function createSchema(db: Database.Database): void {
+function createSchema(db: Database.Database, path: string): void {
   db.transaction(() => {
+    claimStoreFormat(db, path);
     const hadCounts = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'key_state_counts'").get() !== undefined;
     db.exec(SCHEMA);
     if (!hadCounts) db.exec('INSERT INTO key_state_counts (state, n) SELECT state, count(*) FROM keys GROUP BY state');
@@ -97,7 +116,12 @@ export class SqliteStore implements KeyStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    createSchema(this.db);
+    try {
+      createSchema(this.db, path);
+    } catch (error) {
+      this.db.close(); // a refused store is left as found, without a -wal or -shm file beside it
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       getKey: db.prepare<[string], { doc: string }>('SELECT doc FROM keys WHERE key_id = ?'),

@@ -10,8 +10,10 @@ import { constants, createPublicKey, publicEncrypt, verify as verifySignature } 
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { STORE_FORMAT } from '../../src/store/sqlite.js';
 import { runCli } from '../support/cli.js';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -281,5 +283,31 @@ describe.each(FIXTURES)('a data directory written by %s', (fixture) => {
     const { Aliases } = await client.send(new kms.ListAliasesCommand({}));
     expect(Aliases!.map((a) => a.AliasName)).toContain('alias/upgrade/after');
     expect(existsSync(join(dataDir, 'root.key'))).toBe(true);
+  });
+});
+
+describe('a store a newer release wrote (a downgrade)', () => {
+  it('is refused at start with one line naming KMS_DATA_DIR, and left as it was', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'kms-downgrade-'));
+    try {
+      const dataDir = join(work, 'data');
+      cpSync(join(FIXTURES_DIR, 'upgrade-e2e62e9', 'data'), dataDir, { recursive: true });
+      await (await startServer({ dataDir })).stop();
+      const store = join(dataDir, 'kms.sqlite');
+      const db = new Database(store);
+      expect(db.pragma('user_version', { simple: true }), 'the upgrade marks the store with its format').toBe(STORE_FORMAT);
+      db.pragma(`user_version = ${STORE_FORMAT + 1}`);
+      db.close();
+      const before = readFileSync(store);
+
+      const run = runCli(['serve'], { KMS_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' }, { timeoutMs: 30_000 });
+      expect(run.status, run.output).toBe(2);
+      expect(run.lines).toEqual([`kms-engine: KMS_DATA_DIR: ${store} was written by a newer kms-engine (store format ${STORE_FORMAT + 1}, `
+        + `this release reads up to ${STORE_FORMAT}): run that release or a later one, or restore the backup taken before the upgrade`]);
+      expect(readFileSync(store).equals(before)).toBe(true);
+      expect(existsSync(`${store}-wal`)).toBe(false);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
