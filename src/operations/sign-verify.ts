@@ -13,15 +13,15 @@ function checkMessage(key: KeyRecord, algorithm: SigningAlgorithm, messageType: 
     // AWS's words, the same as Encrypt's for an encryption algorithm the key spec lacks.
     throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.spec}.`);
   }
+  // AWS's words: a message type the key spec never takes names the key spec (DIGEST on ML-DSA keys), one the
+  // algorithm does not take names the algorithm (the Ed25519 pair). EXTERNAL_MU on a key that is not ML-DSA is
+  // worded as the key spec case.
   const mlDsa = info.family === 'ml-dsa';
-  if (messageType === 'EXTERNAL_MU' && !mlDsa) {
-    throw new KmsError('ValidationException', 'MessageType EXTERNAL_MU is only valid for ML-DSA keys.');
+  if ((messageType === 'EXTERNAL_MU' && !mlDsa) || (messageType === 'DIGEST' && mlDsa)) {
+    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with key spec ${key.spec}.`);
   }
-  if (messageType === 'DIGEST' && (mlDsa || algorithm === 'ED25519_SHA_512')) {
-    throw new KmsError('ValidationException', `MessageType DIGEST is not valid for signing algorithm ${algorithm}.`);
-  }
-  if (messageType === 'RAW' && algorithm === 'ED25519_PH_SHA_512') {
-    throw new KmsError('ValidationException', 'Signing algorithm ED25519_PH_SHA_512 requires MessageType DIGEST.');
+  if ((messageType === 'DIGEST' && algorithm === 'ED25519_SHA_512') || (messageType === 'RAW' && algorithm === 'ED25519_PH_SHA_512')) {
+    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with algorithm ${algorithm}.`);
   }
   if (messageType !== 'RAW' && message.length !== SIGNING_HASH[algorithm].digestBytes) {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`);

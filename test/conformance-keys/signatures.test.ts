@@ -147,6 +147,25 @@ describe('Sign and Verify request rules', () => {
     }
   });
 
+  it('a message type the key spec or the algorithm does not take is refused in AWS\'s words, for Sign and Verify alike', async () => {
+    // As real KMS answers (us-east-1): DIGEST on an ML-DSA key names the key spec, the wrong Ed25519 pairing names
+    // the algorithm. EXTERNAL_MU on a key that is not ML-DSA is worded like DIGEST on ML-DSA.
+    const cases = [
+      ['ML_DSA_44', 'ML_DSA_SHAKE_256', 'DIGEST', 64, 'Message type DIGEST is incompatible with key spec ML_DSA_44.'],
+      ['ML_DSA_87', 'ML_DSA_SHAKE_256', 'DIGEST', 32, 'Message type DIGEST is incompatible with key spec ML_DSA_87.'],
+      ['ECC_NIST_EDWARDS25519', 'ED25519_SHA_512', 'DIGEST', 64, 'Message type DIGEST is incompatible with algorithm ED25519_SHA_512.'],
+      ['ECC_NIST_EDWARDS25519', 'ED25519_PH_SHA_512', 'RAW', 64, 'Message type RAW is incompatible with algorithm ED25519_PH_SHA_512.'],
+      ['ECC_NIST_P256', 'ECDSA_SHA_256', 'EXTERNAL_MU', 64, 'Message type EXTERNAL_MU is incompatible with key spec ECC_NIST_P256.'],
+    ] as const;
+    for (const [spec, algorithm, messageType, length, message] of cases) {
+      const expected = { name: 'ValidationException', status: 400, message };
+      expect(await failure(sign(spec, algorithm, messageType, randomBytes(length))), `Sign ${spec} ${messageType}`).toEqual(expected);
+      expect(await failure(kms.send(new VerifyCommand({
+        KeyId: key(spec).arn, SigningAlgorithm: algorithm, MessageType: messageType, Message: randomBytes(length), Signature: randomBytes(64),
+      }))), `Verify ${spec} ${messageType}`).toEqual(expected);
+    }
+  });
+
   it('an algorithm the key does not have, or a key of another usage, is InvalidKeyUsageException', async () => {
     for (const [spec, algorithm] of [['ECC_NIST_P256', 'ECDSA_SHA_384'], ['ECC_SECG_P256K1', 'ECDSA_SHA_512'],
       ['RSA_2048', 'ECDSA_SHA_256'], ['ML_DSA_87', 'ED25519_SHA_512'], ['ECC_NIST_EDWARDS25519', 'ECDSA_SHA_256']] as const) {
