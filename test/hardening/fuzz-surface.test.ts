@@ -70,8 +70,8 @@ afterAll(async () => {
   console.log(`${tally.summary(`fuzz-surface (seed ${SEED})`)}; server RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> `
     + `${(residentBytes(server.process.pid!) / 2 ** 20).toFixed(0)} MiB`);
   // Nothing reached the internal-error path, and nothing planted was logged.
-  expect(server.output()).not.toMatch(/internal error|unhandled error/);
-  expect(server.output()).not.toContain(MARKER);
+  const logged = server.output().split('\n').filter((line) => /internal error|unhandled error/.test(line) || line.includes(MARKER));
+  expect(logged).toEqual([]);
   await server?.remove();
 });
 
@@ -245,10 +245,12 @@ describe('Unicode in encryption contexts, tags, descriptions and aliases', () =>
   const isWellFormed = (text: string) => !/\p{Cs}/u.test(text);
 
   it('property: a context is bound exactly: it decrypts its own ciphertext and no context one character away does', async () => {
+    // A key of its own: the fuzzing above may have disabled or scheduled the deletion of the shared targets.
+    const keyId = ((await call(server, 'CreateKey', {})).KeyMetadata as { KeyId: string }).KeyId;
     const input = fc.record({ key: contextText, value: contextText, at: fc.nat(), replacement: anyUnit });
     await fc.assert(fc.asyncProperty(input, async ({ key, value, at, replacement }) => {
       const context = { [key]: value };
-      const encrypted = await send('Encrypt', JSON.stringify({ KeyId: targets.keyId, Plaintext: plaintext, EncryptionContext: context }), 'context');
+      const encrypted = await send('Encrypt', JSON.stringify({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }), 'context');
       if (!isWellFormed(key) || !isWellFormed(value)) {
         // No UTF-8 holds a lone surrogate: refused, not bound as U+FFFD (which made "\ud800" and "\udfff" one context).
         expect(typeOf(encrypted)).toBe('SerializationException');
@@ -296,10 +298,10 @@ describe('Unicode in encryption contexts, tags, descriptions and aliases', () =>
   it('NFC and NFD are different contexts and different tag keys; control and 4-byte characters round-trip', async () => {
     const nfc = 'caf\u00e9';
     const nfd = 'cafe\u0301';
-    const encrypted = await call(server, 'Encrypt', { KeyId: targets.keyId, Plaintext: plaintext, EncryptionContext: { [nfc]: nfc } });
+    const key = (await call(server, 'CreateKey', {})).KeyMetadata as { KeyId: string };
+    const encrypted = await call(server, 'Encrypt', { KeyId: key.KeyId, Plaintext: plaintext, EncryptionContext: { [nfc]: nfc } });
     const wrong = await send('Decrypt', JSON.stringify({ CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: { [nfd]: nfd } }));
     expect(typeOf(wrong)).toBe('InvalidCiphertextException');
-    const key = (await call(server, 'CreateKey', {})).KeyMetadata as { KeyId: string };
     const tags = [{ TagKey: nfc, TagValue: '\u0001\u0007\u001f' }, { TagKey: nfd, TagValue: '\u{1F511}'.repeat(256) }, { TagKey: '\u{10FFFF}', TagValue: '' }];
     await call(server, 'TagResource', { KeyId: key.KeyId, Tags: tags });
     const listed = (await call(server, 'ListResourceTags', { KeyId: key.KeyId })).Tags as typeof tags;
@@ -457,7 +459,7 @@ describe('HTTP: headers, methods, paths, versions and framing', () => {
     const cases: Array<[string, Array<[string, string]>, number | undefined]> = [
       ['15 KB header', [['x-long', 'a'.repeat(15_000)]], 200],
       ['17 KB header', [['x-long', 'a'.repeat(17_000)]], 431],
-      ['1 MB header', [['x-long', MARKER.repeat(70_000)]], 431],
+      ['64 KB header', [['x-long', MARKER.repeat(4_000)]], 431],
       ['1,000 headers', Array.from({ length: 1000 }, (_, i) => [`x-h${i}`, 'v'] as [string, string]), 200],
       ['5,000 headers', Array.from({ length: 5000 }, (_, i) => [`x-h${i}`, 'v'] as [string, string]), 431],
       ['CR in a value', [['x-a', `a\r${MARKER}`]], 400],
@@ -495,7 +497,8 @@ describe('afterwards', () => {
   it('the server still encrypts and decrypts, answered no 5xx, and its memory stayed flat', async () => {
     expect(tally.serverErrors).toEqual([]);
     const message = Buffer.from(`after ${tally.requests} requests`).toString('base64');
-    const encrypted = await call(server, 'Encrypt', { KeyId: targets.keyId, Plaintext: message, EncryptionContext: { purpose: 'surface' } });
+    const keyId = ((await call(server, 'CreateKey', {})).KeyMetadata as { KeyId: string }).KeyId;
+    const encrypted = await call(server, 'Encrypt', { KeyId: keyId, Plaintext: message, EncryptionContext: { purpose: 'surface' } });
     const decrypted = await call(server, 'Decrypt', { CiphertextBlob: encrypted.CiphertextBlob, EncryptionContext: { purpose: 'surface' } });
     expect(decrypted.Plaintext).toBe(message);
     expect(residentBytes(server.process.pid!) - rssBefore).toBeLessThan(RSS_GROWTH_BOUND);
