@@ -89,15 +89,23 @@ async function serve(): Promise<number> {
     return await runFrontends(config);
   }
   const { startServer } = await import('./server.js');
-  const server = await startServer(config);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      console.log('kms-engine: shutting down');
-      server.close().then(resolve, resolve);
+  // The signal handlers go in before the start, not after it: a SIGTERM sent as soon as the `listening` line shows
+  // (a supervisor, a test) met Node's default action in the moment between the line and the handlers, and the
+  // process died undrained (its audit batch in flight, key uses not yet saved). A signal that comes while the
+  // server is still starting ends the process as before.
+  let server: RunningServer | undefined;
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (server === undefined) process.kill(process.pid, signal); // this listener is gone: the default action
+      else resolve();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  server = await startServer(config);
+  await stopRequested;
+  console.log('kms-engine: shutting down');
+  await server.close().catch(() => {});
   return 0;
 }
 
