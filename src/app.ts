@@ -37,19 +37,34 @@ function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> 
   const declared = Number(incoming.headers['content-length'] ?? 0);
   if (declared > maxBytes) return Promise.reject(new BodyTooLarge());
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // The first chunk as it came (most bodies arrive in one), then one buffer the later chunks are copied into as
+    // they arrive. Kept as a list, a body chunked byte by byte held a Buffer object per byte until its end: three
+    // such 1 MiB bodies grew the server by some 700 MB.
+    let body: Buffer | undefined;
+    let copied = false;
     let size = 0;
     incoming.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
+      const end = size + chunk.length;
+      if (end > maxBytes) {
         incoming.removeAllListeners('data');
         incoming.resume();
         reject(new BodyTooLarge());
         return;
       }
-      chunks.push(chunk);
+      if (body === undefined) {
+        body = chunk;
+      } else {
+        if (!copied || end > body.length) {
+          const grown = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(end, 2 * body.length)));
+          body.copy(grown, 0, 0, size);
+          body = grown;
+          copied = true;
+        }
+        chunk.copy(body, size);
+      }
+      size = end;
     });
-    incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    incoming.once('end', () => resolve(body === undefined ? Buffer.alloc(0) : body.subarray(0, size)));
     incoming.once('error', () => reject(new BodyAborted()));
     incoming.once('close', () => { if (!incoming.complete) reject(new BodyAborted()); });
   });
