@@ -12,7 +12,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import {
-  StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore, type KeyUsageRecord,
+  StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore, type KeyUsageRecord,
 } from '../store/types.js';
 import type { StoreChange } from './change-feed.js';
 import { dropChanged, type CachedViews } from './invalidation.js';
@@ -264,6 +264,9 @@ export class BroadcastingStore implements KeyStore {
   listGrants(keyId: string): Promise<GrantRecord[]> { return this.inner.listGrants(keyId); }
   getGrant(grantId: string): Promise<GrantRecord | undefined> { return this.inner.getGrant(grantId); }
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> { return this.inner.listGrantsByRetiringPrincipal(principal); }
+  listGrantsAfter(of: { keyId: string } | { retiringPrincipal: string }, afterPlace: number, limit: number): Promise<PlacedGrant[]> {
+    return this.inner.listGrantsAfter(of, afterPlace, limit);
+  }
   // Uses are not announced: no front end caches them (src/keys/usage-tracker.ts reads the store).
   recordKeyUsage(uses: readonly KeyUsageRecord[]): Promise<void> { return this.inner.recordKeyUsage(uses); }
   getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> { return this.inner.getKeyUsage(keyId); }

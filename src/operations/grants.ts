@@ -9,9 +9,9 @@ import type { Principal } from '../auth/identities.js';
 import { accountRootArn, isAccountId, parsePrincipalArn } from '../auth/policy/principal-arn.js';
 import { partitionOf } from '../contract/partition.js';
 import { KmsError } from '../protocol/errors.js';
-import { GrantLimitReached, type GrantConstraints, type GrantRecord, type KeyRecord } from '../store/types.js';
+import { GrantLimitReached, type GrantConstraints, type GrantRecord, type KeyRecord, type PlacedGrant } from '../store/types.js';
 import { dryRunWouldSucceed, type RequestContext } from './context.js';
-import { pageAfter } from './paging.js';
+import { pageOfRead, pageStart, wholePosition } from './paging.js';
 import type { Operation } from './types.js';
 
 const MAX_GRANTS_PER_KEY = 50_000;
@@ -45,14 +45,6 @@ const sameTerms = (grant: GrantRecord, terms: GrantTerms): boolean =>
   && isDeepStrictEqual(grant.constraints?.EncryptionContextSubset, terms.constraints?.EncryptionContextSubset)
   && isDeepStrictEqual(grant.constraints?.EncryptionContextEquals, terms.constraints?.EncryptionContextEquals)
   && grant.constraints?.SourceArn === terms.constraints?.SourceArn;
-
-/**
- * A grant's place in ListGrants and ListRetirableGrants pages: creation order (fixed-width milliseconds, so the
- * text sorts as the number does), its id breaking ties. Markers name it, so retiring a grant between two pages
- * skips no other grant.
- */
-const grantSortKey = (grant: GrantRecord): string =>
-  `${Math.round(grant.creationDate * 1000).toString().padStart(16, '0')}:${grant.grantId}`;
 
 // Absent members are left out of the answer (JSON.stringify drops undefined).
 const listEntry = (key: KeyRecord, grant: GrantRecord, partition: string) => ({
@@ -138,6 +130,31 @@ export const createGrant: Operation = {
   },
 };
 
+/** A filtered listing reads its grants in chunks of at least this many: a filter few match costs few reads. */
+const GRANT_READ_CHUNK = 500;
+
+/**
+ * A page of ListGrants or ListRetirableGrants: the grants of `of` that `matches` accepts, in the order they were
+ * stored, after the place the marker names (where it now stands: see pageAfter). The store reads from that place a
+ * chunk at a time until the page and one more grant (more remain) are found or the grants run out, so a page costs
+ * the same at the end of a key's 50,000 grants as at their start.
+ */
+async function grantPage(ctx: RequestContext, of: { keyId: string } | { retiringPrincipal: string },
+  matches: (grant: GrantRecord) => boolean, listing: string): Promise<{ items: GrantRecord[]; nextMarker?: string; truncated: boolean }> {
+  const { after, limit } = pageStart(ctx.input, 50, 100, listing);
+  const wanted = limit + 1;
+  const found: PlacedGrant[] = [];
+  let place = wholePosition(after) ?? 0;
+  for (let size = wanted; found.length < wanted; size = Math.max(wanted, GRANT_READ_CHUNK)) {
+    const chunk = await ctx.keyring.store.listGrantsAfter(of, place, size);
+    found.push(...chunk.filter((placed) => matches(placed.grant)));
+    if (chunk.length < size) break;
+    place = chunk[chunk.length - 1]!.place;
+  }
+  const page = pageOfRead(found.slice(0, wanted), limit, (placed) => String(placed.place), listing);
+  return { ...page, items: page.items.map((placed) => placed.grant) };
+}
+
 export const listGrants: Operation = {
   readOnly: true,
   async run(input, ctx) {
@@ -147,12 +164,11 @@ export const listGrants: Operation = {
     // A GrantId filter that cannot be a grant id is refused, as RetireGrant and RevokeGrant refuse it.
     if (input.GrantId !== undefined && !GRANT_ID.test(input.GrantId as string)) throw invalidGrantId();
     const key = await ctx.useKey(input.KeyId as string, { action: 'kms:ListGrants', allowAlias: false, states: 'any' });
-    const grants = (await ctx.keyring.store.listGrants(key.keyId)).filter((grant) =>
+    const { items, truncated, nextMarker } = await grantPage(ctx, { keyId: key.keyId }, (grant) =>
       (input.GrantId === undefined || grant.grantId === input.GrantId)
       && (input.GranteePrincipal === undefined || grant.granteePrincipal === input.GranteePrincipal)
-      && (input.GranteeServicePrincipal === undefined || grant.granteeServicePrincipal === input.GranteeServicePrincipal));
-    const { items, truncated, nextMarker } = pageAfter(grants, grantSortKey, input, 50, 100,
-      ['ListGrants', key.keyId, input.GrantId, input.GranteePrincipal, input.GranteeServicePrincipal].join('\n'));
+      && (input.GranteeServicePrincipal === undefined || grant.granteeServicePrincipal === input.GranteeServicePrincipal),
+    ['ListGrants', key.keyId, input.GrantId, input.GranteePrincipal, input.GranteeServicePrincipal].join('\n'));
     return { Grants: items.map((grant) => listEntry(key, grant, partitionOf(key.region))), Truncated: truncated, NextMarker: nextMarker };
   },
 };
@@ -180,12 +196,10 @@ export const listRetirableGrants: Operation = {
     if (input.RetiringPrincipal !== undefined) await authorizeListRetirable(ctx, input.RetiringPrincipal as string);
     else await ctx.authorizeAccount('kms:ListRetirableGrants');
     // The store finds both kinds of retiring principal by name; keep the kind asked for.
-    const grants = input.RetiringPrincipal !== undefined
-      ? (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringPrincipal as string))
-        .filter((grant) => grant.retiringPrincipal === input.RetiringPrincipal)
-      : (await ctx.keyring.store.listGrantsByRetiringPrincipal(input.RetiringServicePrincipal as string))
-        .filter((grant) => grant.retiringServicePrincipal === input.RetiringServicePrincipal);
-    const { items, truncated, nextMarker } = pageAfter(grants, grantSortKey, input, 50, 100,
+    const { items, truncated, nextMarker } = await grantPage(ctx,
+      { retiringPrincipal: (input.RetiringPrincipal ?? input.RetiringServicePrincipal) as string },
+      (grant) => input.RetiringPrincipal !== undefined ? grant.retiringPrincipal === input.RetiringPrincipal
+        : grant.retiringServicePrincipal === input.RetiringServicePrincipal,
       ['ListRetirableGrants', input.RetiringPrincipal, input.RetiringServicePrincipal].join('\n'));
     const entries = items.map((grant) =>
       listEntry({ arn: ctx.keyring.arnOf(grant.keyId) } as KeyRecord, grant, partitionOf(ctx.keyring.region)));

@@ -35,6 +35,13 @@ export function decodeMarker(marker: unknown, listing: string): string | undefin
   return match[2]!;
 }
 
+/** A position that is a whole number (an index, a store's place), or InvalidMarkerException. */
+export function wholePosition(position: string | undefined): number | undefined {
+  if (position === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(position)) throw invalidMarker();
+  return Number(position);
+}
+
 /** The Limit a List* call asks for, capped at the operation's documented maximum (see page). */
 const pageLimit = (input: Record<string, unknown>, defaultLimit: number, maxLimit: number): number =>
   Math.min((input.Limit as number | undefined) ?? defaultLimit, maxLimit);
@@ -59,8 +66,9 @@ export function pageOfRead<T>(read: readonly T[], limit: number, sortKey: (item:
 }
 
 /**
- * A page of a list whose items have a unique sort key (an alias's name, a grant's creation time and id), whose
- * marker is the key of the last item returned: the next page starts after that key wherever it now stands.
+ * A page of a list whose items have a unique sort key (a tag's key), whose marker is the key of the last item
+ * returned: the next page starts after that key wherever it now stands (ListAliases and the grant lists page the
+ * same way in the store: pageStart, pageOfRead).
  * An index would skip an item still there when one before it is deleted between two pages (the AWS CLI paging
  * `list-aliases` while another client deletes an alias), and repeat one when an item is added before it.
  * Items are sorted here, by the same comparison the marker is resumed with, whatever order the store returned.
@@ -90,9 +98,7 @@ export function pageAfter<T>(items: readonly T[], sortKey: (item: T) => string, 
  */
 export function page<T>(items: readonly T[], input: Record<string, unknown>, defaultLimit: number, maxLimit: number, listing: string):
   { items: T[]; nextMarker?: string; truncated: boolean } {
-  const position = decodeMarker(input.Marker, listing) ?? '0';
-  if (!/^\d{1,9}$/.test(position)) throw invalidMarker();
-  const start = Number(position);
+  const start = wholePosition(decodeMarker(input.Marker, listing)) ?? 0;
   const limit = pageLimit(input, defaultLimit, maxLimit);
   const slice = items.slice(start, start + limit);
   const truncated = start + limit < items.length;

@@ -14,7 +14,7 @@ import { keyFromDocument, keyToDocument } from './codec.js';
 import { ADVISORY_LOCKS, migrate } from './migrations/index.js';
 import { dueAt, retiringColumn } from './sqlite.js';
 import {
-  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
+  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
 } from './types.js';
 
@@ -264,6 +264,14 @@ export class PostgresStore implements KeyStore {
     const { rows } = await this.query<{ doc: string }>(
       'SELECT doc FROM kms_grants WHERE retiring_principal = $1 ORDER BY seq', [principal], true);
     return rows.map(grantFromRow);
+  }
+
+  async listGrantsAfter(of: { keyId: string } | { retiringPrincipal: string }, afterPlace: number, limit: number): Promise<PlacedGrant[]> {
+    const [column, value] = 'keyId' in of ? ['key_id', of.keyId] : ['retiring_principal', of.retiringPrincipal];
+    // On the (key_id, seq) and (retiring_principal, seq) indexes. seq is a bigint, which pg hands over as text.
+    const { rows } = await this.query<{ place: string; doc: string }>(
+      `SELECT seq AS place, doc FROM kms_grants WHERE ${column} = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [value, afterPlace, limit], true);
+    return rows.map((row) => ({ grant: grantFromRow(row), place: Number(row.place) }));
   }
 
   async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean, maxGrantsPerKey?: number): Promise<GrantRecord> {

@@ -4,7 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import {
-  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type KeyRecord, type KeyStore,
+  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
 } from './types.js';
 
@@ -145,6 +145,12 @@ export class SqliteStore implements KeyStore {
       listGrants: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE key_id = ? ORDER BY rowid'),
       getGrant: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE grant_id = ?'),
       listRetirable: db.prepare<[string], { doc: string }>('SELECT doc FROM grants WHERE retiring_principal = ? ORDER BY rowid'),
+      // rowid is the order of insertion: a new row takes the largest plus one, and the engine never runs VACUUM,
+      // which could renumber them.
+      listGrantsAfter: db.prepare<[string, number, number], { place: number; doc: string }>(
+        'SELECT rowid AS place, doc FROM grants WHERE key_id = ? AND rowid > ? ORDER BY rowid LIMIT ?'),
+      listRetirableAfter: db.prepare<[string, number, number], { place: number; doc: string }>(
+        'SELECT rowid AS place, doc FROM grants WHERE retiring_principal = ? AND rowid > ? ORDER BY rowid LIMIT ?'),
       countGrants: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM grants WHERE key_id = ?'),
       insertGrant: db.prepare('INSERT INTO grants (grant_id, key_id, retiring_principal, doc) VALUES (?, ?, ?, ?)'),
       deleteGrant: db.prepare('DELETE FROM grants WHERE grant_id = ?'),
@@ -271,6 +277,12 @@ export class SqliteStore implements KeyStore {
 
   async listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> {
     return this.statements.listRetirable.all(principal).map((row) => JSON.parse(row.doc) as GrantRecord);
+  }
+
+  async listGrantsAfter(of: { keyId: string } | { retiringPrincipal: string }, afterPlace: number, limit: number): Promise<PlacedGrant[]> {
+    const rows = 'keyId' in of ? this.statements.listGrantsAfter.all(of.keyId, afterPlace, limit)
+      : this.statements.listRetirableAfter.all(of.retiringPrincipal, afterPlace, limit);
+    return rows.map((row) => ({ grant: JSON.parse(row.doc) as GrantRecord, place: row.place }));
   }
 
   async insertGrant(grant: GrantRecord, sameAs?: (existing: GrantRecord) => boolean, maxGrantsPerKey?: number): Promise<GrantRecord> {

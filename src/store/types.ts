@@ -86,6 +86,12 @@ export interface GrantConstraints {
  * such as dynamodb.amazonaws.com (granteeServicePrincipal; records written before such grants existed have
  * granteePrincipal). At most one retiring principal, of either kind.
  */
+/** A grant and its place in the store's order of insertion: a page of grants resumes after a place. */
+export interface PlacedGrant {
+  grant: GrantRecord;
+  place: number;
+}
+
 export interface GrantRecord {
   grantId: string;
   keyId: string;
@@ -188,6 +194,13 @@ export interface KeyStore {
   getGrant(grantId: string): Promise<GrantRecord | undefined>;
   /** Grants whose retiring principal or retiring service principal is `principal`. */
   listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]>;
+  /**
+   * A page of grants in the order they were stored, those of `of.keyId` or of `of.retiringPrincipal` (as
+   * listGrantsByRetiringPrincipal), placed after `afterPlace` (0: from the first), at most `limit`. ListGrants and
+   * ListRetirableGrants read only their page, so listing a key's 50,000 grants takes time in proportion to them,
+   * not to their square.
+   */
+  listGrantsAfter(of: { keyId: string } | { retiringPrincipal: string }, afterPlace: number, limit: number): Promise<PlacedGrant[]>;
   /**
    * Inserts a grant and resolves to it. With `sameAs`, the grant is a named CreateGrant's: if one of the key's
    * grants is one `sameAs` accepts (the same call retried), nothing is inserted and that grant is the answer.

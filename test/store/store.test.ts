@@ -228,6 +228,31 @@ describe.each(backends)('$name', (backend) => {
     expect(await store.listGrants(key.keyId)).toEqual(grants.slice(1));
   });
 
+  it('reads grants a page at a time in the order stored, after a place, of a key or of a retiring principal', async () => {
+    await open();
+    const [key, other] = [keyRecord(), keyRecord()];
+    await store.insertKey(key);
+    await store.insertKey(other);
+    const ops = 'arn:aws:iam::111122223333:role/ops';
+    const grants = Array.from({ length: 7 }, (_, i) => grantRecord(i % 3 === 2 ? other.keyId : key.keyId, i % 2 === 0 ? { retiringPrincipal: ops } : {}));
+    for (const grant of grants) await store.insertGrant(grant);
+    const ids = (placed: Array<{ grant: GrantRecord }>): string[] => placed.map((each) => each.grant.grantId);
+    const ofKey = grants.filter((grant) => grant.keyId === key.keyId).map((grant) => grant.grantId);
+    const first = await store.listGrantsAfter({ keyId: key.keyId }, 0, 3);
+    expect(ids(first)).toEqual(ofKey.slice(0, 3));
+    expect(first[0]!.grant).toEqual(grants[0]);
+    expect(first.map((each) => each.place)).toEqual([...first.map((each) => each.place)].sort((a, b) => a - b));
+    expect(ids(await store.listGrantsAfter({ keyId: key.keyId }, first.at(-1)!.place, 3))).toEqual(ofKey.slice(3));
+    // A place whose grant is gone since: the grants stored after it.
+    await store.deleteGrant(ofKey[2]!);
+    expect(ids(await store.listGrantsAfter({ keyId: key.keyId }, first.at(-1)!.place, 10))).toEqual(ofKey.slice(3));
+    expect(ids(await store.listGrantsAfter({ keyId: key.keyId }, first[0]!.place, 10))).toEqual([ofKey[1], ...ofKey.slice(3)]);
+    const retirable = grants.filter((grant) => grant.retiringPrincipal === ops && grant.grantId !== ofKey[2]).map((grant) => grant.grantId);
+    const byOps = await store.listGrantsAfter({ retiringPrincipal: ops }, 0, 2);
+    expect(ids(byOps)).toEqual(retirable.slice(0, 2));
+    expect(ids(await store.listGrantsAfter({ retiringPrincipal: ops }, byOps.at(-1)!.place, 10))).toEqual(retirable.slice(2));
+  });
+
   it('writes an alias with a new version of its key, both or neither (a key\'s alias limit rests on it)', async () => {
     await open();
     const key = keyRecord();
