@@ -11,10 +11,12 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { STORE_FORMAT } from '../../src/store/sqlite.js';
 import { runCli } from '../support/cli.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 interface RecordedKey {
@@ -308,6 +310,43 @@ describe('a store a newer release wrote (a downgrade)', () => {
       expect(existsSync(`${store}-wal`)).toBe(false);
     } finally {
       rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+const { Client } = pg;
+
+describe('a PostgreSQL store a newer release migrated', () => {
+  let postgres: TestPostgres;
+  beforeAll(async () => { postgres = await startPostgres(); });
+  afterAll(async () => { await postgres?.remove(); });
+
+  it('is refused at start with one line naming KMS_STORE, before anything is written', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kms-downgrade-pg-'));
+    try {
+      const env = { KMS_STORE: postgres.url, KMS_ACCESS_KEY_ID: 'AKIADOWNGRADE0000001', KMS_SECRET_ACCESS_KEY: 'downgrade-secret' };
+      const server = await startServer({ dataDir, env });
+      const { KeyMetadata } = await server.client().send(new kms.CreateKeyCommand({}));
+      await server.stop();
+      const pg = new Client({ connectionString: postgres.url });
+      await pg.connect();
+      try {
+        const { rows } = await pg.query<{ version: number }>('SELECT max(version) AS version FROM kms_schema_migrations');
+        const newer = rows[0]!.version + 1;
+        await pg.query("INSERT INTO kms_schema_migrations (version, description) VALUES ($1, 'from a newer release')", [newer]);
+        const keysBefore = (await pg.query('SELECT key_id, version, doc FROM kms_keys ORDER BY key_id')).rows;
+
+        const run = runCli(['serve'], { ...env, KMS_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' }, { timeoutMs: 30_000 });
+        expect(run.status, run.output).toBe(2);
+        expect(run.lines).toEqual([`kms-engine: KMS_STORE: cannot open the PostgreSQL store (the store was migrated by a newer kms-engine `
+          + `(schema version ${newer}, this release knows up to ${newer - 1}): run that release or a later one, or restore the backup taken before the upgrade)`]);
+        expect((await pg.query('SELECT key_id, version, doc FROM kms_keys ORDER BY key_id')).rows).toEqual(keysBefore);
+        expect(keysBefore.map((row: { key_id: string }) => row.key_id)).toContain(KeyMetadata!.KeyId);
+      } finally {
+        await pg.end();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -96,6 +96,19 @@ CREATE TABLE kms_key_last_usage (
   },
 ];
 
+/**
+ * A schema a newer release migrated (a downgrade, or an old node left in a cluster being upgraded) is refused
+ * before this release reads or writes anything in it: it would misread what it does not know or fail to keep it.
+ */
+function refuseNewerSchema(applied: ReadonlySet<number>): void {
+  const known = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const newest = Math.max(0, ...applied);
+  if (newest > known) {
+    throw new Error(`the store was migrated by a newer kms-engine (schema version ${newest}, this release knows up to ${known}): `
+      + 'run that release or a later one, or restore the backup taken before the upgrade');
+  }
+}
+
 /** Applies every migration the database has not recorded yet; safe to call from many nodes at once. */
 export async function migrate(client: pg.ClientBase): Promise<number[]> {
   await client.query('BEGIN');
@@ -105,6 +118,7 @@ export async function migrate(client: pg.ClientBase): Promise<number[]> {
       version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ version: number }>('SELECT version FROM kms_schema_migrations');
     const applied = new Set(rows.map((row) => row.version));
+    refuseNewerSchema(applied);
     const newlyApplied: number[] = [];
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
