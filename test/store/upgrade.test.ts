@@ -225,6 +225,8 @@ describe.each(FIXTURES)('a data directory written by %s', (fixture) => {
       expect(aliases.find((a) => a.AliasName === alias.AliasName)).toEqual(alias);
     }
     const billing = recorded.grants.find((g) => g.key === 'rotated')!;
+    const { Grants: retirable } = await client.send(new kms.ListRetirableGrantsCommand({ RetiringPrincipal: `arn:aws:iam::${server.accountId}:user/ops` }));
+    expect(retirable!.map((g) => g.GrantId)).toEqual([billing.grantId]);
     await expect(client.send(new kms.EncryptCommand({
       KeyId: 'alias/upgrade/rotated', Plaintext: Buffer.from('with an old grant token'), EncryptionContext: { app: 'billing' }, GrantTokens: [billing.grantToken],
     }))).resolves.toMatchObject({ KeyId: key('rotated').arn });
