@@ -64,7 +64,7 @@ function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> 
       }
       size = end;
     });
-    incoming.once('end', () => resolve(body === undefined ? Buffer.alloc(0) : body.subarray(0, size)));
+    incoming.once('end', () => resolve(body === undefined ? Buffer.alloc(0) : copied ? body.subarray(0, size) : body));
     incoming.once('error', () => reject(new BodyAborted()));
     incoming.once('close', () => { if (!incoming.complete) reject(new BodyAborted()); });
   });
