@@ -6,8 +6,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_MODEL, type ModelShape } from '../../src/protocol/validate.js';
-import { startServer, type TestServer } from '../support/server.js';
-import { checkResponse, createTargets, MARKER, residentBytes, Tally, type Targets } from './fuzz-support.js';
+import type { TestServer } from '../support/server.js';
+import {
+  checkResponse, MARKER, residentBytes, startFuzzedServer, stopFuzzedServer, Tally, type FuzzedServer, type Targets,
+} from './fuzz-support.js';
 import { post } from './raw-client.js';
 
 /** Inputs per operation: 54 operations x 50 is about 2,700 requests, near 10 s on two cores. */
@@ -19,21 +21,17 @@ const RSS_GROWTH_BOUND = 150 * 1024 * 1024;
 
 const model = SERVICE_MODEL;
 
+let fuzzed: FuzzedServer | undefined;
 let server: TestServer;
 let targets: Targets;
 let rssBefore: number;
 const tally = new Tally();
 
 beforeAll(async () => {
-  server = await startServer();
-  targets = await createTargets(server);
-  rssBefore = residentBytes(server.process.pid!);
+  fuzzed = await startFuzzedServer();
+  ({ server, targets, rssBefore } = fuzzed);
 });
-afterAll(async () => {
-  console.log(`${tally.summary(`fuzz-model (seed ${SEED})`)}; server RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> `
-    + `${(residentBytes(server.process.pid!) / 2 ** 20).toFixed(0)} MiB`);
-  await server?.remove();
-});
+afterAll(() => stopFuzzedServer(fuzzed, tally, `fuzz-model (seed ${SEED})`));
 
 const marked = fc.string({ maxLength: 12 }).map((text) => `${MARKER}${text}`);
 

@@ -2,7 +2,7 @@
 // keep, and the counters the tests report.
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import type { TestServer } from '../support/server.js';
+import { startServer, type TestServer } from '../support/server.js';
 import { call, post, type RawResponse } from './raw-client.js';
 
 /** Planted in fuzzed strings: it must never come back in an error (no input is quoted into messages). */
@@ -83,4 +83,33 @@ export async function sendChecked(server: TestServer, operation: string, body: s
 export function residentBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match![1]) * 1024;
+}
+
+/** A fuzz file's server: started with its targets, its resident memory noted for the closing report. */
+export interface FuzzedServer {
+  server: TestServer;
+  targets: Targets;
+  rssBefore: number;
+}
+
+export async function startFuzzedServer(): Promise<FuzzedServer> {
+  const server = await startServer();
+  return { server, targets: await createTargets(server), rssBefore: residentBytes(server.process.pid!) };
+}
+
+/**
+ * Ends a fuzz file: its report line (requests, 5xx, the server's memory before and after), a check that nothing
+ * reached the server's internal-error path or planted its marker in the server's log, and the server removed.
+ */
+export async function stopFuzzedServer(fuzzed: FuzzedServer | undefined, tally: Tally, label: string): Promise<void> {
+  if (fuzzed === undefined) return;
+  const { server, rssBefore } = fuzzed;
+  try {
+    console.log(`${tally.summary(label)}; server RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> `
+      + `${(residentBytes(server.process.pid!) / 2 ** 20).toFixed(0)} MiB`);
+    const logged = server.output().split('\n').filter((line) => /internal error|unhandled error/.test(line) || line.includes(MARKER));
+    expect(logged).toEqual([]);
+  } finally {
+    await server.remove();
+  }
 }

@@ -10,8 +10,10 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amzDate, canonicalRequest, computeSignature, sha256Hex } from '../../src/auth/sigv4.js';
-import { startServer, type TestServer } from '../support/server.js';
-import { checkResponse, createTargets, MARKER, residentBytes, Tally, type Targets } from './fuzz-support.js';
+import type { TestServer } from '../support/server.js';
+import {
+  checkResponse, MARKER, residentBytes, startFuzzedServer, stopFuzzedServer, Tally, type FuzzedServer, type Targets,
+} from './fuzz-support.js';
 import { call, openConnection, post, splitResponses, type RawAnswer, type RawResponse } from './raw-client.js';
 
 interface AwsShape {
@@ -56,24 +58,17 @@ const STATUS: Record<string, number> = {
 const SEED = Number(process.env.KMS_FUZZ_SEED ?? (process.env.CI ? 20261203 : Date.now() % 1_000_000));
 const RSS_GROWTH_BOUND = 150 * 1024 * 1024;
 
+let fuzzed: FuzzedServer | undefined;
 let server: TestServer;
 let targets: Targets;
 let rssBefore: number;
 const tally = new Tally();
 
 beforeAll(async () => {
-  server = await startServer();
-  targets = await createTargets(server);
-  rssBefore = residentBytes(server.process.pid!);
+  fuzzed = await startFuzzedServer();
+  ({ server, targets, rssBefore } = fuzzed);
 });
-afterAll(async () => {
-  console.log(`${tally.summary(`fuzz-surface (seed ${SEED})`)}; server RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> `
-    + `${(residentBytes(server.process.pid!) / 2 ** 20).toFixed(0)} MiB`);
-  // Nothing reached the internal-error path, and nothing planted was logged.
-  const logged = server.output().split('\n').filter((line) => /internal error|unhandled error/.test(line) || line.includes(MARKER));
-  expect(logged).toEqual([]);
-  await server?.remove();
-});
+afterAll(() => stopFuzzedServer(fuzzed, tally, `fuzz-surface (seed ${SEED})`));
 
 /** The shape invariants (fuzz-support.ts), then: an error the model lists for this operation, with AWS's status. */
 function checkAnswer(operation: string, response: RawResponse, what: string): void {
