@@ -182,6 +182,14 @@ function requestParameters(put: Put, operation: string, input: Record<string, un
       put('kms:ExpirationModel', str(input.ExpirationModel) ?? 'KEY_MATERIAL_EXPIRES');
       put('kms:ValidTo', typeof input.ValidTo === 'number' ? String(input.ValidTo) : undefined);
       break;
+    // The Region a policy may allow or deny replicating into, or promoting: checked before the engine refuses
+    // the other Region, so a policy's refusal is the AccessDeniedException AWS would give.
+    case 'ReplicateKey':
+      put('kms:ReplicaRegion', str(input.ReplicaRegion));
+      break;
+    case 'UpdatePrimaryRegion':
+      put('kms:PrimaryRegion', str(input.PrimaryRegion));
+      break;
   }
   if (operation.startsWith('ReEncrypt') && extras.reEncryptOnSameKey !== undefined) {
     put('kms:ReEncryptOnSameKey', String(extras.reEncryptOnSameKey));

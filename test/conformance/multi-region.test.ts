@@ -1,8 +1,8 @@
 // Multi-Region keys through the AWS SDK against the real server: CreateKey MultiRegion makes a primary with an
 // `mrk-` id and its MultiRegionConfiguration, every key spec works under it as under a single-Region key (the
-// symmetric ciphertext names the mrk- key so Decrypt needs no KeyId), policies see kms:MultiRegion and
-// kms:MultiRegionKeyType, and ReplicateKey / UpdatePrimaryRegion find and check the key before refusing the
-// other Region (the engine serves one).
+// symmetric ciphertext names the mrk- key so Decrypt needs no KeyId), policies see kms:MultiRegion,
+// kms:MultiRegionKeyType, kms:ReplicaRegion and kms:PrimaryRegion, and ReplicateKey / UpdatePrimaryRegion find
+// and check the key before refusing the other Region (the engine serves one).
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand,
   GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, ListKeysCommand, ReEncryptCommand,
@@ -118,6 +118,27 @@ describe('multi-Region keys', () => {
       .toMatchObject({ name: 'AccessDeniedException', status: 400 });
     expect((await shared.kms.send(new EncryptCommand({ KeyId: regional.KeyId, Plaintext: plaintext }))).KeyId).toBe(regional.Arn);
     expect((await shared.kms.send(new GenerateDataKeyCommand({ KeyId: regional.KeyId, KeySpec: 'AES_256' }))).KeyId).toBe(regional.Arn);
+  });
+
+  it('key policies see kms:ReplicaRegion and kms:PrimaryRegion: a denied Region is AccessDenied before the Region refusal', async () => {
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'root', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+        { Sid: 'no-eu-replica', Effect: 'Deny', Principal: '*', Action: 'kms:ReplicateKey', Resource: '*', Condition: { StringEquals: { 'kms:ReplicaRegion': 'eu-west-1' } } },
+        { Sid: 'no-eu-primary', Effect: 'Deny', Principal: '*', Action: 'kms:UpdatePrimaryRegion', Resource: '*', Condition: { StringEquals: { 'kms:PrimaryRegion': 'eu-west-1' } } },
+      ],
+    });
+    const mrk = await newKey({ MultiRegion: true, Policy: policy });
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: mrk.KeyId, ReplicaRegion: 'eu-west-1' }))))
+      .toMatchObject({ name: 'AccessDeniedException', status: 400 });
+    expect(await failure(shared.kms.send(new UpdatePrimaryRegionCommand({ KeyId: mrk.KeyId, PrimaryRegion: 'eu-west-1' }))))
+      .toMatchObject({ name: 'AccessDeniedException', status: 400 });
+    // Another Region passes the policy and meets the engine's one-Region refusal.
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: mrk.KeyId, ReplicaRegion: 'ap-south-1' }))))
+      .toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
+    expect(await failure(shared.kms.send(new UpdatePrimaryRegionCommand({ KeyId: mrk.KeyId, PrimaryRegion: 'ap-south-1' }))))
+      .toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
   });
 
   it('ReplicateKey and UpdatePrimaryRegion check the key, then refuse another Region', async () => {
