@@ -216,6 +216,15 @@ async function findGrant(ctx: RequestContext, keyId: string, grantId: string): P
   return grant;
 }
 
+// Another RetireGrant or RevokeGrant (on this front end, another, or another node) may remove the grant between
+// findGrant and the delete: only the call whose delete removed it succeeds, the others see it gone, as they would
+// had they come a moment later.
+async function deleteFoundGrant(ctx: RequestContext, grant: GrantRecord): Promise<void> {
+  if (!await ctx.keyring.store.deleteGrant(grant.grantId)) {
+    throw new KmsError('NotFoundException', `Grant ID ${grant.grantId} not found`);
+  }
+}
+
 export const retireGrant: Operation = {
   readOnly: false,
   async run(input, ctx) {
@@ -247,7 +256,7 @@ export const retireGrant: Operation = {
       throw new KmsError('AccessDeniedException', `User: ${caller.arn} is not authorized to perform: kms:RetireGrant on resource: ${keyArn}`);
     }
     requireNoDryRun(ctx);
-    await ctx.keyring.store.deleteGrant(grant.grantId);
+    await deleteFoundGrant(ctx, grant);
     grantsChanged(ctx, keyId);
     return undefined;
   },
@@ -259,7 +268,7 @@ export const revokeGrant: Operation = {
     const key = await ctx.useKey(input.KeyId as string, { action: 'kms:RevokeGrant', allowAlias: false, states: 'any' });
     const grant = await findGrant(ctx, key.keyId, input.GrantId as string);
     requireNoDryRun(ctx);
-    await ctx.keyring.store.deleteGrant(grant.grantId);
+    await deleteFoundGrant(ctx, grant);
     grantsChanged(ctx, key.keyId);
     return undefined;
   },
