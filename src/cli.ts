@@ -84,6 +84,11 @@ async function serve(): Promise<number> {
   // Before anything is created (data dir, root key, credentials): a bad value is the only line a start prints.
   const { checkServeEnvironment } = await import('./startup-checks.js');
   await checkServeEnvironment(config);
+  // Taken by the one process that owns the directory (the KMS_FRONTENDS primary, or the single server).
+  const { makeDataDirectory } = await import('./make-directory.js');
+  const { lockDataDirectory } = await import('./data-dir-lock.js');
+  makeDataDirectory(config.dataDir);
+  lockDataDirectory(config.dataDir);
   if (config.frontends > 1) {
     const { runFrontends } = await import('./cluster/frontends.js');
     return await runFrontends(config);
