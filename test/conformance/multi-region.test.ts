@@ -141,7 +141,7 @@ describe('multi-Region keys', () => {
       .toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
   });
 
-  it('ReplicateKey and UpdatePrimaryRegion check the key, then refuse another Region', async () => {
+  it('ReplicateKey and UpdatePrimaryRegion check the key (and the replica\'s policy and tags), then refuse another Region', async () => {
     const mrk = await newKey({ MultiRegion: true });
     const regional = await newKey();
 
@@ -157,6 +157,21 @@ describe('multi-Region keys', () => {
     expect(notMultiRegion).toMatchObject({ name: 'UnsupportedOperationException', message: `${regional.Arn} is not a multi-Region key.` });
     expect(await failure(shared.kms.send(new UpdatePrimaryRegionCommand({ KeyId: regional.KeyId, PrimaryRegion: 'eu-west-1' }))))
       .toMatchObject({ name: 'UnsupportedOperationException', message: `${regional.Arn} is not a multi-Region key.` });
+
+    // The replica's own policy and tags are checked as CreateKey checks them: a mistake in them is named first.
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: mrk.KeyId, ReplicaRegion: 'eu-west-1', Policy: '{"Statement": [' }))))
+      .toMatchObject({ name: 'MalformedPolicyDocumentException', status: 400 });
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({
+      KeyId: mrk.KeyId, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 'aws:reserved', TagValue: 'x' }],
+    })))).toMatchObject({ name: 'TagException', status: 400 });
+    const lockout = JSON.stringify({ Version: '2012-10-17', Statement: [
+      { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:Encrypt', Resource: '*' },
+    ] });
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: mrk.KeyId, ReplicaRegion: 'eu-west-1', Policy: lockout }))))
+      .toMatchObject({ name: 'MalformedPolicyDocumentException', status: 400 });
+    expect(await failure(shared.kms.send(new ReplicateKeyCommand({
+      KeyId: mrk.KeyId, ReplicaRegion: 'eu-west-1', Policy: lockout, BypassPolicyLockoutSafetyCheck: true, Tags: [{ TagKey: 'team', TagValue: 'a' }],
+    })))).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
 
     const unknown = `mrk-${'0'.repeat(32)}`;
     expect(await failure(shared.kms.send(new ReplicateKeyCommand({ KeyId: unknown, ReplicaRegion: 'eu-west-1' }))))
