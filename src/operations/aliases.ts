@@ -52,11 +52,12 @@ function requireAliasRoom(others: readonly AliasRecord[]): void {
 async function ownAlias(ctx: RequestContext, name: string): Promise<AliasRecord> {
   let alias = ctx.callerOwnsKeys ? await ctx.keyring.getAlias(name) : undefined;
   if (alias === undefined && ctx.callerOwnsKeys) alias = await ctx.keyring.rereadAlias(name);
-  if (alias === undefined) {
-    throw new KmsError('NotFoundException', `Alias '${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)}' is not found.`);
-  }
+  if (alias === undefined) throw aliasNotFound(ctx, name);
   return alias;
 }
+
+const aliasNotFound = (ctx: RequestContext, name: string): KmsError =>
+  new KmsError('NotFoundException', `Alias '${aliasArn(ctx.keyring.region, ctx.caller.accountId, name)}' is not found.`);
 
 const keyType = (key: KeyRecord): string => KEY_SPECS[key.spec].family === 'symmetric' ? 'symmetric'
   : KEY_SPECS[key.spec].family === 'hmac' ? 'hmac' : 'asymmetric';
@@ -114,7 +115,9 @@ export const deleteAlias: Operation = {
     const key = await ctx.keyring.get(alias.keyId);
     if (key !== undefined) await ctx.useKey(key.keyId, { action: 'kms:DeleteAlias', allowAlias: false, states: 'any' });
     await ctx.authorizeAlias('kms:DeleteAlias', name);
-    await ctx.keyring.deleteAlias(name);
+    // Another DeleteAlias (here, on another front end or node) may have removed it since ownAlias found it: only
+    // the call whose delete removed the alias succeeds, the others answer as a call a moment later would.
+    if (!await ctx.keyring.deleteAlias(name)) throw aliasNotFound(ctx, name);
     return undefined;
   },
 };
