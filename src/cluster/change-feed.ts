@@ -59,8 +59,11 @@ export class ChangeFeed {
   private readonly pollTimer: NodeJS.Timeout;
   private readonly pruneTimer: NodeJS.Timeout;
   private catchingUp: Promise<void> | undefined;
-  /** When the last successful read of the log began: every change committed before then has been delivered. */
-  private inStepAt = Date.now();
+  /**
+   * When the last successful read of the log began (performance.now(): the staleness bound is a duration, which a
+   * wall clock stepped back would stretch by the step): every change committed before then has been delivered.
+   */
+  private inStepAt = performance.now();
   private stale = false;
   private readonly ownOrigin: string;
   private readonly log: (line: string) => void;
@@ -85,7 +88,7 @@ export class ChangeFeed {
 
   /** Seconds since the last successful read of the change log began: how stale this node's caches may be. */
   get ageSeconds(): number {
-    return (Date.now() - this.inStepAt) / 1000;
+    return (performance.now() - this.inStepAt) / 1000;
   }
 
   /** True while the log has gone unread past staleAfterMs: the caches are dropped and requests need the store. */
@@ -154,7 +157,7 @@ export class ChangeFeed {
   /** Reads the change log past what was seen (one catch-up at a time); failures leave the poll to retry. */
   private catchUp(): Promise<void> {
     this.catchingUp ??= (async () => {
-      const startedAt = Date.now();
+      const startedAt = performance.now();
       // Every change delivered by now committed before the query's snapshot: the log's newest is at least this.
       const seenBefore = this.lastSeq;
       try {
@@ -192,7 +195,7 @@ export class ChangeFeed {
         // PostgreSQL unreachable: if it is down for every node, nothing changes there and the caches stay right;
         // but this node alone may be cut off, so they are trusted only for staleAfterMs. The next poll retries.
         const { staleAfterMs = Infinity } = this.options;
-        if (Date.now() - this.inStepAt > staleAfterMs) {
+        if (performance.now() - this.inStepAt > staleAfterMs) {
           if (!this.stale) {
             this.stale = true;
             this.log(`kms-engine: store change log unreadable for over ${staleAfterMs} ms (KMS_STALE_CACHE_MS); `
