@@ -38,8 +38,6 @@ export interface CryptoPoolOptions {
   workerFile?: string;
   /** Runs the jobs cheaper than a hop on this thread (inline-lane.ts); without it every job hops. */
   inline?: InlineLane;
-  /** How long a pool task may run before its thread is terminated (JOB_TIMEOUT_MS unless a test sets it). */
-  jobTimeoutMs?: number;
 }
 
 export interface TaskReport {
@@ -87,12 +85,6 @@ const TASKS_PER_WORKER = 4;
 
 /** How long close() waits for workers still loading before it terminates them anyway. */
 const LOAD_WAIT_MS = 15_000;
-
-/**
- * How long a task may hold its worker thread. The slowest job, an RSA_4096 generation, takes seconds; a task past
- * this is stuck (a deadlocked native call, a loop) and would otherwise hold its requests, and the task slot, forever.
- */
-const JOB_TIMEOUT_MS = 60_000;
 
 const INTERNAL: KmsFailure = { ok: false, code: 'KMSInternalException', message: 'The request failed because of an internal error.' };
 
@@ -324,13 +316,7 @@ export class CryptoPool {
     const startedAt = performance.now();
     const jobs = batch.map((entry) => entry.job);
     // Pooled Buffers would cross as their whole 8 KiB pool (standalone-views.ts).
-    // Past the deadline Piscina terminates the thread running the task (and replaces it), which rejects the task and
-    // every other task that thread held: the dead-worker path below retries them.
-    // A timer cleared when the task ends, rather than AbortSignal.timeout's, which would keep every finished task's
-    // signal alive for the whole deadline.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.options.jobTimeoutMs ?? JOB_TIMEOUT_MS);
-    return this.piscina.run(jobs.map((job) => withStandaloneViews(job)), { signal: deadline.signal }).then(
+    return this.piscina.run(jobs.map((job) => withStandaloneViews(job))).then(
       (outcome) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outcome.results[i] ?? INTERNAL);
         this.options.onTask?.({
@@ -340,11 +326,10 @@ export class CryptoPool {
           cache: outcome.cache,
         });
       },
-      // The worker thread died, or was terminated at the deadline (Piscina replaces it), taking every task it held.
-      // Only the job that killed or stalled it should fail, so each job it held becomes a suspect and is retried
-      // once, alone and one at a time (jobs are pure computations, safe to run again): bystanders succeed, and the
-      // culprit, retried without company, cannot take a second set of bystanders down with it, and fails as
-      // KMSInternalException.
+      // The worker thread died (Piscina replaces it), taking every task it held. Only the job that killed it
+      // should fail, so each job it held becomes a suspect and is retried once, alone and one at a time (jobs
+      // are pure computations, safe to run again): bystanders succeed, and the culprit, retried without
+      // company, cannot take a second set of bystanders down with it, and fails as KMSInternalException.
       () => {
         for (const entry of batch) {
           if (entry.retried) entry.resolve(INTERNAL);
@@ -356,7 +341,6 @@ export class CryptoPool {
         this.retryNextSuspect();
       },
     ).finally(() => {
-      clearTimeout(timer);
       this.inFlight--;
       done?.();
       this.pump();
