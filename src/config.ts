@@ -105,8 +105,21 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
 
 const optional = (env: Env, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
 
+/**
+ * A path the server creates when it is missing (KMS_DATA_DIR, KMS_ROOT_KEY_FILE, KMS_AUDIT_LOG). One that starts or
+ * ends with white space (`/data\n` from a file or a config map, `" /data"`) was taken as written: a new directory
+ * beside the working directory's, a new root key and new credentials, and the server served an empty store
+ * instead of the volume's. Refused like any other bad value.
+ */
+function creatablePath(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.trim() !== raw) throw new ConfigError(`${name} must not start or end with white space, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
-  const dataDir = resolve(env.KMS_DATA_DIR || './data');
+  const dataDir = resolve(creatablePath(env, 'KMS_DATA_DIR') ?? './data');
   const region = env.KMS_REGION || 'us-east-1';
   if (!REGION_PATTERN.test(region)) throw new ConfigError(`KMS_REGION must look like 'us-east-1', got '${region}'`);
   const accountId = env.KMS_ACCOUNT_ID || '111122223333';
@@ -144,14 +157,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (rootKeyUri !== undefined && !rootKeyUri.startsWith('pkcs11:')) {
     throw new ConfigError(`KMS_ROOT_KEY must be a pkcs11: URI`);
   }
-  if (rootKeyUri !== undefined && optional(env, 'KMS_ROOT_KEY_FILE') !== undefined) {
+  const rootKeyFile = creatablePath(env, 'KMS_ROOT_KEY_FILE');
+  if (rootKeyUri !== undefined && rootKeyFile !== undefined) {
     throw new ConfigError('KMS_ROOT_KEY and KMS_ROOT_KEY_FILE both name a root key; set one');
   }
   const newRootKeyUri = optional(env, 'KMS_NEW_ROOT_KEY');
   if (newRootKeyUri !== undefined && !newRootKeyUri.startsWith('pkcs11:')) {
     throw new ConfigError('KMS_NEW_ROOT_KEY must be a pkcs11: URI');
   }
-  const newRootKeyFile = optional(env, 'KMS_NEW_ROOT_KEY_FILE');
+  const newRootKeyFile = creatablePath(env, 'KMS_NEW_ROOT_KEY_FILE');
   if (newRootKeyUri !== undefined && newRootKeyFile !== undefined) {
     throw new ConfigError('KMS_NEW_ROOT_KEY and KMS_NEW_ROOT_KEY_FILE both name a new root key; set one');
   }
@@ -182,7 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretAccessKey,
     identitiesFile: optional(env, 'KMS_IDENTITIES'),
     quotas: env.KMS_QUOTAS || 'none',
-    rootKeyFile: resolve(env.KMS_ROOT_KEY_FILE || resolve(dataDir, 'root.key')),
+    rootKeyFile: resolve(rootKeyFile ?? resolve(dataDir, 'root.key')),
     rootKeyUri,
     newRootKeyFile: newRootKeyFile === undefined ? undefined : resolve(newRootKeyFile),
     newRootKeyUri,
@@ -190,7 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     quotaStore,
     nodeId,
     workers: integer(env, 'KMS_WORKERS', Math.max(1, availableParallelism()), 1, 256),
-    auditLog: resolve(env.KMS_AUDIT_LOG || resolve(dataDir, 'audit.jsonl')),
+    auditLog: resolve(creatablePath(env, 'KMS_AUDIT_LOG') ?? resolve(dataDir, 'audit.jsonl')),
     tlsCert,
     tlsKey,
     seedFile: optional(env, 'KMS_SEED_FILE'),
