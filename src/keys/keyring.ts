@@ -3,7 +3,7 @@
 // changes to one key are serialized, so concurrent requests never lose each other's writes.
 import { LRUCache } from 'lru-cache';
 import { KmsError } from '../protocol/errors.js';
-import { StoreConflict, copyKeyRecord, type AliasRecord, type AliasWrite, type KeyRecord, type KeyStore } from '../store/types.js';
+import { AliasGone, StoreConflict, copyKeyRecord, type AliasRecord, type AliasWrite, type KeyRecord, type KeyStore } from '../store/types.js';
 import { aliasArn, aliasNotFound, keyArn, keyNotFound, parseKeyIdentifier, type KeyIdentifier } from './identifiers.js';
 import { expireImportedMaterial, materialExpired } from './imported-material.js';
 
@@ -130,10 +130,18 @@ export class Keyring {
    * name exists fails with AliasNameTaken.
    */
   async pointAlias(alias: AliasRecord, isNew: boolean, requireRoom: (others: readonly AliasRecord[]) => void): Promise<void> {
-    await this.update(alias.keyId, async () => {
-      requireRoom((await this.store.listAliases(alias.keyId)).filter((each) => each.name !== alias.name));
-    }, false, { alias, isNew });
-    this.aliases.set(alias.name, { alias });
+    try {
+      await this.update(alias.keyId, async () => {
+        requireRoom((await this.store.listAliases(alias.keyId)).filter((each) => each.name !== alias.name));
+      }, false, { alias, isNew });
+    } catch (error) {
+      // Deleted since it was read: caching the moved alias would bring it back to life on this front end.
+      if (error instanceof AliasGone) this.aliases.delete(alias.name);
+      throw error;
+    }
+    // Forgotten, not cached as written: a DeleteAlias on another front end or node may have come after this write
+    // and its invalidation reached here before this line; the next use reads the alias as stored.
+    this.aliases.delete(alias.name);
     this.events.onChanged?.({ aliasName: alias.name });
   }
 

@@ -2,7 +2,7 @@
 import { KEY_SPECS } from '../contract/key-specs.js';
 import { aliasArn } from '../keys/identifiers.js';
 import { KmsError } from '../protocol/errors.js';
-import { AliasNameTaken, type AliasRecord, type KeyRecord } from '../store/types.js';
+import { AliasGone, AliasNameTaken, type AliasRecord, type KeyRecord } from '../store/types.js';
 import type { RequestContext } from './context.js';
 import { pageOfRead, pageStart } from './paging.js';
 import type { Operation } from './types.js';
@@ -100,7 +100,12 @@ export const updateAlias: Operation = {
       throw new KmsError('ValidationException', 'The new target key must have the same key type and key usage as the current target key.');
     }
     // Pointing an alias at the key it already names takes no room there: requireAliasRoom counts the others.
-    await ctx.keyring.pointAlias({ ...alias, keyId: key.keyId, lastUpdatedDate: Date.now() / 1000 }, false, requireAliasRoom);
+    try {
+      await ctx.keyring.pointAlias({ ...alias, keyId: key.keyId, lastUpdatedDate: Date.now() / 1000 }, false, requireAliasRoom);
+    } catch (error) {
+      // A DeleteAlias removed it since ownAlias found it: answered as a call a moment later would be.
+      throw error instanceof AliasGone ? aliasNotFound(ctx, name) : error;
+    }
     return undefined;
   },
 };

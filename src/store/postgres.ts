@@ -14,7 +14,7 @@ import { keyFromDocument, keyToDocument } from './codec.js';
 import { ADVISORY_LOCKS, migrate } from './migrations/index.js';
 import { dueAt, retiringColumn } from './sqlite.js';
 import {
-  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore,
+  AliasGone, AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
 } from './types.js';
 
@@ -191,17 +191,22 @@ export class PostgresStore implements KeyStore {
       : [`UPDATE kms_aliases SET key_id = $8, last_updated_date = $9
            WHERE name = $7 AND EXISTS (SELECT 1 FROM updated) RETURNING name`, [name, keyId, lastUpdatedDate]];
     let updated: number;
+    let aliasesWritten: number;
     try {
-      const { rows } = await this.query<{ n: number }>(`WITH updated AS (
+      const { rows } = await this.query<{ n: number; a: number }>(`WITH updated AS (
           UPDATE kms_keys SET version = $1, state = $2, due_at = $3, doc = $4 WHERE key_id = $5 AND version = $6
           RETURNING key_id),
         alias AS (${aliasWrite})
-        SELECT count(*)::integer AS n FROM updated`, [...keyValues, ...aliasValues]);
+        SELECT (SELECT count(*)::integer FROM updated) AS n, (SELECT count(*)::integer FROM alias) AS a`,
+      [...keyValues, ...aliasValues]);
       updated = rows[0]!.n;
+      aliasesWritten = rows[0]!.a;
     } catch (error) {
       throw uniqueViolation(error) ? new AliasNameTaken(`alias ${name} exists`) : error;
     }
     if (updated !== 1) throw new StoreConflict(`key ${record.keyId} changed concurrently`);
+    // A DeleteAlias won the race: the key took a new version with nothing else changed, the alias stays deleted.
+    if (aliasesWritten !== 1) throw new AliasGone(`alias ${name} does not exist`);
   }
 
   async deleteKey(keyId: string): Promise<void> {

@@ -4,7 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { keyFromDocument, keyToDocument } from './codec.js';
 import {
-  AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore,
+  AliasGone, AliasNameTaken, GrantLimitReached, StoreConflict, type AliasRecord, type AliasWrite, type GrantRecord, type PlacedGrant, type KeyRecord, type KeyStore,
   type KeyUsageRecord,
 } from './types.js';
 
@@ -215,7 +215,10 @@ export class SqliteStore implements KeyStore {
 
   private writeAlias({ alias, isNew }: AliasWrite): void {
     if (!isNew) {
-      this.statements.updateAlias.run(alias.keyId, alias.lastUpdatedDate, alias.name);
+      // Thrown inside the transaction, so the key's new version is rolled back with it.
+      if (this.statements.updateAlias.run(alias.keyId, alias.lastUpdatedDate, alias.name).changes === 0) {
+        throw new AliasGone(`alias ${alias.name} does not exist`);
+      }
       return;
     }
     try {

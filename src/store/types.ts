@@ -139,6 +139,12 @@ export class StoreConflict extends Error {}
 export class AliasNameTaken extends Error {}
 
 /**
+ * Thrown by updateKey when the alias moved with the key no longer exists (a DeleteAlias won the race). The key
+ * write is not kept with SQLite; no retry can succeed (the caller answers NotFoundException).
+ */
+export class AliasGone extends Error {}
+
+/**
  * Thrown by insertGrant when the key already holds `maxGrantsPerKey` grants. Not a StoreConflict: no retry can
  * succeed until a grant is retired or revoked (the caller answers LimitExceededException).
  */
