@@ -9,7 +9,7 @@ import type { RunningServer } from './server.js';
 import { SeedError } from './seed/apply.js';
 
 const USAGE = `usage: kms-engine <command>
-  serve                 start the server (environment: see README)
+  serve                 start the server (the default, with no command; environment: see README)
   seed FILE             apply a seed file to the store
   audit verify FILE     check an audit log's hash chain
   backup DIR            copy the SQLite store, audit log and root key file while the server runs

@@ -30,6 +30,11 @@ describe('kms-engine answers', () => {
     for (const command of ['serve', 'seed FILE', 'audit verify FILE', 'backup DIR', 'rotate-root-key', 'bench', '--version']) expect(result.stdout).toContain(command);
   });
 
+  it('--help says that serve is what a bare `kms-engine` runs', () => {
+    // A user who types `kms-engine` alone gets a server and a data directory, not this list: the list must say so.
+    expect(run(['--help']).stdout).toMatch(/^ {2}serve +start the server \(the default, with no command;/m);
+  });
+
   it.each([['--version'], ['-v'], ['version']])('%s: the package version on stdout, exit 0', (flag) => {
     const result = run([flag]);
     expect([result.status, result.stdout, result.stderr]).toEqual([0, `kms-engine ${version}\n`, '']);
