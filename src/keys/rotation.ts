@@ -16,8 +16,10 @@ export async function rotateKey(keyring: Keyring, pool: CryptoPool, key: KeyReco
   const materialId = newMaterialId();
   const result = await pool.run({ op: 'generateMaterial', keyId: key.keyId, materialId, spec: key.spec });
   if (!result.ok) throw new KmsError((result as KmsFailure).code, (result as KmsFailure).message);
-  const now = Date.now() / 1000;
   return keyring.mutate(key.keyId, (draft) => {
+    // Timed when its turn comes, not before: rotations racing on one key are listed in the order they were
+    // applied, and their RotationDates must follow that order.
+    const now = Date.now() / 1000;
     check(draft);
     for (const material of draft.materials) material.state = 'NON_CURRENT';
     draft.materials.push({ materialId, wrapped: Buffer.from(result.wrapped), createdAt: now, rotationType: type, state: 'CURRENT' });
