@@ -13,6 +13,7 @@ import { rootKeyMismatch } from '../root-key/stored.js';
 import { mergeTags } from '../keys/tags.js';
 import type { Engine } from '../operations/context.js';
 import { StoreConflict, type KeyRecord, type Tag } from '../store/types.js';
+import { PrimitiveError, validateMaterial } from '../../workers/primitives/index.js';
 
 export class SeedError extends Error {}
 
@@ -86,6 +87,9 @@ function parseSeedKey(entry: unknown, where: string): SeedKey {
     if (typeof e.material !== 'string' || !BASE64.test(e.material)) throw new SeedError(`${at}: field material must be standard base64`);
     material = Buffer.from(e.material, 'base64');
     if (spec === 'SYMMETRIC_DEFAULT' && material.length !== 32) throw new SeedError(`${at}: field material must be 32 bytes for SYMMETRIC_DEFAULT`);
+    // Checked here, as the workers will check it, so that a file the workers would refuse makes no data
+    // directory, store or root key (the seed command reads the file before it opens any).
+    if (spec !== 'SYMMETRIC_DEFAULT') checkMaterial(spec, material, at);
   }
   const aliases = e.aliases ?? [];
   if (!Array.isArray(aliases) || !aliases.every((a) => typeof a === 'string' && ALIAS.test(a) && !a.startsWith('alias/aws/') && a.length <= 256)) {
@@ -117,6 +121,15 @@ export function readSeedFile(file: string): SeedKey[] {
     throw new SeedError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   return parseSeedFile(text, file);
+}
+
+function checkMaterial(spec: KeySpec, material: Buffer, at: string): void {
+  try {
+    validateMaterial(spec, material);
+  } catch (error) {
+    if (error instanceof PrimitiveError) throw new SeedError(`${at}: field material: ${error.message}`);
+    throw error;
+  }
 }
 
 /** Applies a seed file (or its keys, read already) to the engine's store; returns how many keys were created. */

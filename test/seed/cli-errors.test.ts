@@ -4,7 +4,7 @@
 // skipped, moved or mixed in. A mistyped file name creates no data directory. A seed beside a running server on
 // the same data directory lands, and the server serves the seeded keys.
 import { DescribeKeyCommand, EncryptCommand, DecryptCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,17 @@ describe('seed refuses what it cannot apply as written, and writes nothing', () 
     writeFileSync(join(work, 'not-json.json'), '{"keys": [');
     const dataDir = join(work, `never-made-${++files}`);
     expectRefused(seed(dataDir, file), file, pattern);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it.each([
+    ['HMAC_256 material of 4 bytes', 'HMAC_256', 'GENERATE_VERIFY_MAC', Buffer.alloc(4), /must be between 32 and 64 bytes long/],
+    ['a P-256 key in SEC1, not PKCS#8', 'ECC_NIST_P256', 'SIGN_VERIFY',
+      generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'der', type: 'sec1' }), /PKCS#8/],
+  ])('%s: one line naming the field, and no data directory, store or root key made', (_name, keySpec, keyUsage, material, pattern) => {
+    const file = seedFile({ keys: [{ keyId: K1, keySpec, keyUsage, material: material.toString('base64') }] });
+    const dataDir = join(work, `never-made-${++files}`);
+    expectRefused(seed(dataDir, file), file, new RegExp(`keys\\[0\\] \\(${K1}\\): field material: .*${pattern.source}`));
     expect(existsSync(dataDir)).toBe(false);
   });
 });
